@@ -1,0 +1,108 @@
+"""One error hierarchy for the whole SDK.
+
+Apps loop on `RetryableError` (the subject or the device asks for another try) and stop on every
+other `BiocapError`. Every message says what was wrong and what to do about it.
+"""
+from __future__ import annotations
+
+
+class BiocapError(Exception):
+    """Base of every error biocap raises on purpose."""
+
+    #: short hint for the operator or the integrator; subclasses set a default
+    hint: str = ""
+
+    def __init__(self, message: str, *, hint: str | None = None):
+        super().__init__(message)
+        if hint is not None:
+            self.hint = hint
+
+    def __str__(self) -> str:
+        base = super().__str__()
+        return f"{base} ({self.hint})" if self.hint and self.hint not in base else base
+
+
+# --- retryable: the same call may succeed if repeated ---------------------------------------------
+class RetryableError(BiocapError):
+    """A condition that goes away by trying again (the subject or the device needs another go)."""
+
+
+class NoPresentation(RetryableError):
+    hint = "place the finger / face / eye on or before the sensor"
+
+
+class PresentationMoved(RetryableError):
+    hint = "hold still until the capture is complete"
+
+
+class CentreThePresentation(RetryableError):
+    hint = "centre the finger (or eye, or face) on the sensor"
+
+
+class SubjectTimeout(RetryableError):
+    hint = "no usable presentation before the timeout; ask the subject to try again"
+
+
+class TransferTimeout(RetryableError):
+    hint = "the device did not answer in time; retry, and check the cable if it persists"
+
+
+# --- device failures ------------------------------------------------------------------------------
+class DeviceError(BiocapError):
+    """The device cannot do what was asked; retrying the same call will not help by itself."""
+
+
+class NoSuchDevice(DeviceError):
+    hint = "run `biocap devices` to list the connected devices"
+
+
+class DeviceBusy(DeviceError):
+    hint = "another program or handle holds the device; close it and try again"
+
+
+class DeviceDisconnected(DeviceError):
+    hint = "the device was unplugged; reconnect it and open it again"
+
+
+class AccessDenied(DeviceError):
+    hint = "no permission for the USB device; add a udev rule or run with the needed rights"
+
+
+class ProtocolError(DeviceError):
+    hint = "the device answered something unexpected; update the driver or firmware"
+
+
+# --- bad data -------------------------------------------------------------------------------------
+class InvalidDataError(BiocapError):
+    """Input data (an image, a record, a file) is not what it must be."""
+
+
+class InvalidSample(InvalidDataError):
+    hint = "pass a 2-D uint8 image with its resolution in ppi"
+
+
+class TemplateFormatError(InvalidDataError):
+    """A template or interchange record is malformed; names the field and the byte offset."""
+
+    def __init__(self, message: str, *, field: str | None = None, offset: int | None = None,
+                 hint: str | None = None):
+        where = []
+        if field is not None:
+            where.append(f"field {field}")
+        if offset is not None:
+            where.append(f"byte offset {offset}")
+        full = f"{message} [{', '.join(where)}]" if where else message
+        super().__init__(full, hint=hint)
+        self.field = field
+        self.offset = offset
+
+
+# --- configuration / plugins ----------------------------------------------------------------------
+class PluginError(BiocapError):
+    hint = "check the plugin's installation; `biocap plugins` lists the problems found"
+
+
+class NoProvider(BiocapError):
+    """No algorithm is registered for what was asked (e.g. no quality provider for a modality)."""
+
+    hint = "install or register a plugin that provides it"

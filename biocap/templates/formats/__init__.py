@@ -1,0 +1,1 @@
+"""Codecs for standard record formats: one module per format version."""

@@ -1,0 +1,146 @@
+"""Template-level synthetic fingerprints: impressions of master fingers as minutiae templates.
+
+Each impression goes through the same geometry an image would (placement, rotation, Cappelli's
+elastic distortion, partial contact area; see `fingerprint.distortion`), then loses some true
+minutiae, gains some spurious ones and gets positional and angular noise, as an extractor's output
+on a real capture would. Nothing is rendered, so galleries of 10^5-10^6 fingers are cheap, and
+every finger has its own random stream: generation is lazy, deterministic by seed and can be split
+across processes (`start`, `stop`) with identical results.
+
+Finger ids count from 1; ten consecutive fingers form one synthetic person (ISO finger positions
+1..10: right thumb .. left little).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import InvalidDataError
+from ..templates.fingerprint_template import (MINUTIA_DTYPE, FingerprintTemplate, MinutiaType,
+                                              SingularPoint)
+from .fingerprint.distortion import ImpressionGeometry, random_geometry
+from .fingerprint.master_minutiae import sample_master_minutiae
+from .fingerprint.pattern import FingerPattern, check_size, random_pattern
+from .fingerprint.seeding import check_seed, stream
+
+#: keep minutiae at least this far (pixels) inside the image; extractors skip the border
+BORDER_MARGIN = 8.0
+
+
+@dataclass
+class MasterFinger:
+    """A finger's master: its pattern and its true minutiae (x, y, theta, type) at 500 ppi."""
+
+    finger_id: int
+    pattern: FingerPattern
+    minutiae: np.ndarray  # (n, 4)
+
+
+def finger_position(finger_id: int) -> int:
+    """ISO/IEC 19794-2 finger position of a synthetic finger (ten per person)."""
+    return (int(finger_id) - 1) % 10 + 1
+
+
+def master_finger(seed: int, finger_id: int, width: int = 400, height: int = 500) -> MasterFinger:
+    """The statistical master of one finger (no rendering)."""
+    rng = stream(seed, finger_id, 0, "master")
+    pattern = random_pattern(rng, width, height)
+    return MasterFinger(finger_id, pattern, sample_master_minutiae(rng, pattern))
+
+
+def impression_template(master: MasterFinger, geometry: ImpressionGeometry,
+                        rng: np.random.Generator, *, ppi: float, miss_rate: float | None = None,
+                        spurious_rate: float | None = None) -> FingerprintTemplate:
+    """The minutiae an extractor would report for one impression of `master`."""
+    m = master.minutiae
+    x, y, theta, kind = m[:, 0], m[:, 1], m[:, 2], m[:, 3].astype(np.uint8)
+    w, h = geometry.out_width, geometry.out_height
+    qx, qy = geometry.forward(x, y)
+    qt = geometry.forward_angle(x, y, theta)
+    visible = geometry.in_contact(master.pattern, x, y)
+    # minutiae near the contact rim are the first to be lost
+    miss = rng.uniform(0.06, 0.18) if miss_rate is None else miss_rate
+    keep = visible & (rng.random(x.size) >= miss)
+    qx, qy, qt, kind = qx[keep], qy[keep], qt[keep], kind[keep]
+    # spurious minutiae: noise, scars, creases; in the contact area, along the ridge flow
+    lam = rng.uniform(1.0, 5.0) if spurious_rate is None else spurious_rate
+    n_sp = int(rng.poisson(lam))
+    if n_sp:
+        a, b = master.pattern.half_axes
+        cx, cy = master.pattern.centre
+        sx = cx + rng.uniform(-a, a, 4 * n_sp)
+        sy = cy + rng.uniform(-b, b, 4 * n_sp)
+        ok = geometry.in_contact(master.pattern, sx, sy)
+        sx, sy = sx[ok][:n_sp], sy[ok][:n_sp]
+        st = master.pattern.orientation(sx, sy) + np.pi * (rng.random(sx.size) < 0.5)
+        fx, fy = geometry.forward(sx, sy)
+        qx = np.concatenate([qx, fx])
+        qy = np.concatenate([qy, fy])
+        qt = np.concatenate([qt, geometry.forward_angle(sx, sy, st)])
+        kind = np.concatenate([kind, rng.choice([MinutiaType.ENDING, MinutiaType.BIFURCATION],
+                                                sx.size).astype(np.uint8)])
+    n = qx.size
+    qx = qx + rng.normal(0, 1.5 * geometry.scale, n)
+    qy = qy + rng.normal(0, 1.5 * geometry.scale, n)
+    qt = qt + np.deg2rad(rng.normal(0, 6.0, n))
+    flip = rng.random(n) < 0.08  # ending <-> bifurcation confusion (ridge/valley duality)
+    kind = np.where(flip, 3 - kind, kind)
+    inside = ((qx >= BORDER_MARGIN) & (qx <= w - 1 - BORDER_MARGIN)
+              & (qy >= BORDER_MARGIN) & (qy <= h - 1 - BORDER_MARGIN))
+    out = np.zeros(int(inside.sum()), dtype=MINUTIA_DTYPE)
+    out["x"] = qx[inside]
+    out["y"] = qy[inside]
+    # pixel-frame direction (y down) -> the standards' counter-clockwise angle
+    out["angle"] = np.mod(-qt[inside], 2 * np.pi)
+    out["type"] = kind[inside]
+    out["quality"] = np.clip(rng.normal(70, 15, out.size), 20, 100).astype(np.uint8)
+    order = np.lexsort((out["x"], out["y"]))
+    sps = []
+    for name, sx, sy in master.pattern.singular_points():
+        px, py = geometry.forward(np.array([sx]), np.array([sy]))
+        if 0 <= px[0] < w and 0 <= py[0] < h:
+            sps.append(SingularPoint(name, float(px[0]), float(py[0])))
+    return FingerprintTemplate(minutiae=out[order], width=w, height=h, ppi=float(ppi),
+                               position=finger_position(master.finger_id), view=0,
+                               impression_type=0, quality=int(np.clip(40 + 55 * geometry.pressure
+                                                                      * rng.uniform(0.7, 1.0),
+                                                                      0, 100)),
+                               singular_points=sps)
+
+
+def _check_count(name: str, value, lo: int = 1, hi: int = 10**9) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise InvalidDataError(f"{name} must be an integer, got {value!r}")
+    if not lo <= int(value) <= hi:
+        raise InvalidDataError(f"{name} {value} is outside {lo}..{hi}")
+    return int(value)
+
+
+def iter_finger_templates(n_fingers: int, impressions: int, seed: int, ppi: float = 500,
+                          width: int = 400, height: int = 500, *, start: int = 1
+                          ) -> Iterator[tuple[int, int, FingerprintTemplate]]:
+    """Yield (finger_id, impression, template) for fingers start..start+n_fingers-1 and
+    impressions 1..`impressions`, one at a time (nothing is kept between fingers).
+
+    Same arguments, same templates; finger k is the same whatever `start`/`n_fingers` window
+    produced it. `width` x `height` is the sensor image at `ppi` (the master is 500 ppi)."""
+    n_fingers = _check_count("n_fingers", n_fingers, 0)
+    impressions = _check_count("impressions", impressions, 1, 1000)
+    seed = check_seed(seed)
+    start = _check_count("start", start, 1)
+    width, height = check_size(width, height)
+    if not isinstance(ppi, (int, float, np.integer, np.floating)) or not 250 <= float(ppi) <= 2000:
+        raise InvalidDataError(f"ppi {ppi!r} is outside 250..2000; fingerprint sensors are "
+                               "about 500 ppi")
+    # the master canvas is the sensor area expressed at 500 ppi
+    mw = max(64, int(round(width * 500.0 / float(ppi))))
+    mh = max(64, int(round(height * 500.0 / float(ppi))))
+    for finger_id in range(start, start + n_fingers):
+        master = master_finger(seed, finger_id, max(mw, 400), max(mh, 500))
+        for imp in range(1, impressions + 1):
+            rng = stream(seed, finger_id, imp, "template")
+            geom = random_geometry(rng, master.pattern, width, height, float(ppi))
+            # centre the master canvas on the sensor when the sensor is the smaller one
+            yield finger_id, imp, impression_template(master, geom, rng, ppi=float(ppi))

@@ -1,7 +1,7 @@
 """The pattern of a master finger: class, singular points, orientation field, ridge period, shape.
 
 The orientation field follows Sherlock & Monro's zero-pole model: at a point z the ridge angle is
-theta0 + 1/2 (sum of arg(z - delta) - sum of arg(z - core)). Arches have no singular points and
+theta0 + 1/2 (sum of arg(z - delta) - sum of arg(z - core)) (y up). Arches have no singular points and
 get a smooth bump field instead. Class frequencies follow population statistics (Wilson et al.,
 as used by SFinGe): arch 3.7%, tented arch 2.9%, left loop 33.8%, right loop 31.7%, whorl 27.9%.
 
@@ -48,10 +48,11 @@ class FingerPattern:
             return np.mod(np.arctan(h * u / s * np.exp(-u * u / 2)), np.pi)
         z = x + 1j * y
         theta = np.zeros(np.broadcast(x, y).shape)
+        # with y pointing down the signs of the y-up formula swap (a mirror image)
         for dx, dy in self.deltas:
-            theta += np.angle(z - (dx + 1j * dy))
+            theta -= np.angle(z - (dx + 1j * dy))
         for cx, cy in self.cores:
-            theta -= np.angle(z - (cx + 1j * cy))
+            theta += np.angle(z - (cx + 1j * cy))
         return np.mod(0.5 * theta, np.pi)
 
     def period(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -127,7 +128,7 @@ def random_pattern(rng: np.random.Generator, width: int = 400, height: int = 500
         deltas = np.stack([core + [-rng.uniform(85, 130) * scale, below + rng.normal(0, 10)],
                            core + [rng.uniform(85, 130) * scale, below + rng.normal(0, 10)]])
     else:  # arch
-        bump = (rng.uniform(25, 55) * scale, core[1] + rng.uniform(20, 60) * scale,
+        bump = (rng.uniform(45, 90) * scale, core[1] + rng.uniform(20, 60) * scale,
                 rng.uniform(55, 85) * scale)
     pattern = FingerPattern(kind=kind, width=width, height=height, cores=cores, deltas=deltas,
                             centre=centre, half_axes=(a, b),

@@ -1,0 +1,40 @@
+"""A rendered master fingerprint: ridge field, finger area, true minutiae and singular points."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .pattern import FingerPattern, random_pattern
+from .ridges import grow_ridges
+from .seeding import stream
+from .skeleton_minutiae import extract_minutiae
+
+#: minutiae closer than this to the finger's rim are not ground truth (ridges fade there)
+RIM_MARGIN = 10
+
+
+@dataclass
+class MasterPrint:
+    finger_id: int
+    pattern: FingerPattern
+    ridge: np.ndarray  # float32 in [-1, 1], ridges > 0, the whole canvas
+    mask: np.ndarray  # bool, the fingertip
+    minutiae: np.ndarray  # (n, 4) x, y, theta (pixel frame), type
+
+    @property
+    def singular_points(self):
+        return self.pattern.singular_points()
+
+
+def render_master(seed: int, finger_id: int, width: int = 400, height: int = 500,
+                  kind: str | None = None) -> MasterPrint:
+    rng = stream(seed, finger_id, 0, "master-image")
+    pattern = random_pattern(rng, width, height, kind)
+    ridge = grow_ridges(pattern, rng)
+    yy, xx = np.mgrid[0:height, 0:width]
+    mask = pattern.mask(xx, yy)
+    valid = cv2.erode(mask.astype(np.uint8), np.ones((2 * RIM_MARGIN + 1,) * 2, np.uint8)) > 0
+    minutiae, _ = extract_minutiae(ridge, valid)
+    return MasterPrint(finger_id, pattern, ridge, mask, minutiae)

@@ -1,0 +1,62 @@
+"""Stage "enhancement": contextual filtering with oriented Gabor filters tuned to the ridge
+wavelength, each pixel taking the response of the filter aligned with its local ridges.
+
+Speed comes from two facts:
+- a Gabor filter with a round envelope is a sum of two separable filters,
+  g(x)g(y)cos(ax+by) = [g cos(ax)][g cos(by)] - [g sin(ax)][g sin(by)], so a bank of 16
+  orientations costs 32 cheap 1-D passes instead of 16 dense 2-D convolutions;
+- the response is a narrow-band signal near the ridge frequency, so it is computed at half
+  resolution (250 ppi, ridges still ~4.5 px apart) and interpolated back to 500 ppi.
+Each pixel blends the two bank orientations nearest its own, so there are no seams between bins.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from .orientation import OrientationField
+
+N_ORIENTATIONS = 16
+SIGMA_PER_WAVELENGTH = 0.45  # envelope width: bridges pores and small breaks, keeps minutiae
+
+
+def _kernels(wavelength: float, n: int):
+    sigma = SIGMA_PER_WAVELENGTH * wavelength
+    radius = int(np.ceil(3 * sigma))
+    t = np.arange(-radius, radius + 1, dtype=np.float64)
+    g = np.exp(-t * t / (2 * sigma * sigma))
+    g /= g.sum()
+    omega = 2 * np.pi / wavelength
+    bank = []
+    for k in range(n):
+        normal = k * np.pi / n  # direction across the ridges for ridge angle normal - pi/2
+        a, b = omega * np.cos(normal), omega * np.sin(normal)
+        bank.append(((g * np.cos(a * t)).astype(np.float32), (g * np.cos(b * t)).astype(np.float32),
+                     (g * np.sin(a * t)).astype(np.float32), (g * np.sin(b * t)).astype(np.float32)))
+    return bank
+
+
+def gabor_enhance(normalized: np.ndarray, field: OrientationField, wavelength: float,
+                  mask: np.ndarray) -> np.ndarray:
+    """Enhanced image (float32, 500 ppi): negative on ridges, positive in valleys, 0 outside."""
+    h, w = normalized.shape
+    hw, hh = max(1, w // 2), max(1, h // 2)
+    half = cv2.resize(normalized, (hw, hh), interpolation=cv2.INTER_AREA)
+    c2 = cv2.resize(field.cos2, (hw, hh), interpolation=cv2.INTER_AREA)
+    s2 = cv2.resize(field.sin2, (hw, hh), interpolation=cv2.INTER_AREA)
+    # filters vary across the ridges: the normal is the ridge angle + pi/2, taken in [0, pi)
+    normal = (0.5 * np.arctan2(s2, c2) + np.pi / 2) % np.pi
+    pos = normal * (N_ORIENTATIONS / np.pi)
+    lower = np.floor(pos).astype(np.int32) % N_ORIENTATIONS
+    upper = (lower + 1) % N_ORIENTATIONS
+    frac = (pos - np.floor(pos)).astype(np.float32)
+    out = np.zeros((hh, hw), np.float32)
+    for k, (cx, cy, sx, sy) in enumerate(_kernels(wavelength / 2, N_ORIENTATIONS)):
+        weight = np.where(lower == k, 1 - frac, 0) + np.where(upper == k, frac, 0)
+        if not weight.any():
+            continue
+        resp = cv2.sepFilter2D(half, cv2.CV_32F, cx, cy) - cv2.sepFilter2D(half, cv2.CV_32F, sx, sy)
+        out += weight.astype(np.float32) * resp
+    full = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
+    full[~mask] = 0
+    return full

@@ -1,0 +1,114 @@
+"""Stage "filtering": remove false minutiae, each by a named rule so the reason stays observable.
+
+Rules (distances scale with the ridge wavelength, ~9 px at 500 ppi):
+- spur: an ending on a short segment that runs into a junction (a hair off a ridge: both go);
+- island: a short ridge with two endings (a dot or a fragment: both go);
+- bridge: a short segment joining two junctions (a bridge or a small lake: both bifurcations go);
+- border: minutiae near the foreground outline, where ridges are cut by the finger's edge;
+- break: two endings close together, facing each other along the ridge (a broken ridge);
+- cluster: minutiae crowded closer than a ridge period (noise, scars, creases);
+- unclear: minutiae where the orientation field is incoherent.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .minutiae import BIFURCATION, ENDING
+from .skeleton_graph import SkeletonGraph
+
+SPUR_PERIODS = 1.2
+ISLAND_PERIODS = 2.5
+BRIDGE_PERIODS = 1.5
+BORDER_PERIODS = 1.5
+BREAK_PERIODS = 2.0
+BREAK_ANGLE = np.deg2rad(45)
+CLUSTER_PERIODS = 0.8
+CROWD_PERIODS = 2.0
+CROWD_LIMIT = 4  # more than this many other minutiae within CROWD_PERIODS: a noisy patch
+MIN_COHERENCE = 0.15
+
+RULES = ("spur", "island", "bridge", "border", "break", "cluster", "crowd", "unclear")
+
+
+@dataclass
+class FilterResult:
+    kept: np.ndarray  # bool per candidate
+    reason: np.ndarray  # object array: rule name that removed the candidate, "" if kept
+
+    def counts(self) -> dict[str, int]:
+        return {r: int((self.reason == r).sum()) for r in RULES}
+
+
+def _wrap(a):
+    return (a + np.pi) % (2 * np.pi) - np.pi
+
+
+def remove_false_minutiae(cand: np.ndarray, graph: SkeletonGraph, mask: np.ndarray,
+                          coherence: np.ndarray, wavelength: float) -> FilterResult:
+    n = cand.size
+    reason = np.full(n, "", dtype=object)
+    if n == 0:
+        return FilterResult(np.zeros(0, bool), reason)
+    is_end = cand["type"] == ENDING
+    is_bif = cand["type"] == BIFURCATION
+    elem = cand["element"]
+
+    def drop(sel, why):
+        sel = sel & (reason == "")
+        reason[sel] = why
+
+    # --- graph rules -------------------------------------------------------------------------
+    length = graph.segment_length[np.where(is_end, elem, 0)]
+    seg_end = graph.segment_endings[np.where(is_end, elem, 0)]
+    seg_jun = graph.segment_junctions[np.where(is_end, elem, 0)]
+    spur_seg = is_end & (seg_end == 1) & (seg_jun >= 1) & (length < SPUR_PERIODS * wavelength)
+    spur_junctions = set()
+    if spur_seg.any():
+        spur_segments = set(elem[spur_seg].tolist())
+        pairs = graph.touch_pairs
+        spur_junctions = set(pairs[np.isin(pairs[:, 0], list(spur_segments)), 1].tolist())
+    drop(spur_seg, "spur")
+    drop(is_bif & np.isin(elem, list(spur_junctions)), "spur")
+    drop(is_end & (seg_end == 2) & (seg_jun == 0) & (length < ISLAND_PERIODS * wavelength), "island")
+
+    # bridges: segments with no ending that touch two junctions and are short
+    pairs = graph.touch_pairs
+    if pairs.size:
+        short = (graph.segment_endings == 0) & (graph.segment_length < BRIDGE_PERIODS * wavelength) \
+            & (graph.segment_junctions >= 1)
+        bridge_junctions = pairs[short[pairs[:, 0]], 1]
+        drop(is_bif & np.isin(elem, bridge_junctions), "bridge")
+
+    # --- geometric rules ---------------------------------------------------------------------
+    xi = np.clip(np.round(cand["x"]).astype(int), 0, mask.shape[1] - 1)
+    yi = np.clip(np.round(cand["y"]).astype(int), 0, mask.shape[0] - 1)
+    inside = np.pad(mask.astype(np.uint8), 1)  # the image edge counts as a border too
+    dist = cv2.distanceTransform(inside, cv2.DIST_L2, 3)[1:-1, 1:-1]
+    drop(dist[yi, xi] < BORDER_PERIODS * wavelength, "border")
+    drop(coherence[yi, xi] < MIN_COHERENCE, "unclear")
+
+    alive = reason == ""
+    x, y, a = cand["x"].astype(np.float64), cand["y"].astype(np.float64), cand["angle"].astype(np.float64)
+    dx, dy = x[None, :] - x[:, None], y[None, :] - y[:, None]
+    d = np.hypot(dx, dy)
+    np.fill_diagonal(d, np.inf)
+    live_pair = alive[:, None] & alive[None, :]
+
+    # breaks: endings i, j close, pointing away from each other along the line joining them
+    line = np.arctan2(dy, dx)  # direction i -> j
+    facing = (np.abs(_wrap(line - (a[:, None] + np.pi))) < BREAK_ANGLE) \
+        & (np.abs(_wrap(line - a[None, :])) < BREAK_ANGLE)
+    brk = live_pair & is_end[:, None] & is_end[None, :] & (d < BREAK_PERIODS * wavelength) & facing
+    drop(brk.any(axis=1) | brk.any(axis=0), "break")
+
+    alive = reason == ""
+    live_pair = alive[:, None] & alive[None, :]
+    drop((live_pair & (d < CLUSTER_PERIODS * wavelength)).any(axis=1), "cluster")
+    alive = reason == ""
+    live_pair = alive[:, None] & alive[None, :]
+    crowd = (live_pair & (d < CROWD_PERIODS * wavelength)).sum(axis=1) > CROWD_LIMIT
+    drop(crowd, "crowd")
+    return FilterResult(reason == "", reason)

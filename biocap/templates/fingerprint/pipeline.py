@@ -1,0 +1,142 @@
+"""The minutiae extractor as one short sequence of named stages.
+
+Every stage's result is kept on an `ExtractionTrace` under the stage's name and, if an observer is
+given, handed to it as `(stage_name, value)` the moment it is ready, so overlays, debugging tools and
+the quality core can reuse intermediate products (e.g. the orientation field) instead of redoing
+them. All stages work at 500 ppi; the final stage maps minutiae back to the Sample's own pixels and
+converts angles to the ISO convention (radians, counter-clockwise as seen on screen, y axis down).
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ...errors import InvalidSample
+from ...types import Modality, Sample
+from ..fingerprint_template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint
+from .binarization import binarize
+from .enhancement import gabor_enhance
+from .filtering import FilterResult, remove_false_minutiae
+from .frequency import RidgeFrequency, ridge_frequency
+from .minutiae import CANDIDATE_DTYPE, detect_minutiae
+from .normalization import normalize
+from .orientation import OrientationField, orientation_field
+from .quality import minutia_quality
+from .resolution import WorkingImage, to_500ppi
+from .segmentation import segment
+from .singular import Singularity, singular_points
+from .skeleton_graph import SkeletonGraph, build_graph
+from .thinning import thin
+
+#: the stage names, in the order they run (each is also an attribute of ExtractionTrace)
+STAGES = ("resolution", "segmentation", "normalization", "orientation", "frequency", "enhancement",
+          "binarization", "thinning", "skeleton_graph", "minutiae", "filtering", "quality",
+          "singular_points", "template")
+
+MIN_FOREGROUND_PX = 4096  # at 500 ppi (~3.3 mm square): less cannot hold a usable minutiae set
+MIN_WORKING_SIDE = 32  # px at 500 ppi
+
+Observer = Callable[[str, Any], None]
+
+
+@dataclass
+class ExtractionTrace:
+    """Every intermediate product of one extraction (None for stages that did not run)."""
+
+    resolution: WorkingImage | None = None
+    segmentation: np.ndarray | None = None  # bool foreground mask, 500 ppi
+    normalization: np.ndarray | None = None  # float32 normalized image
+    orientation: OrientationField | None = None
+    frequency: RidgeFrequency | None = None
+    enhancement: np.ndarray | None = None  # float32 Gabor response (ridges negative)
+    binarization: np.ndarray | None = None  # bool ridge map
+    thinning: np.ndarray | None = None  # bool skeleton
+    skeleton_graph: SkeletonGraph | None = None
+    minutiae: np.ndarray | None = None  # CANDIDATE_DTYPE, all candidates before filtering
+    filtering: FilterResult | None = None
+    quality: np.ndarray | None = None  # uint8 per kept minutia
+    singular_points: list[Singularity] | None = None
+    template: FingerprintTemplate | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+
+
+def _validate(sample: Any) -> Sample:
+    if not isinstance(sample, Sample):
+        raise InvalidSample(f"expected a biocap Sample, got {type(sample).__name__}",
+                            hint="wrap the image: Sample(image, ppi=500, modality='fingerprint')")
+    if sample.modality is not Modality.FINGERPRINT:
+        raise InvalidSample(f"the fingerprint extractor got a {sample.modality.value} sample",
+                            hint="pass a Sample with modality FINGERPRINT")
+    return sample
+
+
+def _template(sample: Sample, work: WorkingImage | None, kept: np.ndarray, quality: np.ndarray,
+              singular: list[Singularity]) -> FingerprintTemplate:
+    m = np.zeros(kept.size, MINUTIA_DTYPE)
+    points = []
+    if work is not None and kept.size:
+        x, y = work.to_sample(kept["x"].astype(np.float64), kept["y"].astype(np.float64))
+        m["x"], m["y"] = x, y
+        # pixel frame (y down, angle towards +y) -> ISO: counter-clockwise on screen
+        m["angle"] = (-kept["angle"].astype(np.float64)) % (2 * np.pi)
+        m["type"] = kept["type"]
+        m["quality"] = quality
+        m = m[np.argsort(-m["quality"].astype(int), kind="stable")]
+    if work is not None:
+        for sp in singular:
+            sx, sy = work.to_sample(np.float64(sp.x), np.float64(sp.y))
+            points.append(SingularPoint(sp.kind, float(sx), float(sy)))
+    position = int(sample.position) if sample.position is not None else 0
+    return FingerprintTemplate(m, sample.width, sample.height, float(sample.ppi), position=position,
+                               singular_points=points)
+
+
+def trace_extraction(sample: Sample, observer: Observer | None = None) -> ExtractionTrace:
+    """Run every stage on `sample` and return all intermediate results."""
+    _validate(sample)
+    if observer is not None and not callable(observer):
+        raise TypeError("observer must be a callable taking (stage_name, value)")
+    trace = ExtractionTrace()
+
+    def run(name: str, fn: Callable, *args):
+        t0 = time.perf_counter()
+        value = fn(*args)
+        trace.timings_ms[name] = (time.perf_counter() - t0) * 1e3
+        setattr(trace, name, value)
+        if observer is not None:
+            observer(name, value)
+        return value
+
+    empty = np.zeros(0, CANDIDATE_DTYPE)
+    work = run("resolution", to_500ppi, sample.image, sample.ppi)
+    if min(work.image.shape) < MIN_WORKING_SIDE:
+        run("template", _template, sample, work, empty, np.zeros(0, np.uint8), [])
+        return trace
+    mask = run("segmentation", segment, work.image)
+    if int(mask.sum()) < MIN_FOREGROUND_PX:  # blank or featureless: nothing to extract
+        run("template", _template, sample, work, empty, np.zeros(0, np.uint8), [])
+        return trace
+    normalized = run("normalization", normalize, work.image, mask)
+    flow = run("orientation", orientation_field, normalized, mask)
+    freq = run("frequency", ridge_frequency, normalized, mask)
+    enhanced = run("enhancement", gabor_enhance, normalized, flow, freq.wavelength, mask)
+    ridges = run("binarization", binarize, enhanced, mask)
+    skeleton = run("thinning", thin, ridges)
+    graph = run("skeleton_graph", build_graph, skeleton)
+    candidates = run("minutiae", detect_minutiae, graph, flow)
+    verdict = run("filtering", remove_false_minutiae, candidates, graph, mask, flow.coherence,
+                  freq.wavelength)
+    kept = candidates[verdict.kept]
+    quality = run("quality", minutia_quality, kept["x"], kept["y"], mask, flow.coherence,
+                  freq.wavelength)
+    singular = run("singular_points", singular_points, flow, mask)
+    run("template", _template, sample, work, kept, quality, singular)
+    return trace
+
+
+def extract_template(sample: Sample, observer: Observer | None = None) -> FingerprintTemplate:
+    """Minutiae template of a fingerprint Sample (coordinates in the Sample's pixels)."""
+    return trace_extraction(sample, observer).template

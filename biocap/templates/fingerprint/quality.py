@@ -1,0 +1,23 @@
+"""Stage "quality": a 0-100 reliability per minutia from what surrounds it: how clear the ridge
+flow is (orientation coherence, averaged over about a ridge period) and how far the minutia is from
+the foreground outline (minutiae near the edge are more often artefacts of the cut)."""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+CLEAR_COHERENCE = 0.7  # coherence at and above which the flow counts as fully clear
+SAFE_PERIODS = 3.0  # distance from the outline (ridge periods) at and beyond which no penalty
+
+
+def minutia_quality(x: np.ndarray, y: np.ndarray, mask: np.ndarray, coherence: np.ndarray,
+                    wavelength: float) -> np.ndarray:
+    if x.size == 0:
+        return np.zeros(0, np.uint8)
+    xi = np.clip(np.round(x).astype(int), 0, mask.shape[1] - 1)
+    yi = np.clip(np.round(y).astype(int), 0, mask.shape[0] - 1)
+    coh = cv2.GaussianBlur(coherence, (0, 0), wavelength / 2)[yi, xi]
+    dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1][yi, xi]
+    clear = np.clip(coh / CLEAR_COHERENCE, 0, 1)
+    inner = np.clip(dist / (SAFE_PERIODS * wavelength), 0, 1)
+    return np.clip(np.round(100 * clear * (0.5 + 0.5 * inner)), 1, 100).astype(np.uint8)

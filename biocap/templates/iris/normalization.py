@@ -1,0 +1,47 @@
+"""Daugman's rubber sheet: the iris ring, between two non-concentric circles, onto a fixed grid.
+
+Row i samples the ring at the fraction rho_i between the pupil boundary (0) and the limbus (1);
+column j at angle 2*pi*j/cols (counter-clockwise from the +x axis as seen on the image), so a
+rotation of the eye is a circular shift of the columns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .types import NormalizedIris, Segmentation
+
+
+@dataclass(frozen=True)
+class NormalizationParams:
+    rows: int = 24
+    cols: int = 256
+    rho_min: float = 0.03  # start just outside the pupil rim
+    rho_max: float = 0.85  # the outer rim of the ring is blurred and often hidden by lids
+
+
+def sampling_grid(seg: Segmentation, params: NormalizationParams) -> tuple[np.ndarray, np.ndarray]:
+    theta = 2 * np.pi * np.arange(params.cols) / params.cols
+    rho = np.linspace(params.rho_min, params.rho_max, params.rows)
+    cos, sin = np.cos(theta), np.sin(theta)
+    px = seg.pupil.x + seg.pupil.r * cos
+    py = seg.pupil.y - seg.pupil.r * sin
+    lx = seg.iris.x + seg.iris.r * cos
+    ly = seg.iris.y - seg.iris.r * sin
+    xs = (1 - rho[:, None]) * px[None, :] + rho[:, None] * lx[None, :]
+    ys = (1 - rho[:, None]) * py[None, :] + rho[:, None] * ly[None, :]
+    return xs.astype(np.float32), ys.astype(np.float32)
+
+
+def normalize(image: np.ndarray, seg: Segmentation,
+              params: NormalizationParams = NormalizationParams()) -> NormalizedIris:
+    xs, ys = sampling_grid(seg, params)
+    h, w = image.shape
+    sheet = cv2.remap(image.astype(np.float32), xs, ys, cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_REPLICATE)
+    occluded = cv2.remap(seg.occlusion.astype(np.uint8) * 255, xs, ys, cv2.INTER_LINEAR,
+                         borderMode=cv2.BORDER_CONSTANT, borderValue=255)
+    inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
+    return NormalizedIris(image=sheet, valid=(occluded < 64) & inside)

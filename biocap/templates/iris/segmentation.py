@@ -1,0 +1,234 @@
+"""Iris segmentation: pupil and limbus circles, eyelid parabolas, occlusion mask.
+
+Stages (each a small function, each result a typed value):
+1. reflections painted over (`preprocess`);
+2. pupil: the darkest local minima of a blurred, down-scaled image are candidate centres; around
+   each, Daugman's integro-differential operator over the full circle (rewarding a dark interior)
+   picks centre and radius; refined at full resolution;
+3. limbus: the same operator over the lateral arcs only (lids cover top and bottom), centre near
+   the pupil's (off-centre gaze moves the pupil inside the iris), radius > 1.3 pupil radii;
+4. eyelids: a parabola search (the operator again, on vertical grey-level steps) above and below
+   the pupil, inside the iris;
+5. occlusion: above the upper / below the lower lid, eyelashes (pixels much darker than the
+   iris) and specular highlights.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ...errors import InvalidSample
+from .circles import best_circle, centre_grid
+from .preprocess import remove_reflections
+from .types import Circle, Eyelid, Segmentation
+
+
+class SegmentationFailed(InvalidSample):
+    hint = "no eye found: centre the eye in the camera's view, open the eyelids and retake"
+
+
+@dataclass(frozen=True)
+class SegmentationParams:
+    coarse_side: int = 160  # longer image side for the coarse pupil search (pixels)
+    pupil_min_frac: float = 0.025  # pupil radius range as fractions of the shorter image side
+    pupil_max_frac: float = 0.25
+    n_pupil_candidates: int = 20
+    min_iris_to_pupil: float = 1.4
+    max_iris_to_pupil: float = 6.0
+    max_iris_frac: float = 0.6  # limbus radius at most this fraction of the shorter image side
+    lash_sigmas: float = 2.5  # a pixel this many robust sigmas darker than the iris is a lash
+
+
+_FULL = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+# lateral arcs, lower side favoured: the upper lid covers more of the iris than the lower one
+_LATERAL = np.concatenate([np.linspace(-np.pi / 4, np.pi / 9, 14),
+                           np.linspace(np.pi - np.pi / 9, np.pi + np.pi / 4, 14)])
+
+
+def segment(image: np.ndarray, params: SegmentationParams = SegmentationParams()) -> Segmentation:
+    pre = remove_reflections(image)
+    smooth = cv2.GaussianBlur(pre.image, (5, 5), 1.2).astype(np.float32)
+    pupil = find_pupil(smooth, params)
+    iris = find_limbus(smooth, pupil, params)
+    grad_y = cv2.Sobel(cv2.GaussianBlur(pre.image, (0, 0), 2.0).astype(np.float32), cv2.CV_32F, 0, 1, ksize=3)
+    upper = find_eyelid(grad_y, pupil, iris, upper=True)
+    lower = find_eyelid(grad_y, pupil, iris, upper=False)
+    occlusion = occlusion_mask(pre.image, pre.reflections, pupil, iris, upper, lower, params)
+    return Segmentation(pupil=pupil, iris=iris, upper_eyelid=upper, lower_eyelid=lower,
+                        occlusion=occlusion)
+
+
+def find_pupil(smooth: np.ndarray, params: SegmentationParams) -> Circle:
+    h, w = smooth.shape
+    scale = min(1.0, params.coarse_side / max(h, w))
+    small = cv2.resize(smooth, (max(8, int(round(w * scale))), max(8, int(round(h * scale)))),
+                       interpolation=cv2.INTER_AREA) if scale < 1 else smooth
+    side = min(h, w)
+    r_min = max(3.0, params.pupil_min_frac * side * scale)
+    r_max = max(r_min + 4, params.pupil_max_frac * side * scale)
+    xs, ys = dark_blob_candidates(small, r_min, r_max, params.n_pupil_candidates)
+    if xs.size == 0:
+        raise SegmentationFailed("no dark region that could be a pupil was found")
+    half = max(2.0, r_min * 0.6)
+    radii = np.arange(max(1.0, r_min - 3), r_max + 3, 1.0)
+    ranked = []
+    for x0, y0 in zip(xs, ys):
+        px, py = float(x0), float(y0)
+        for _ in range(4):  # re-centre while the best centre lies on the grid's border
+            gx, gy = centre_grid(px, py, half, half, 1.0)
+            nx, ny, pr, ps = best_circle(small, gx, gy, radii, _FULL, width=2, min_inside=0.9,
+                                         quantile=0.25, min_radius=r_min)
+            on_border = abs(nx - px) >= half - 1e-6 or abs(ny - py) >= half - 1e-6
+            px, py = nx, ny
+            if not on_border or not np.isfinite(ps):
+                break
+        if np.isfinite(ps):
+            ranked.append((ps, px, py, pr))
+    if not ranked:
+        raise SegmentationFailed("no circular dark disc that could be a pupil was found")
+    # a dark spot among lashes can out-score the pupil on its own; the pupil is the one with an
+    # iris around it, so the best few are judged together with their best limbus
+    ranked.sort(reverse=True)
+    best, best_total = None, -np.inf
+    for ps, px, py, pr in ranked[:6]:
+        lim = _limbus_search(small, Circle(px, py, pr), params, side * scale, coarse=True)
+        total = ps + (lim[3] if lim is not None else -np.inf)
+        if total > best_total:
+            best, best_total = (px, py, pr), total
+    if best is None:
+        best = ranked[0][1:]
+    x, y, r = best
+    # refine at full resolution
+    x, y, r = x / scale, y / scale, r / scale
+    step = max(1.0, 0.5 / scale)
+    gx, gy = centre_grid(x, y, 2.5 / scale * 0.5 + 1, 2.5 / scale * 0.5 + 1, 1.0)
+    radii = np.arange(max(2.0, r - 3 / scale), r + 3 / scale + 1, 0.5 if step <= 1 else 1.0)
+    radii = np.concatenate([np.arange(radii[0] - 3, radii[0], 1.0), radii, radii[-1] + np.arange(1, 4)])
+    x, y, r, score = best_circle(smooth, gx, gy, radii, _FULL, width=2, min_inside=0.9, quantile=0.25,
+                                 min_radius=r_min / scale)
+    if not np.isfinite(score) or score <= 0:
+        raise SegmentationFailed("no circular dark-to-bright boundary (pupil) was found")
+    return Circle(x, y, r, score)
+
+
+def dark_blob_candidates(small: np.ndarray, r_min: float, r_max: float,
+                         n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Centres of the strongest dark blobs (difference of Gaussians over a few scales between the
+    smallest and largest pupil): a pupil is a dark disc in a brighter ring, whereas lashes and
+    brows are dark but thin or elongated, so they answer weaker at pupil scales."""
+    h, w = small.shape
+    best = np.full((h, w), -np.inf, np.float32)
+    for r in np.geomspace(r_min, r_max, 5):
+        sigma = r / 1.4
+        inner = cv2.GaussianBlur(small, (0, 0), sigma)
+        outer = cv2.GaussianBlur(small, (0, 0), sigma * 1.8)
+        best = np.maximum(best, outer - inner)
+    k = int(2 * round(r_min) + 1)
+    peaks = (best >= cv2.dilate(best, np.ones((k, k), np.uint8))) & (best > 0)
+    margin = max(1, int(r_min))
+    peaks[:margin, :] = peaks[-margin:, :] = False
+    peaks[:, :margin] = peaks[:, -margin:] = False
+    ys, xs = np.nonzero(peaks)
+    order = np.argsort(-best[ys, xs])[:n]
+    return xs[order], ys[order]
+
+
+def _limbus_search(image: np.ndarray, pupil: Circle, params: SegmentationParams, side: float,
+                   *, coarse: bool) -> tuple[float, float, float, float] | None:
+    """Best limbus circle around `pupil` in `image` (same pixel scale as the pupil)."""
+    r_lo = max(pupil.r * params.min_iris_to_pupil, pupil.r + 2)
+    r_hi = min(pupil.r * params.max_iris_to_pupil, params.max_iris_frac * side)
+    if r_hi <= r_lo + 2:
+        return None
+    hx, hy = max(2.0, 0.35 * pupil.r), max(1.0, 0.2 * pupil.r)
+    step = max(1.0, hx / 3) if coarse else 1.0
+    gx, gy = centre_grid(pupil.x, pupil.y, hx, hy, step)
+    width = 4 if coarse else 6
+    radii = np.arange(r_lo - width - 1, r_hi + width + 2, 1.0)
+    # the inner ring must not reach into the pupil's own (blurred) edge
+    r_min = max(r_lo, pupil.r * 1.15 + width + 1)
+    x, y, r, score = best_circle(image, gx, gy, radii, _LATERAL, width=width, min_inside=0.5,
+                                 quantile=0.3, min_radius=r_min)
+    return (x, y, r, score) if np.isfinite(score) else None
+
+
+def find_limbus(smooth: np.ndarray, pupil: Circle, params: SegmentationParams) -> Circle:
+    h, w = smooth.shape
+    side = min(h, w)
+    smooth = cv2.GaussianBlur(smooth, (0, 0), 2.0)  # the limbus is a broad step, texture is fine
+    s = 0.5 if side >= 160 else 1.0
+    small = cv2.resize(smooth, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else smooth
+    found = _limbus_search(small, Circle(pupil.x * s, pupil.y * s, pupil.r * s), params, side * s,
+                           coarse=True)
+    if found is None:
+        raise SegmentationFailed(f"pupil radius {pupil.r:.0f} px leaves no room for an iris")
+    x, y, r = found[0] / s, found[1] / s, found[2] / s
+    r_lo = max(pupil.r * params.min_iris_to_pupil, pupil.r + 4)
+    r_hi = min(pupil.r * params.max_iris_to_pupil, params.max_iris_frac * side)
+    gx, gy = centre_grid(x, y, 1.0 / s, 1.0 / s, 1.0)
+    radii = np.arange(max(r_lo, r - 2 / s) - 7, min(r_hi, r + 2 / s) + 8, 1.0)
+    x, y, r, score = best_circle(smooth, gx, gy, radii, _LATERAL, width=6, min_inside=0.5,
+                                 quantile=0.3, min_radius=max(r_lo, pupil.r * 1.15 + 7))
+    if not np.isfinite(score) or score <= 0:
+        raise SegmentationFailed("no iris-sclera boundary (limbus) was found around the pupil")
+    return Circle(x, y, r, score)
+
+
+def find_eyelid(grad_y: np.ndarray, pupil: Circle, iris: Circle, *, upper: bool) -> Eyelid | None:
+    """Parabola with the strongest mean vertical grey-level step between the iris top (bottom)
+    and the pupil; the lid's skin is brighter than the iris below (above) it."""
+    h, w = grad_y.shape
+    ri = iris.r
+    signed = -grad_y if upper else grad_y
+    # the pupil rim is a strong step too: keep it out of the lid's evidence
+    yy, xx = np.ogrid[:h, :w]
+    inside_pupil = (xx - pupil.x) ** 2 + (yy - pupil.y) ** 2 <= (pupil.r * 1.25) ** 2
+    signed = np.where(inside_pupil, 0.0, signed).astype(np.float32)
+    if upper:
+        apex_ys = np.arange(iris.y - ri * 1.05, pupil.y - pupil.r * 0.3, 1.5)
+    else:
+        apex_ys = np.arange(pupil.y + pupil.r * 0.3, iris.y + ri * 1.05, 1.5)
+    if apex_ys.size == 0:
+        return None
+    apex_xs = iris.x + ri * np.array([-0.2, -0.1, 0.0, 0.1, 0.2])
+    drops = np.array([0.05, 0.15, 0.3, 0.5, 0.75])  # lid drop at +-ri, in iris radii
+    xs = iris.x + ri * np.linspace(-0.95, 0.95, 41)
+    ay, ax, dr = np.meshgrid(apex_ys, apex_xs, drops, indexing="ij")
+    ay, ax, dr = ay.ravel(), ax.ravel(), dr.ravel()
+    curv = dr / ri  # so that (x - apex)^2 * curv = drop * ri at distance ri
+    sign = 1.0 if upper else -1.0
+    px = np.broadcast_to(xs[None, :], (ay.size, xs.size)).astype(np.float32)
+    py = (ay[:, None] + sign * curv[:, None] * ((xs[None, :] - ax[:, None]) / ri) ** 2 * ri).astype(np.float32)
+    vals = cv2.remap(signed, px, py, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    # only the stretch that runs across the iris disc counts
+    in_iris = (px - iris.x) ** 2 + (py - iris.y) ** 2 <= ri ** 2
+    n_in = in_iris.sum(axis=1)
+    score = np.where(n_in >= 8, (vals * in_iris).sum(axis=1) / np.maximum(n_in, 1), -np.inf)
+    best = int(np.argmax(score))
+    if not np.isfinite(score[best]) or score[best] <= 0:
+        return None
+    return Eyelid(float(ax[best]), float(ay[best]), float(curv[best] / ri), upper, float(score[best]))
+
+
+def occlusion_mask(image: np.ndarray, reflections: np.ndarray, pupil: Circle, iris: Circle,
+                   upper: Eyelid | None, lower: Eyelid | None,
+                   params: SegmentationParams) -> np.ndarray:
+    h, w = image.shape
+    yy, xx = np.mgrid[:h, :w]
+    occluded = reflections.copy()
+    if upper is not None:
+        occluded |= yy < upper.y_at(xx)
+    if lower is not None:
+        occluded |= yy > lower.y_at(xx)
+    ring = ((xx - iris.x) ** 2 + (yy - iris.y) ** 2 <= iris.r ** 2) & \
+           ((xx - pupil.x) ** 2 + (yy - pupil.y) ** 2 > pupil.r ** 2)
+    visible = ring & ~occluded
+    if visible.sum() > 50:
+        vals = image[visible].astype(np.float32)
+        med = float(np.median(vals))
+        sigma = 1.4826 * float(np.median(np.abs(vals - med))) + 1.0
+        occluded |= ring & (image < med - params.lash_sigmas * sigma)
+        occluded |= ring & (image > med + 2 * params.lash_sigmas * sigma)
+    return occluded

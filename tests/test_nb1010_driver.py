@@ -1,0 +1,90 @@
+"""The NB-1010-U driver against the recording of a real sensor."""
+from __future__ import annotations
+
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from biocap.errors import DeviceDisconnected, ProtocolError, TransferTimeout
+from biocap.plugins.manager import PluginManager
+from biocap.plugins.recording import assert_consumed, open_recording
+from biocap.types import CaptureRequest, FingerPosition
+
+biocap_nb1010 = pytest.importorskip("biocap_nb1010")
+from biocap_nb1010 import Nb1010Driver, protocol  # noqa: E402
+
+
+@pytest.fixture
+def nb1010_dir(shared_data):
+    return shared_data / "usb" / "nb1010"
+
+
+def capture_once(folder, timeout_s=5.0):
+    bus = open_recording(folder)
+    driver = Nb1010Driver(next(bus.find_all()), bus)
+    info = driver.open()
+    try:
+        sample = next(driver.frames(CaptureRequest("fingerprint", timeout_s=timeout_s),
+                                    FingerPosition.RIGHT_INDEX, time.monotonic() + timeout_s))
+    finally:
+        driver.close()
+    return bus, info, sample
+
+
+def test_capture_equals_reference_pixel_for_pixel(nb1010_dir):
+    bus, info, sample = capture_once(nb1010_dir)
+    reference = cv2.imread(str(nb1010_dir / "capture.png"), cv2.IMREAD_COLOR)[:, :, 1]
+    assert sample.image.shape == reference.shape == (180, 256)
+    assert sample.image.dtype == np.uint8
+    assert np.array_equal(sample.image, reference)
+    assert sample.ppi == info.ppi == 385 and info.image_size == (256, 180)
+    assert sample.position is FingerPosition.RIGHT_INDEX
+    assert (info.vendor, info.model, info.vendor_id) == ("NEXT Biometrics", "NB-1010-U", 0x298D)
+    assert_consumed(bus)
+
+
+def test_commands_are_the_documented_frames():
+    assert protocol.detect_command() == bytes.fromhex("8038010008000000")
+    assert protocol.precapture_command() == bytes.fromhex("800d03000c00000000040000")
+    cap = protocol.capture_command()
+    assert len(cap) == 32 and cap[:5] == bytes.fromhex("8012040020") and cap[8] == 2 and cap[28] == 0x20
+
+
+def test_rows_are_placed_by_their_index_and_bad_packets_refused():
+    image = np.zeros((180, 256), np.uint8)
+    filled = np.zeros(180, bool)
+    packet = bytearray(540)
+    packet[:6] = bytes.fromhex("80210000 1c02".replace(" ", ""))
+    packet[16] = 5
+    packet[25:25 + 512] = bytes(range(256)) * 2
+    protocol.place_rows(image, bytes(packet), filled)
+    assert filled[4] and filled[5] and filled.sum() == 2 and image[4, 255] == 255
+    with pytest.raises(ProtocolError, match="twice"):
+        protocol.place_rows(image, bytes(packet), filled)
+    for at, value in ((16, 4), (16, 181), (1, 0x22), (4, 0)):
+        bad = bytearray(packet)
+        bad[at] = value
+        with pytest.raises(ProtocolError):
+            protocol.place_rows(image, bytes(bad), np.zeros(180, bool))
+    with pytest.raises(ProtocolError):
+        protocol.place_rows(image, bytes(packet[:100]), np.zeros(180, bool))
+    with pytest.raises(ProtocolError):
+        protocol.finger_present(b"")
+
+
+def test_quiet_device_never_holds_frames_past_the_deadline(nb1010_dir):
+    bus, _, _ = capture_once(nb1010_dir)
+    driver = Nb1010Driver(next(bus.find_all()), bus)
+    driver.open()
+    start = time.monotonic()
+    with pytest.raises(TransferTimeout):
+        next(driver.frames(CaptureRequest("fingerprint"), None, start + 0.3))
+    assert time.monotonic() - start < 0.45
+    driver.close()
+
+
+def test_registered_through_its_entry_point():
+    pm = PluginManager()
+    assert Nb1010Driver in pm.collect("biocap_drivers"), pm.problems

@@ -70,11 +70,19 @@ class DeviceDriver(ABC):
     def initialise(self) -> None:
         """Device-specific start-up after the interface is claimed (default: nothing)."""
 
+    def position_groups(self, positions: tuple[int, ...]) -> list[tuple[int, ...]]:
+        """How the wanted positions are captured: one group per capture run. Default: one
+        position per run (or one run without a position). A device that captures several at once
+        (a dual iris camera) returns them as one group; the SDK then calls `frames` with
+        `position=None` and each yielded item is a tuple of Samples, one per position."""
+        return [(p,) for p in positions] or [()]
+
     @abstractmethod
     def frames(self, request: CaptureRequest, position: int | None,
                deadline: float) -> Iterator[Sample]:
         """Yield candidate samples until the caller stops iterating or `deadline` (time.monotonic)
-        passes. Must never block past the deadline by more than one transfer timeout."""
+        passes. Must never block past the deadline by more than one transfer timeout. (A driver
+        whose `position_groups` groups positions yields a tuple of Samples per frame.)"""
 
     def close(self) -> None:
         try:

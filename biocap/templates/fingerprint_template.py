@@ -35,6 +35,9 @@ class SingularPoint:
     x: float
     y: float
     angle: float | None = None
+    #: all direction angles (radians) when a record stores several (a delta has three);
+    #: `angle` is the first of them
+    angles: tuple[float, ...] = ()
 
 
 @dataclass

@@ -1,1 +1,114 @@
-"""Codecs for standard record formats: one module per format version."""
+"""Codecs for the standard finger minutiae records: one module per format version.
+
+    from biocap.templates.formats import detect_format, decode, encode
+    record = decode(data)                      # FingerprintRecord, format detected from the bytes
+    data = encode(record, "iso19794-2:2011")   # any record into any format
+
+Format names: iso19794-2:2005, iso19794-2:2011, ansi378:2004, ansi378:2009, ansi378:2009am1,
+iso19794-2:card (compact card), and ansi378:2007 (the layout NIST libbiomeval calls ANSI 2007).
+"""
+from __future__ import annotations
+
+from ...errors import TemplateFormatError
+from . import (ansi378_2004, ansi378_2007, ansi378_2009, ansi378_2009am1, iso19794_2_2005,
+               iso19794_2_2011, iso19794_2_card)
+from .record import FingerprintRecord
+
+__all__ = ["FORMATS", "FingerprintRecord", "convert", "decode", "detect_format", "encode"]
+
+_CODECS = {m.NAME: m for m in (iso19794_2_2005, iso19794_2_2011, ansi378_2004, ansi378_2009,
+                               ansi378_2009am1, iso19794_2_card, ansi378_2007)}
+#: every format name `encode` accepts
+FORMATS: tuple[str, ...] = tuple(_CODECS)
+
+# version bytes -> the codecs that use them, most common first
+_BY_VERSION = {
+    b" 20": (iso19794_2_2005, ansi378_2004),
+    b"020": (iso19794_2_2005, ansi378_2004),
+    b"030": (iso19794_2_2011, ansi378_2009, ansi378_2007),
+    b"035": (ansi378_2009am1,),
+}
+_MAX_RECORD_BYTES = 1 << 26   # 64 MiB: far beyond any minutiae record; refuse before parsing
+
+
+def _as_bytes(data) -> bytes:
+    if isinstance(data, memoryview):
+        data = data.tobytes()
+    if not isinstance(data, (bytes, bytearray)):
+        raise TemplateFormatError(f"expected the record's bytes, got {type(data).__name__}",
+                                  hint="read the file in binary mode ('rb')")
+    if len(data) == 0:
+        raise TemplateFormatError("the record is empty", field="format_identifier", offset=0)
+    if len(data) > _MAX_RECORD_BYTES:
+        raise TemplateFormatError(f"{len(data)} bytes is far larger than any minutiae record",
+                                  field="record_length", offset=0)
+    return bytes(data)
+
+
+def _detect_and_decode(data: bytes, strict: bool) -> FingerprintRecord:
+    if iso19794_2_card.looks_like_card(data):
+        return iso19794_2_card.decode(data, strict=strict)
+    if len(data) < 8 or data[:4] != b"FMR\x00" or data[7] != 0:
+        raise TemplateFormatError(
+            f"unknown record format (starts with {data[:8].hex(' ')}); expected 'FMR\\0' "
+            f"(ISO/IEC 19794-2, ANSI INCITS 378) or a 7F2E card template",
+            field="format_identifier", offset=0,
+            hint="a bare compact-card record can be read with decode(data, 'iso19794-2:card')")
+    codecs = _BY_VERSION.get(data[4:7])
+    if codecs is None:
+        raise TemplateFormatError(f"unknown finger minutiae record version {data[4:7]!r}",
+                                  field="version", offset=4)
+    decoded: list[FingerprintRecord] = []
+    errors: list[TemplateFormatError] = []
+    for codec in codecs:
+        try:
+            decoded.append(codec.decode(data, strict=strict))
+        except TemplateFormatError as exc:
+            errors.append(exc)
+    if decoded:
+        # a layout that explains the bytes without excuses wins; else the most common one
+        clean = [rec for rec in decoded if not rec.notes]
+        return (clean or decoded)[0]
+    if codecs[0] is iso19794_2_2005 and iso19794_2_2005.looks_like_nbis(data):
+        return iso19794_2_2005.decode_nbis(data, strict=strict)
+    # report the error of the layout that got furthest into the record
+    raise max(errors, key=lambda e: e.offset or 0)
+
+
+def detect_format(data: bytes) -> str:
+    """The format name of a record, judged from its bytes (the layout that parses them)."""
+    return _detect_and_decode(_as_bytes(data), strict=False).format
+
+
+def decode(data: bytes, format: str | None = None, *, strict: bool = True) -> FingerprintRecord:
+    """Decode a record; `format` skips detection. strict=False accepts views with zero
+    minutiae and minutiae outside the image."""
+    data = _as_bytes(data)
+    if format is None:
+        return _detect_and_decode(data, strict)
+    return _codec(format).decode(data, strict=strict)
+
+
+def encode(record: FingerprintRecord, format: str | None = None) -> bytes:
+    """Encode a record in `format` (default: the record's own format)."""
+    if not isinstance(record, FingerprintRecord):
+        raise TemplateFormatError(f"expected a FingerprintRecord, got {type(record).__name__}",
+                                  hint="wrap templates with FingerprintRecord.from_templates")
+    name = format or record.format
+    codec = _codec(name)
+    if not record.views:
+        raise TemplateFormatError("the record has no finger views to encode", field="views")
+    return codec.encode(record)
+
+
+def convert(data: bytes, to: str) -> bytes:
+    """Re-encode a record in another format."""
+    return encode(decode(data), to)
+
+
+def _codec(name: str):
+    codec = _CODECS.get(name)
+    if codec is None:
+        raise TemplateFormatError(f"unknown template format {name!r}",
+                                  hint=f"use one of: {', '.join(FORMATS)}")
+    return codec

@@ -12,7 +12,7 @@ import numpy as np
 from .types import Preprocessed
 
 
-def find_reflections(image: np.ndarray, *, min_rise: int = 45, min_level: int = 150,
+def find_reflections(image: np.ndarray, *, min_rise: int = 60, min_level: int = 200,
                      max_size: int | None = None) -> np.ndarray:
     """Bool mask of specular highlights: pixels at least `min_rise` above a morphological opening
     of size `max_size` (so broad bright skin is not taken) and brighter than `min_level`."""

@@ -71,18 +71,18 @@ def find_pupil(smooth: np.ndarray, params: SegmentationParams) -> Circle:
     xs, ys = dark_blob_candidates(small, r_min, r_max, params.n_pupil_candidates)
     if xs.size == 0:
         raise SegmentationFailed("no dark region that could be a pupil was found")
-    half = max(2.0, r_min * 0.6)
+    half = float(max(2, round(r_min * 0.6)))
     radii = np.arange(max(1.0, r_min - 3), r_max + 3, 1.0)
     ranked = []
     for x0, y0 in zip(xs, ys):
         px, py = float(x0), float(y0)
-        for _ in range(4):  # re-centre while the best centre lies on the grid's border
+        for _ in range(5):  # re-centre while the best centre moves towards the grid's border
             gx, gy = centre_grid(px, py, half, half, 1.0)
             nx, ny, pr, ps = best_circle(small, gx, gy, radii, _FULL, width=2, min_inside=0.9,
                                          quantile=0.25, min_radius=r_min)
-            on_border = abs(nx - px) >= half - 1e-6 or abs(ny - py) >= half - 1e-6
+            moved = abs(nx - px) > 1.01 or abs(ny - py) > 1.01
             px, py = nx, ny
-            if not on_border or not np.isfinite(ps):
+            if not moved or not np.isfinite(ps):
                 break
         if np.isfinite(ps):
             ranked.append((ps, px, py, pr))

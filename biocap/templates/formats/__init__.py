@@ -71,8 +71,11 @@ def _detect_and_decode(data: bytes, strict: bool) -> FingerprintRecord:
         return (clean or decoded)[0]
     if codecs[0] is iso19794_2_2005 and iso19794_2_2005.looks_like_nbis(data):
         return iso19794_2_2005.decode_nbis(data, strict=strict)
-    # report the error of the layout that got furthest into the record
-    raise max(errors, key=lambda e: e.offset or 0)
+    # report the error of the most plausible layout: for " 20", a first length half >= 26
+    # can only be ANSI 378-2004's 2-byte length (ISO's 4-byte length starts 0x0000)
+    if codecs[0] is iso19794_2_2005 and int.from_bytes(data[8:10], "big") >= 26:
+        raise errors[1]
+    raise errors[0]
 
 
 def detect_format(data: bytes) -> str:

@@ -1,0 +1,163 @@
+"""Train the fingerprint quality model: `python -m biocap.quality.train_fingerprint --out FILE`.
+
+Training data: the four FVC 2002 B sets in the shared data folder plus, for each image, two
+synthetic degradations (blur, dry, wet, partial contact, ...; `fingerprint_degrade`) drawn from a
+fixed seed. Target: the NFIQ 2 score of each image (computed once through `nbis-py` and cached
+outside the repository, `--cache`). The model (`fingerprint_model.QualityModel`) blends a ridge
+regression (robust across sensors) with small gradient-boosted trees; it is reported with
+leave-one-dataset-out Spearman correlations so that a figure does not flatter itself on the sets
+it was trained on, and with 5-fold cross-validation grouped by finger.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..evaluation.data import data_path
+from ..evaluation.datasets import load_layout
+from ..imaging import to_working_resolution
+from .fingerprint_degrade import random_degradation
+from .fingerprint_features import FEATURE_NAMES, extract_features
+from .fingerprint_model import QualityModel, spearman
+
+#: (folder under fingerprint/, ppi)
+FVC_SETS = (("fvc2002_db1_b", 500.0), ("fvc2002_db2_b", 569.0),
+            ("fvc2002_db3_b", 500.0), ("fvc2002_db4_b", 500.0))
+DEGRADED_PER_IMAGE = 2
+SEED = 20260528
+
+
+def training_images(degraded_per_image: int = DEGRADED_PER_IMAGE, seed: int = SEED):
+    """Yield (key, set name, image at 500 ppi) for every original and its seeded degradations;
+    the same seed always gives the same images."""
+    rng = np.random.default_rng(seed)
+    for name, ppi in FVC_SETS:
+        for item in load_layout(data_path("fingerprint", name), "fvc"):
+            image = cv2.imread(str(item.path), cv2.IMREAD_GRAYSCALE)
+            if image is None:
+                raise FileNotFoundError(f"cannot read {item.path}")
+            image = to_working_resolution(image, ppi)
+            key = f"{name}/{item.path.name}"
+            yield key, name, image
+            for k in range(degraded_per_image):
+                deg, kwargs, out = random_degradation(image, rng)
+                yield f"{key}#{k}:{deg}", name, out
+
+
+def reference_scores(cache: Path, degraded_per_image: int, seed: int) -> dict[str, int]:
+    """NFIQ 2 of every training image, computed once and kept in `cache` (JSON)."""
+    known: dict[str, int] = {}
+    if cache.exists():
+        known = json.loads(cache.read_text())
+    missing = False
+    reference = None
+    for key, _, image in training_images(degraded_per_image, seed):
+        if key in known:
+            continue
+        if reference is None:
+            from .fingerprint_reference import NbisReference  # optional extra
+            reference = NbisReference()
+        known[key] = reference.nfiq2(image, 500.0)
+        missing = True
+    if missing:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps(known))
+    return known
+
+
+def feature_table(degraded_per_image: int, seed: int):
+    keys, sets, rows = [], [], []
+    for key, name, image in training_images(degraded_per_image, seed):
+        keys.append(key)
+        sets.append(name)
+        rows.append(extract_features(image))
+    return keys, np.array(sets), np.vstack(rows)
+
+
+def leave_one_set_out(x, y, sets, originals, params) -> dict:
+    """Spearman with NFIQ 2 on each set's original images, from a model trained on the others."""
+    out = {}
+    pred_all = np.zeros(len(y))
+    for name in np.unique(sets):
+        test = sets == name
+        model = QualityModel(**params).fit(x[~test], y[~test])
+        pred_all[test] = model.predict(x[test])
+        out[name] = spearman(pred_all[test & originals], y[test & originals])
+    out["pooled_originals"] = spearman(pred_all[originals], y[originals])
+    out["pooled_all"] = spearman(pred_all, y)
+    return out
+
+
+def grouped_cross_validation(x, y, sets, fingers, originals, params, folds: int = 5) -> dict:
+    """Spearman on original images when every finger's images (originals and degraded copies)
+    are held out together, `folds` folds; per set and pooled."""
+    groups = np.unique(fingers)
+    fold_of = {g: i % folds for i, g in enumerate(np.random.default_rng(0).permutation(groups))}
+    fold = np.array([fold_of[f] for f in fingers])
+    pred = np.zeros(len(y))
+    for k in range(folds):
+        test = fold == k
+        pred[test] = QualityModel(**params).fit(x[~test], y[~test]).predict(x[test])
+    out = {name: spearman(pred[(sets == name) & originals], y[(sets == name) & originals])
+           for name in np.unique(sets)}
+    out["pooled_originals"] = spearman(pred[originals], y[originals])
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", type=Path, required=True, help="model file to write (.npz)")
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/biocap_nfiq2_cache.json"),
+                    help="NFIQ 2 scores cache (outside the repository)")
+    ap.add_argument("--degraded-per-image", type=int, default=DEGRADED_PER_IMAGE)
+    ap.add_argument("--seed", type=int, default=SEED)
+    ap.add_argument("--trees", type=int, default=100)
+    ap.add_argument("--depth", type=int, default=2)
+    ap.add_argument("--learning-rate", type=float, default=0.1)
+    ap.add_argument("--alpha", type=float, default=300.0, help="ridge penalty")
+    ap.add_argument("--linear-weight", type=float, default=0.7,
+                    help="share of the ridge part in the blend (the rest: trees)")
+    ap.add_argument("--no-cv", action="store_true", help="skip the leave-one-set-out figures")
+    ap.add_argument("--report", type=Path, help="write the cross-validated figures (JSON) here")
+    args = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    scores = reference_scores(args.cache, args.degraded_per_image, args.seed)
+    keys, sets, x = feature_table(args.degraded_per_image, args.seed)
+    y = np.array([scores[k] for k in keys], dtype=np.float64)
+    originals = np.array(["#" not in k for k in keys])
+    params = dict(n_trees=args.trees, depth=args.depth, learning_rate=args.learning_rate,
+                  alpha=args.alpha, linear_weight=args.linear_weight, seed=args.seed)
+    report = {"n_images": int(len(y)), "n_originals": int(originals.sum()), "params": params,
+              "features": list(FEATURE_NAMES)}
+    if not args.no_cv:
+        report["leave_one_set_out_spearman"] = leave_one_set_out(x, y, sets, originals, params)
+        fingers = np.array([k.split("#")[0].rsplit("_", 1)[0] for k in keys])
+        report["finger_grouped_5fold_spearman"] = grouped_cross_validation(
+            x, y, sets, fingers, originals, params)
+    model = QualityModel(**params).fit(x, y)
+    model.save(args.out, feature_names=FEATURE_NAMES,
+               meta={"target": "NFIQ 2 score", "n_images": int(len(y)), "seed": args.seed,
+                     "degraded_per_image": args.degraded_per_image})
+    pred = model.predict(x)
+    report["train_spearman"] = {name: spearman(pred[(sets == name) & originals],
+                                               y[(sets == name) & originals])
+                                for name in np.unique(sets)}
+    report["train_spearman"]["pooled_originals"] = spearman(pred[originals], y[originals])
+    report["seconds"] = round(time.perf_counter() - t0, 1)
+    text = json.dumps(report, indent=2)
+    if args.report:
+        args.report.write_text(text + "\n")
+    print(text)
+    print(f"wrote {args.out}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -98,31 +98,44 @@ class ImpressionGeometry:
         return inside & pattern.mask(x, y)
 
 
+#: FVC2002's acquisition protocol: impressions 1-2 normal, 3-4 exaggerated displacement and
+#: rotation, 5-6 dry, 7-8 wet (moistened) fingers; later impressions repeat the cycle
+CONDITIONS = ("normal", "normal", "displaced", "displaced", "dry", "dry", "wet", "wet")
+
+
+def impression_condition(impression: int) -> str:
+    return CONDITIONS[(int(impression) - 1) % len(CONDITIONS)]
+
+
 def random_geometry(rng: np.random.Generator, pattern: FingerPattern, out_width: int,
-                    out_height: int, ppi: float, *, placement_sigma: float = 22.0,
+                    out_height: int, ppi: float, *, placement_sigma: float = 35.0,
                     rotation_sigma_deg: float = 9.0, distortion: float = 1.0,
-                    contact: float = 1.0) -> ImpressionGeometry:
+                    contact: float = 1.0, displaced: bool = False) -> ImpressionGeometry:
     """Draw one impression's geometry. `distortion` scales the elastic skin motion, `contact`
     the size of the contact area (a capacitive sensor's small area is the crop, not this)."""
     a, b = pattern.half_axes
     fx, fy = pattern.centre
-    rot = np.deg2rad(np.clip(rng.normal(0, rotation_sigma_deg), -3 * rotation_sigma_deg,
-                             3 * rotation_sigma_deg))
+    if displaced:  # FVC's "exaggerated displacement and rotation (up to 35 degrees)"
+        placement_sigma *= 1.8
+        rotation_sigma_deg *= 1.8
+    rot = np.deg2rad(np.clip(rng.normal(0, rotation_sigma_deg), -min(35, 3 * rotation_sigma_deg),
+                             min(35, 3 * rotation_sigma_deg)))
     # the core region tends to be presented at the sensor's centre
     anchor_y = fy - 0.15 * b
     shift = tuple(np.clip(rng.normal(0, placement_sigma, 2), -2.5 * placement_sigma,
                           2.5 * placement_sigma) * ppi / MASTER_PPI)
     pressure = float(rng.beta(2.2, 2.2))
     close = (a * rng.uniform(0.25, 0.45), b * rng.uniform(0.2, 0.4))
-    contact_scale = contact * (0.78 + 0.3 * pressure) * rng.uniform(0.92, 1.05)
+    contact_scale = contact * (0.74 + 0.36 * pressure) * rng.uniform(0.9, 1.05)
     return ImpressionGeometry(
         out_width=int(out_width), out_height=int(out_height), scale=float(ppi) / MASTER_PPI,
         finger_centre=(fx, anchor_y), rotation=float(rot), shift=shift,
         contact_centre=(fx + rng.normal(0, 18), fy + rng.normal(-20, 22)),
         close_axes=close,
-        skin_rotation=float(np.deg2rad(rng.normal(0, 3.0)) * distortion),
-        skin_shift=tuple(rng.normal(0, 4.5, 2) * distortion),
-        brake_k=float(rng.uniform(30, 70)),
-        contact_axes=(a * contact_scale * rng.uniform(0.92, 1.08), b * contact_scale),
-        contact_offset=(rng.normal(0, 0.06 * a), rng.normal(0.05 * b, 0.08 * b)),
+        skin_rotation=float(np.deg2rad(rng.normal(0, 6.0)) * distortion),
+        skin_shift=tuple(rng.normal(0, 10.0, 2) * distortion),
+        brake_k=float(rng.uniform(25, 60)),
+        contact_axes=(a * contact_scale * rng.uniform(0.92, 1.08), 1.2 * b * contact_scale),
+        # the contact patch runs on towards the palm, past the sensor's lower edge
+        contact_offset=(rng.normal(0, 0.06 * a), rng.normal(0.2 * b, 0.08 * b)),
         pressure=pressure)

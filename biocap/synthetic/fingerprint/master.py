@@ -24,6 +24,15 @@ class MasterPrint:
     minutiae: np.ndarray  # (n, 4) x, y, theta (pixel frame), type
 
     @property
+    def soft_mask(self) -> np.ndarray:
+        """The fingertip with a soft rim (skin curves away from the platen at the edge)."""
+        if self._soft is None:
+            self._soft = cv2.GaussianBlur(self.mask.astype(np.float32), (0, 0), 5.0)
+        return self._soft
+
+    _soft: np.ndarray | None = None
+
+    @property
     def singular_points(self):
         return self.pattern.singular_points()
 

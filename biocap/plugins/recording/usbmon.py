@@ -34,8 +34,13 @@ def read_pcapng(path: Path, busnum: int, devnum: int) -> list[RecordedTransfer]:
             return _scan(FileScanner(stream), path.name, busnum, devnum)
     except OSError as exc:
         raise RecordingFormatError(f"cannot read the capture {path}: {exc}") from exc
-    except (PcapngException, ValueError, struct.error, TypeError, KeyError) as exc:
-        raise RecordingFormatError(f"{path.name} is not a readable pcapng capture: {exc}") from exc
+    except RecordingFormatError:
+        raise
+    except (PcapngException, ValueError, struct.error, TypeError, KeyError, IndexError,
+            AttributeError, EOFError) as exc:
+        # the parser's own complaints about a corrupt file, whatever their type
+        raise RecordingFormatError(f"{path.name} is not a readable pcapng capture: "
+                                   f"{type(exc).__name__}: {exc}") from exc
 
 
 def _scan(scanner: FileScanner, name: str, busnum: int, devnum: int) -> list[RecordedTransfer]:

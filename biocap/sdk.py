@@ -102,6 +102,12 @@ class SDK:
     def register(self, plugin: Any, name: str | None = None) -> str:
         """Register a plugin object (a module or an object with hookimpls) from code."""
         self._cache = {}
+        if name is None:  # a readable name for problem reports (pluggy would use the object id)
+            base = getattr(plugin, "__name__", None) or type(plugin).__name__
+            name, n = base, 1
+            while name in self.plugins.plugin_names:
+                n += 1
+                name = f"{base}-{n}"
         return self.plugins.register(plugin, name=name)
 
     @property

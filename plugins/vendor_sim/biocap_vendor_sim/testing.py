@@ -1,0 +1,28 @@
+"""Helpers for tests and benchmarks: an SDK over a private emulated bus (own seed and faults)."""
+from __future__ import annotations
+
+from biocap.plugins.hookspecs import hookimpl
+
+from .backend import SimBackend
+from .plugin import make_bus
+
+
+class SimDriversPlugin:
+    """Only the simulator's drivers (no shared bus), for SDKs built around a private bus."""
+
+    @hookimpl
+    def biocap_drivers(self):
+        from .drivers import DRIVERS
+        return list(DRIVERS)
+
+
+def sim_sdk(*, plugins=(), load_entry_points: bool = False, **backend_options):
+    """(SDK, SimBackend): an SDK seeing exactly one fresh emulated bus. Backend options: seed,
+    faults ("fingerprint=unplug@3" or {modality: FaultPlan}), sources, modalities."""
+    from biocap.sdk import SDK
+    backend_options.setdefault("faults", {})
+    bus = make_bus(**backend_options)
+    sdk = SDK(plugins=[SimDriversPlugin(), *plugins], extra_buses=[bus],
+              load_entry_points=load_entry_points)
+    assert isinstance(bus.backend, SimBackend)
+    return sdk, bus.backend

@@ -1,0 +1,106 @@
+"""`biocap devices / info / capture / preview / demo` end to end on the simulated sensors."""
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import biocap_vendor_sim.plugin as sim_plugin
+from biocap.cli import main
+
+SYNTHETIC = "fingerprint=fingerprint-synthetic;iris=iris-synthetic;face=face-synthetic;signature=signature-synthetic"
+
+
+@pytest.fixture(autouse=True)
+def fresh_bus(monkeypatch):
+    """Each test gets a newly plugged-in shared bus reading the environment it sets."""
+    monkeypatch.setattr(sim_plugin, "_shared", None)
+    monkeypatch.setenv("BIOCAP_SIM_SOURCES", SYNTHETIC)
+    monkeypatch.delenv("BIOCAP_SIM_FAULTS", raising=False)
+
+
+def _sim(devices):
+    return [d for d in devices if d["bus"] == "sim"]
+
+
+def test_devices_json_lists_the_four_simulated_devices(capsys):
+    assert main(["devices", "--json"]) == 0
+    devices = _sim(json.loads(capsys.readouterr().out))
+    assert sorted(d["modality"] for d in devices) == ["face", "fingerprint", "iris", "signature"]
+    for d in devices:
+        assert {"id", "modality", "vendor", "model", "serial"} <= set(d)
+    assert main(["info", devices[0]["id"]]) == 0
+    assert devices[0]["id"] in capsys.readouterr().out
+
+
+def test_capture_each_device_writes_png_and_full_sidecar(tmp_path, capsys):
+    for device, extra in (("fingerprint", ["--position", "right_index", "--position", "7"]),
+                          ("iris", []), ("face", []), ("signature", [])):
+        assert main(["capture", device, "--out", str(tmp_path / device), "--timeout", "3", *extra]) == 0
+    fp = sorted((tmp_path / "fingerprint").glob("*.json"))
+    assert [json.loads(p.read_text())["position_name"] for p in fp] == ["left_index", "right_index"]
+    record = json.loads(fp[0].read_text())
+    for key in ("device_quality", "sdk_quality", "quality_report", "ppi", "captured_at", "device",
+                "auto_captured", "metadata"):
+        assert key in record
+    assert record["device"]["serial"] == "FS500-0001"
+    assert (tmp_path / "fingerprint" / record["files"]["image"]).stat().st_size > 1000
+    assert len(list((tmp_path / "iris").glob("*.png"))) == 2
+    csv_files = list((tmp_path / "signature").glob("*.csv"))
+    assert csv_files and csv_files[0].read_text().startswith("t_ms,x,y,pressure,pen_down")
+
+
+def test_errors_are_one_clear_line(tmp_path, capsys):
+    assert main(["capture", "no-such-device", "--out", str(tmp_path)]) != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no device 'no-such-device'" in err[0]
+    assert main(["capture", "fingerprint", "--out", str(tmp_path), "--position", "nose"]) != 0
+    assert "unknown fingerprint position" in capsys.readouterr().err
+
+
+def test_preview_prints_live_quality(capsys):
+    assert main(["preview", "face", "--frames", "5"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("frame ") == 5 and "frames/s" in out
+
+
+def test_usb_recording_option_fails_clearly_without_the_module(tmp_path, capsys, monkeypatch):
+    import importlib
+    real = importlib.import_module
+
+    def fake(name, *a):
+        if name == "biocap.plugins.recording":
+            raise ModuleNotFoundError(name=name)
+        return real(name, *a)
+
+    monkeypatch.setattr(importlib, "import_module", fake)
+    assert main(["devices", "--usb-recording", str(tmp_path)]) != 0
+    assert "biocap.plugins.recording" in capsys.readouterr().err
+
+
+def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys):
+    assert main(["demo", "--out", str(tmp_path), "--timeout", "3"]) == 0
+    out = capsys.readouterr().out
+    assert "fingerprint right_index" in out and "fingerprint left_index" in out
+    db = sqlite3.connect(tmp_path / "enrollment.sqlite")
+    modalities = sorted(r[0] for r in db.execute("SELECT modality FROM samples"))
+    assert modalities == ["face", "fingerprint", "fingerprint", "iris", "iris", "signature"]
+
+
+def test_env_fault_unplug_fails_clearly_then_a_later_capture_succeeds(tmp_path):
+    env = {**os.environ, "BIOCAP_SIM_SOURCES": SYNTHETIC, "BIOCAP_SIM_FAULTS": "fingerprint=unplug@2"}
+    script = Path(sys.executable).parent / "biocap"  # the installed `biocap` command
+    launcher = [str(script)] if script.exists() else \
+        [sys.executable, "-c", "import sys; from biocap.cli import main; sys.exit(main())"]
+    cmd = [*launcher, "capture", "fingerprint", "--out", str(tmp_path)]
+    failed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert failed.returncode != 0
+    assert "unplugged" in failed.stderr and "Traceback" not in failed.stderr
+    assert len([line for line in failed.stderr.splitlines() if line.startswith("biocap: error")]) == 1
+    del env["BIOCAP_SIM_FAULTS"]
+    ok = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert ok.returncode == 0, ok.stderr
+    assert list(tmp_path.glob("fingerprint_*.png"))

@@ -525,6 +525,7 @@ class _Kit:
             for i, sample in enumerate(samples):
                 self._check_sample(sample, info, expected_positions[i] if expected_positions
                                    else None)
+            grouped = self._check_grouped_capture(session, info)
         finally:
             closed = session.close()
         if closed.hung or closed.error is not None:
@@ -532,7 +533,28 @@ class _Kit:
         session.assert_released("after close() following a capture")
         s = samples[0]
         return (f"{s.width}x{s.height} {s.image.dtype} at {s.ppi:g} ppi, position {s.position!r}, "
-                f"{self.capture_transfers} transfers")
+                f"{self.capture_transfers} transfers{grouped}")
+
+    def _check_grouped_capture(self, session: "_Session", info: DeviceInfo) -> str:
+        """A device that captures several positions at once (a dual iris camera) yields one
+        tuple of Samples per frame, one per position of the group, in order."""
+        if self.position is not None or len(info.positions) < 2:
+            return ""
+        groups = session.driver.position_groups(tuple(p for p in info.positions if p))
+        group = next((g for g in groups if len(g) > 1), None)
+        if group is None:
+            return ""
+        session.injector.restart()
+        out = session.capture(time.monotonic() + self.timeout_s, None)
+        if out.hung or out.error is not None:
+            raise _CheckFailed(f"grouped capture of positions {group} failed: "
+                               f"{out.error or 'hung past its deadline'}")
+        _require(isinstance(out.value, tuple) and len(out.value) == len(group),
+                 f"a grouped capture of positions {group} must yield a tuple of {len(group)} "
+                 f"Samples, yielded {type(out.value).__name__}")
+        for sample, position in zip(out.value, group):
+            self._check_sample(sample, info, position)
+        return f"; grouped capture of positions {group} ok"
 
     def _check_sample(self, sample, info: DeviceInfo, position) -> None:
         _require(isinstance(sample, Sample), f"frames() yielded {type(sample).__name__}, not Sample")

@@ -1,4 +1,4 @@
-"""`biocap template info|convert|extract`, including clean failure (exit 2, one line) on broken files."""
+"""`biocap template info|convert|extract`; broken files fail cleanly (exit 2, one line)."""
 from __future__ import annotations
 
 import json
@@ -62,7 +62,8 @@ def test_convert_then_info(shared_data, capsys, tmp_path, fmt):
     original, converted = decode(src.read_bytes()), decode(out_file.read_bytes())
     assert converted.format == fmt and len(converted.views) == 3
     for a, b in zip(original.views, converted.views):
-        np.testing.assert_array_equal(a.minutiae[["x", "y", "type"]], b.minutiae[["x", "y", "type"]])
+        np.testing.assert_array_equal(a.minutiae[["x", "y", "type"]],
+                                      b.minutiae[["x", "y", "type"]])
 
 
 def test_convert_to_card_needs_one_view(shared_data, capsys, tmp_path):

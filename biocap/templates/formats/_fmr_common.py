@@ -432,3 +432,17 @@ def resolution_or_default(ppcm_x: int, ppcm_y: int, notes: list[str]) -> tuple[i
 def check_image_size(width: int, height: int, offset: int) -> None:
     if width == 0 or height == 0:
         raise fail(f"image size {width}x{height} is not positive", "image_size", offset)
+
+
+def check_view_count(count: int, strict: bool, offset: int) -> None:
+    if strict and count == 0:
+        raise fail("record holds no finger views (decode with strict=False to accept it)",
+                   "view_count", offset)
+
+
+def check_position_to_write(code: int, allowed: frozenset, index: int) -> None:
+    if code not in allowed:
+        raise TemplateFormatError(
+            f"finger position code {code} of view {index} is not defined by this format",
+            field=f"views[{index}].finger_position",
+            hint="multi-finger codes 40-50 need ansi378:2009am1")

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from ..fingerprint_template import FingerprintTemplate, SingularPoint
 from ._binary import Reader, Writer, fail
-from ._fmr_common import (POSITIONS_BASE, check_position, read_extended, read_minutiae,
-                          write_extended, write_minutiae)
+from ._fmr_common import (POSITIONS_BASE, check_position, check_position_to_write, read_extended,
+                          read_minutiae, write_extended, write_minutiae)
 
 MIN_VIEW_BYTES = 6  # header (4) + extended data length (2)
 
@@ -55,6 +55,7 @@ def write_view(out: Writer, view: FingerprintTemplate, index: int, *, width: int
     if view.view > 15 or view.impression_type > 15:
         raise fail(f"view number {view.view} / impression type {view.impression_type} do not "
                    f"fit this format's 4-bit fields", f"views[{index}].view_and_impression", 0)
+    check_position_to_write(view.position, POSITIONS_BASE, index)
     out.u8(view.position, f"views[{index}].finger_position")
     out.u8((view.view << 4) | view.impression_type, f"views[{index}].view_and_impression")
     out.u8(finger_quality_code(view, 0), f"views[{index}].finger_quality")

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ANSI_ANGLE_STEPS, check_content_end, check_declared_length,
-                          check_image_size, common_geometry, ppcm_from_view, ppi_from_ppcm,
-                          resolution_or_default)
+                          check_image_size, check_view_count, common_geometry, ppcm_from_view,
+                          ppi_from_ppcm, resolution_or_default)
 from ._legacy_view import read_views, write_view
 from .record import FingerprintRecord
 
@@ -42,6 +42,7 @@ def decode(data: bytes, *, strict: bool = True) -> FingerprintRecord:
     rec.resolution_x, rec.resolution_y = resolution_or_default(
         r.u16("resolution_x"), r.u16("resolution_y"), notes)
     count = r.u8("view_count")
+    check_view_count(count, strict, r.pos - 1)
     r.u8("reserved")
     rec.views = read_views(r, count, width=rec.width, height=rec.height,
                            ppi=ppi_from_ppcm(rec.resolution_x),

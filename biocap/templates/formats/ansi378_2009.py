@@ -18,8 +18,9 @@ from ..fingerprint_template import FingerprintTemplate, SingularPoint
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ANSI_ANGLE_STEPS, NOT_REPORTED, POSITIONS_AM1, POSITIONS_BASE,
                           check_content_end, check_declared_length, check_image_size,
-                          check_position, ppcm_from_view, ppi_from_ppcm, read_extended,
-                          read_minutiae, resolution_or_default, write_extended, write_minutiae)
+                          check_position, check_position_to_write, check_view_count,
+                          ppcm_from_view, ppi_from_ppcm, read_extended, read_minutiae,
+                          resolution_or_default, write_extended, write_minutiae)
 from ._legacy_view import finger_quality_code, finger_quality_from_code
 from .record import FingerprintRecord
 
@@ -50,6 +51,7 @@ def decode(data: bytes, *, strict: bool = True, name: str = NAME) -> Fingerprint
         rec.equipment_compliance = r.u8("sensor_certification") >> 4
         rec.equipment_id = r.u16("sensor_id")
     count = r.u8("view_count")
+    check_view_count(count, strict, r.pos - 1)
     r.u8("reserved")
     r.need(count * MIN_VIEW_BYTES, f"views[{count}]")
     positions = POSITIONS_AM1 if name == NAME_AM1 else POSITIONS_BASE
@@ -105,7 +107,9 @@ def encode(record: FingerprintRecord, *, name: str = NAME) -> bytes:
         body.u16(record.equipment_id, "sensor_id")
     body.u8(len(record.views), "view_count")
     body.u8(0, "reserved")
+    positions = POSITIONS_AM1 if name == NAME_AM1 else POSITIONS_BASE
     for i, view in enumerate(record.views):
+        check_position_to_write(view.position, positions, i)
         _write_view(body, view, i)
     out = Writer()
     out.raw(b"FMR\x00" + VERSIONS[name] + b"\x00")

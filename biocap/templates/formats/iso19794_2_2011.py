@@ -21,8 +21,9 @@ from ..fingerprint_template import FingerprintTemplate, SingularPoint
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ISO_ANGLE_STEPS, NOT_REPORTED, POSITIONS_BASE, check_content_end,
                           check_declared_length, check_image_size, check_position,
-                          ppcm_from_view, ppi_from_ppcm, read_extended, read_minutiae,
-                          resolution_or_default, write_extended, write_minutiae)
+                          check_position_to_write, check_view_count, ppcm_from_view,
+                          ppi_from_ppcm, read_extended, read_minutiae, resolution_or_default,
+                          write_extended, write_minutiae)
 from .record import FingerprintRecord
 
 NAME = "iso19794-2:2011"
@@ -43,6 +44,7 @@ def decode(data: bytes, *, strict: bool = True) -> FingerprintRecord:
     notes: list[str] = []
     rec = FingerprintRecord(format=NAME, version="030", notes=notes)
     count = r.u16("view_count")
+    check_view_count(count, strict, r.pos - 2)
     certified = r.u8("certification_flag")
     if certified > 1:
         raise fail(f"certification flag {certified} is neither 0 nor 1", "certification_flag",
@@ -160,6 +162,7 @@ def _view_bytes(view: FingerprintTemplate, i: int, record: FingerprintRecord,
             w.u16(authority, "certificate.authority")
             w.u8(scheme, "certificate.scheme")
     ppcm_x, ppcm_y = ppcm_from_view(view)
+    check_position_to_write(view.position, POSITIONS_BASE, i)
     w.u8(view.position, f"views[{i}].finger_position")
     w.u8(view.view, f"views[{i}].view_number")
     w.u16(ppcm_x, f"views[{i}].resolution_x")

@@ -138,7 +138,12 @@ class SDK:
                 buses.append(bus)
             else:
                 self._note("buses", "biocap_usb_buses", f"{bus!r} is not a UsbBus")
-        return buses + self.extra_buses
+        buses += self.extra_buses
+        names = [b.name for b in buses]
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            self._note(f"bus {name}", "buses", "several buses share this name, so their device "
+                       "ids collide; give each bus its own name")
+        return buses
 
     def _note(self, who: str, stage: str, error: str) -> None:
         problem = PluginProblem(who, stage, error)

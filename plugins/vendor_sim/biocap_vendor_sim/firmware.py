@@ -56,6 +56,10 @@ class Firmware:
     ppi: int
     background: int = 255
     firmware_version = "1.0"
+    #: the subject arrives after a number of polls drawn from this range (end exclusive), and is
+    #: off-centre for one poll first at this rate; benchmarks set (0, 1) and 0 for no waiting
+    presentation_delay_polls: tuple[int, int] = (0, 3)
+    off_centre_rate: float = 0.2
 
     def __init__(self, source: SampleSource, rng: np.random.Generator, serial: str,
                  fault_hook=None):
@@ -124,8 +128,8 @@ class Firmware:
         never = self.fault_hook("nopresent")
         self.presentation = Presentation(
             position=position,
-            polls_until_present=-1 if never else int(self.rng.integers(0, 3)),
-            off_centre_polls=int(self.rng.random() < 0.2),
+            polls_until_present=-1 if never else int(self.rng.integers(*self.presentation_delay_polls)),
+            off_centre_polls=int(self.rng.random() < self.off_centre_rate),
             poor=self.fault_hook("poor"))
         self.blobs = []
         self.state = State.ARMED

@@ -16,12 +16,14 @@ class SimDriversPlugin:
         return list(DRIVERS)
 
 
-def sim_sdk(*, plugins=(), load_entry_points: bool = False, **backend_options):
-    """(SDK, SimBackend): an SDK seeing exactly one fresh emulated bus. Backend options: seed,
+def sim_sdk(*, plugins=(), load_entry_points: bool = False, bus_name: str = "sim-private",
+            **backend_options):
+    """(SDK, SimBackend): an SDK with one fresh emulated bus of its own (named apart from the
+    shared "sim" bus, which it also sees when `load_entry_points`). Backend options: seed,
     faults ("fingerprint=unplug@3" or {modality: FaultPlan}), sources, modalities."""
     from biocap.sdk import SDK
     backend_options.setdefault("faults", {})
-    bus = make_bus(**backend_options)
+    bus = make_bus(bus_name, **backend_options)
     sdk = SDK(plugins=[SimDriversPlugin(), *plugins], extra_buses=[bus],
               load_entry_points=load_entry_points)
     assert isinstance(bus.backend, SimBackend)

@@ -14,6 +14,11 @@ STATUS_CANCELLED = -2
 #: URB status of a transfer that timed out
 STATUS_TIMED_OUT = -110
 
+#: (bmRequestType, bRequest) of standard requests that are not the driver's protocol: the host's
+#: enumeration (GET_DESCRIPTOR) and what pyusb does through dedicated backend calls
+#: (SET_CONFIGURATION, SET_INTERFACE). The replay answers these from the descriptors.
+HOST_REQUESTS = frozenset({(0x80, 0x06), (0x00, 0x09), (0x01, 0x0B)})
+
 
 class RecordingFormatError(InvalidDataError):
     """A recording file is missing, truncated or not in the expected format."""

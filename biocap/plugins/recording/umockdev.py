@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .model import CONTROL, ISO, RecordedTransfer, RecordingFormatError, Setup
+from .model import CONTROL, HOST_REQUESTS, ISO, RecordedTransfer, RecordingFormatError, Setup
 
 MAX_IOCTL_BYTES = 256 * 1024 * 1024
 _DEV_LINE = re.compile(r"^@DEV\s+/dev/bus/usb/(\d{3})/(\d{3})\s*$")
@@ -40,7 +40,9 @@ def read_ioctl_file(path: Path) -> tuple[tuple[int, int] | None, list[RecordedTr
             continue
         name = stripped.split(None, 1)[0]
         if name == "USBDEVFS_REAPURBNDELAY" or name == "USBDEVFS_REAPURB":
-            transfers.append(_parse_urb(stripped, f"{path.name} line {number}"))
+            urb = _parse_urb(stripped, f"{path.name} line {number}")
+            if urb.setup is None or (urb.setup.request_type, urb.setup.request) not in HOST_REQUESTS:
+                transfers.append(urb)
         elif name.startswith("USBDEVFS_") and name not in _IGNORED:
             raise RecordingFormatError(f"{path.name} line {number}: {name} is not supported by the "
                                        "replay (only asynchronous URBs are)")

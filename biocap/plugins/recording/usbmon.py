@@ -14,16 +14,13 @@ from pathlib import Path
 from pcapng import FileScanner, blocks
 from pcapng.exceptions import PcapngException
 
-from .model import CONTROL, ISO, RecordedTransfer, RecordingFormatError, Setup
+from .model import CONTROL, HOST_REQUESTS, ISO, RecordedTransfer, RecordingFormatError, Setup
 
 LINKTYPE_USB_LINUX = 189          # 48-byte header
 LINKTYPE_USB_LINUX_MMAPPED = 220  # 64-byte header
 _HEADER = struct.Struct("<QBBBBHbbqiiII8s")  # the first 48 bytes, common to both link types
 MAX_PCAPNG_BYTES = 1024 * 1024 * 1024
 MAX_PENDING = 100_000  # submissions never completed; a bound against hostile files
-
-# (bmRequestType, bRequest) of standard requests that are not the driver's traffic
-_HOST_REQUESTS = {(0x80, 0x06), (0x81, 0x06), (0x00, 0x09), (0x01, 0x0B)}
 
 
 def read_pcapng(path: Path, busnum: int, devnum: int) -> list[RecordedTransfer]:
@@ -86,7 +83,7 @@ def _scan(scanner: FileScanner, name: str, busnum: int, devnum: int) -> list[Rec
             if s_head[6] != 0:
                 raise RecordingFormatError(f"{source}: control submission without a SETUP packet")
             parsed = Setup.from_bytes(s_head[13])
-            if (parsed.request_type, parsed.request) in _HOST_REQUESTS:
+            if (parsed.request_type, parsed.request) in HOST_REQUESTS:
                 continue
             is_in = parsed.is_in
         else:

@@ -41,8 +41,10 @@ FEEDBACK = {
 # plain comparison on one or two measures so that it can be explained to an operator.
 MIN_BAND_ENERGY = 0.3  # median share of block energy at ridge frequencies: below, no ridges
 MIN_COHERENCE = 0.2  # median orientation coherence: below, no ridge flow (noise)
-MIN_AREA_MM2 = 90.0  # contact area below this: partial
-MIN_FG_FRACTION = 0.3  # ... or less than this share of the image
+MIN_RIDGE_PERIOD_SHARE = 0.12  # share of blocks whose spectral peak is a ridge period (<= 12.5
+# px): FVC originals >= 0.59, face photos median 0.03 (a print blurred beyond use also drops)
+MIN_AREA_MM2 = 100.0  # contact area below this: partial
+MIN_FG_FRACTION = 0.35  # ... or less than this share of the image
 MAX_OFFSET = 0.17  # centroid of the contact further than this (share of the image) from centre
 MAX_MARGIN_SKEW = 0.34  # background on one side minus the other, share of the image
 MIN_CONTRAST = 0.13  # median block std / 128 below this: faint print
@@ -80,7 +82,7 @@ def _direction(dx: float, dy: float) -> str:
 def feedback_codes(a: FingerprintAnalysis) -> list[str]:
     """The feedback rules over an analysis, most fundamental problem first."""
     if a["n_fg_blocks"] == 0 or a["band_energy_p50"] < MIN_BAND_ENERGY or \
-            a["coherence_p50"] < MIN_COHERENCE:
+            a["coherence_p50"] < MIN_COHERENCE or a["ridge_period_share"] < MIN_RIDGE_PERIOD_SHARE:
         return ["not_a_fingerprint"]
     codes = []
     if a["fg_area_mm2"] < MIN_AREA_MM2 or a["fg_fraction"] < MIN_FG_FRACTION:

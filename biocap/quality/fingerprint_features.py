@@ -46,7 +46,8 @@ _GLOBAL = ("fg_fraction", "fg_area_mm2", "fg_offset_x", "fg_offset_y", "fg_offse
            "minutiae_count", "minutiae_central", "minutiae_density", "minutiae_quality",
            "minutiae_quality_80", "bifurcation_share", "n_fg_blocks", "fg_components",
            "coherence_sum", "clarity_sum", "good_blocks", "good_area_fraction",
-           "minutiae_good_count", "ridge_block_fraction", "fg_margin_dx", "fg_margin_dy")
+           "minutiae_good_count", "ridge_block_fraction", "fg_margin_dx", "fg_margin_dy",
+           "ridge_period_share")
 FEATURE_NAMES: tuple[str, ...] = tuple(
     f"{m}_{s}" for m in _BLOCK_MEASURES for s in _STATS) + _GLOBAL
 
@@ -128,7 +129,9 @@ def _spectral(blocks: np.ndarray):
     cos = np.abs(dot) / (_RADIUS[None] * peak_r[:, None, None] + 1e-9)
     near = (np.abs(_RADIUS[None] - peak_r[:, None, None]) <= 1.0) & (cos >= 0.92)
     clarity = np.where(near, power, 0.0).reshape(n, -1).sum(axis=1) / total
-    period = BLOCK / np.maximum(peak_r, 1e-6)
+    # a block with no energy in the band (flat, saturated) gets the longest period of the band
+    has_band = band_power.reshape(n, -1).max(axis=1) > 0
+    period = np.where(has_band, BLOCK / np.maximum(peak_r, 1e-6), RIDGE_PERIOD_RANGE[1])
     return band_share, clarity, high_share, period
 
 
@@ -317,7 +320,12 @@ def analyse(image: np.ndarray) -> FingerprintAnalysis:
     # blocks that look like ridges at all: most of their energy at ridge frequencies, one
     # dominant orientation (a face, text or noise has few)
     ridge_like = (band > 0.5) & (per_block["coherence"] > 0.4)
-    vector += [float(ridge_like.mean()) if n_fg else 0.0, float(margin_dx), float(margin_dy)]
+    # blocks whose strongest ridge-band frequency lies inside the band: fingerprints have a
+    # spectral ring at their ridge period (8-12 px); smooth scenes (a face) fall off with
+    # frequency, so their peak sits at the band's low edge
+    ridge_period = period <= 12.5
+    vector += [float(ridge_like.mean()) if n_fg else 0.0, float(margin_dx), float(margin_dy),
+               float(ridge_period.mean()) if n_fg else 0.0]
     minutiae = minutiae + np.array([x0, y0, 0], np.int32)
     maps = {"ocl": ocl, "coherence": coherence, "flow": flow, "std": std, "mean": mean,
             "ridge_share": ridge_share, "orientation": theta}

@@ -88,3 +88,40 @@ def test_quiet_device_never_holds_frames_past_the_deadline(nb1010_dir):
 def test_registered_through_its_entry_point():
     pm = PluginManager()
     assert Nb1010Driver in pm.collect("biocap_drivers"), pm.problems
+
+
+def _with_empty_polls(src, dst, polls: int, keep_capture: bool = True):
+    """A copy of the recording with `polls` finger-detection rounds that find no finger first."""
+    import shutil
+    shutil.copy(src / "device", dst / "device")
+    lines = (src / "capture.ioctl").read_text().splitlines()
+    header, detect, reply, rest = lines[:2], lines[2], lines[3], lines[4:]
+    no_finger = bytearray(bytes.fromhex(reply.split()[-1]))
+    no_finger[protocol.FINGER_SCORE_BYTE] = 0x12
+    empty = reply.rsplit(" ", 1)[0] + " " + no_finger.hex().upper()
+    body = [detect, empty] * polls + ([detect, reply] + rest if keep_capture else [])
+    (dst / "capture.ioctl").write_text("\n".join(header + body) + "\n")
+    return dst
+
+
+def test_polls_until_a_finger_is_on_the_sensor(nb1010_dir, tmp_path):
+    folder = _with_empty_polls(nb1010_dir, tmp_path, polls=4)
+    start = time.monotonic()
+    bus, _, sample = capture_once(folder)
+    elapsed = time.monotonic() - start
+    assert 4 * protocol.POLL_INTERVAL_S <= elapsed < 2.0   # waited between polls, not busy-looping
+    reference = cv2.imread(str(nb1010_dir / "capture.png"), cv2.IMREAD_COLOR)[:, :, 1]
+    assert np.array_equal(sample.image, reference)
+    assert_consumed(bus)
+
+
+def test_no_finger_until_the_deadline_ends_frames_on_time(nb1010_dir, tmp_path):
+    folder = _with_empty_polls(nb1010_dir, tmp_path, polls=200, keep_capture=False)
+    bus = open_recording(folder)
+    driver = Nb1010Driver(next(bus.find_all()), bus)
+    driver.open()
+    start = time.monotonic()
+    frames = list(driver.frames(CaptureRequest("fingerprint"), None, start + 0.3))
+    assert frames == [] and time.monotonic() - start < 0.4
+    driver.close()
+    assert not bus.backend.claimed

@@ -46,6 +46,7 @@ class MccTemplate:
     cylinders: mcc.CylinderSet
     prefilter: np.ndarray  # (dim,) float32
     n_minutiae: int
+    xyt: np.ndarray  # (n, 3) all minutiae in the matching frame
 
     @property
     def enrollable(self) -> bool:
@@ -93,7 +94,7 @@ def encode(template: Any, params: mcc.MccParams = MATCHER_PARAMS,
                                hint="check the extractor; a finger has well under 200 minutiae")
     xyt = mcc.matching_frame(t)
     return MccTemplate(mcc.build_cylinders(xyt, params, max_cylinders=max_cylinders),
-                       pair_histogram(xyt, DEFAULT_PREFILTER), len(xyt))
+                       pair_histogram(xyt, DEFAULT_PREFILTER), len(xyt), xyt.astype(np.float32))
 
 
 class FingerprintComparator:

@@ -20,8 +20,8 @@ TWO_PI = 2.0 * np.pi
 class PrefilterParams:
     max_dist: float = 160.0  # pixels at 500 ppi
     n_dist: int = 8
-    n_alpha: int = 8
-    n_beta: int = 8
+    n_alpha: int = 12
+    n_beta: int = 12
 
     @property
     def dim(self) -> int:

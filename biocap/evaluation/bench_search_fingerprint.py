@@ -1,0 +1,118 @@
+"""`biocap bench search --modality fingerprint`: 1:N speed and rank-1 identification.
+
+Protocol: the gallery holds impression 1 of every finger of the real FVC sets (the mates) plus
+synthetic fillers up to `--gallery-size` (the simulator's template-level mode,
+`biocap.synthetic.fingerprint_templates`); probes are the other impressions of the real fingers
+(the first `--probes` of them, spread over fingers). Each probe is searched with the two-stage
+search (`rank1`) and, on the same probes, exhaustively with the full 1:1 comparison of every
+gallery finger (`rank1_exhaustive`). Speed is CPU time of this process (all threads), so
+`per_second_per_core` = gallery fingers x probes / CPU seconds of the two-stage searches.
+
+The filler part of the gallery is cached (`$BIOCAP_BENCH_CACHE`, default /tmp/biocap-bench) in
+the gallery file format, keyed by size, seed and format version.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import InvalidDataError
+from ..matching.fingerprint import FingerprintComparator
+from ..matching.gallery import FORMAT_VERSION, FingerprintGallery
+from .bench_verify_fingerprint import default_sets, load_templates
+from .identification import rank_k_rates
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("BIOCAP_BENCH_CACHE", "/tmp/biocap-bench"))
+
+
+def filler_gallery(n: int, seed: int, comparator: FingerprintComparator | None = None,
+                   log=print) -> FingerprintGallery:
+    """A gallery of `n` synthetic fingers (one impression each), built once and cached."""
+    from ..synthetic.fingerprint_templates import iter_finger_templates
+
+    path = cache_dir() / f"fillers-{n}-seed{seed}-v{FORMAT_VERSION}.bfg"
+    if path.exists():
+        gal = FingerprintGallery.load(path)
+        if gal.comparator.params == (comparator or FingerprintComparator()).params or comparator is None:
+            return gal
+    gal = (comparator or FingerprintComparator()).gallery()
+    batch = []
+    t0 = time.time()
+    for finger_id, _, template in iter_finger_templates(n, 1, seed):
+        batch.append((f"synthetic/{finger_id}", template))
+        if len(batch) == 1000:
+            _add_enrollable(gal, batch)
+            batch = []
+            log(f"  fillers: {len(gal)}/{n} ({time.time() - t0:.0f} s)")
+    _add_enrollable(gal, batch)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    gal.save(path)
+    return gal
+
+
+def _add_enrollable(gal: FingerprintGallery, batch) -> None:
+    enc = [(i, gal.comparator.encode(t)) for i, t in batch]
+    gal.add_many([(i, e) for i, e in enc if e.enrollable])
+
+
+def run(args) -> dict:
+    n_gallery = int(args.gallery_size)
+    n_probes = int(args.probes)
+    if n_gallery < 1 or n_probes < 1:
+        raise InvalidDataError("--gallery-size and --probes must be positive")
+    cmp = FingerprintComparator()
+    sets = default_sets(args)
+    mates, probes = [], []
+    extract_ms = []
+    for name, items, templates, ms in (load_templates(s, args) for s in sets):
+        extract_ms += ms
+        for it, t in zip(items, templates):
+            if t is None:
+                continue
+            key = f"{name}/{it.subject}"
+            (mates if it.impression in ("1", "01") else probes).append((key, t))
+    mate_ids = {k for k, _ in mates}
+    probes = [(k, t) for k, t in probes if k in mate_ids]
+    # spread the probes over fingers: impression 2 of every finger first, then 3, ...
+    probes.sort(key=lambda kt: 0)  # stable: items arrive finger-major
+    by_finger: dict[str, list] = {}
+    for k, t in probes:
+        by_finger.setdefault(k, []).append(t)
+    order = []
+    for round_ in range(max((len(v) for v in by_finger.values()), default=0)):
+        order += [(k, v[round_]) for k, v in by_finger.items() if round_ < len(v)]
+    probes = order[:n_probes]
+    n_fill = max(0, n_gallery - len(mates))
+    gal = filler_gallery(n_fill, int(args.seed), cmp) if n_fill else cmp.gallery()
+    gal.comparator = cmp
+    gal.add_many(mates)
+    enc = [(k, cmp.encode(t)) for k, t in probes]
+
+    t0 = time.process_time()
+    ranked = [gal.search(e, top_k=10) for _, e in enc]
+    cpu = time.process_time() - t0
+    t0 = time.process_time()
+    ranked_ex = [gal.search(e, top_k=10, exhaustive=True) for _, e in enc]
+    cpu_ex = time.process_time() - t0
+    truth = [k for k, _ in enc]
+    r = rank_k_rates([[i for i, _ in h] for h in ranked], truth, ks=(1, 5, 10))
+    rx = rank_k_rates([[i for i, _ in h] for h in ranked_ex], truth, ks=(1, 5, 10))
+    n = len(gal)
+    return {
+        "gallery_size": n, "n_probes": len(enc), "n_mates": len(mates),
+        "fillers": "biocap.synthetic.fingerprint_templates (seed %d)" % int(args.seed),
+        "extractor": os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap"),
+        "per_second_per_core": n * len(enc) / cpu if cpu > 0 else None,
+        "search_ms_median_cpu": 1000 * cpu / len(enc),
+        "exhaustive_per_second_per_core": n * len(enc) / cpu_ex if cpu_ex > 0 else None,
+        "rank1": r[1], "rank5": r[5], "rank10": r[10],
+        "rank1_exhaustive": rx[1], "rank5_exhaustive": rx[5], "rank10_exhaustive": rx[10],
+        "shortlist": gal.shortlist_size(),
+        "bytes_per_finger": gal.bytes_per_finger(),
+        "extract_ms_median": float(np.median(extract_ms)) if extract_ms else None,
+    }

@@ -1,0 +1,286 @@
+"""`biocap bench verify --modality fingerprint`: 1:1 accuracy and speed, optionally beside NBIS.
+
+Protocol ("FVC, all impostors"): every unordered pair of items once; genuine when both are of
+the same finger. A failure to enrol (extraction failed, or fewer than `MIN_MINUTIAE` minutiae, or
+no usable cylinder) stays in the protocol with the lowest score for every comparison it is part
+of, as FVC counts it, and is reported as `fte` (fraction of items).
+
+A dataset is a folder of images (`.tif .png .bmp .jpg .pgm .wsq` ...) or of minutiae records
+(ISO/IEC 19794-2, ANSI INCITS 378: any other extension, decoded by
+`biocap.templates.formats.decode`), in any layout of `biocap.evaluation.datasets`. Without
+`--dataset` the four FVC2002 B sets of the shared data are measured at their true resolutions
+and the top-level figures are their means (per set under `sets`).
+
+Extractor: biocap's own (`biocap.templates.fingerprint.extract_template`); set
+`BIOCAP_FP_EXTRACTOR=nbis` to feed the matcher mindtct's minutiae instead (NBIS extraction +
+biocap matching). Extracted templates are cached under `$BIOCAP_BENCH_CACHE` (default
+/tmp/biocap-bench), keyed by the extractor's source files.
+
+Speed is CPU time of this process (`time.process_time`), so it is per core whatever else runs:
+`compare_per_s` is the all-pairs protocol run batched (one probe against the rest, how 1:1
+matching runs in bulk), `compare_per_s_single` one `compare()` call per pair.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import BiocapError, InvalidDataError, NoProvider
+from ..matching import fingerprint_mcc as mcc
+from ..matching.fingerprint import FingerprintComparator, as_template
+from .data import data_path
+from .datasets import Item, all_pairs, load_layout
+from .metrics import error_rates
+
+IMAGE_EXTS = {".tif", ".tiff", ".png", ".bmp", ".jpg", ".jpeg", ".pgm", ".ppm", ".gif", ".wsq"}
+FVC_SETS = (("fvc2002_db1_b", 500.0), ("fvc2002_db2_b", 569.0), ("fvc2002_db3_b", 500.0),
+            ("fvc2002_db4_b", 500.0))
+
+#: impostor scores of the last run (benchmarks/bench_fingerprint_matching.sh calibrates on them)
+LAST_IMPOSTOR_SCORES: list[float] = []
+
+
+@dataclass
+class DatasetSpec:
+    name: str
+    root: Path
+    ppi: float | None
+    layout: str
+
+
+def default_sets(args) -> list[DatasetSpec]:
+    if getattr(args, "dataset", None):
+        return [DatasetSpec(Path(args.dataset).name, Path(args.dataset), args.ppi, args.layout)]
+    return [DatasetSpec(n, data_path("fingerprint", n), ppi, "fvc") for n, ppi in FVC_SETS]
+
+
+def _limit(items: list[Item], limit: int | None) -> list[Item]:
+    if not limit:
+        return items
+    keep = sorted({it.subject for it in items})[:int(limit)]
+    return [it for it in items if it.subject in set(keep)]
+
+
+def _extractor_name() -> str:
+    name = os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap")
+    if name not in ("biocap", "nbis"):
+        raise InvalidDataError(f"BIOCAP_FP_EXTRACTOR={name!r}; use biocap or nbis")
+    return name
+
+
+def _extractor_key(name: str) -> str:
+    if name == "nbis":
+        return "nbis"
+    src = Path(__file__).resolve().parents[1] / "templates" / "fingerprint"
+    h = hashlib.sha1()
+    for p in sorted(src.glob("*.py")):
+        h.update(p.name.encode() + p.read_bytes())
+    return "biocap-" + h.hexdigest()[:12]
+
+
+def _read_image(path: Path) -> np.ndarray:
+    if path.suffix.lower() == ".wsq":
+        try:
+            from ..templates.formats import wsq  # type: ignore[attr-defined]
+            return wsq.decode(path.read_bytes())
+        except (ImportError, AttributeError) as exc:
+            raise NoProvider("no WSQ decoder in this build") from exc
+    import cv2
+
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise InvalidDataError(f"cannot read image {path}")
+    return img
+
+
+def _extract_one(path: Path, ppi: float | None, extractor: str, nbis_ref=None):
+    """(template or None, milliseconds)."""
+    if path.suffix.lower() not in IMAGE_EXTS:  # a minutiae record
+        t0 = time.perf_counter()
+        try:
+            tpl = as_template(path.read_bytes())
+        except BiocapError:
+            tpl = None
+        return tpl, 1000 * (time.perf_counter() - t0)
+    if ppi is None:
+        raise InvalidDataError("--ppi is required for a dataset of images",
+                               hint="give the sensor's resolution, e.g. --ppi 500")
+    img = _read_image(path)
+    t0 = time.process_time()
+    try:
+        if extractor == "nbis":
+            tpl = nbis_ref.extract(img, ppi).template
+        else:
+            from ..templates.fingerprint import extract_template
+            from ..types import Modality, Sample
+
+            tpl = extract_template(Sample(img, ppi, Modality.FINGERPRINT))
+    except BiocapError:
+        tpl = None
+    return tpl, 1000 * (time.process_time() - t0)
+
+
+def load_templates(spec: DatasetSpec, args) -> tuple[str, list[Item], list[Any], list[float]]:
+    """(name, items, templates (None = failed), extraction ms per image) of one dataset."""
+    items = _limit(load_layout(spec.root, spec.layout), getattr(args, "limit", None))
+    extractor = _extractor_name()
+    key = hashlib.sha1(repr((str(spec.root), spec.ppi, spec.layout, [str(i.path) for i in items],
+                             _extractor_key(extractor))).encode()).hexdigest()[:16]
+    cache = Path(os.environ.get("BIOCAP_BENCH_CACHE", "/tmp/biocap-bench")) / f"tpl-{spec.name}-{key}.pkl"
+    if cache.exists():
+        try:
+            with open(cache, "rb") as f:
+                templates, ms = pickle.load(f)
+            if len(templates) == len(items):
+                return spec.name, items, templates, ms
+        except Exception:  # a stale or broken cache is rebuilt
+            pass
+    ref = None
+    if extractor == "nbis":
+        from .nbis_reference import NbisReference
+
+        ref = NbisReference()
+    templates, ms = [], []
+    for it in items:
+        t, m = _extract_one(it.path, spec.ppi, extractor, ref)
+        templates.append(t)
+        ms.append(m)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache, "wb") as f:
+        pickle.dump((templates, ms), f)
+    return spec.name, items, templates, ms
+
+
+def _scores_ours(cmp: FingerprintComparator, templates: list, items: list[Item]):
+    enc = [cmp.encode(t) if t is not None else None for t in templates]
+    ok = np.array([e is not None and e.enrollable for e in enc])
+    stand_in = next((e for e in enc if e is not None), None)
+    if stand_in is None:
+        raise InvalidDataError("no template of the dataset could be made")
+    enc = [e if e is not None else stand_in for e in enc]
+    prep = cmp.prepare_many(enc)
+    n = len(enc)
+    scores = np.zeros((n, n), np.float32)
+    t0 = time.process_time()
+    for i in range(n - 1):
+        if ok[i]:
+            sub = mcc._slice(prep, slice(i + 1, n))
+            scores[i, i + 1:] = cmp.compare_prepared(enc[i], sub, ok[i + 1:])
+    cpu = time.process_time() - t0
+    n_cmp = n * (n - 1) // 2
+    # one compare() call per pair, on a sample
+    rng = np.random.default_rng(0)
+    sample = rng.integers(0, n, size=(min(200, n_cmp), 2))
+    t0 = time.process_time()
+    for a, b in sample:
+        cmp.compare(enc[a], enc[b])
+    single = len(sample) / max(time.process_time() - t0, 1e-9)
+    return scores, ok, n_cmp / max(cpu, 1e-9), single
+
+
+def _scores_nbis(items: list[Item], ppi: float | None):
+    from .nbis_reference import NbisReference
+
+    ref = NbisReference()
+    res, ms = [], []
+    for it in items:
+        img = _read_image(it.path)
+        t0 = time.process_time()
+        try:
+            r = ref.extract(img, ppi or 500.0)
+        except BiocapError:
+            r = None
+        ms.append(1000 * (time.process_time() - t0))
+        res.append(r)
+    n = len(res)
+    ok = np.array([r is not None and len(r.template) >= 1 for r in res])
+    scores = np.zeros((n, n), np.float32)
+    times = []
+    for i in range(n - 1):
+        for j in range(i + 1, n):
+            if ok[i] and ok[j]:
+                t0 = time.process_time()
+                scores[i, j] = ref.compare(res[i], res[j])
+                times.append(time.process_time() - t0)
+    cpu = float(np.sum(times))
+    return scores, ok, ms, len(times) / max(cpu, 1e-9), times
+
+
+def _rates(scores: np.ndarray, items: list[Item]) -> tuple[dict, np.ndarray, np.ndarray]:
+    gen, imp = all_pairs(items)
+    g = np.array([scores[a, b] for a, b in gen], np.float64)
+    i = np.array([scores[a, b] for a, b in imp], np.float64)
+    return error_rates(g, i).to_json(), g, i
+
+
+def run_set(spec: DatasetSpec, args, reference: str | None) -> dict:
+    cmp = FingerprintComparator()
+    name, items, templates, ms = load_templates(spec, args)
+    scores, ok, per_s, single = _scores_ours(cmp, templates, items)
+    out, g, i = _rates(scores, items)
+    out.update(fte=float(np.mean(~ok)), fte_count=int((~ok).sum()), n_items=len(items),
+               extract_ms_median=float(np.median(ms)), compare_per_s=per_s,
+               compare_per_s_single=single, extractor=_extractor_name(), ppi=spec.ppi)
+    curves = {f"biocap-mcc {name}": (g, i)}
+    if reference == "nbis":
+        rs, rok, rms, rper_s, rtimes = _scores_nbis(items, spec.ppi)
+        ref_out, rg, ri = _rates(rs, items)
+        ref_out.update(fte=float(np.mean(~rok)), fte_count=int((~rok).sum()),
+                       extract_ms_median=float(np.median(rms)), compare_per_s=rper_s,
+                       compare_ms_median=1000 * float(np.median(rtimes)) if rtimes else None,
+                       compare_ms_max=1000 * float(np.max(rtimes)) if rtimes else None,
+                       name="nbis mindtct+bozorth3 (500 ppi assumed)")
+        out["reference"] = ref_out
+        out["speedup_vs_reference"] = per_s / rper_s if rper_s else None
+        curves[f"NBIS {name}"] = (rg, ri)
+    return {"result": out, "curves": curves, "impostors": i}
+
+
+def run(args) -> dict:
+    reference = getattr(args, "reference", None)
+    if reference not in (None, "nbis"):
+        raise InvalidDataError(f"unknown reference {reference!r} for fingerprint verify; use nbis")
+    sets = default_sets(args)
+    per_set, curves, impostors = {}, {}, []
+    for spec in sets:
+        r = run_set(spec, args, reference)
+        per_set[spec.name] = r["result"]
+        curves.update(r["curves"])
+        impostors.append(r["impostors"])
+    LAST_IMPOSTOR_SCORES[:] = list(np.concatenate(impostors))
+    keys = ("eer", "fmr100", "fmr1000", "zero_fmr", "fte")
+    if len(per_set) == 1:
+        out = dict(next(iter(per_set.values())))
+    else:
+        out = {k: float(np.mean([r[k] for r in per_set.values()])) for k in keys}
+        out.update(
+            n_genuine=int(sum(r["n_genuine"] for r in per_set.values())),
+            n_impostor=int(sum(r["n_impostor"] for r in per_set.values())),
+            extract_ms_median=float(np.median([r["extract_ms_median"] for r in per_set.values()])),
+            compare_per_s=float(np.median([r["compare_per_s"] for r in per_set.values()])),
+            compare_per_s_single=float(np.median([r["compare_per_s_single"] for r in per_set.values()])),
+            extractor=_extractor_name(), averaged_over=list(per_set), sets=per_set)
+        if reference:
+            refs = [r["reference"] for r in per_set.values()]
+            out["reference"] = {k: float(np.mean([r[k] for r in refs])) for k in keys}
+            out["reference"].update(
+                n_genuine=out["n_genuine"], n_impostor=out["n_impostor"],
+                extract_ms_median=float(np.median([r["extract_ms_median"] for r in refs])),
+                compare_per_s=float(np.median([r["compare_per_s"] for r in refs])),
+                name=refs[0]["name"])
+            out["speedup_vs_reference"] = float(np.median(
+                [r["speedup_vs_reference"] for r in per_set.values()]))
+    out["protocol"] = "FVC all impostors (every unordered pair once); figures are fractions"
+    if getattr(args, "plot", None):
+        from .det_plot import plot_det
+
+        plot_det(curves, args.plot, title="DET, FVC all-impostors protocol")
+        out["plot"] = str(args.plot)
+    return out

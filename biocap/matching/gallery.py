@@ -1,0 +1,353 @@
+"""Fingerprint 1:N gallery: contiguous packed arrays, two-stage batched search, versioned files.
+
+    gallery = FingerprintComparator().gallery()
+    gallery.add("person-17/2", template)            # or add_many([(id, template), ...])
+    hits = gallery.search(probe, top_k=10)           # [(id, score), ...] best first
+    gallery.remove("person-17/2")
+    gallery.save("gallery.bfg"); gallery = FingerprintGallery.load("gallery.bfg")
+
+Storage: one row per finger in fixed-size, contiguous numpy arrays (cylinder bits, validity masks,
+minutiae, prefilter vector), so memory per finger is a constant (`bytes_per_finger`, <= 16 KB) and
+a removal moves the last row into the hole (O(1), no fragmentation).
+
+Search: stage 1 scores every finger with the alignment-free prefilter (one matrix-vector product
+over uint8 vectors); stage 2 runs the full MCC LSS-R comparison, batched, on the best
+`shortlist` fingers only. `search(..., exhaustive=True)` skips stage 1 (the reference for the
+rank-1 cost of pruning).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import struct
+import zlib
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from ..errors import InvalidDataError, TemplateFormatError
+from . import fingerprint_mcc as mcc
+from .fingerprint import MAX_CYLINDERS, FingerprintComparator, MccTemplate
+from .fingerprint_prefilter import DEFAULT_PREFILTER, PrefilterParams, pair_histogram
+
+MAGIC = b"BIOCAPFG"
+FORMAT_VERSION = 1
+#: file format versions this build reads (older ones are converted on load; see _MIGRATIONS)
+READABLE_VERSIONS = (1,)
+MAX_ID_LENGTH = 256
+MAX_HEADER_BYTES = 1 << 20
+
+_ARRAYS = ("bits", "mask", "xyt", "n_cyl", "n_min", "pre_q", "pre_scale")
+_DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": "<i2",
+           "pre_q": "u1", "pre_scale": "<f4", "ids": "u1"}
+
+
+class FingerprintGallery:
+    """A 1:N gallery of single-finger templates for the `biocap-mcc` comparator."""
+
+    def __init__(self, comparator: FingerprintComparator | None = None,
+                 shortlist_fraction: float = 0.01, min_shortlist: int = 256,
+                 prefilter: PrefilterParams = DEFAULT_PREFILTER):
+        self.comparator = comparator or FingerprintComparator()
+        if not 0 < shortlist_fraction <= 1:
+            raise InvalidDataError(f"shortlist_fraction must be in (0, 1], got {shortlist_fraction}")
+        if min_shortlist < 1:
+            raise InvalidDataError(f"min_shortlist must be >= 1, got {min_shortlist}")
+        self.shortlist_fraction = float(shortlist_fraction)
+        self.min_shortlist = int(min_shortlist)
+        self.prefilter = prefilter
+        self.capacity_cyl = self.comparator.max_cylinders
+        self._n = 0
+        self._ids: list[str] = []
+        self._row: dict[str, int] = {}
+        self._alloc(0)
+
+    # --- storage ------------------------------------------------------------------------------
+    def _alloc(self, rows: int) -> None:
+        p, C = self.comparator.params, self.capacity_cyl
+        self._a = {
+            "bits": np.zeros((rows, C, p.n_words), np.uint64),
+            "mask": np.zeros((rows, C, p.n_mask_words), np.uint64),
+            "xyt": np.zeros((rows, C, 3), np.float32),
+            "n_cyl": np.zeros(rows, np.int16),
+            "n_min": np.zeros(rows, np.int16),
+            "pre_q": np.zeros((rows, self.prefilter.dim), np.uint8),
+            "pre_scale": np.zeros(rows, np.float32),
+        }
+
+    def _reserve(self, rows: int) -> None:
+        have = self._a["n_cyl"].shape[0]
+        if rows <= have:
+            return
+        new = max(rows, int(have * 1.5) + 16)
+        old = self._a
+        self._alloc(new)
+        for k, v in old.items():
+            self._a[k][:self._n] = v[:self._n]
+
+    def __len__(self) -> int:
+        return self._n
+
+    def __contains__(self, identifier: object) -> bool:
+        return identifier in self._row
+
+    @property
+    def ids(self) -> list[str]:
+        return list(self._ids)
+
+    def bytes_per_finger(self) -> float:
+        """Memory per enrolled finger: the array row plus the id (string and index entries)."""
+        row = sum(v[0:1].nbytes for v in self._a.values()) if self._n else self._row_bytes()
+        ids = sum(len(i.encode()) + 49 + 8 + 100 for i in self._ids) / max(self._n, 1)  # str, list, dict
+        return float(row + ids)
+
+    def _row_bytes(self) -> int:
+        p, C = self.comparator.params, self.capacity_cyl
+        return C * (p.n_words * 8 + p.n_mask_words * 8 + 12) + 4 + self.prefilter.dim + 4
+
+    # --- enrolment ----------------------------------------------------------------------------
+    def add(self, identifier: str, template: Any) -> None:
+        self.add_many([(identifier, template)])
+
+    def add_many(self, items: Iterable[tuple[str, Any]]) -> int:
+        """Enrol (id, template) pairs; all are checked before any is added. Returns the count."""
+        batch: list[tuple[str, MccTemplate]] = []
+        seen: set[str] = set()
+        for identifier, template in items:
+            self._check_id(identifier)
+            if identifier in self._row or identifier in seen:
+                raise InvalidDataError(f"id {identifier!r} is already enrolled",
+                                       hint="remove it first, or use another id")
+            enc = self.comparator.encode(template)
+            if not enc.enrollable:
+                raise InvalidDataError(
+                    f"template for {identifier!r} cannot be enrolled ({enc.n_minutiae} minutiae, "
+                    f"{len(enc.cylinders)} usable)", hint="capture the finger again (failure to enrol)")
+            seen.add(identifier)
+            batch.append((identifier, enc))
+        self._reserve(self._n + len(batch))
+        for identifier, enc in batch:
+            self._write_row(self._n, identifier, enc)
+            self._n += 1
+        return len(batch)
+
+    @staticmethod
+    def _check_id(identifier: Any) -> None:
+        if not isinstance(identifier, str) or not identifier:
+            raise InvalidDataError(f"gallery ids must be non-empty strings, got {identifier!r}")
+        if len(identifier) > MAX_ID_LENGTH or "\n" in identifier:
+            raise InvalidDataError(f"gallery id {identifier[:40]!r}... is longer than "
+                                   f"{MAX_ID_LENGTH} characters or holds a newline")
+
+    def _write_row(self, r: int, identifier: str, enc: MccTemplate) -> None:
+        a, cs = self._a, enc.cylinders
+        c = min(len(cs), self.capacity_cyl)
+        a["bits"][r] = 0
+        a["mask"][r] = 0
+        a["xyt"][r] = 0
+        a["bits"][r, :c], a["mask"][r, :c], a["xyt"][r, :c] = cs.bits[:c], cs.mask[:c], cs.xyt[:c]
+        a["n_cyl"][r], a["n_min"][r] = c, min(enc.n_minutiae, 32767)
+        v = self._probe_vector(enc)
+        top = float(v.max()) if v.size else 0.0
+        scale = top / 255.0 if top > 0 else 0.0
+        a["pre_q"][r] = np.round(v / scale).astype(np.uint8) if scale > 0 else 0
+        q = a["pre_q"][r].astype(np.float32)
+        norm = float(np.linalg.norm(q))
+        a["pre_scale"][r] = 1.0 / norm if norm > 0 else 0.0  # cosine of the quantized vector
+        if r < len(self._ids):
+            self._ids[r] = identifier
+        else:
+            self._ids.append(identifier)
+        self._row[identifier] = r
+
+    def remove(self, identifier: str) -> None:
+        r = self._row.pop(identifier, None)
+        if r is None:
+            raise InvalidDataError(f"id {identifier!r} is not in the gallery")
+        last = self._n - 1
+        if r != last:  # move the last row into the hole
+            for v in self._a.values():
+                v[r] = v[last]
+            moved = self._ids[last]
+            self._ids[r] = moved
+            self._row[moved] = r
+        self._ids.pop()
+        self._n -= 1
+
+    # --- search -------------------------------------------------------------------------------
+    def _view(self, rows) -> mcc.PackedBatch:
+        a = self._a
+        return mcc.PackedBatch(a["bits"][rows], a["mask"][rows], a["xyt"][rows],
+                               a["n_cyl"][rows].astype(np.int32), a["n_min"][rows].astype(np.int32))
+
+    def prefilter_scores(self, probe: MccTemplate, chunk: int = 8192) -> np.ndarray:
+        """Stage 1: cosine of the probe's prefilter vector with every finger's: (N,) float32."""
+        out = np.empty(self._n, np.float32)
+        v = self._probe_vector(probe)
+        q, sc = self._a["pre_q"], self._a["pre_scale"]
+        for s in range(0, self._n, chunk):
+            e = min(self._n, s + chunk)
+            out[s:e] = (q[s:e].astype(np.float32) @ v) * sc[s:e]
+        return out
+
+    def _probe_vector(self, probe: MccTemplate) -> np.ndarray:
+        if self.prefilter == DEFAULT_PREFILTER:
+            return probe.prefilter.astype(np.float32)
+        return pair_histogram(probe.xyt, self.prefilter)
+
+    def score_rows(self, probe: MccTemplate, rows: np.ndarray, chunk: int = 128) -> np.ndarray:
+        """Stage 2: full MCC scores of the probe against the given gallery rows."""
+        rows = np.asarray(rows, np.int64)
+        out = np.zeros(len(rows), np.float32)
+        if not probe.enrollable or len(rows) == 0:
+            return out
+        p = self.comparator.params
+        prep_p = mcc.prepare_sets([probe.cylinders], p)
+        for s in range(0, len(rows), chunk):
+            sub = rows[s:s + chunk]
+            out[s:s + chunk] = mcc.compare_prepared(prep_p, mcc.prepare(self._view(sub), p), p, chunk)
+        return out
+
+    def shortlist_size(self) -> int:
+        return int(min(self._n, max(self.min_shortlist, math.ceil(self.shortlist_fraction * self._n))))
+
+    def search(self, probe: Any, top_k: int = 10, exhaustive: bool = False) -> list[tuple[str, float]]:
+        """The `top_k` best (id, score) pairs, best first."""
+        if not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise InvalidDataError(f"top_k must be a positive integer, got {top_k!r}")
+        enc = self.comparator.encode(probe)
+        if self._n == 0 or not enc.enrollable:
+            return []
+        if exhaustive or self.shortlist_size() >= self._n:
+            rows = np.arange(self._n)
+        else:
+            s = self.shortlist_size()
+            pre = self.prefilter_scores(enc)
+            rows = np.argpartition(-pre, s - 1)[:s]
+        scores = self.score_rows(enc, rows)
+        k = min(int(top_k), len(rows))
+        best = np.argsort(-scores, kind="stable")[:k]
+        return [(self._ids[int(rows[b])], float(scores[b])) for b in best]
+
+    # --- files --------------------------------------------------------------------------------
+    def save(self, path: str | Path) -> None:
+        """Write the gallery to a versioned file (see docs/matching.md for the layout)."""
+        arrays = {k: np.ascontiguousarray(v[:self._n]) for k, v in self._a.items()}
+        arrays["ids"] = np.frombuffer("\n".join(self._ids).encode(), np.uint8)
+        entries, offset = [], 0
+        for name, arr in arrays.items():
+            entries.append({"name": name, "dtype": arr.dtype.str, "shape": list(arr.shape),
+                            "offset": offset, "nbytes": int(arr.nbytes),
+                            "crc32": zlib.crc32(arr.tobytes())})
+            offset += int(arr.nbytes)
+        header = {"format": "biocap-fingerprint-gallery", "format_version": FORMAT_VERSION,
+                  "matcher": self.comparator.name, "count": self._n,
+                  "capacity_cylinders": self.capacity_cyl,
+                  "mcc_params": dataclasses.asdict(self.comparator.params),
+                  "prefilter_params": dataclasses.asdict(self.prefilter),
+                  "shortlist_fraction": self.shortlist_fraction, "min_shortlist": self.min_shortlist,
+                  "arrays": entries}
+        raw = json.dumps(header).encode()
+        tmp = Path(str(path) + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(MAGIC + struct.pack("<II", FORMAT_VERSION, len(raw)) + raw)
+            for arr in arrays.values():
+                f.write(arr.tobytes())
+        tmp.replace(path)  # never leave a half-written gallery under the real name
+
+    @classmethod
+    def load(cls, path: str | Path) -> "FingerprintGallery":
+        path = Path(path)
+        try:
+            size = path.stat().st_size
+            f = open(path, "rb")
+        except OSError as exc:
+            raise InvalidDataError(f"cannot open gallery file {path}: {exc}") from exc
+        with f:
+            head = f.read(16)
+            if len(head) < 16 or head[:8] != MAGIC:
+                raise TemplateFormatError(f"{path} is not a biocap fingerprint gallery file",
+                                          field="magic", offset=0)
+            version, hlen = struct.unpack("<II", head[8:16])
+            if version not in READABLE_VERSIONS:
+                newer = version > max(READABLE_VERSIONS)
+                raise TemplateFormatError(
+                    f"{path} is gallery format version {version}; this biocap reads versions "
+                    f"{', '.join(map(str, READABLE_VERSIONS))}",
+                    field="format_version", offset=8,
+                    hint="upgrade biocap to read it" if newer else
+                    "re-enrol from the templates: no converter exists for that old version")
+            if hlen > min(MAX_HEADER_BYTES, size - 16):
+                raise TemplateFormatError(f"{path}: header length {hlen} is impossible "
+                                          f"(file has {size} bytes); the file is truncated or corrupt",
+                                          field="header_length", offset=12)
+            try:
+                header = json.loads(f.read(hlen).decode())
+                entries = {e["name"]: e for e in header["arrays"]}
+                count = int(header["count"])
+                params = mcc.MccParams(**header["mcc_params"])
+                pre = PrefilterParams(**header["prefilter_params"])
+                cap = int(header["capacity_cylinders"])
+            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+                raise TemplateFormatError(f"{path}: the header is corrupt ({exc})", field="header",
+                                          offset=16) from exc
+            header = _MIGRATIONS.get(version, lambda h: h)(header)
+            base = 16 + hlen
+            gal = cls(FingerprintComparator(params, max_cylinders=cap),
+                      float(header.get("shortlist_fraction", 0.01)),
+                      int(header.get("min_shortlist", 256)), pre)
+            gal._alloc(0)
+            arrays = {}
+            for name in list(_ARRAYS) + ["ids"]:
+                e = entries.get(name)
+                if e is None:
+                    raise TemplateFormatError(f"{path}: array {name!r} is missing", field=name)
+                arrays[name] = _read_array(f, path, name, e, base, size)
+        if any(arrays[k].shape[0] != count for k in _ARRAYS):
+            raise TemplateFormatError(f"{path}: array lengths disagree with the count {count}",
+                                      field="count")
+        ids = arrays.pop("ids").tobytes().decode("utf-8", errors="strict").split("\n") if count else []
+        if len(ids) != count or len(set(ids)) != count:
+            raise TemplateFormatError(f"{path}: {len(ids)} ids for {count} fingers, or duplicates",
+                                      field="ids")
+        expect = gal._a
+        for k in _ARRAYS:
+            if arrays[k].shape[1:] != expect[k].shape[1:]:
+                raise TemplateFormatError(f"{path}: array {k} has shape {arrays[k].shape}, expected "
+                                          f"(n, {', '.join(map(str, expect[k].shape[1:]))})", field=k)
+        gal._a = {k: arrays[k].astype(expect[k].dtype, copy=False) for k in _ARRAYS}
+        gal._n = count
+        gal._ids = ids
+        gal._row = {i: r for r, i in enumerate(ids)}
+        return gal
+
+
+def _read_array(f, path: Path, name: str, e: dict, base: int, size: int) -> np.ndarray:
+    try:
+        dtype = np.dtype(e["dtype"])
+        shape = tuple(int(x) for x in e["shape"])
+        offset, nbytes, crc = int(e["offset"]), int(e["nbytes"]), int(e["crc32"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise TemplateFormatError(f"{path}: entry of array {name!r} is corrupt ({exc})", field=name) from exc
+    if dtype.str != np.dtype(_DTYPES[name]).str or any(s < 0 for s in shape):
+        raise TemplateFormatError(f"{path}: array {name!r} has type {dtype.str} shape {shape}",
+                                  field=name)
+    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes or offset < 0 \
+            or base + offset + nbytes > size:
+        raise TemplateFormatError(f"{path}: array {name!r} does not fit in the file; it is truncated "
+                                  "or corrupt", field=name, offset=base + offset)
+    f.seek(base + offset)
+    data = f.read(nbytes)
+    if len(data) != nbytes or zlib.crc32(data) != crc:
+        raise TemplateFormatError(f"{path}: array {name!r} fails its checksum; the file is corrupt",
+                                  field=name, offset=base + offset)
+    return np.frombuffer(data, dtype).reshape(shape).copy()
+
+
+#: version -> function that turns that version's header into the current one (none needed yet;
+#: a future format adds an entry here so its predecessors still load)
+_MIGRATIONS: dict[int, Any] = {}
+
+__all__ = ["FingerprintGallery", "FORMAT_VERSION", "MAX_CYLINDERS"]

@@ -14,8 +14,10 @@ after its own timeout, never later.
 """
 from __future__ import annotations
 
+import array
 import errno
 import threading
+import time
 from types import SimpleNamespace
 
 import usb.backend
@@ -56,7 +58,6 @@ class ReplayBackend(usb.backend.IBackend):
         self.open_handles = 0
         self._configuration: int | None = None
         self._lock = threading.Lock()
-        self._wake = threading.Event()
         self._dev = SimpleNamespace(recording=recording.source)
         # host-initiated transfers in order, and the device's answers queued per endpoint
         self._host = [i for i, t in enumerate(self.transfers) if t.kind == CONTROL or not t.is_in]
@@ -333,19 +334,12 @@ class ReplayBackend(usb.backend.IBackend):
             raise usb.core.USBError(f"{what}: recorded status {rec.status}", code, err)
         wait = self.quiet_cap_s if not timeout or timeout <= 0 else min(timeout / 1000.0,
                                                                         self.quiet_cap_s)
-        self._wake.wait(wait)
+        time.sleep(wait)
         raise _timeout_error(what)
-
-    def interrupt_waits(self) -> None:
-        """Wake every transfer waiting on the quiet device (they time out at once); for tests
-        and fault injection that must not wait."""
-        self._wake.set()
-        self._wake = threading.Event()
 
 
 def _as_array(data: bytes, like):
     """`data` in the buffer type pyusb handed us (array.array of bytes)."""
-    import array
     if isinstance(like, array.array):
         return array.array(like.typecode, data)
     return data

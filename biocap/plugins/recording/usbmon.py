@@ -9,6 +9,7 @@ out: the replay answers those from the descriptors.
 from __future__ import annotations
 
 import struct
+import warnings
 from pathlib import Path
 
 from pcapng import FileScanner, blocks
@@ -27,7 +28,9 @@ def read_pcapng(path: Path, busnum: int, devnum: int) -> list[RecordedTransfer]:
     try:
         if path.stat().st_size > MAX_PCAPNG_BYTES:
             raise RecordingFormatError(f"{path} is larger than {MAX_PCAPNG_BYTES} bytes")
-        with open(path, "rb") as stream:
+        with open(path, "rb") as stream, warnings.catch_warnings():
+            # python-pcapng warns about its own option schemas on every file; not ours to fix
+            warnings.simplefilter("ignore", DeprecationWarning)
             return _scan(FileScanner(stream), path.name, busnum, devnum)
     except OSError as exc:
         raise RecordingFormatError(f"cannot read the capture {path}: {exc}") from exc

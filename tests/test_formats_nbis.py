@@ -89,3 +89,19 @@ def test_biocap_extraction_matches_in_nbis(shared_data, extractor, nbis_minutiae
     # a biocap template of finger 101 scores higher in bozorth3 against NBIS's minutiae of
     # another impression of 101 than against finger 102
     assert loaded.compare(nbis_minutiae[IMAGES[1]]) > loaded.compare(nbis_minutiae[IMAGES[2]])
+
+
+def test_cli_writes_the_nbis_dialect(nbis_minutiae, extractor, tmp_path, capsys):
+    from biocap.cli import main
+
+    source = nbis_minutiae[IMAGES[0]]
+    standard = tmp_path / "std.iso"
+    standard.write_bytes(encode(decode(source.to_iso_19794_2_2005()), "iso19794-2:2011"))
+    out = tmp_path / "nbis.iso"
+    assert main(["template", "convert", str(standard), str(out), "--to", "iso19794-2:2005",
+                 "--dialect", "nbis"]) == 0
+    loaded = extractor.load_iso_19794_2_2005(out.read_bytes())
+    assert loaded.compare(source) == source.compare(source)
+    assert main(["template", "convert", str(standard), str(out), "--to", "ansi378:2004",
+                 "--dialect", "nbis"]) == 2
+    capsys.readouterr()

@@ -50,6 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output", type=Path)
     p.add_argument("--to", required=True, choices=FORMATS)
     p.add_argument("--view", type=int, help="keep only this view (the card format holds one)")
+    p.add_argument("--dialect", choices=["nbis"],
+                   help="nbis: the one-view ISO 19794-2:2005 variant NIST nbis-py loads "
+                        "(its loader reads standard records as empty)")
     p.set_defaults(func=_convert)
 
 
@@ -194,9 +197,17 @@ def _convert(args: argparse.Namespace) -> int:
         if not 0 <= args.view < len(record.views):
             raise InvalidDataError(f"--view {args.view}: the record has {len(record.views)} views")
         record.views = [record.views[args.view]]
-    data = encode(record, args.to)
+    if args.dialect == "nbis":
+        from ..templates.formats import iso19794_2_2005
+
+        if args.to != iso19794_2_2005.NAME or len(record.views) != 1:
+            raise InvalidDataError("--dialect nbis writes one view as iso19794-2:2005",
+                                   hint="add --to iso19794-2:2005 and, if needed, --view N")
+        data = iso19794_2_2005.encode_nbis(record.views[0])
+    else:
+        data = encode(record, args.to)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     args.output.write_bytes(data)
-    print(f"{args.output}: {record.format} -> {args.to}, {len(record.views)} view(s), "
-          f"{len(data)} bytes")
+    print(f"{args.output}: {record.format} -> {args.to}{' (NBIS dialect)' if args.dialect else ''}"
+          f", {len(record.views)} view(s), {len(data)} bytes")
     return 0

@@ -269,7 +269,7 @@ def _read_ridge_counts(body: Reader, notes: list[str]) -> dict[str, Any]:
     raw = np.frombuffer(body.data, dtype=np.uint8, count=3 * n, offset=body.pos)
     body.pos += 3 * n
     result: dict[str, Any] = {"method": method,
-                              "edges": [tuple(int(v) for v in row) for row in raw.reshape(-1, 3)]}
+                              "edges": list(map(tuple, raw.reshape(-1, 3).tolist()))}
     if body.remaining:   # kept so the record re-encodes to the same bytes
         result["trailing"] = body.take(body.remaining, "ridge_counts.trailing")
         notes.append(f"ridge count block ends with {len(result['trailing'])} bytes that are "

@@ -151,3 +151,22 @@ def test_encoder_names_the_minutia_that_does_not_fit():
     view.minutiae["x"][5] = 400        # == width: outside the image
     with pytest.raises(TemplateFormatError, match=r"minutiae\[5\]\.x"):
         encode(FingerprintRecord.from_templates([view]), "iso19794-2:2005")
+
+
+def test_card_preparation_removes_by_quality_then_distance_and_sorts():
+    from biocap.templates.formats.iso19794_2_card import prepare_for_card
+
+    m = np.zeros(6, dtype=MINUTIA_DTYPE)
+    m["x"] = [100, 110, 120, 300, 10, 105]
+    m["y"] = [100, 100, 100, 100, 100, 300]
+    m["type"] = 1
+    m["quality"] = [90, 20, 90, 90, 90, 90]
+    view = FingerprintTemplate(m, 400, 400, 500.0)
+    kept = prepare_for_card(view, max_minutiae=4, sort="x_descending")
+    # the low-quality one goes first, then the farthest from the centre of mass (x=300)
+    assert kept.minutiae["x"].tolist() == [120, 105, 100, 10]
+    assert kept.minutiae["x"].tolist() == sorted(kept.minutiae["x"].tolist(), reverse=True)
+    data = encode(FingerprintRecord.from_templates([kept]), CARD)
+    assert len(decode(data).views[0]) == 4
+    with pytest.raises(TemplateFormatError):
+        prepare_for_card(view, sort="spiral")

@@ -50,6 +50,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("output", type=Path)
     p.add_argument("--to", required=True, choices=FORMATS)
     p.add_argument("--view", type=int, help="keep only this view (the card format holds one)")
+    p.add_argument("--card-max", type=int, help="card: keep at most N minutiae (ISO removal rule)")
+    p.add_argument("--card-sort", default="none",
+                   choices=["none", "x_ascending", "x_descending", "y_ascending", "y_descending"],
+                   help="card: minutiae order the card's Biometric Information Template asks for")
     p.add_argument("--dialect", choices=["nbis"],
                    help="nbis: the one-view ISO 19794-2:2005 variant NIST nbis-py loads "
                         "(its loader reads standard records as empty)")
@@ -197,6 +201,14 @@ def _convert(args: argparse.Namespace) -> int:
         if not 0 <= args.view < len(record.views):
             raise InvalidDataError(f"--view {args.view}: the record has {len(record.views)} views")
         record.views = [record.views[args.view]]
+    if args.card_max is not None or args.card_sort != "none":
+        from ..templates.formats import iso19794_2_card
+
+        if args.to != iso19794_2_card.NAME:
+            raise InvalidDataError("--card-max/--card-sort apply to --to iso19794-2:card")
+        record.views = [iso19794_2_card.prepare_for_card(v, max_minutiae=args.card_max,
+                                                         sort=args.card_sort)
+                        for v in record.views]
     if args.dialect == "nbis":
         from ..templates.formats import iso19794_2_2005
 

@@ -143,6 +143,47 @@ def minutiae_bytes(view: FingerprintTemplate) -> bytes:
     return out.tobytes()
 
 
+SORT_ORDERS = ("none", "x_ascending", "x_descending", "y_ascending", "y_descending")
+
+
+def prepare_for_card(view: FingerprintTemplate, *, max_minutiae: int | None = None,
+                     sort: str = "none") -> FingerprintTemplate:
+    """The view reduced and ordered the way a card's Biometric Information Template asks.
+
+    Removal follows ISO/IEC 19794-2 (9.3.2): lowest quality first when qualities are reported,
+    ties (or no qualities) broken by the largest distance from the centre of mass (computed
+    before any removal), then ridge endings before bifurcations, then the largest angle.
+    Removal happens before sorting.
+    """
+    if sort not in SORT_ORDERS:
+        raise TemplateFormatError(f"unknown card sort order {sort!r}",
+                                  hint=f"use one of: {', '.join(SORT_ORDERS)}")
+    m = view.minutiae
+    keep = np.arange(len(m))
+    if max_minutiae is not None:
+        if max_minutiae < 1:
+            raise TemplateFormatError(f"a card cannot hold {max_minutiae} minutiae",
+                                      field="max_minutiae")
+        if len(m) > max_minutiae:
+            x, y = m["x"].astype(np.float64), m["y"].astype(np.float64)
+            distance = np.hypot(x - x.mean(), y - y.mean())
+            quality = m["quality"].astype(np.int64)
+            reported = np.where(quality == 255, -1, quality)
+            # lexsort: last key is primary; "remove first" = sorts first
+            removal = np.lexsort((-m["angle"].astype(np.float64), -(m["type"] == 1).astype(int),
+                                  -distance, reported))
+            keep = np.sort(removal[len(m) - max_minutiae:])
+    m = m[keep]
+    if sort != "none":
+        axis = "x" if sort.startswith("x") else "y"
+        order = np.argsort(m[axis], kind="stable")
+        m = m[order[::-1]] if sort.endswith("descending") else m[order]
+    return FingerprintTemplate(m, view.width, view.height, view.ppi, position=view.position,
+                               view=view.view, impression_type=view.impression_type,
+                               quality=view.quality, singular_points=list(view.singular_points),
+                               extended=dict(view.extended))
+
+
 def encode(record: FingerprintRecord) -> bytes:
     if len(record.views) != 1:
         raise TemplateFormatError(

@@ -49,6 +49,7 @@ MAX_OFFSET = 0.17  # centroid of the contact further than this (share of the ima
 MAX_MARGIN_SKEW = 0.34  # background on one side minus the other, share of the image
 MIN_CONTRAST = 0.13  # median block std / 128 below this: faint print
 SHARP_HIGH_ENERGY = 0.015  # share of energy above the ridge band: below, edges are smeared
+BLUR_HIGH_ENERGY = 0.004  # below this no edge is left at all (clean FVC prints: >= 0.02)
 BLUR_CONTRAST = 0.2  # smeared edges and lost contrast: blur; smeared but contrasted: wet
 SMEAR_CLARITY = 0.45  # clarity below this with smeared edges: blur or wet
 WET_RIDGE_SHARE = 0.58  # ridges occupy most of the print: wet or smudged
@@ -90,7 +91,8 @@ def feedback_codes(a: FingerprintAnalysis) -> list[str]:
     if a["fg_offset"] > MAX_OFFSET or max(abs(a["fg_margin_dx"]), abs(a["fg_margin_dy"])) > MAX_MARGIN_SKEW:
         codes.append("off_centre")
     smeared = a["high_energy_p50"] < SHARP_HIGH_ENERGY and a["clarity_p50"] < SMEAR_CLARITY
-    if smeared and a["contrast_p50"] < BLUR_CONTRAST:
+    defocused = a["high_energy_p50"] < BLUR_HIGH_ENERGY  # no edge left anywhere: optical blur
+    if defocused or smeared and a["contrast_p50"] < BLUR_CONTRAST:
         codes.append("blur")
     elif a["contrast_p50"] < MIN_CONTRAST:
         codes.append("low_pressure")

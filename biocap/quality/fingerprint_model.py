@@ -8,6 +8,7 @@ sample left (threshold +inf) and both its leaves carry the same value.
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,8 @@ import numpy as np
 from ..errors import InvalidDataError
 
 FORMAT = "biocap-gbt-1"
+#: what numpy raises for a missing, truncated or foreign .npz
+_UNREADABLE = (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile)
 
 
 def rank(values) -> np.ndarray:
@@ -158,7 +161,7 @@ class GradientBoostedTrees:
             with np.load(path, allow_pickle=False) as data:
                 header = json.loads(str(data["header"]))
                 feature, threshold, leaves = data["feature"], data["threshold"], data["leaves"]
-        except (OSError, KeyError, ValueError) as exc:
+        except _UNREADABLE as exc:
             raise InvalidDataError(f"cannot read the quality model {path}: {exc}",
                                    hint="reinstall biocap or retrain with "
                                         "`python -m biocap.quality.train_fingerprint`") from exc
@@ -255,7 +258,7 @@ class QualityModel:
                 header = json.loads(str(data["header"]))
                 mean, scale = data["linear_mean"], data["linear_scale"]
                 weights = data["linear_weights"]
-        except (OSError, KeyError, ValueError) as exc:
+        except _UNREADABLE as exc:
             raise InvalidDataError(f"cannot read the linear part of the model {path}: {exc}") from exc
         n = len(trees.feature_names)
         if not (mean.shape == scale.shape == weights.shape == (n,)):

@@ -47,6 +47,8 @@ def test_nbis_record_reads_in_biocap(nbis_minutiae):
         kinds = [1 if p.kind() == nbis.MinutiaKind.RIDGE_ENDING else 2 for p in points]
         np.testing.assert_array_equal(view.minutiae["type"], kinds)
         assert (view.width, view.height) == (388, 374)
+        explicit = decode(data, "iso19794-2:2005")
+        np.testing.assert_array_equal(explicit.views[0].minutiae, view.minutiae)
 
 
 def test_biocap_record_loads_and_matches_in_nbis(nbis_minutiae, extractor):

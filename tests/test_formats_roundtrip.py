@@ -170,3 +170,16 @@ def test_card_preparation_removes_by_quality_then_distance_and_sorts():
     assert len(decode(data).views[0]) == 4
     with pytest.raises(TemplateFormatError):
         prepare_for_card(view, sort="spiral")
+
+
+def test_iso2005_reads_both_extended_block_length_conventions():
+    rng = np.random.default_rng(5)
+    view = _view(rng, 2, 0)
+    for convention in ("data", "block"):
+        view.extended["block_length_convention"] = convention
+        data = encode(FingerprintRecord.from_templates([view]), "iso19794-2:2005")
+        back = decode(data)
+        assert back.views[0].extended["block_length_convention"] == convention
+        assert back.views[0].extended["vendor_blocks"] == view.extended["vendor_blocks"]
+        assert len(back.views[0].singular_points) == 2
+        assert encode(back) == data

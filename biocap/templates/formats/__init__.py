@@ -69,8 +69,6 @@ def _detect_and_decode(data: bytes, strict: bool) -> FingerprintRecord:
         # a layout that explains the bytes without excuses wins; else the most common one
         clean = [rec for rec in decoded if not rec.notes]
         return (clean or decoded)[0]
-    if codecs[0] is iso19794_2_2005 and iso19794_2_2005.looks_like_nbis(data):
-        return iso19794_2_2005.decode_nbis(data, strict=strict)
     # report the error of the most plausible layout: for " 20", a first length half >= 26
     # can only be ANSI 378-2004's 2-byte length (ISO's 4-byte length starts 0x0000)
     if codecs[0] is iso19794_2_2005 and int.from_bytes(data[8:10], "big") >= 26:

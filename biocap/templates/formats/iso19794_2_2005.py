@@ -9,6 +9,7 @@ the view count/reserved bytes and the extended-data length (`decode_nbis`), and 
 """
 from __future__ import annotations
 
+from ...errors import TemplateFormatError
 from ..fingerprint_template import FingerprintTemplate
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ISO_ANGLE_STEPS, check_content_end, check_declared_length,
@@ -24,6 +25,16 @@ NBIS_HEADER_BYTES = 26  # 22-byte header, position, view/impression, quality, co
 
 
 def decode(data: bytes, *, strict: bool = True) -> FingerprintRecord:
+    """Decode the standard layout, or the NBIS dialect when only that explains the bytes."""
+    try:
+        return _decode_standard(data, strict)
+    except TemplateFormatError:
+        if looks_like_nbis(data):
+            return decode_nbis(data, strict=strict)
+        raise
+
+
+def _decode_standard(data: bytes, strict: bool) -> FingerprintRecord:
     r = Reader(data)
     magic = r.take(8, "format_identifier")
     if magic not in MAGICS:

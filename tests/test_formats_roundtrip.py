@@ -183,3 +183,11 @@ def test_iso2005_reads_both_extended_block_length_conventions():
         assert back.views[0].extended["vendor_blocks"] == view.extended["vendor_blocks"]
         assert len(back.views[0].singular_points) == 2
         assert encode(back) == data
+
+
+def test_points_just_inside_the_border_stay_inside():
+    m = np.zeros(2, dtype=MINUTIA_DTYPE)
+    m["x"], m["y"], m["type"] = [399.7, 0.2], [419.6, -0.3], 1
+    view = FingerprintTemplate(m, 400, 420, 500.0)
+    back = decode(encode(FingerprintRecord.from_templates([view]), "ansi378:2009")).views[0]
+    assert back.minutiae["x"].tolist() == [399, 0] and back.minutiae["y"].tolist() == [419, 0]

@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..errors import InvalidDataError, InvalidSample, NoProvider, TemplateFormatError
 
 DEFAULT_FORMAT = "iso19794-2:2011"
@@ -157,6 +159,10 @@ def _extract(args: argparse.Namespace) -> int:
     sample = Sample(image=image, ppi=args.ppi, modality=Modality.FINGERPRINT)
     template = extract_template(sample)
     template.position = args.position
+    if len(template) > 255:   # the record formats hold 255 minutiae per view: keep the best
+        best = np.sort(np.argsort(-template.minutiae["quality"].astype(int), kind="stable")[:255])
+        print(f"note: kept the 255 best of {len(template)} minutiae", file=sys.stderr)
+        template.minutiae = template.minutiae[best]
     record = FingerprintRecord.from_templates([template], format=args.format)
     data = encode(record, args.format)
     args.out.parent.mkdir(parents=True, exist_ok=True)

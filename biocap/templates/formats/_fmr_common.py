@@ -132,8 +132,11 @@ def write_minutiae(out: Writer, minutiae: np.ndarray, *, steps: int, with_qualit
         raise TemplateFormatError(f"finger view has {n} minutiae; the formats hold at most 255",
                                   field="minutiae_count",
                                   hint="keep the 255 best minutiae (by quality)")
-    xs = np.rint(m["x"].astype(np.float64)).astype(np.int64)
-    ys = np.rint(m["y"].astype(np.float64)).astype(np.int64)
+    # a point inside the image stays inside: x in [width - 0.5, width) rounds down, not out
+    xs = np.minimum(np.rint(m["x"].astype(np.float64)), np.where(m["x"] < width, width - 1,
+                                                                  np.inf)).astype(np.int64)
+    ys = np.minimum(np.rint(m["y"].astype(np.float64)), np.where(m["y"] < height, height - 1,
+                                                                  np.inf)).astype(np.int64)
     for name, values, limit in (("x", xs, width), ("y", ys, height)):
         bad = np.flatnonzero((values < 0) | (values >= min(limit, 1 << 14)))
         if bad.size:

@@ -40,8 +40,9 @@ class Impression:
             "ppi": self.ppi, "width": int(self.image.shape[1]), "height": int(self.image.shape[0]),
             "finger_class": self.finger_class,
             "angle_convention": "radians, counter-clockwise from +x with y pointing down "
-                                "(ISO/IEC 19794-2); endings point out of the ridge, "
-                                "bifurcations towards the stem",
+                                "(ISO/IEC 19794-2); the direction bisects the minutia's Y: "
+                                "endings point into their ridge, bifurcations between their "
+                                "branches",
             "minutiae": [{"x": round(float(x), 2), "y": round(float(y), 2),
                           "angle": round(float(a), 4), "type": names[int(t)]}
                          for x, y, a, t in self.minutiae],

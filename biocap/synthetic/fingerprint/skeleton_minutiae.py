@@ -3,8 +3,9 @@
 The master is noise-free, so the classical method is exact enough here: binarise (ridge > 0),
 thin to a one-pixel skeleton, and read each skeleton pixel's crossing number
 CN = 1/2 sum |P(i) - P(i+1)| over its 8 neighbours: 1 is a ridge ending, 3 a bifurcation.
-Directions follow the ISO/IEC 19794-2 idea: an ending points out of its ridge (where the ridge
-would continue), a bifurcation towards its stem (where the valley between the branches ends).
+Directions follow ISO/IEC 19794-2 and NIST EFS: the direction bisects the "Y" of the minutia,
+so an ending points along its ridge away from the tip (between the two valley branches) and a
+bifurcation points between its two branches, away from the stem.
 """
 from __future__ import annotations
 
@@ -80,13 +81,13 @@ def extract_minutiae(ridge: np.ndarray, valid: np.ndarray, *, min_separation: fl
         vecs = [np.array([ex - x, ey - y], float) for ey, ex in ends]
         vecs = [v / n for v in vecs if (n := np.hypot(*v)) > 2]
         if k == 1 and len(vecs) == 1:
-            d = -vecs[0]
+            d = vecs[0]
             rows.append((x, y, np.arctan2(d[1], d[0]), MinutiaType.ENDING))
         elif k == 3 and len(vecs) == 3:
-            # the two branches closest in direction are the fork; point away from them
+            # the two branches closest in direction are the fork; point between them
             pairs = [(0, 1), (0, 2), (1, 2)]
             i, j = max(pairs, key=lambda p: float(vecs[p[0]] @ vecs[p[1]]))
-            d = -(vecs[i] + vecs[j])
+            d = vecs[i] + vecs[j]
             rows.append((x, y, np.arctan2(d[1], d[0]), MinutiaType.BIFURCATION))
     out = np.array(rows, dtype=np.float64).reshape(-1, 4)
     out[:, 2] = np.mod(out[:, 2], 2 * np.pi)

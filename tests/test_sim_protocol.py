@@ -13,12 +13,14 @@ payloads = st.binary(max_size=2048)
 bytes8 = st.integers(0, 255)
 
 
+@settings(deadline=None)
 @given(kind=st.sampled_from(list(p.Kind)), op=bytes8, seq=bytes8, status=bytes8, payload=payloads)
 def test_frame_round_trip(kind, op, seq, status, payload):
     frame = p.decode_frame(p.encode_frame(kind, op, seq, payload, status))
     assert (frame.kind, frame.op, frame.seq, frame.status, frame.payload) == (kind, op, seq, status, payload)
 
 
+@settings(deadline=None)
 @given(payload=payloads, cut=st.integers(1, 50))
 def test_truncated_frames_are_rejected(payload, cut):
     data = p.encode_frame(p.Kind.REPLY, p.Op.GRAB, 7, payload)
@@ -26,12 +28,14 @@ def test_truncated_frames_are_rejected(payload, cut):
         p.decode_frame(data[:max(0, len(data) - cut)])
 
 
+@settings(deadline=None)
 @given(payload=payloads, extra=st.binary(min_size=1, max_size=16))
 def test_trailing_bytes_are_rejected(payload, extra):
     with pytest.raises(p.FrameError):
         p.decode_frame(p.encode_frame(p.Kind.REPLY, 1, 1, payload) + extra)
 
 
+@settings(deadline=None)
 @given(payload=payloads, data=st.data())
 def test_any_single_bit_flip_is_detected(payload, data):
     frame = bytearray(p.encode_frame(p.Kind.COMMAND, p.Op.ARM, 3, payload))
@@ -41,6 +45,7 @@ def test_any_single_bit_flip_is_detected(payload, data):
         p.decode_frame(bytes(frame))
 
 
+@settings(deadline=None)
 @given(garbage=st.binary(max_size=4096))
 def test_garbage_never_raises_anything_but_frame_error(garbage):
     try:
@@ -60,6 +65,7 @@ def test_huge_length_field_is_refused_without_allocating():
         p.encode_frame(p.Kind.REPLY, 1, 1, b"\0" * (p.MAX_PAYLOAD + 1))
 
 
+@settings(deadline=None)
 @given(payload=st.binary(max_size=200))
 def test_frame_info_decode_rejects_garbage_cleanly(payload):
     try:

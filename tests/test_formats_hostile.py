@@ -33,6 +33,7 @@ def _sample_records() -> dict[str, bytes]:
 
 
 SAMPLES = _sample_records()
+pytestmark = pytest.mark.timeout(60)   # a decoder that hangs fails instead of stalling the suite
 
 
 def _raises_format_error(data: bytes, **kwargs) -> TemplateFormatError:

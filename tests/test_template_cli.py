@@ -115,3 +115,13 @@ def test_extract_writes_a_record_and_overlay(shared_data, capsys, tmp_path):
     code, _, err = _run(capsys, "template", "info", out_file, "--overlay", tmp_path / "o2.png",
                         "--image", image)
     assert code == 0, err
+
+
+def test_extract_without_the_extractor_fails_clearly(shared_data, capsys, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "biocap.templates.fingerprint", None)
+    image = shared_data / "fingerprint" / "fvc2002_db1_b" / "101_1.tif"
+    code, _, err = _run(capsys, "template", "extract", image, "--ppi", 500,
+                        "--out", tmp_path / "t.ist")
+    assert code == 2 and "not available" in err and len(err.strip().splitlines()) == 1

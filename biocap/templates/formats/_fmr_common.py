@@ -372,10 +372,6 @@ def _fits(value: int, limit: int, field: str) -> int:
     return value
 
 
-def view_geometry(view: FingerprintTemplate) -> tuple[int, int]:
-    return int(view.width), int(view.height)
-
-
 def common_geometry(views: list[FingerprintTemplate]) -> tuple[int, int, float]:
     """Image size and ppi shared by all views (2004/2005 formats hold them once per record)."""
     if not views:

@@ -104,3 +104,15 @@ def test_env_fault_unplug_fails_clearly_then_a_later_capture_succeeds(tmp_path):
     ok = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
     assert ok.returncode == 0, ok.stderr
     assert list(tmp_path.glob("fingerprint_*.png"))
+
+
+def test_usb_recording_bus_is_offered_next_to_the_simulator(shared_data, tmp_path, capsys):
+    pytest.importorskip("biocap.plugins.recording")
+    recording = shared_data / "usb" / "nb1010"
+    assert main(["devices", "--json", "--usb-recording", str(recording)]) == 0
+    devices = json.loads(capsys.readouterr().out)
+    recorded = [d for d in devices if d["bus"] != "sim"]
+    assert len(recorded) == 1 and len(_sim(devices)) == 4
+    assert main(["capture", recorded[0]["id"], "--usb-recording", str(recording),
+                 "--out", str(tmp_path), "--timeout", "5"]) == 0
+    assert list(tmp_path.glob("*.png"))

@@ -117,3 +117,18 @@ def test_source_registry_takes_a_new_source_and_env_choice(monkeypatch):
     monkeypatch.setenv("BIOCAP_SIM_SOURCES", "garbage")
     with pytest.raises(ValueError, match="cannot read"):
         default_source("fingerprint")
+
+
+def test_image_folder_source(tmp_path):
+    import cv2
+    for person in ("a", "b"):
+        (tmp_path / person).mkdir()
+        for i in range(2):
+            cv2.imwrite(str(tmp_path / person / f"{i}.png"), np.full((40, 40), 10 * i + (person == "b") * 100, np.uint8))
+    src = make_source("image-folder", modality="face", path=tmp_path, ppi=100)
+    rng = np.random.default_rng(0)
+    assert src.next_sample(0, rng).image.max() < 100 <= src.next_sample(1, rng).image.min()
+    with pytest.raises(FileNotFoundError):
+        make_source("image-folder", modality="face", path=tmp_path / "a" / "none", ppi=100)
+    with pytest.raises(ValueError):
+        make_source("image-folder", modality="face", path=tmp_path, ppi=0)

@@ -59,6 +59,7 @@ class Firmware:
     #: the subject arrives after a number of polls drawn from this range (end exclusive), and is
     #: off-centre for one poll first at this rate; benchmarks set (0, 1) and 0 for no waiting
     presentation_delay_polls: tuple[int, int] = (0, 3)
+    border: int = cv2.BORDER_CONSTANT
     off_centre_rate: float = 0.2
 
     def __init__(self, source: SampleSource, rng: np.random.Generator, serial: str,
@@ -217,7 +218,8 @@ class Firmware:
         sample = self.source.next_sample(position, self.rng)
         window = fit_to_window(_checked(sample), sample.ppi, self.ppi, self.window(position),
                                self.background)
-        return [vary_presentation(window, self.rng, background=self.background)], [sample.label]
+        return [vary_presentation(window, self.rng, background=self.background,
+                                  border=self.border)], [sample.label]
 
     def window(self, position: int) -> tuple[int, int]:
         raise NotImplementedError
@@ -334,9 +336,26 @@ class FaceFirmware(Firmware):
     modality = "face"
     ppi = 200
     background = 70
+    border = cv2.BORDER_REPLICATE
 
     def window(self, position: int) -> tuple[int, int]:
         return (320, 320)
+
+    def compose(self, position: int):
+        # a camera sees the whole scene: fill the frame around the source picture by replication
+        sample = self.source.next_sample(position, self.rng)
+        image = _checked(sample)
+        scale = self.ppi / sample.ppi
+        image = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+        w, h = self.window(position)
+        ih, iw = image.shape
+        top, left = max(0, (h - ih) // 2), max(0, (w - iw) // 2)
+        image = cv2.copyMakeBorder(image, top, max(0, h - ih - top), left, max(0, w - iw - left),
+                                   cv2.BORDER_REPLICATE)
+        y0, x0 = (image.shape[0] - h) // 2, (image.shape[1] - w) // 2
+        frame = np.ascontiguousarray(image[y0:y0 + h, x0:x0 + w])
+        return [vary_presentation(frame, self.rng, background=self.background,
+                                  border=self.border)], [sample.label]
 
     def device_quality(self, images, pres) -> int:
         return int(round(min(100.0, float(images[0][::4, ::4].std()) * 2.0)))

@@ -154,15 +154,18 @@ def default_source(modality: str) -> SampleSource:
 # --- what the sensor does to every presentation ----------------------------------------------------
 def vary_presentation(image: np.ndarray, rng: np.random.Generator, *, background: int,
                       max_shift: float = 0.04, max_angle_deg: float = 6.0,
-                      contrast: tuple[float, float] = (0.85, 1.1)) -> np.ndarray:
-    """A small random shift (fraction of the side), rotation and contrast change."""
+                      contrast: tuple[float, float] = (0.85, 1.1),
+                      border: int = cv2.BORDER_CONSTANT) -> np.ndarray:
+    """A small random shift (fraction of the side), rotation and contrast change. `border`:
+    BORDER_CONSTANT fills with `background` (a sensor's empty glass); BORDER_REPLICATE suits a
+    camera, whose scene continues past the frame."""
     h, w = image.shape
     angle = rng.uniform(-max_angle_deg, max_angle_deg)
     dx, dy = rng.uniform(-max_shift, max_shift, 2) * (w, h)
     m = cv2.getRotationMatrix2D((w / 2, h / 2), angle, 1.0)
     m[:, 2] += (dx, dy)
     out = cv2.warpAffine(image, m, (w, h), flags=cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=int(background))
+                         borderMode=border, borderValue=int(background))
     gain = rng.uniform(*contrast)
     out = (out.astype(np.float32) - background) * gain + background
     return np.clip(out, 0, 255).astype(np.uint8)

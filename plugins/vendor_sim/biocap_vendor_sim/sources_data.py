@@ -129,3 +129,34 @@ register_source("fingerprint-data", FingerprintDataSource)
 register_source("iris-data", IrisDataSource)
 register_source("face-data", FaceDataSource)
 register_source("signature-data", SignatureDataSource)
+
+
+class ImageFolderSource:
+    """Any folder of images (png, jpg, tif, bmp), e.g. a site's own test set:
+    `make_source("image-folder", modality="fingerprint", path="/data/prints", ppi=500)`.
+    Sub-folders, if any, are identities: position p uses the p-th sub-folder (wrapping round)."""
+
+    EXTENSIONS = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".pgm"}
+
+    def __init__(self, modality: str, path: str | Path, ppi: float):
+        if modality not in ("fingerprint", "iris", "face"):
+            raise ValueError(f"image folders serve fingerprint, iris or face, not {modality!r}")
+        if not 50 <= float(ppi) <= 5000:
+            raise ValueError(f"ppi {ppi} is not plausible (50-5000)")
+        self.name, self.modality, self.ppi = "image-folder", modality, float(ppi)
+        root = Path(path)
+        files = [f for f in sorted(root.rglob("*")) if f.suffix.lower() in self.EXTENSIONS]
+        if not files:
+            raise FileNotFoundError(f"no images in {root}")
+        groups: dict[Path, list[Path]] = {}
+        for f in files:
+            groups.setdefault(f.parent, []).append(f)
+        self.groups = [groups[k] for k in sorted(groups)]
+
+    def next_sample(self, position: int, rng: np.random.Generator) -> SourceSample:
+        files = self.groups[int(position) % len(self.groups)]
+        path = files[int(rng.integers(len(files)))]
+        return SourceSample(_read_grey(str(path)), self.ppi, label=path.name)
+
+
+register_source("image-folder", ImageFolderSource)

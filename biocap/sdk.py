@@ -21,8 +21,8 @@ from typing import Any, Iterable, Iterator
 
 import usb.util
 
-from .errors import (BiocapError, DeviceError, InvalidSample, NoProvider, NoSuchDevice,
-                     RetryableError, SubjectTimeout, TransferTimeout)
+from .errors import (BiocapError, DeviceError, InvalidDataError, InvalidSample, NoProvider,
+                     NoSuchDevice, PluginError, RetryableError, SubjectTimeout, TransferTimeout)
 from .plugins.driver import DeviceDriver
 from .plugins.manager import PluginManager, PluginProblem
 from .plugins.usb import UsbBus, system_bus
@@ -93,7 +93,8 @@ class SDK:
         self.extra_buses = list(extra_buses)
         for bus in self.extra_buses:
             if not isinstance(bus, UsbBus):
-                raise TypeError(f"extra_buses takes UsbBus objects, got {type(bus).__name__}")
+                raise PluginError(f"extra_buses takes biocap.plugins.usb.UsbBus objects, got "
+                                  f"{type(bus).__name__}", hint="wrap a pyusb backend: UsbBus(name, backend)")
         self._cache: dict[str, list] = {}
         self._system_bus: UsbBus | None | bool = False  # False = not looked for yet
         self.device_problems: list[PluginProblem] = []
@@ -366,8 +367,10 @@ class Device:
         and a hint for the operator; retryable conditions come as frames with `error` set."""
         request = request or CaptureRequest(self.info.modality, timeout_s=3600)
         self._check(request)
-        if max_frames is not None and max_frames < 1:
-            raise ValueError(f"max_frames must be at least 1, got {max_frames}")
+        if max_frames is not None and (not isinstance(max_frames, int) or max_frames < 1):
+            raise InvalidDataError(f"max_frames must be a whole number of at least 1, got {max_frames!r}")
+        if duration_s is not None and not duration_s > 0:
+            raise InvalidDataError(f"duration_s must be positive, got {duration_s!r}")
         group = self.driver.position_groups(request.wanted_positions)[0]
         position = group[0] if len(group) == 1 else None
         end = time.monotonic() + duration_s if duration_s else None

@@ -261,3 +261,19 @@ def test_algorithm_dispatch_and_no_provider():
     assert sdk.compare(sample, sample, modality="signature") == 1.0
     with pytest.raises(Exception):
         sdk.assess("not a sample")
+
+
+def test_bad_arguments_raise_biocap_errors():
+    from biocap.errors import BiocapError
+    with pytest.raises(BiocapError, match="UsbBus"):
+        biocap.SDK(extra_buses=["not a bus"], load_entry_points=False)
+    sdk, _ = _sdk()
+    with sdk.open("face") as dev:
+        with pytest.raises(BiocapError, match="max_frames"):
+            next(iter(dev.preview(max_frames=0)))
+        with pytest.raises(BiocapError, match="CaptureRequest"):
+            dev.capture("face")
+    with pytest.raises(BiocapError, match="closed"):
+        dev.capture(CaptureRequest("face"))
+    with pytest.raises(NoSuchDevice):
+        sdk.open(None)

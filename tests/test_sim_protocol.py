@@ -114,3 +114,13 @@ def test_state_machine_refuses_out_of_order_commands():
     assert send(p.Op.READ_CHUNK, p.CHUNK_REQ.pack(0, info.blobs[0].chunks)).status == p.Status.BAD_ARGUMENT
     assert send(p.Op.DISARM).status == p.Status.OK
     assert send(p.Op.GRAB).status == p.Status.BAD_STATE
+
+
+def test_frame_info_announcing_huge_blobs_is_refused():
+    huge = p.FrameInfo(1, 50, 500, (p.BlobInfo(0, p.BlobKind.IMAGE, 65535, 65535, 65535 * 65535, 0,
+                                               -(-65535 * 65535 // p.CHUNK_SIZE)),))
+    with pytest.raises(p.FrameError, match="outside"):
+        p.FrameInfo.decode(huge.encode())
+    many = p.FRAME_INFO.pack(1, 50, 500, 255) + b"\0" * (255 * p.BLOB_INFO.size)
+    with pytest.raises(p.FrameError, match="blobs"):
+        p.FrameInfo.decode(many)

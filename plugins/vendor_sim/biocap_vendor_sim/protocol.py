@@ -134,6 +134,10 @@ BLOB_INFO = struct.Struct("<BBHHIIH")  # blob, kind, width, height, size, crc32,
 
 MODE_CAPTURE = 0
 MODE_PREVIEW = 1
+#: limits a host enforces on what a device announces, so a bad frame info cannot make it allocate
+MAX_BLOBS = 8
+MAX_IMAGE_SIDE = 8192
+MAX_PEN_BYTES = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -165,6 +169,8 @@ class FrameInfo:
         if len(payload) < FRAME_INFO.size:
             raise FrameError(f"frame info of {len(payload)} bytes is too short")
         number, quality, ppi, count = FRAME_INFO.unpack_from(payload, 0)
+        if count > MAX_BLOBS:
+            raise FrameError(f"frame info announces {count} blobs (at most {MAX_BLOBS})")
         if len(payload) != FRAME_INFO.size + count * BLOB_INFO.size:
             raise FrameError(f"frame info announces {count} blobs but has {len(payload)} bytes")
         blobs = []
@@ -175,8 +181,12 @@ class FrameInfo:
                 kind = BlobKind(kind)
             except ValueError:
                 raise FrameError(f"blob {blob} has unknown kind {kind}") from None
+            if kind is BlobKind.IMAGE and not (0 < w <= MAX_IMAGE_SIDE and 0 < h <= MAX_IMAGE_SIDE):
+                raise FrameError(f"image blob {blob} of {w}x{h} is outside 1-{MAX_IMAGE_SIDE} pixels a side")
             if kind is BlobKind.IMAGE and size != w * h:
                 raise FrameError(f"image blob {blob} is {w}x{h} but {size} bytes")
+            if kind is BlobKind.PEN and not 0 < size <= MAX_PEN_BYTES:
+                raise FrameError(f"pen blob {blob} of {size} bytes is outside 1-{MAX_PEN_BYTES}")
             if kind is BlobKind.PEN and size % PEN_ROW.size:
                 raise FrameError(f"pen blob {blob} of {size} bytes is not whole rows")
             if chunks != -(-size // CHUNK_SIZE):

@@ -40,7 +40,7 @@ KEY_BITS = np.stack([_KEY_COLS * 16 + _KEY_ROWS * 2, _KEY_COLS * 16 + _KEY_ROWS 
 def key_of(codes: np.ndarray) -> np.ndarray:
     """64-bit coarse keys (N,) uint64 of packed codes (N, 256) uint8."""
     bits = np.unpackbits(codes, axis=1)[:, KEY_BITS]
-    return np.packbits(bits, axis=1).view(np.uint64).ravel()
+    return np.ascontiguousarray(np.packbits(bits, axis=1)).view(np.uint64).ravel()
 
 
 def key_table(slope: float, offset: float, min_key_bits: int) -> np.ndarray:

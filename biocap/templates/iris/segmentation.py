@@ -42,6 +42,7 @@ class SegmentationParams:
 
 
 _FULL = np.linspace(0, 2 * np.pi, 64, endpoint=False)
+_FULL_COARSE = np.linspace(0, 2 * np.pi, 32, endpoint=False)
 # lateral arcs, lower side favoured: the upper lid covers more of the iris than the lower one
 _LATERAL = np.concatenate([np.linspace(-np.pi / 4, np.pi / 9, 14),
                            np.linspace(np.pi - np.pi / 9, np.pi + np.pi / 4, 14)])
@@ -68,22 +69,29 @@ def find_pupil(smooth: np.ndarray, params: SegmentationParams) -> Circle:
     side = min(h, w)
     r_min = max(3.0, params.pupil_min_frac * side * scale)
     r_max = max(r_min + 4, params.pupil_max_frac * side * scale)
-    xs, ys = dark_blob_candidates(small, r_min, r_max, params.n_pupil_candidates)
+    xs, ys, rs = dark_blob_candidates(small, r_min, r_max, params.n_pupil_candidates)
     if xs.size == 0:
         raise SegmentationFailed("no dark region that could be a pupil was found")
-    half = float(max(2, round(r_min * 0.6)))
-    radii = np.arange(max(1.0, r_min - 3), r_max + 3, 1.0)
+    step = float(max(1, round(r_min * 0.5)))
     ranked = []
-    for x0, y0 in zip(xs, ys):
+    for x0, y0, r0 in zip(xs, ys, rs):
+        # radii around the blob's own scale, so a pupil's blob cannot grow into its iris
+        radii = np.arange(max(1.0, max(r_min, r0 / 1.8) - 3), min(r_max, r0 * 1.8) + 3, 1.0)
+        # a blob's darkest point can sit off the pupil's centre (lashes merge with the pupil):
+        # hill-climb on a sparse grid until the centre stops moving, then settle on a fine one
         px, py = float(x0), float(y0)
-        for _ in range(5):  # re-centre while the best centre moves towards the grid's border
-            gx, gy = centre_grid(px, py, half, half, 1.0)
-            nx, ny, pr, ps = best_circle(small, gx, gy, radii, _FULL, width=2, min_inside=0.9,
+        for _ in range(8):
+            gx, gy = centre_grid(px, py, 2 * step, 2 * step, step)
+            nx, ny, pr, ps = best_circle(small, gx, gy, radii, _FULL_COARSE, width=2, min_inside=0.9,
                                          quantile=0.25, min_radius=r_min)
-            moved = abs(nx - px) > 1.01 or abs(ny - py) > 1.01
+            moved = (nx, ny) != (px, py)
             px, py = nx, ny
             if not moved or not np.isfinite(ps):
                 break
+        if step > 1 and np.isfinite(ps):
+            gx, gy = centre_grid(px, py, step, step, 1.0)
+            px, py, pr, ps = best_circle(small, gx, gy, radii, _FULL, width=2, min_inside=0.9,
+                                         quantile=0.25, min_radius=r_min)
         if np.isfinite(ps):
             ranked.append((ps, px, py, pr))
     if not ranked:
@@ -114,25 +122,34 @@ def find_pupil(smooth: np.ndarray, params: SegmentationParams) -> Circle:
 
 
 def dark_blob_candidates(small: np.ndarray, r_min: float, r_max: float,
-                         n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Centres of the strongest dark blobs (difference of Gaussians over a few scales between the
-    smallest and largest pupil): a pupil is a dark disc in a brighter ring, whereas lashes and
-    brows are dark but thin or elongated, so they answer weaker at pupil scales."""
+                         n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Centres and radii of the strongest dark blobs (difference of Gaussians at a few scales
+    between the smallest and largest pupil): a pupil is a dark disc in a brighter ring, whereas
+    lashes and brows are dark but thin, so they answer weaker at pupil scales. Peaks are kept per
+    scale, so a pupil inside a dark iris is found at its own scale, not merged into the iris."""
     h, w = small.shape
-    best = np.full((h, w), -np.inf, np.float32)
-    for r in np.geomspace(r_min, r_max, 5):
-        sigma = r / 1.4
-        inner = cv2.GaussianBlur(small, (0, 0), sigma)
-        outer = cv2.GaussianBlur(small, (0, 0), sigma * 1.8)
-        best = np.maximum(best, outer - inner)
-    k = int(2 * round(r_min) + 1)
-    peaks = (best >= cv2.dilate(best, np.ones((k, k), np.uint8))) & (best > 0)
     margin = max(1, int(r_min))
-    peaks[:margin, :] = peaks[-margin:, :] = False
-    peaks[:, :margin] = peaks[:, -margin:] = False
-    ys, xs = np.nonzero(peaks)
-    order = np.argsort(-best[ys, xs])[:n]
-    return xs[order], ys[order]
+    found = []
+    for r in np.geomspace(r_min, r_max, 6):
+        sigma = r / 1.4
+        dog = cv2.GaussianBlur(small, (0, 0), sigma * 1.8) - cv2.GaussianBlur(small, (0, 0), sigma)
+        k = int(2 * round(max(r_min, r * 0.7)) + 1)
+        peaks = (dog >= cv2.dilate(dog, np.ones((k, k), np.uint8))) & (dog > 2.0)
+        peaks[:margin, :] = peaks[-margin:, :] = False
+        peaks[:, :margin] = peaks[:, -margin:] = False
+        ys, xs = np.nonzero(peaks)
+        for x, y in zip(xs, ys):
+            found.append((float(dog[y, x]), x, y, r))
+    found.sort(reverse=True)
+    picked: list[tuple[int, int, float]] = []
+    for _, x, y, r in found:  # drop a peak that repeats one already taken at a similar scale
+        if any(abs(x - a) <= r * 0.5 and abs(y - b) <= r * 0.5 and 0.6 < r / c < 1.7 for a, b, c in picked):
+            continue
+        picked.append((x, y, r))
+        if len(picked) >= n:
+            break
+    arr = np.array(picked, dtype=np.float64).reshape(-1, 3)
+    return arr[:, 0], arr[:, 1], arr[:, 2]
 
 
 def _limbus_search(image: np.ndarray, pupil: Circle, params: SegmentationParams, side: float,

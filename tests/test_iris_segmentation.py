@@ -1,0 +1,64 @@
+"""Iris segmentation on a synthetic eye with known circles, and on real images."""
+import cv2
+import numpy as np
+import pytest
+
+from biocap.errors import InvalidSample
+from biocap.templates.iris import IrisExtractor
+from biocap.templates.iris.segmentation import segment
+
+
+def synthetic_eye(pupil=(158, 142, 34), iris=(165, 140, 88), seed=0):
+    rng = np.random.default_rng(seed)
+    img = np.full((280, 320), 175, np.float32)
+    # iris texture: radial streaks + noise, mid grey
+    yy, xx = np.mgrid[:280, :320]
+    theta = np.arctan2(yy - iris[1], xx - iris[0])
+    texture = 100 + 12 * np.sin(40 * theta) + rng.normal(0, 6, img.shape)
+    in_iris = (xx - iris[0]) ** 2 + (yy - iris[1]) ** 2 <= iris[2] ** 2
+    img[in_iris] = texture[in_iris]
+    in_pupil = (xx - pupil[0]) ** 2 + (yy - pupil[1]) ** 2 <= pupil[2] ** 2
+    img[in_pupil] = 25
+    # a specular highlight inside the pupil
+    cv2.circle(img, (pupil[0] + 8, pupil[1] - 6), 4, 255, -1)
+    img = cv2.GaussianBlur(img, (0, 0), 1.0)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def test_finds_known_circles_despite_reflection():
+    img = synthetic_eye()
+    seg = segment(img)
+    assert abs(seg.pupil.x - 158) <= 2 and abs(seg.pupil.y - 142) <= 2
+    assert abs(seg.pupil.r - 34) <= 2
+    assert abs(seg.iris.x - 165) <= 4 and abs(seg.iris.y - 140) <= 4
+    assert abs(seg.iris.r - 88) <= 4
+    # the highlight is masked, not taken for iris
+    assert seg.occlusion[136, 166]
+
+
+def test_off_centre_small_eye():
+    img = synthetic_eye(pupil=(90, 100, 14), iris=(94, 98, 45), seed=1)
+    seg = segment(img)
+    assert abs(seg.pupil.x - 90) <= 2 and abs(seg.pupil.y - 100) <= 2
+    assert abs(seg.iris.r - 45) <= 4
+
+
+def test_blank_image_fails_to_enrol_cleanly():
+    with pytest.raises(InvalidSample):
+        IrisExtractor().trace_image(np.full((240, 320), 128, np.uint8))
+
+
+def test_hostile_images_are_refused():
+    ex = IrisExtractor()
+    for bad in (np.zeros((4, 4), np.uint8), np.zeros((50, 50, 3), np.uint8),
+                np.zeros((100, 100), np.float32), "not an image"):
+        with pytest.raises(InvalidSample):
+            ex.trace_image(bad)
+
+
+def test_real_images_segment(shared_data):
+    for path in ["iris/casia_irisv1/1/001_1_1.jpg", "iris/mmu2/1/010101.png"]:
+        img = cv2.imread(str(shared_data / path), cv2.IMREAD_GRAYSCALE)
+        seg = segment(img)
+        assert 1.4 <= seg.iris.r / seg.pupil.r <= 6
+        assert np.hypot(seg.iris.x - seg.pupil.x, seg.iris.y - seg.pupil.y) < 0.4 * seg.iris.r

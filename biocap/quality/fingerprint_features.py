@@ -185,11 +185,50 @@ def _segment(block_std: np.ndarray) -> np.ndarray:
     return fg.astype(bool)
 
 
-def _minutiae(smooth: np.ndarray, fg_pixels: np.ndarray) -> np.ndarray:
-    """Cheap minutiae: crossing number on the skeleton of ridges binarised by the local mean,
-    inside the eroded foreground. Returns rows (x, y, kind) with kind 1 = ending, 2 = bifurcation."""
-    local_mean = cv2.blur(smooth, (15, 15))
-    ridges = (smooth < local_mean - 1.0) & fg_pixels
+_N_ORIENT = 8
+_ORIENT_BLOCK = 16
+
+
+def _enhanced_ridges(smooth: np.ndarray, gx: np.ndarray, gy: np.ndarray, period: float,
+                     fg_pixels: np.ndarray) -> np.ndarray:
+    """Ridge pixels after Gabor enhancement (the classic Hong-Wan-Jain filter, as a bank of
+    8 orientations applied to the whole image and picked per pixel by the local orientation):
+    far fewer spurious breaks and bridges than thresholding the raw image. The filtering runs
+    at half resolution (ridge periods of 6-13 px stay above 3 px there), 16 times cheaper, and
+    its response is interpolated back before thresholding."""
+    h, w = smooth.shape
+    hh, hw = h // 2, w // 2
+    small = cv2.resize(smooth, (hw, hh), interpolation=cv2.INTER_AREA)
+    half_period = period / 2
+    size = (max(1, w // _ORIENT_BLOCK), max(1, h // _ORIENT_BLOCK))
+    moments = cv2.resize(np.dstack([gx * gx - gy * gy, 2 * gx * gy]), size,
+                         interpolation=cv2.INTER_AREA)
+    # average the doubled-angle vectors over 3x3 blocks: a smooth orientation field
+    moments = cv2.blur(moments, (3, 3))
+    phi = 0.5 * np.arctan2(moments[..., 1], moments[..., 0])  # gradient = ridge normal
+    index = np.round(phi / (np.pi / _N_ORIENT)).astype(np.int32) % _N_ORIENT
+    index = cv2.resize(index.astype(np.uint8), (hw, hh), interpolation=cv2.INTER_NEAREST)
+    window = int(round(period)) | 1
+    centred = small - cv2.blur(small, (window, window))
+    best = np.zeros_like(small)
+    sigma = 0.45 * half_period
+    ksize = int(2 * round(1.5 * sigma) + 1)
+    for k in range(_N_ORIENT):
+        kernel = cv2.getGaborKernel((ksize, ksize), sigma, k * np.pi / _N_ORIENT, half_period,
+                                    1.0, 0, ktype=cv2.CV_32F)
+        kernel -= kernel.mean()
+        response = cv2.filter2D(centred, cv2.CV_32F, kernel)
+        np.copyto(best, response, where=index == k)
+    best = cv2.resize(best, (w, h), interpolation=cv2.INTER_LINEAR)
+    # the cosine Gabor peaks on bright valleys: dark ridges respond negatively
+    return (best < 0) & fg_pixels
+
+
+def _minutiae(smooth: np.ndarray, gx: np.ndarray, gy: np.ndarray, period: float,
+              fg_pixels: np.ndarray) -> np.ndarray:
+    """Cheap minutiae: crossing number on the skeleton of Gabor-enhanced ridges, inside the
+    eroded foreground. Returns rows (x, y, kind) with kind 1 = ending, 2 = bifurcation."""
+    ridges = _enhanced_ridges(smooth, gx, gy, period, fg_pixels)
     if not ridges.any():
         return np.zeros((0, 3), np.int32)
     # close one-pixel gaps and drop specks so noise does not turn into minutiae
@@ -290,7 +329,9 @@ def analyse(image: np.ndarray) -> FingerprintAnalysis:
 
     fg_pixels = cv2.resize(fg.astype(np.uint8), (cols * BLOCK, rows * BLOCK),
                            interpolation=cv2.INTER_NEAREST).astype(bool)
-    minutiae = _minutiae(smooth, fg_pixels) if n_fg else np.zeros((0, 3), np.int32)
+    ridge_period = float(np.clip(np.median(period), 6.0, 13.0)) if n_fg else 9.0
+    minutiae = _minutiae(smooth, gx, gy, ridge_period, fg_pixels) if n_fg else \
+        np.zeros((0, 3), np.int32)
     n_min = len(minutiae)
     if n_min:
         by, bx = minutiae[:, 1] // BLOCK, minutiae[:, 0] // BLOCK

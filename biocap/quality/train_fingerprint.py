@@ -117,11 +117,11 @@ def main(argv=None) -> int:
                     help="NFIQ 2 scores cache (outside the repository)")
     ap.add_argument("--degraded-per-image", type=int, default=DEGRADED_PER_IMAGE)
     ap.add_argument("--seed", type=int, default=SEED)
-    ap.add_argument("--trees", type=int, default=100)
-    ap.add_argument("--depth", type=int, default=2)
-    ap.add_argument("--learning-rate", type=float, default=0.1)
+    ap.add_argument("--trees", type=int, default=150)
+    ap.add_argument("--depth", type=int, default=3)
+    ap.add_argument("--learning-rate", type=float, default=0.08)
     ap.add_argument("--alpha", type=float, default=300.0, help="ridge penalty")
-    ap.add_argument("--linear-weight", type=float, default=0.7,
+    ap.add_argument("--linear-weight", type=float, default=0.3,
                     help="share of the ridge part in the blend (the rest: trees)")
     ap.add_argument("--no-cv", action="store_true", help="skip the leave-one-set-out figures")
     ap.add_argument("--report", type=Path, help="write the cross-validated figures (JSON) here")

@@ -26,8 +26,10 @@ POLL_INTERVAL_S = 0.005
 #: caller, who retries; the SDK keeps retrying until the capture deadline
 PRESENTATION_WINDOW_S = 0.5
 CHUNK_RETRIES = 2
-SMALL_READ = 4096
 CHUNK_READ = p.OVERHEAD + p.CHUNK_HEAD.size + p.CHUNK_SIZE
+# every read takes the largest frame the device can send: a stale image chunk left queued by an
+# interrupted capture must be skipped on the next command, not overflow a small buffer
+REPLY_READ = CHUNK_READ
 
 _STATUS_ERRORS = {
     p.Status.BUSY: DeviceBusy,
@@ -59,7 +61,7 @@ class SimDriver(DeviceDriver):
 
     # --- protocol client ----------------------------------------------------------------------
     def command(self, op: p.Op, payload: bytes = b"", *, deadline: float | None = None,
-                read_size: int = SMALL_READ) -> bytes:
+                read_size: int = REPLY_READ) -> bytes:
         """Send one command and return the payload of its reply (errors mapped to biocap's)."""
         self._seq = (self._seq + 1) & 0xFF
         seq = self._seq

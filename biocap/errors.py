@@ -97,6 +97,10 @@ class TemplateFormatError(InvalidDataError):
         self.offset = offset
 
 
+class InvalidRequest(BiocapError, ValueError):
+    """A call's arguments are out of range (also a ValueError, for code that catches that)."""
+
+
 # --- configuration / plugins ----------------------------------------------------------------------
 class PluginError(BiocapError):
     hint = "check the plugin's installation; `biocap plugins` lists the problems found"

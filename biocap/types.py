@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .errors import InvalidSample
+from .errors import InvalidRequest, InvalidSample
 
 #: largest image side we accept anywhere; a larger one is refused instead of allocated
 MAX_IMAGE_SIDE = 8192
@@ -190,11 +190,11 @@ class CaptureRequest:
     def __post_init__(self):
         self.modality = Modality(self.modality)
         if not 0 <= self.quality_threshold <= 100:
-            raise ValueError(f"quality_threshold {self.quality_threshold} is outside 0-100")
+            raise InvalidRequest(f"quality_threshold {self.quality_threshold} is outside 0-100")
         if not self.timeout_s > 0:
-            raise ValueError(f"timeout_s must be positive, got {self.timeout_s}")
+            raise InvalidRequest(f"timeout_s must be positive, got {self.timeout_s}")
         if self.attempts < 1:
-            raise ValueError(f"attempts must be at least 1, got {self.attempts}")
+            raise InvalidRequest(f"attempts must be at least 1, got {self.attempts}")
 
     @property
     def wanted_positions(self) -> tuple[int, ...]:

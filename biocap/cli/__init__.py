@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from ..errors import BiocapError
@@ -54,6 +55,9 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"biocap: error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    except BrokenPipeError:  # `biocap devices --json | head`: the reader left; not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt:
         print("biocap: interrupted", file=sys.stderr)
         return 130

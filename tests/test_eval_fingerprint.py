@@ -1,0 +1,114 @@
+"""Evaluation suite pieces: rank-k, CMC, DET plot, FTE, and the fingerprint bench runners."""
+import argparse
+import json
+
+import numpy as np
+import pytest
+
+from biocap.evaluation.identification import cmc_curve, rank_k_rates
+
+
+def test_rank_k_rates():
+    ranked = [["a", "b", "c"], ["x", "a", "c"], ["q", "r", "s"], []]
+    r = rank_k_rates(ranked, ["a", "a", "c", "d"], ks=(1, 2, 3))
+    assert r == {1: 0.25, 2: 0.5, 3: 0.5}
+    with pytest.raises(ValueError):
+        rank_k_rates([["a"]], ["a", "b"])
+    with pytest.raises(ValueError):
+        rank_k_rates([["a"]], ["a"], ks=(0,))
+
+
+def test_cmc_curve_counts_ties_against_the_mate():
+    s = np.array([[0.9, 0.1, 0.2], [0.5, 0.5, 0.1], [0.1, 0.2, 0.3]])
+    cmc = cmc_curve(s, [0, 1, 0], max_rank=3)
+    np.testing.assert_allclose(cmc, [1 / 3, 2 / 3, 1.0])
+
+
+def test_det_plot_writes_a_png(tmp_path):
+    from biocap.evaluation.det_plot import plot_det
+
+    rng = np.random.default_rng(0)
+    curves = {"ours set": (rng.normal(2, 1, 300), rng.normal(0, 1, 3000)),
+              "ref set": (rng.normal(1, 1, 300), rng.normal(0, 1, 3000))}
+    out = plot_det(curves, tmp_path / "det.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(ValueError):
+        plot_det({}, tmp_path / "x.png")
+
+
+def _args(**kw):
+    base = dict(dataset=None, layout="fvc", ppi=500.0, reference=None, json=None, plot=None,
+                gallery_size=100, probes=4, seed=0, limit=2)
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+@pytest.fixture
+def bench_env(monkeypatch, tmp_path):
+    pytest.importorskip("nbis")
+    monkeypatch.setenv("BIOCAP_BENCH_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("BIOCAP_FP_EXTRACTOR", "nbis")  # fast, stable minutiae for a smoke run
+    return tmp_path
+
+
+def test_bench_verify_on_a_tiny_subset_with_reference(shared_data, bench_env):
+    from biocap.evaluation import bench_verify_fingerprint as bench
+
+    db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
+    out = bench.run(_args(dataset=db1, reference="nbis", plot=bench_env / "det.png"))
+    json.dumps(out)  # serializable
+    for key in ("eer", "fmr100", "fmr1000", "zero_fmr", "fte", "n_genuine", "n_impostor",
+                "extract_ms_median", "compare_per_s"):
+        assert key in out and key in out["reference"]
+    assert out["n_genuine"] == 2 * 28 and out["n_impostor"] == 64
+    assert out["compare_per_s"] > 0 and 0 <= out["eer"] <= 0.5
+    assert (bench_env / "det.png").exists()
+
+
+def test_bench_verify_counts_failure_to_enrol(shared_data, bench_env, monkeypatch):
+    from biocap.evaluation import bench_verify_fingerprint as bench
+
+    real = bench._extract_one
+
+    def failing(path, *a, **k):  # impression 3 of every finger fails to extract
+        return (None, 1.0) if path.stem.endswith("_3") else real(path, *a, **k)
+
+    monkeypatch.setattr(bench, "_extract_one", failing)
+    db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
+    out = bench.run(_args(dataset=db1))
+    assert out["fte_count"] == 2 and out["fte"] == pytest.approx(2 / 16)
+    assert out["n_genuine"] == 56  # failures stay in the protocol with the lowest score
+
+
+def test_bench_verify_reads_a_folder_of_iso_records(shared_data, bench_env):
+    formats = pytest.importorskip("biocap.templates.formats")
+    import cv2
+
+    from biocap.evaluation import bench_verify_fingerprint as bench
+    from biocap.evaluation.nbis_reference import NbisReference
+
+    ref = NbisReference()
+    folder = bench_env / "records"
+    folder.mkdir()
+    for finger in (101, 102):
+        for imp in (1, 2, 3):
+            img = cv2.imread(str(shared_data / "fingerprint" / "fvc2002_db1_b" / f"{finger}_{imp}.tif"), 0)
+            t = ref.extract(img, 500).template
+            rec = formats.FingerprintRecord.from_templates([t], format="iso19794-2:2005")
+            (folder / f"{finger}_{imp}.ist").write_bytes(formats.encode(rec))
+    out = bench.run(_args(dataset=folder, ppi=None))
+    assert out["fte"] == 0 and out["n_genuine"] == 6 and out["n_impostor"] == 9
+    assert out["eer"] < 0.5
+
+
+def test_bench_search_on_a_tiny_gallery(shared_data, bench_env):
+    pytest.importorskip("biocap.synthetic.fingerprint_templates")
+    from biocap.evaluation import bench_search_fingerprint as bench
+
+    db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
+    out = bench.run(_args(dataset=db1, gallery_size=40, probes=4, limit=3))
+    assert out["gallery_size"] == 40 and out["n_probes"] == 4 and out["n_mates"] == 3
+    for key in ("per_second_per_core", "rank1", "rank1_exhaustive", "bytes_per_finger"):
+        assert key in out
+    assert out["bytes_per_finger"] <= 16 * 1024
+    assert 0 <= out["rank1"] <= 1 and out["rank1_exhaustive"] >= 0.5

@@ -1,0 +1,154 @@
+"""biocap-mcc 1:1 comparator: real genuine/impostor separation, invariances, validation."""
+import math
+
+import numpy as np
+import pytest
+
+from biocap.errors import InvalidDataError
+from biocap.matching.fingerprint import FingerprintComparator, calibration_table, encode
+from biocap.templates.fingerprint_template import FingerprintTemplate, minutiae_array
+
+nbis = pytest.importorskip("nbis", reason="the NBIS reference extra (nbis-py) provides real minutiae")
+
+
+@pytest.fixture(scope="module")
+def real_templates(shared_data):
+    import cv2
+
+    from biocap.evaluation.nbis_reference import NbisReference
+
+    ref = NbisReference()
+    root = shared_data / "fingerprint" / "fvc2002_db1_b"
+    out = {}
+    for finger in (101, 102, 103):
+        for imp in (1, 2, 3):
+            img = cv2.imread(str(root / f"{finger}_{imp}.tif"), cv2.IMREAD_GRAYSCALE)
+            out[(finger, imp)] = ref.extract(img, 500).template
+    return out
+
+
+@pytest.fixture(scope="module")
+def cmp():
+    return FingerprintComparator()
+
+
+def _transform(t: FingerprintTemplate, angle: float, shift=(0.0, 0.0), scale=1.0) -> FingerprintTemplate:
+    """Rotate (counter-clockwise as displayed, y down) about the centre, shift and rescale."""
+    m = t.minutiae.copy()
+    cx, cy = t.width / 2, t.height / 2
+    x, y = m["x"] - cx, m["y"] - cy
+    c, s = math.cos(angle), math.sin(angle)
+    m["x"] = (c * x + s * y + cx + shift[0]) * scale
+    m["y"] = (-s * x + c * y + cy + shift[1]) * scale
+    m["angle"] = np.mod(m["angle"] + angle, 2 * math.pi)
+    return FingerprintTemplate(m, int(t.width * scale) + 100, int(t.height * scale) + 100, t.ppi * scale)
+
+
+def test_genuine_scores_above_impostor_scores(real_templates, cmp):
+    keys = sorted(real_templates)
+    enc = {k: cmp.encode(real_templates[k]) for k in keys}
+    genuine, impostor = [], []
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            s = cmp.compare(enc[a], enc[b])
+            (genuine if a[0] == b[0] else impostor).append(s)
+    assert len(genuine) == 9 and len(impostor) == 27
+    assert np.median(genuine) > 2 * max(impostor)
+    assert min(genuine) > np.median(impostor)
+
+
+def test_rotated_translated_copy_scores_high(real_templates, cmp):
+    t = real_templates[(101, 1)]
+    moved = _transform(t, math.radians(35), shift=(25.0, -18.0))
+    other = real_templates[(102, 1)]
+    s_moved = cmp.compare(t, moved)
+    assert s_moved > 0.5
+    assert s_moved > 3 * cmp.compare(t, other)
+
+
+def test_resolution_is_normalized(real_templates, cmp):
+    t = real_templates[(101, 1)]
+    at_1000 = _transform(t, 0.0, scale=2.0)  # same finger described at 1000 ppi
+    assert at_1000.ppi == 1000
+    assert cmp.compare(t, at_1000) == pytest.approx(cmp.compare(t, t), abs=0.02)
+
+
+def test_compare_many_matches_compare(real_templates, cmp):
+    probe = real_templates[(101, 1)]
+    cands = [real_templates[k] for k in sorted(real_templates)]
+    many = cmp.compare_many(probe, cands)
+    single = [cmp.compare(probe, c) for c in cands]
+    np.testing.assert_allclose(many, single, atol=1e-6)
+
+
+def test_too_few_minutiae_scores_zero(cmp, real_templates):
+    tiny = FingerprintTemplate(minutiae_array([(10, 10, 0.1, 1, 50), (40, 40, 1.0, 2, 50)]), 300, 300, 500)
+    assert not cmp.encode(tiny).enrollable
+    assert cmp.compare(tiny, real_templates[(101, 1)]) == 0.0
+    empty = FingerprintTemplate(minutiae_array([]), 300, 300, 500)
+    assert cmp.compare(empty, empty) == 0.0
+
+
+def test_bad_inputs_raise_clear_errors(cmp, real_templates):
+    with pytest.raises(InvalidDataError):
+        cmp.compare("not a template", real_templates[(101, 1)])
+    huge = FingerprintTemplate(minutiae_array([(i % 300, i // 300, 0.0, 1, 50) for i in range(5000)]),
+                               300, 300, 500)
+    with pytest.raises(InvalidDataError, match="minutiae"):
+        encode(huge)
+    nan = FingerprintTemplate(minutiae_array([(np.nan, 1, 0, 1, 0)] * 3), 300, 300, 500)
+    assert cmp.compare(nan, nan) == 0.0  # non-finite minutiae are dropped, not propagated
+
+
+def test_threshold_for_fmr(cmp):
+    t1, t2 = cmp.threshold_for_fmr(0.01), cmp.threshold_for_fmr(0.001)
+    assert 0 < t1 <= t2 < 1
+    for bad in (0, 1, -0.1, "x", 1e-12):
+        with pytest.raises(InvalidDataError):
+            cmp.threshold_for_fmr(bad)
+
+
+def test_calibration_table_meets_its_fmr():
+    rng = np.random.default_rng(3)
+    imp = rng.random(5000) * 0.2
+    table = calibration_table(imp)
+    for fmr, thr in table["fmr_threshold"]:
+        assert np.mean(imp >= thr) <= fmr
+    with pytest.raises(InvalidDataError):
+        calibration_table(imp[:10])
+
+
+def test_registered_through_the_plugin_hook():
+    from biocap.plugins.manager import PluginManager
+
+    pm = PluginManager(load_entry_points=False)
+    import biocap.builtin_plugin as builtin
+
+    pm.register(builtin, name="builtin")
+    names = [c.name for c in pm.collect("biocap_comparators")]
+    assert "biocap-mcc" in names
+    comp = next(c for c in pm.collect("biocap_comparators") if c.name == "biocap-mcc")
+    assert len(comp.gallery()) == 0
+
+
+def test_nbis_angles_follow_the_template_convention(shared_data):
+    """mindtct's angles turn counter-clockwise (y down) with the image, as FingerprintTemplate's."""
+    import cv2
+
+    from biocap.evaluation.nbis_reference import NbisReference
+
+    ref = NbisReference()
+    img = cv2.imread(str(shared_data / "fingerprint" / "fvc2002_db1_b" / "101_1.tif"), cv2.IMREAD_GRAYSCALE)
+    h, w = img.shape
+    rot = cv2.getRotationMatrix2D((w / 2, h / 2), 30, 1.0)  # +30 degrees, counter-clockwise on screen
+    a = ref.extract(img, 500).template.minutiae
+    b = ref.extract(cv2.warpAffine(img, rot, (w, h), borderValue=255), 500).template.minutiae
+    pa = (rot[:, :2] @ np.stack([a["x"], a["y"]])).T + rot[:, 2]
+    diffs = []
+    for p, ang in zip(pa, a["angle"]):
+        d = np.hypot(b["x"] - p[0], b["y"] - p[1])
+        j = int(np.argmin(d))
+        if d[j] < 4:
+            diffs.append(math.degrees((b["angle"][j] - ang + math.pi) % (2 * math.pi) - math.pi))
+    assert len(diffs) >= 10
+    assert 15 < np.median(diffs) < 45

@@ -119,30 +119,46 @@ def render_impression(master: MasterPrint, profile: SensorProfile, rng: np.rando
                       borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     finger = cv2.remap(master.soft_mask, map_x, map_y, cv2.INTER_LINEAR,
                        borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    scars = cv2.remap(master.scars, map_x, map_y, cv2.INTER_LINEAR,
+                      borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     ridge = cv2.GaussianBlur(ridge, (0, 0), 0.9 * geom.scale)
 
-    # moisture: -1 dry .. +1 wet; dry skin lifts the print threshold (thin, broken ridges)
+    # moisture: -1 dry .. +1 wet; dry skin lifts the print threshold (thin, broken ridges),
+    # wet skin lowers it (fat ridges, valleys filling up in patches)
     bias = {"dry": -0.65, "wet": 0.6}.get(condition, profile.moisture_bias)
     moisture = float(np.clip(rng.normal(bias, 0.3), -1, 1))
-    threshold = (-0.55 * moisture - 0.35 * (geom.pressure - 0.5)
+    wear = master.wear
+    # how well this capture went overall (0 poor .. 1 excellent): contrast, blur, noise, smudges
+    capture = float(rng.beta(2.0, 1.6))
+    threshold = (-0.6 * moisture - 0.35 * (geom.pressure - 0.5)
                  + 0.45 * _smooth_noise(rng, h, w, 48) + 0.35 * (1.0 - contact_px))
+    patches = _smooth_noise(rng, h, w, 36)
+    severity = 2.2 * (1.6 - capture)
+    if moisture > 0:
+        threshold -= severity * moisture * np.maximum(patches - 0.35, 0)
+    else:
+        threshold += severity * -moisture * np.maximum(patches - 0.35, 0)
     # ridge edges are never smooth: fine noise roughens them (skin texture, pores)
     fine = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.1)
-    threshold += 0.35 * fine
-    if moisture < 0:  # dry: pores and breaks along the ridges
+    threshold += (0.3 + 0.3 * wear) * fine
+    dryness = max(-moisture, 0.0) + wear
+    if dryness > 0:  # dry or worn skin: pores and breaks along the ridges
         breaks = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.6)
-        threshold += (-moisture) * 3.0 * np.maximum(breaks - 0.15, 0)
-    threshold += _creases(rng, h, w)
+        threshold += dryness * 3.0 * np.maximum(breaks - 0.15, 0)
+    threshold += scars + _creases(rng, h, w)
     ink = 1.0 / (1.0 + np.exp(-(ridge - threshold) / 0.12))
     ink *= np.clip(finger * contact_px * 1.6, 0, 1)
 
     bg = rng.uniform(*profile.background)
-    ridge_level = rng.uniform(*profile.ridge_level)
+    # contrast varies from capture to capture (pressure, platen, gain)
+    ridge_level = bg - (bg - rng.uniform(*profile.ridge_level)) * (0.3 + 0.7 * capture)
     img = bg + profile.texture * _smooth_noise(rng, h, w, 64) - (bg - ridge_level) * ink
     if moisture > 0.3:  # wet: moisture smears into valleys near ridges
         img -= 25 * (moisture - 0.3) * cv2.GaussianBlur(ink, (0, 0), 3.0)
-    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0), profile.blur_sigma)
-    img += rng.normal(0, rng.uniform(*profile.noise_sigma), (h, w)).astype(np.float32)
+    img = cv2.GaussianBlur(img.astype(np.float32), (0, 0),
+                           profile.blur_sigma * (2.0 - capture) * rng.uniform(0.85, 1.1))
+    sigma = np.interp(capture, [0, 1], profile.noise_sigma[::-1]) * rng.uniform(0.8, 1.25)
+    img += rng.normal(0, sigma, (h, w)).astype(np.float32)
     if sweep is not None:  # per-row gain stripes of a sweep sensor
         img = (img - bg) * (1 + 0.06 * rng.standard_normal((h, 1))).astype(np.float32) + bg
     image = np.clip(np.round(img), 0, 255).astype(np.uint8)
@@ -166,15 +182,16 @@ def render_impression(master: MasterPrint, profile: SensorProfile, rng: np.rando
         px, py = _forward(geom, sweep, np.array([sx]), np.array([sy]))
         if 0 <= px[0] < w and 0 <= py[0] < h:
             sps.append((kind, float(px[0]), float(py[0])))
-    info = {"condition": condition, "moisture": round(moisture, 3), "pressure": round(geom.pressure, 3),
+    info = {"condition": condition, "capture_quality": round(capture, 3), "moisture": round(moisture, 3), "pressure": round(geom.pressure, 3),
             "rotation_deg": round(float(np.rad2deg(geom.rotation)), 2)}
     return Impression(image, ppi, gt, sps, master.pattern.kind, info)
 
 
 def _creases(rng, h, w) -> np.ndarray:
-    """Skin creases and scars: thin lines where the skin does not touch (raise the threshold)."""
+    """Skin creases: thin lines where the skin does not touch (raise the threshold). The
+    finger's permanent ones are on the master (`MasterPrint.scars`); these come and go."""
     out = np.zeros((h, w), np.float32)
-    for _ in range(int(rng.poisson(1.2))):
+    for _ in range(int(rng.poisson(0.6))):
         angle = rng.normal(0, 0.35) + (np.pi / 2 if rng.random() < 0.25 else 0)
         cx, cy = rng.uniform(0, w), rng.uniform(0.2 * h, h)
         length = rng.uniform(0.2, 0.7) * w

@@ -22,6 +22,8 @@ class MasterPrint:
     ridge: np.ndarray  # float32 in [-1, 1], ridges > 0, the whole canvas
     mask: np.ndarray  # bool, the fingertip
     minutiae: np.ndarray  # (n, 4) x, y, theta (pixel frame), type
+    scars: np.ndarray  # float32, permanent creases and scars (raise the print threshold)
+    wear: float  # 0 young skin .. 1 worn (manual work, age): broken ridges in every impression
 
     @property
     def soft_mask(self) -> np.ndarray:
@@ -46,4 +48,16 @@ def render_master(seed: int, finger_id: int, width: int = 400, height: int = 500
     mask = pattern.mask(xx, yy)
     valid = cv2.erode(mask.astype(np.uint8), np.ones((2 * RIM_MARGIN + 1,) * 2, np.uint8)) > 0
     minutiae, _ = extract_minutiae(ridge, valid)
-    return MasterPrint(finger_id, pattern, ridge, mask, minutiae)
+    wear = float(rng.beta(1.2, 5.0))
+    scars = np.zeros((height, width), np.float32)
+    a, b = pattern.half_axes
+    for _ in range(int(rng.poisson(0.3 + 2.5 * wear))):
+        angle = rng.normal(0, 0.4) + (np.pi / 2 if rng.random() < 0.2 else 0.0)
+        cx = pattern.centre[0] + rng.uniform(-0.7, 0.7) * a
+        cy = pattern.centre[1] + rng.uniform(-0.6, 0.9) * b
+        half = rng.uniform(0.15, 0.5) * a
+        dx, dy = np.cos(angle) * half, np.sin(angle) * half
+        cv2.line(scars, (int(cx - dx), int(cy - dy)), (int(cx + dx), int(cy + dy)),
+                 float(rng.uniform(1.0, 2.5)), int(rng.integers(1, 4)), cv2.LINE_AA)
+    scars = cv2.GaussianBlur(scars, (0, 0), 1.0)
+    return MasterPrint(finger_id, pattern, ridge, mask, minutiae, scars, wear)

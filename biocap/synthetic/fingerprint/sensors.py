@@ -29,8 +29,8 @@ class SensorProfile:
 
 
 SENSORS = {
-    "optical": SensorProfile("optical", 400, 500, 500.0, (195, 240), (25, 80), (3, 8), 0.8,
-                             0.1, 1.0),
+    "optical": SensorProfile("optical", 400, 500, 500.0, (212, 250), (8, 70), (2, 7), 0.7,
+                             0.1, 1.0, texture=4.0),
     "capacitive": SensorProfile("capacitive", 300, 300, 500.0, (150, 215), (40, 110), (6, 13),
                                 0.6, -0.25, 1.0, texture=10.0),
     "thermal": SensorProfile("thermal", 300, 480, 512.0, (140, 200), (30, 90), (5, 10), 0.9,

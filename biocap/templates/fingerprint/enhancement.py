@@ -17,7 +17,7 @@ import numpy as np
 from .orientation import OrientationField
 
 N_ORIENTATIONS = 16
-SIGMA_PER_WAVELENGTH = 0.45  # envelope width: bridges pores and small breaks, keeps minutiae
+SIGMA_PER_WAVELENGTH = 0.3  # envelope width: bridges pores and small breaks, keeps minutiae
 
 
 def _kernels(wavelength: float, n: int):

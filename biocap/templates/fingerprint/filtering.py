@@ -22,7 +22,7 @@ from .skeleton_graph import SkeletonGraph
 SPUR_PERIODS = 1.2
 ISLAND_PERIODS = 2.5
 BRIDGE_PERIODS = 1.5
-BORDER_PERIODS = 1.5
+BORDER_PERIODS = 0.8
 BREAK_PERIODS = 2.0
 BREAK_ANGLE = np.deg2rad(45)
 CLUSTER_PERIODS = 0.8
@@ -70,7 +70,7 @@ def remove_false_minutiae(cand: np.ndarray, graph: SkeletonGraph, mask: np.ndarr
         spur_segments = set(elem[spur_seg].tolist())
         pairs = graph.touch_pairs
         spur_junctions = set(pairs[np.isin(pairs[:, 0], list(spur_segments)), 1].tolist())
-    drop(spur_seg, "spur")
+    drop(spur_seg | (is_end & (elem == 0)), "spur")  # elem 0: the ending touches a junction
     drop(is_bif & np.isin(elem, list(spur_junctions)), "spur")
     drop(is_end & (seg_end == 2) & (seg_jun == 0) & (length < ISLAND_PERIODS * wavelength), "island")
 

@@ -26,13 +26,14 @@ from .normalization import normalize
 from .orientation import OrientationField, orientation_field
 from .quality import minutia_quality
 from .resolution import WorkingImage, to_500ppi
-from .segmentation import segment
+from .segmentation import refine_with_flow, segment
 from .singular import Singularity, singular_points
 from .skeleton_graph import SkeletonGraph, build_graph
 from .thinning import thin
 
 #: the stage names, in the order they run (each is also an attribute of ExtractionTrace)
-STAGES = ("resolution", "segmentation", "normalization", "orientation", "frequency", "enhancement",
+STAGES = ("resolution", "segmentation", "normalization", "orientation", "foreground", "frequency",
+          "enhancement",
           "binarization", "thinning", "skeleton_graph", "minutiae", "filtering", "quality",
           "singular_points", "template")
 
@@ -50,6 +51,7 @@ class ExtractionTrace:
     segmentation: np.ndarray | None = None  # bool foreground mask, 500 ppi
     normalization: np.ndarray | None = None  # float32 normalized image
     orientation: OrientationField | None = None
+    foreground: np.ndarray | None = None  # bool mask refined by flow coherence (used from here on)
     frequency: RidgeFrequency | None = None
     enhancement: np.ndarray | None = None  # float32 Gabor response (ridges negative)
     binarization: np.ndarray | None = None  # bool ridge map
@@ -121,6 +123,10 @@ def trace_extraction(sample: Sample, observer: Observer | None = None) -> Extrac
         return trace
     normalized = run("normalization", normalize, work.image, mask)
     flow = run("orientation", orientation_field, normalized, mask)
+    mask = run("foreground", refine_with_flow, mask, flow.coherence)
+    if int(mask.sum()) < MIN_FOREGROUND_PX:  # noise or texture without ridge flow
+        run("template", _template, sample, work, empty, np.zeros(0, np.uint8), [])
+        return trace
     freq = run("frequency", ridge_frequency, normalized, mask)
     enhanced = run("enhancement", gabor_enhance, normalized, flow, freq.wavelength, mask)
     ridges = run("binarization", binarize, enhanced, mask)

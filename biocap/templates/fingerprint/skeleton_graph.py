@@ -1,7 +1,7 @@
 """The ridge skeleton as a graph, built with whole-image operations instead of pixel walks.
 
 Crossing number (half the number of 0/1 changes around a pixel's 8 neighbours): 1 at a ridge
-ending, 2 along a ridge, 3 at a bifurcation. Removing the junction pixels (crossing number >= 3)
+ending, 2 along a ridge, 3 at a bifurcation. Removing the junction pixels (crossing number >= 3) and their neighbours
 cuts the skeleton into segments; each segment knows its length, how many ridge endings it holds and
 which junction clusters it touches. False-minutia rules (spurs, bridges, islands) read this table.
 """
@@ -44,14 +44,17 @@ def build_graph(skeleton: np.ndarray) -> SkeletonGraph:
     cn = crossing_numbers(skeleton)
     junction_px = (cn >= 3).astype(np.uint8)
     nj, junctions, _, jcent = cv2.connectedComponentsWithStats(junction_px, connectivity=8)
-    body = (skeleton & (junction_px == 0)).astype(np.uint8)
+    # cut out each junction with its 8 neighbours: two branches leaving a junction can touch each
+    # other diagonally next to it, and would otherwise merge into one segment
+    zone = cv2.dilate(junction_px, np.ones((3, 3), np.uint8))
+    body = (skeleton & (zone == 0)).astype(np.uint8)
     ns, segments, sstats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
     length = sstats[:, cv2.CC_STAT_AREA].astype(np.int32)
     length[0] = 0
     endings = np.bincount(segments[cn == 1], minlength=ns).astype(np.int32)
     endings[0] = 0
     # a segment touches a junction when one of its pixels is next to a junction pixel
-    near = cv2.dilate(junctions.astype(np.float32), np.ones((3, 3), np.uint8)).astype(np.int32)
+    near = cv2.dilate(junctions.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int32)
     contact = (segments > 0) & (near > 0)
     pairs = np.unique(np.stack([segments[contact], near[contact]], axis=1), axis=0) \
         if contact.any() else np.zeros((0, 2), np.int32)

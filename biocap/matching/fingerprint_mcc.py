@@ -55,6 +55,7 @@ class MccParams:
     mu_p3: float = np.pi / 12
     tau_p3: float = -30.0
     max_nr: int = 40  # cap on the relaxed pairs (n_R = min(nA, nB, max_nr)); bounds the cost
+    masked_norms: bool = True  # normalize over the common valid cells (paper); False: whole cylinders
     distinct: bool = True  # pick the top pairs greedily one-to-one (no minutia used twice)
 
     @property
@@ -263,7 +264,7 @@ class Prepared:
     * planes_t (3 * n_mask_words, P*C): per cell, how many of the ND layer bits are set, as three
       bit planes (1s, 2s, 4s): |a & mask_b| = sum_p 2^p |plane_p(a) & mask_b|, 12 words instead
       of 24 and no unpacking;
-    * geometry (P, 3, C, C): the minutiae's pairwise distance and angles (for the relaxation)."""
+    * geometry (3, P, C, C): the minutiae's pairwise distance and angles (for the relaxation)."""
 
     batch: PackedBatch
     bits_t: np.ndarray
@@ -304,7 +305,7 @@ def prepare(batch: PackedBatch, params: MccParams = DEFAULT_PARAMS) -> Prepared:
 
 
 def _geometry(xyt: np.ndarray) -> np.ndarray:
-    """(P, 3, C, C): for minutiae t (row) and k (column): distance, theta_t - theta_k, and the
+    """(3, P, C, C): for minutiae t (row) and k (column): distance, theta_t - theta_k, and the
     angle between t's direction and the segment t->k."""
     m = xyt.astype(np.float32)
     dx = m[:, None, :, 0] - m[:, :, None, 0]
@@ -312,7 +313,7 @@ def _geometry(xyt: np.ndarray) -> np.ndarray:
     dist = np.sqrt(dx * dx + dy * dy)
     dtheta = _angle_diff(m[:, :, None, 2], m[:, None, :, 2])
     radial = _angle_diff(m[:, :, None, 2], np.arctan2(dy, dx))
-    return np.stack([dist, dtheta, radial], axis=1).astype(np.float32)
+    return np.stack([dist, dtheta, radial], axis=0).astype(np.float32)
 
 
 def prepare_sets(sets: list[CylinderSet], params: MccParams = DEFAULT_PARAMS,
@@ -330,33 +331,37 @@ def _popcount_dot(a_rows: np.ndarray, b_t: np.ndarray, acc: np.ndarray, tmp: np.
     return acc
 
 
-def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS) -> np.ndarray:
-    """Bit-based MCC similarity of every probe cylinder (probe = a Prepared of one set) with
-    every candidate cylinder: (P, na, C) float32, 0 where the two are not comparable."""
-    p = params
-    P, C = cand.batch.bits.shape[:2]
-    na = int(probe.batch.n_cyl[0])
-    if na == 0 or P == 0:
-        return np.zeros((P, na, C), np.float32)
+def _block_similarity(a_bits, a_mask, a_planes, a_theta, b_bits_t, b_mask_t, b_planes_t, b_theta,
+                      p: MccParams) -> np.ndarray:
+    """Bit-based similarity of probe rows (contiguous (n, words) arrays) with candidate columns
+    (word-major (words, m) arrays): (n, m) float32, 0 where not comparable."""
     mw = p.n_mask_words
-    a_bits = probe.bits_t[:, :na].T
-    a_mask = probe.mask_t[:, :na].T
-    a_planes = probe.planes_t[:, :na].T
-    shape = (na, P * C)
+    shape = (a_bits.shape[0], b_bits_t.shape[1])
     tmp, cnt = np.empty(shape, np.uint64), np.empty(shape, np.uint8)
 
     def dot(a_rows, b_t):
-        return _popcount_dot(np.ascontiguousarray(a_rows), b_t, np.zeros(shape, np.uint16), tmp, cnt)
+        return _popcount_dot(a_rows, b_t, np.zeros(shape, np.uint16), tmp, cnt)
 
-    ab = dot(a_bits, cand.bits_t).astype(np.float32)  # |a & b|
-    common = dot(a_mask, cand.mask_t)  # common valid cells
-    a_mb = np.zeros(shape, np.float32)  # |a & mask_b|
-    b_ma = np.zeros(shape, np.float32)  # |b & mask_a|
-    for plane in range(3):
-        rows = slice(plane * mw, (plane + 1) * mw)
-        a_mb += float(1 << plane) * dot(a_planes[:, rows], cand.mask_t)
-        b_ma += float(1 << plane) * _popcount_dot(
-            np.ascontiguousarray(a_mask), cand.planes_t[rows], np.zeros(shape, np.uint16), tmp, cnt)
+    ab = dot(a_bits, b_bits_t).astype(np.float32)  # |a & b|
+    common = dot(a_mask, b_mask_t)  # common valid cells
+    if p.masked_norms:
+        # |a & mask_b| and |b & mask_a| from the count planes, in integers (<= 6 * 256)
+        a_mb = np.zeros(shape, np.uint16)
+        b_ma = np.zeros(shape, np.uint16)
+        for plane in range(3):
+            rows = slice(plane * mw, (plane + 1) * mw)
+            a_part = dot(np.ascontiguousarray(a_planes[:, rows]), b_mask_t)
+            b_part = dot(a_mask, b_planes_t[rows])
+            if plane:
+                np.left_shift(a_part, plane, out=a_part)
+                np.left_shift(b_part, plane, out=b_part)
+            a_mb += a_part
+            b_ma += b_part
+        a_mb = a_mb.astype(np.float32)
+        b_ma = b_ma.astype(np.float32)
+    else:  # whole-cylinder norms (faster, slightly less accurate)
+        a_mb = np.broadcast_to(np.bitwise_count(a_bits).sum(1).astype(np.float32)[:, None], shape).copy()
+        b_ma = np.broadcast_to(np.bitwise_count(b_bits_t).sum(0).astype(np.float32)[None, :], shape).copy()
     xor = a_mb + b_ma
     xor -= 2.0 * ab
     np.maximum(xor, 0.0, out=xor)
@@ -366,10 +371,74 @@ def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFA
     ok = denom > 1e-5
     np.maximum(denom, 1e-6, out=denom)
     lam = 1.0 - xor / denom
-    dth = _abs_angle_diff(probe.batch.xyt[0, :na, 2][:, None], cand.batch.xyt[..., 2].reshape(1, P * C))
+    dth = _abs_angle_diff(a_theta[:, None], b_theta[None, :])
     ok &= (common >= p.min_me * float(np.sum(_in_circle(p)))) & (dth <= p.delta_theta)
     lam *= ok
-    return lam.astype(np.float32, copy=False).reshape(na, P, C).transpose(1, 0, 2)
+    return lam
+
+
+#: below this many candidate cylinders one block is cheaper than angle bins (call overhead)
+_BINNING_MIN_COLUMNS = 1500
+_ANGLE_BINS = 6
+
+
+def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS) -> np.ndarray:
+    """Bit-based MCC similarity of every probe cylinder (probe = a Prepared of one set) with
+    every candidate cylinder: (P, na, C) float32, 0 where the two are not comparable.
+
+    Only pairs whose directions can be within delta_theta are computed: the candidates' valid
+    cylinders are sorted by direction, the probe's are grouped in angle bins, and each bin is
+    compared with the window of directions it can match (about half of the columns for
+    delta_theta = pi/3), one block per bin."""
+    p = params
+    P, C = cand.batch.bits.shape[:2]
+    na = int(probe.batch.n_cyl[0])
+    out = np.zeros((na, P * C), np.float32)
+    if na == 0 or P == 0:
+        return out.reshape(na, P, C).transpose(1, 0, 2)
+    a_bits = np.ascontiguousarray(probe.bits_t[:, :na].T)
+    a_mask = np.ascontiguousarray(probe.mask_t[:, :na].T)
+    a_planes = np.ascontiguousarray(probe.planes_t[:, :na].T)
+    a_theta = probe.batch.xyt[0, :na, 2]
+    b_theta_all = cand.batch.xyt[..., 2].reshape(P * C)
+    cols = np.flatnonzero((np.arange(C)[None, :] < cand.batch.n_cyl[:, None]).ravel())  # real cylinders
+    if len(cols) == 0:
+        return out.reshape(na, P, C).transpose(1, 0, 2)
+    if len(cols) < _BINNING_MIN_COLUMNS or p.delta_theta >= np.pi / 2:
+        out[:, cols] = _block_similarity(a_bits, a_mask, a_planes, a_theta, cand.bits_t[:, cols],
+                                         cand.mask_t[:, cols], cand.planes_t[:, cols],
+                                         b_theta_all[cols], p)
+        return out.reshape(na, P, C).transpose(1, 0, 2)
+    # sort the candidate columns by direction and repeat them once shifted by 2 pi, so that any
+    # window of directions (wrapping around) is one contiguous slice
+    theta = np.mod(b_theta_all[cols], TWO_PI)
+    order = cols[np.argsort(theta, kind="stable")]
+    st = np.mod(b_theta_all[order], TWO_PI)
+    order2 = np.concatenate([order, order])
+    st2 = np.concatenate([st, st + TWO_PI])
+    bits2, mask2, planes2 = (np.ascontiguousarray(x[:, order2]) for x in
+                             (cand.bits_t, cand.mask_t, cand.planes_t))
+    width = TWO_PI / _ANGLE_BINS
+    a_mod = np.mod(a_theta, TWO_PI)
+    a_bin = np.minimum((a_mod / width).astype(np.int64), _ANGLE_BINS - 1)
+    n = len(order)
+    for b in range(_ANGLE_BINS):
+        rows = np.flatnonzero(a_bin == b)
+        if len(rows) == 0:
+            continue
+        lo = b * width - p.delta_theta - 1e-6
+        hi = (b + 1) * width + p.delta_theta + 1e-6
+        if lo < 0:
+            lo, hi = lo + TWO_PI, hi + TWO_PI
+        s = int(np.searchsorted(st2, lo, side="left"))
+        e = int(np.searchsorted(st2, hi, side="right"))
+        e = min(e, s + n)  # never the same column twice
+        if e <= s:
+            continue
+        block = _block_similarity(a_bits[rows], a_mask[rows], a_planes[rows], a_theta[rows],
+                                  bits2[:, s:e], mask2[:, s:e], planes2[:, s:e], b_theta_all[order2[s:e]], p)
+        out[np.ix_(rows, order2[s:e])] = block
+    return out.reshape(na, P, C).transpose(1, 0, 2)
 
 
 def _in_circle(p: MccParams) -> np.ndarray:
@@ -409,13 +478,15 @@ def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = 
     live = (np.arange(K)[None, :] < n_r[:, None]) & (lam0 > 0)
     lam0 = np.where(live, lam0, 0.0).astype(np.float32)
     ia, jb = top // C, top % C
-    ga = probe.geometry[0][:, ia[:, :, None], ia[:, None, :]]  # (3, P, K, K)
-    pidx = np.arange(P)[:, None, None]
-    gb = cand.geometry[pidx, :, jb[:, :, None], jb[:, None, :]]  # (P, K, K, 3)
-    gb = np.moveaxis(gb, -1, 0)
-    d1 = np.abs(ga[0] - gb[0])
-    d2 = _abs_angle_diff(ga[1], gb[1])
-    d3 = _abs_angle_diff(ga[2], gb[2])
+    # pairwise geometry of the selected minutiae, gathered channel by channel with flat indices
+    Ca = probe.geometry.shape[-1]
+    ia_flat = ia[:, :, None] * Ca + ia[:, None, :]  # (P, K, K)
+    jb_flat = (np.arange(P)[:, None, None] * C + jb[:, :, None]) * C + jb[:, None, :]
+    ga = probe.geometry[:, 0].reshape(3, -1)
+    gb = cand.geometry.reshape(3, -1)
+    d1 = np.abs(np.take(ga[0], ia_flat) - np.take(gb[0], jb_flat))
+    d2 = _abs_angle_diff(np.take(ga[1], ia_flat), np.take(gb[1], jb_flat))
+    d3 = _abs_angle_diff(np.take(ga[2], ia_flat), np.take(gb[2], jb_flat))
     rho = _sigmoid(d1, p.mu_p1, p.tau_p1)
     rho *= _sigmoid(d2, p.mu_p2, p.tau_p2)
     rho *= _sigmoid(d3, p.mu_p3, p.tau_p3)
@@ -469,4 +540,4 @@ def _slice(prep: Prepared, rows: slice) -> Prepared:
     lo, hi, _ = rows.indices(P)
     cols = slice(lo * C, hi * C)
     return Prepared(prep.batch.take(rows), prep.bits_t[:, cols], prep.mask_t[:, cols],
-                    prep.planes_t[:, cols], prep.geometry[rows])
+                    prep.planes_t[:, cols], prep.geometry[:, rows])

@@ -98,10 +98,11 @@ def impression_template(master: MasterFinger, geometry: ImpressionGeometry,
     out["quality"] = np.clip(rng.normal(70, 15, out.size), 20, 100).astype(np.uint8)
     order = np.lexsort((out["x"], out["y"]))
     sps = []
-    for name, sx, sy in master.pattern.singular_points():
-        px, py = geometry.forward(np.array([sx]), np.array([sy]))
-        if 0 <= px[0] < w and 0 <= py[0] < h:
-            sps.append(SingularPoint(name, float(px[0]), float(py[0])))
+    points = master.pattern.singular_points()
+    if points:
+        px, py = geometry.forward(np.array([p[1] for p in points]), np.array([p[2] for p in points]))
+        sps = [SingularPoint(p[0], float(x), float(y)) for p, x, y in zip(points, px, py)
+               if 0 <= x < w and 0 <= y < h]
     return FingerprintTemplate(minutiae=out[order], width=w, height=h, ppi=float(ppi),
                                position=finger_position(master.finger_id), view=0,
                                impression_type=0, quality=int(np.clip(40 + 55 * geometry.pressure

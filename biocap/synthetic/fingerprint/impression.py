@@ -23,6 +23,7 @@ from .sensors import SensorProfile
 GRID_STEP = 8  # the smooth maps are computed on a coarse grid and interpolated
 BORDER_MARGIN = 8  # ground truth stays this far inside the image
 MIN_INK = 0.5  # a true minutia counts only where the skin actually printed
+CLEAR_INK_STD = 0.3  # ink contrast around a minutia above which it is legible
 
 
 @dataclass
@@ -33,9 +34,11 @@ class Impression:
     singular_points: list[tuple[str, float, float]]
     finger_class: str
     info: dict = field(default_factory=dict)
+    clear: np.ndarray | None = None  # per minutia: legible in this impression
 
     def ground_truth(self) -> dict:
         names = {int(MinutiaType.ENDING): "ending", int(MinutiaType.BIFURCATION): "bifurcation"}
+        clear = self.clear if self.clear is not None else np.ones(len(self.minutiae), bool)
         return {
             "ppi": self.ppi, "width": int(self.image.shape[1]), "height": int(self.image.shape[0]),
             "finger_class": self.finger_class,
@@ -44,8 +47,11 @@ class Impression:
                                 "endings point into their ridge, bifurcations between their "
                                 "branches",
             "minutiae": [{"x": round(float(x), 2), "y": round(float(y), 2),
-                          "angle": round(float(a), 4), "type": names[int(t)]}
-                         for x, y, a, t in self.minutiae],
+                          "angle": round(float(a), 4), "type": names[int(t)],
+                          "clear": bool(c)}
+                         for (x, y, a, t), c in zip(self.minutiae, clear)],
+            "clear_rule": "clear = the ridges around the minutia printed with contrast (not lost "
+                          "in a dry patch, smudged by moisture or outside the contact area)",
             "singular_points": [{"kind": k, "x": round(x, 2), "y": round(y, 2)}
                                 for k, x, y in self.singular_points],
             **self.info,
@@ -159,6 +165,9 @@ def render_impression(master: MasterPrint, profile: SensorProfile, rng: np.rando
                            profile.blur_sigma * (2.0 - capture) * rng.uniform(0.85, 1.1))
     sigma = np.interp(capture, [0, 1], profile.noise_sigma[::-1]) * rng.uniform(0.8, 1.25)
     img += rng.normal(0, sigma, (h, w)).astype(np.float32)
+    if profile.column_gain > 0:  # column read-out: each column its own gain
+        img = (img - bg) * (1 + profile.column_gain * rng.standard_normal((1, w))).astype(
+            np.float32) + bg
     if sweep is not None:  # per-row gain stripes of a sweep sensor
         img = (img - bg) * (1 + 0.06 * rng.standard_normal((h, 1))).astype(np.float32) + bg
     image = np.clip(np.round(img), 0, 255).astype(np.uint8)
@@ -177,6 +186,11 @@ def render_impression(master: MasterPrint, profile: SensorProfile, rng: np.rando
     printed = cv2.GaussianBlur(np.clip(finger * contact_px * 1.6, 0, 1), (0, 0), 3)
     visible = inside & (printed[yi, xi] >= MIN_INK)
     gt = np.stack([qx, qy, np.mod(-theta, 2 * np.pi), m[:, 3]], axis=1)[visible]
+    # "clear": the ridges around the minutia printed with contrast (not lost in a dry patch or
+    # drowned in a wet one); local standard deviation of the ink over about a ridge period
+    mean = cv2.GaussianBlur(ink, (0, 0), 4.0)
+    std = np.sqrt(np.maximum(cv2.GaussianBlur(ink * ink, (0, 0), 4.0) - mean * mean, 0))
+    clear = std[yi, xi][visible] >= CLEAR_INK_STD
     sps = []
     for kind, sx, sy in master.singular_points:
         px, py = _forward(geom, sweep, np.array([sx]), np.array([sy]))
@@ -184,7 +198,7 @@ def render_impression(master: MasterPrint, profile: SensorProfile, rng: np.rando
             sps.append((kind, float(px[0]), float(py[0])))
     info = {"condition": condition, "capture_quality": round(capture, 3), "moisture": round(moisture, 3), "pressure": round(geom.pressure, 3),
             "rotation_deg": round(float(np.rad2deg(geom.rotation)), 2)}
-    return Impression(image, ppi, gt, sps, master.pattern.kind, info)
+    return Impression(image, ppi, gt, sps, master.pattern.kind, info, clear)
 
 
 def _creases(rng, h, w) -> np.ndarray:

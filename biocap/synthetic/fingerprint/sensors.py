@@ -26,13 +26,14 @@ class SensorProfile:
     contact: float  # scale of the contact area
     sweep: bool = False  # thermal sweep: uneven speed and row stripes
     texture: float = 6.0  # low-frequency background texture amplitude
+    column_gain: float = 0.0  # per-column gain spread (capacitive arrays read out by column)
 
 
 SENSORS = {
     "optical": SensorProfile("optical", 400, 500, 500.0, (212, 250), (8, 70), (2, 7), 0.7,
                              0.1, 1.0, texture=4.0),
-    "capacitive": SensorProfile("capacitive", 300, 300, 500.0, (150, 215), (40, 110), (6, 13),
-                                0.6, -0.25, 1.0, texture=10.0),
+    "capacitive": SensorProfile("capacitive", 300, 300, 500.0, (120, 175), (0, 45), (4, 11),
+                                0.6, -0.25, 1.0, texture=10.0, column_gain=0.05),
     "thermal": SensorProfile("thermal", 300, 480, 512.0, (140, 200), (30, 90), (5, 10), 0.9,
                              0.0, 1.0, sweep=True, texture=8.0),
 }

@@ -87,3 +87,13 @@ def test_bad_arguments_raise_clear_errors(kwargs):
     args.update(kwargs)
     with pytest.raises(InvalidDataError):
         next(iter_finger_templates(**args))
+
+
+def test_templates_from_rendered_masters_follow_the_image_generators_fingers():
+    from biocap.synthetic.fingerprint.master import render_master
+    (_, _, t), = list(iter_finger_templates(1, 1, seed=4, masters="rendered"))
+    master = render_master(4, 1)
+    # missed minutiae, contact area and spurious ones change the count, not its scale
+    assert 0.3 * len(master.minutiae) <= len(t) <= len(master.minutiae) + 10
+    with pytest.raises(InvalidDataError):
+        next(iter_finger_templates(1, 1, seed=4, masters="painted"))

@@ -27,6 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="write minutiae records instead of images (fast, for 1:N galleries)")
     g.add_argument("--format", default="iso19794-2:2005",
                    help="record format with --templates-only (default iso19794-2:2005)")
+    g.add_argument("--masters", default="statistical", choices=["statistical", "rendered"],
+                   help="with --templates-only: fingers from a statistical model (fast) or from "
+                        "the rendered masters the images use (slow)")
     g.set_defaults(func=_generate)
 
 
@@ -36,7 +39,8 @@ def _generate(args: argparse.Namespace) -> int:
         raise InvalidDataError("--format applies only with --templates-only")
     report = generate_dataset(args.out, args.fingers, args.impressions, args.seed,
                               sensor=args.sensor, workers=args.workers,
-                              templates_format=args.format if args.templates_only else None)
+                              templates_format=args.format if args.templates_only else None,
+                              masters=args.masters)
     print(json.dumps(report.to_json(), indent=1))
     print(f"wrote {report.impressions} {'records' if args.templates_only else 'impressions'} to "
           f"{report.out} ({report.impressions_per_second_per_core:.1f} per second per core)",

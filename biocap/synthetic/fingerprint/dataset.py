@@ -58,6 +58,7 @@ class _Job:
     impressions: int
     sensor: str
     templates_format: str | None = None
+    masters: str = "statistical"
 
 
 def _run_images(job: _Job) -> tuple[int, float]:
@@ -83,7 +84,8 @@ def _run_templates(job: _Job) -> tuple[int, float]:
     # fingers of a job are consecutive
     start, count = job.fingers[0], len(job.fingers)
     for f, k, t in iter_finger_templates(count, job.impressions, job.seed, profile.ppi,
-                                         profile.width, profile.height, start=start):
+                                         profile.width, profile.height, start=start,
+                                         masters=job.masters):
         record = record_cls.from_templates([t], format=job.templates_format)
         (out / f"{f}_{k}.{template_suffix(job.templates_format)}").write_bytes(
             encode(record, job.templates_format))
@@ -138,8 +140,12 @@ def _check_int(name, v, lo, hi):
 
 def generate_dataset(out: str | Path, fingers: int, impressions: int, seed: int, *,
                      sensor: str = "optical", workers: int = 1,
-                     templates_format: str | None = None) -> GenerationReport:
-    """Write `fingers` x `impressions` images (or template records) into `out`."""
+                     templates_format: str | None = None,
+                     masters: str = "statistical") -> GenerationReport:
+    """Write `fingers` x `impressions` images (or template records) into `out`; `masters`
+    chooses where template-only fingers come from (see `iter_finger_templates`)."""
+    if masters not in ("statistical", "rendered"):
+        raise InvalidDataError(f"masters must be 'statistical' or 'rendered', got {masters!r}")
     _check_int("fingers", fingers, 1, MAX_FINGERS)
     _check_int("impressions", impressions, 1, MAX_IMPRESSIONS)
     _check_int("workers", workers, 1, 256)
@@ -161,12 +167,14 @@ def generate_dataset(out: str | Path, fingers: int, impressions: int, seed: int,
             "layout": "fvc: <finger>_<impression>.png (+ .json ground truth), fingers from 1",
             "conditions": "FVC2002 protocol: impressions 1-2 normal, 3-4 displaced/rotated, "
                           "5-6 dry, 7-8 wet, repeating",
-            "templates_format": templates_format}
+            "templates_format": templates_format,
+            "template_masters": masters if templates_format else None}
     (out / "dataset.json").write_text(json.dumps(meta, indent=1, sort_keys=True) + "\n")
     # chunks of consecutive fingers; small enough to balance the workers
     per = max(1, min(256 if templates_format else 4, fingers // (workers * 4) or 1))
     jobs = [_Job(str(out), seed, tuple(range(s, min(s + per, fingers + 1))), impressions,
-                 profile.name, templates_format) for s in range(1, fingers + 1, per)]
+                 profile.name, templates_format, masters)
+            for s in range(1, fingers + 1, per)]
     run = _run_templates if templates_format else _run_images
     t0 = time.perf_counter()
     if workers == 1:

@@ -9,12 +9,13 @@ MIN_BLOB = 20  # px at 500 ppi: smaller ridge blobs or valley holes are noise, n
 
 
 def _drop_small(binary: np.ndarray, min_area: int) -> np.ndarray:
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(binary.astype(np.uint8), connectivity=8)
-    small = np.flatnonzero(stats[:, cv2.CC_STAT_AREA] < min_area)
-    small = small[small > 0]
-    if small.size == 0:
+    # connectedComponents + bincount: several times faster than connectedComponentsWithStats
+    n, labels = cv2.connectedComponents(binary.astype(np.uint8), connectivity=8)
+    keep = np.bincount(labels.ravel(), minlength=n) >= min_area
+    keep[0] = False
+    if keep[1:].all():
         return binary
-    return binary & ~np.isin(labels, small)
+    return keep[labels]  # a lookup table per label is far cheaper than np.isin on the image
 
 
 def binarize(enhanced: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -22,17 +22,26 @@ CANDIDATE_DTYPE = np.dtype([("x", "f4"), ("y", "f4"), ("angle", "f4"), ("type", 
                             ("element", "i4"), ("quality", "f4")])
 
 
-def _sense(graph: SkeletonGraph, x: float, y: float, labels: tuple[int, ...]) -> tuple[float, float]:
-    """Mean offset from (x, y) of the pixels of the given segments within SENSE_RADIUS."""
-    h, w = graph.segments.shape
-    xi, yi, r = int(round(x)), int(round(y)), SENSE_RADIUS
-    y0, y1, x0, x1 = max(0, yi - r), min(h, yi + r + 1), max(0, xi - r), min(w, xi + r + 1)
-    window = graph.segments[y0:y1, x0:x1]
-    own = np.isin(window, labels) if len(labels) > 1 else window == labels[0]
-    ys, xs = np.nonzero(own)
-    if xs.size == 0:
-        return 0.0, 0.0
-    return float(xs.mean() + x0 - x), float(ys.mean() + y0 - y)
+_OFF_Y, _OFF_X = (a.ravel() for a in np.mgrid[-SENSE_RADIUS:SENSE_RADIUS + 1,
+                                             -SENSE_RADIUS:SENSE_RADIUS + 1])
+
+
+def _mean_offsets(graph: SkeletonGraph, x: np.ndarray, y: np.ndarray,
+                  own_labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean offset from each (x, y) of the pixels within SENSE_RADIUS that belong to one of its
+    own segments (`own_labels`: (n, k) segment ids per minutia, -1 for none). All minutiae at once:
+    the window of every minutia is gathered into an (n, window) array."""
+    r = SENSE_RADIUS
+    pad = np.pad(graph.segments, r)
+    xi = np.clip(np.round(x).astype(np.intp), 0, graph.segments.shape[1] - 1) + r
+    yi = np.clip(np.round(y).astype(np.intp), 0, graph.segments.shape[0] - 1) + r
+    window = pad[yi[:, None] + _OFF_Y[None], xi[:, None] + _OFF_X[None]]
+    own = window == own_labels[:, :1]
+    for k in range(1, own_labels.shape[1]):
+        own |= window == own_labels[:, k:k + 1]
+    weights = own.astype(np.float32)
+    count = np.maximum(weights.sum(axis=1), 1)
+    return weights @ _OFF_X.astype(np.float32) / count, weights @ _OFF_Y.astype(np.float32) / count
 
 
 def detect_minutiae(graph: SkeletonGraph, field: OrientationField) -> np.ndarray:
@@ -52,17 +61,15 @@ def detect_minutiae(graph: SkeletonGraph, field: OrientationField) -> np.ndarray
     if out.size == 0:
         return out
 
-    axis = field.at(out["x"], out["y"])
-    touching: dict[int, list[int]] = {}
-    for seg, jun in graph.touch_pairs:
-        touching.setdefault(int(jun), []).append(int(seg))
-    angle = axis.astype(np.float64)
-    for i in range(out.size):
-        labels = (int(out["element"][i]),) if i < n_end else tuple(touching.get(int(out["element"][i]), ()))
-        if not labels:
-            continue
-        dx, dy = _sense(graph, float(out["x"][i]), float(out["y"][i]), labels)
-        if dx * np.cos(axis[i]) + dy * np.sin(axis[i]) < 0:
-            angle[i] += np.pi
-    out["angle"] = angle % (2 * np.pi)
+    axis = field.at(out["x"], out["y"]).astype(np.float64)
+    # own segments: an ending's segment; the three segments meeting at a bifurcation
+    own = np.full((out.size, 3), -1, np.int64)
+    own[:n_end, 0] = np.where(ending_seg > 0, ending_seg, -1)
+    pairs = graph.touch_pairs
+    rows = pairs[np.isin(pairs[:, 1], bif_ids)]
+    rows = rows[np.argsort(rows[:, 1], kind="stable")]
+    own[n_end:] = rows[:, 0].reshape(-1, 3)  # degree 3: exactly three rows per junction, id order
+    dx, dy = _mean_offsets(graph, out["x"], out["y"], own)
+    flip = dx * np.cos(axis) + dy * np.sin(axis) < 0
+    out["angle"] = (axis + np.pi * flip) % (2 * np.pi)
     return out

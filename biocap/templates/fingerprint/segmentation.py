@@ -62,20 +62,28 @@ def segment(image: np.ndarray) -> np.ndarray:
     return full > 0.5
 
 
-MIN_FLOW_COHERENCE = 0.22  # ridge flow clearer than noise (white noise gives ~0.15, fingers 0.4-0.9)
-FLOW_SIGMA = 8.0  # px at 500 ppi
+MIN_FLOW_COHERENCE = 0.22  # ridge flow clearer than noise (white noise ~0.15, fingers 0.4-0.9)
 
 
 def refine_with_flow(mask: np.ndarray, coherence: np.ndarray) -> np.ndarray:
     """Stage "foreground": keep only the part of the mask with a coherent ridge flow; grey-level
-    variation alone cannot tell ridges from noise or texture."""
-    clear = cv2.GaussianBlur(coherence, (0, 0), FLOW_SIGMA) > MIN_FLOW_COHERENCE
-    refined = (mask & clear).astype(np.uint8)
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * BLOCK + 1, 2 * BLOCK + 1))
+    variation alone cannot tell ridges from noise or texture. Judged per 8x8 block, like the mask."""
+    h, w = mask.shape
+    bh, bw = max(1, h // BLOCK), max(1, w // BLOCK)
+    coh = cv2.resize(coherence, (bw, bh), interpolation=cv2.INTER_AREA)
+    coh = cv2.GaussianBlur(coh, (0, 0), 1.0)
+    blocks = cv2.resize(mask.astype(np.uint8), (bw, bh), interpolation=cv2.INTER_NEAREST)
+    refined = ((blocks > 0) & (coh > MIN_FLOW_COHERENCE)).astype(np.uint8)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     refined = cv2.morphologyEx(refined, cv2.MORPH_OPEN, kernel)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(refined, connectivity=8)
     if n <= 1:
         return np.zeros(mask.shape, bool)
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= max(MIN_AREA_BLOCKS * BLOCK * BLOCK, areas.max() / 3))
-    return _fill_holes(np.isin(labels, keep).astype(np.uint8)) & mask
+    keep = 1 + np.flatnonzero(areas >= max(MIN_AREA_BLOCKS, areas.max() / 3))
+    if keep.size == 0:
+        return np.zeros(mask.shape, bool)
+    blocks = _fill_holes(np.isin(labels, keep).astype(np.uint8)).astype(np.float32)
+    full = cv2.resize(blocks, (bw * BLOCK, bh * BLOCK), interpolation=cv2.INTER_LINEAR)
+    full = cv2.copyMakeBorder(full, 0, h - full.shape[0], 0, w - full.shape[1], cv2.BORDER_REPLICATE)
+    return (full > 0.5) & mask

@@ -43,21 +43,27 @@ class SkeletonGraph:
 def build_graph(skeleton: np.ndarray) -> SkeletonGraph:
     cn = crossing_numbers(skeleton)
     junction_px = (cn >= 3).astype(np.uint8)
-    nj, junctions, _, jcent = cv2.connectedComponentsWithStats(junction_px, connectivity=8)
+    # (connectedComponents + bincount: several times faster than connectedComponentsWithStats)
+    nj, junctions = cv2.connectedComponents(junction_px, connectivity=8)
+    jy, jx = np.nonzero(junctions)
+    jl = junctions[jy, jx]
+    jcount = np.maximum(np.bincount(jl, minlength=nj), 1)
+    jcent = np.stack([np.bincount(jl, jx, minlength=nj) / jcount,
+                      np.bincount(jl, jy, minlength=nj) / jcount], axis=1)
     # cut out each junction with its 8 neighbours: two branches leaving a junction can touch each
     # other diagonally next to it, and would otherwise merge into one segment
     zone = cv2.dilate(junction_px, np.ones((3, 3), np.uint8))
     body = (skeleton & (zone == 0)).astype(np.uint8)
-    ns, segments, sstats, _ = cv2.connectedComponentsWithStats(body, connectivity=8)
-    length = sstats[:, cv2.CC_STAT_AREA].astype(np.int32)
+    ns, segments = cv2.connectedComponents(body, connectivity=8)
+    length = np.bincount(segments.ravel(), minlength=ns).astype(np.int32)
     length[0] = 0
     endings = np.bincount(segments[cn == 1], minlength=ns).astype(np.int32)
     endings[0] = 0
     # a segment touches a junction when one of its pixels is next to a junction pixel
     near = cv2.dilate(junctions.astype(np.float32), np.ones((5, 5), np.uint8)).astype(np.int32)
     contact = (segments > 0) & (near > 0)
-    pairs = np.unique(np.stack([segments[contact], near[contact]], axis=1), axis=0) \
-        if contact.any() else np.zeros((0, 2), np.int32)
+    key = np.unique(segments[contact].astype(np.int64) * nj + near[contact])
+    pairs = np.stack([key // nj, key % nj], axis=1)
     seg_j = np.bincount(pairs[:, 0], minlength=ns).astype(np.int32)
     j_deg = np.bincount(pairs[:, 1], minlength=nj).astype(np.int32)
     return SkeletonGraph(cn, segments.astype(np.int32), junctions.astype(np.int32), length, endings,

@@ -29,9 +29,11 @@ import numpy as np
 from skimage.morphology import skeletonize
 
 from ..errors import InvalidSample
-from ..imaging import MAX_WORKING_SIDE
 
 BLOCK = 32
+#: largest image side analysed (a 4-finger slap at 500 ppi is about 1,600 px): bounds memory to
+#: a few tens of MB of float32 planes
+MAX_SIDE = 2048
 #: a block is foreground when its grey-level standard deviation exceeds this (0-255 scale)
 FOREGROUND_STD = 9.0
 #: ridge period band at 500 ppi, in pixels (NFIQ 2 and most extractors assume 5-15 px)
@@ -47,7 +49,7 @@ _GLOBAL = ("fg_fraction", "fg_area_mm2", "fg_offset_x", "fg_offset_y", "fg_offse
            "minutiae_quality_80", "bifurcation_share", "n_fg_blocks", "fg_components",
            "coherence_sum", "clarity_sum", "good_blocks", "good_area_fraction",
            "minutiae_good_count", "ridge_block_fraction", "fg_margin_dx", "fg_margin_dy",
-           "ridge_period_share")
+           "ridge_period_share", "minutiae_coherent")
 FEATURE_NAMES: tuple[str, ...] = tuple(
     f"{m}_{s}" for m in _BLOCK_MEASURES for s in _STATS) + _GLOBAL
 
@@ -201,8 +203,8 @@ def _enhanced_ridges(smooth: np.ndarray, gx: np.ndarray, gy: np.ndarray, period:
     small = cv2.resize(smooth, (hw, hh), interpolation=cv2.INTER_AREA)
     half_period = period / 2
     size = (max(1, w // _ORIENT_BLOCK), max(1, h // _ORIENT_BLOCK))
-    moments = cv2.resize(np.dstack([gx * gx - gy * gy, 2 * gx * gy]), size,
-                         interpolation=cv2.INTER_AREA)
+    moments = np.dstack([cv2.resize(gx * gx - gy * gy, size, interpolation=cv2.INTER_AREA),
+                         cv2.resize(2 * gx * gy, size, interpolation=cv2.INTER_AREA)])
     # average the doubled-angle vectors over 3x3 blocks: a smooth orientation field
     moments = cv2.blur(moments, (3, 3))
     phi = 0.5 * np.arctan2(moments[..., 1], moments[..., 0])  # gradient = ridge normal
@@ -261,8 +263,9 @@ def analyse(image: np.ndarray) -> FingerprintAnalysis:
         raise InvalidSample("features need a 2-D uint8 image at 500 ppi",
                             hint="resample with biocap.imaging.to_working_resolution first")
     h, w = image.shape
-    if max(h, w) > MAX_WORKING_SIDE:
-        raise InvalidSample(f"image of {w}x{h} px exceeds the {MAX_WORKING_SIDE}-px working limit")
+    if max(h, w) > MAX_SIDE:
+        raise InvalidSample(f"image of {w}x{h} px at 500 ppi exceeds the {MAX_SIDE}-px limit of "
+                            "quality assessment", hint="crop the image to the finger area first")
     if h < 2 * BLOCK or w < 2 * BLOCK:
         raise InvalidSample(f"image of {w}x{h} px is too small for quality assessment",
                             hint=f"at 500 ppi a fingerprint needs at least {2 * BLOCK}x{2 * BLOCK} px")
@@ -275,9 +278,10 @@ def analyse(image: np.ndarray) -> FingerprintAnalysis:
     gy = cv2.Sobel(smooth, cv2.CV_32F, 0, 1, ksize=3)
     # block sums of the gradient moments and grey levels through block-mean downsampling
     area = (cols, rows)
-    moments = cv2.resize(np.dstack([gx * gx, gy * gy, gx * gy, img, img * img]), area,
-                         interpolation=cv2.INTER_AREA).astype(np.float64)
-    gxx, gyy, gxy, mean, mean_sq = (moments[..., k] for k in range(5))
+    # one plane at a time keeps the peak memory at a few image-sized float32 planes
+    gxx, gyy, gxy, mean, mean_sq = (
+        cv2.resize(plane, area, interpolation=cv2.INTER_AREA).astype(np.float64)
+        for plane in (gx * gx, gy * gy, gx * gy, img, img * img))
     std = np.sqrt(np.maximum(mean_sq - mean**2, 0.0))
     fg = _segment(std)
     ocl, coherence, theta = _orientation(gxx, gyy, gxy)
@@ -342,8 +346,9 @@ def analyse(image: np.ndarray) -> FingerprintAnalysis:
         quality_mean = float(m_quality.mean())
         quality_80 = float((m_quality > 0.8).mean())
         bif_share = float((minutiae[:, 2] == 2).mean())
+        coherent = int((coherence[by, bx] > 0.5).sum())  # minutiae where ridges flow clearly
     else:
-        central, quality_mean, quality_80, bif_share = 0, 0.0, 0.0, 0.0
+        central, quality_mean, quality_80, bif_share, coherent = 0, 0.0, 0.0, 0.0, 0
 
     vector += [fg_fraction, fg_area_mm2, cx, cy, float(np.hypot(cx, cy)), bbox_fill,
                float(img.mean()) / 255.0, float(img.std()) / 255.0,
@@ -366,7 +371,7 @@ def analyse(image: np.ndarray) -> FingerprintAnalysis:
     # frequency, so their peak sits at the band's low edge
     ridge_period = period <= 12.5
     vector += [float(ridge_like.mean()) if n_fg else 0.0, float(margin_dx), float(margin_dy),
-               float(ridge_period.mean()) if n_fg else 0.0]
+               float(ridge_period.mean()) if n_fg else 0.0, float(coherent)]
     minutiae = minutiae + np.array([x0, y0, 0], np.int32)
     maps = {"ocl": ocl, "coherence": coherence, "flow": flow, "std": std, "mean": mean,
             "ridge_share": ridge_share, "orientation": theta}

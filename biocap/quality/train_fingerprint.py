@@ -29,7 +29,7 @@ from .fingerprint_model import QualityModel, spearman
 #: (folder under fingerprint/, ppi)
 FVC_SETS = (("fvc2002_db1_b", 500.0), ("fvc2002_db2_b", 569.0),
             ("fvc2002_db3_b", 500.0), ("fvc2002_db4_b", 500.0))
-DEGRADED_PER_IMAGE = 2
+DEGRADED_PER_IMAGE = 4
 SEED = 20260528
 
 
@@ -47,7 +47,11 @@ def training_images(degraded_per_image: int = DEGRADED_PER_IMAGE, seed: int = SE
             yield key, name, image
             for k in range(degraded_per_image):
                 deg, kwargs, out = random_degradation(image, rng)
-                yield f"{key}#{k}:{deg}", name, out
+                # the key names the degradation with its parameters, so that cached NFIQ 2
+                # scores are only reused for the very same image
+                args = ",".join(f"{a}={v:.4g}" if isinstance(v, float) else f"{a}={v}"
+                                for a, v in sorted(kwargs.items()))
+                yield f"{key}#{k}:{deg}({args})", name, out
 
 
 def reference_scores(cache: Path, degraded_per_image: int, seed: int) -> dict[str, int]:

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..matching.iris_gallery import CODE_BYTES, IrisGallery, key_of
+from ..matching.iris_gallery import CODE_BYTES, IrisGallery, coarse_key_stats
 from ..matching.iris_hamming import as_words, masked_distances, normalize_hd, rotations
 from ..matching.iris_synthetic import filler_codes, neighbour_agreement
 from ..templates.iris import IrisExtractor
@@ -147,11 +147,7 @@ def coarse_margin(codes, masks, ok, subject, gallery: IrisGallery) -> dict:
         close = mates[hd <= gallery.threshold]
         if close.size == 0:
             continue
-        pk, pkm = key_of(pc), key_of(pm)
-        gk, gkm = key_of(codes[close]), key_of(masks[close])
-        common = pkm[None, :] & gkm[:, None]
-        d = np.bitwise_count((pk[None, :] ^ gk[:, None]) & common).astype(int)
-        n = np.bitwise_count(common).astype(int)
+        n, d = coarse_key_stats(codes[a], masks[a], codes[close], masks[close], gallery.max_shift)
         slack = (gallery.table[n].astype(int) - d).max(axis=1)
         worst = min(worst, int(slack.min()))
         n_pairs += close.size
@@ -194,8 +190,8 @@ def run_search(args) -> dict:
         np.bitwise_or.reduce(a.ravel())
     t_stream = time.process_time() - t
     t = time.process_time()
-    np.bitwise_or.reduce(gallery._keys[:gallery_size])
-    np.bitwise_or.reduce(gallery._key_masks[:gallery_size])
+    np.bitwise_or.reduce(gallery._keys[:, :gallery_size], axis=None)
+    np.bitwise_or.reduce(gallery._key_masks[:, :gallery_size], axis=None)
     t_stream_keys = time.process_time() - t
 
     p_codes, p_masks = codes[probe_rows], masks[probe_rows]
@@ -273,3 +269,43 @@ def _impostor_samples(gallery: IrisGallery, source, subject, probe_rows, rng, n:
             raw, cnt = masked_distances(pc, pm, as_words(codes[fill]), as_words(masks[fill]))
             out_fill.append(normalize_hd(raw, cnt).min(axis=1))
     return np.concatenate(out_real), (np.concatenate(out_fill) if out_fill else np.zeros(0))
+
+
+def calibrate_coarse(codes, masks, ok, subject, threshold: float, slopes=np.arange(0.30, 0.50, 0.02),
+                     margin: float = 4.0, n_impostor_probes: int = 40, seed: int = 0) -> dict:
+    """Pick the coarse survival line d <= slope * n + offset: for each slope the offset is the
+    smallest that keeps every genuine pair with HD_norm <= threshold (plus `margin`
+    disagreements of safety), and the slope is the one under which the fewest impostor
+    comparisons (real codes of other eyes) survive."""
+    rng = np.random.default_rng(seed)
+    idx = np.nonzero(ok)[0]
+    shifts = np.arange(-MAX_SHIFT, MAX_SHIFT + 1)
+    gen_n, gen_d = [], []
+    for a in idx:
+        mates = idx[(subject[idx] == subject[a]) & (idx != a)]
+        if mates.size == 0:
+            continue
+        pc, pm = rotations(codes[a], 2, shifts), rotations(masks[a], 2, shifts)
+        raw, cnt = masked_distances(as_words(pc), as_words(pm), as_words(codes[mates]), as_words(masks[mates]))
+        close = mates[normalize_hd(raw, cnt).min(axis=1) <= threshold]
+        if close.size:
+            n, d = coarse_key_stats(codes[a], masks[a], codes[close], masks[close], MAX_SHIFT)
+            gen_n.append(n)
+            gen_d.append(d)
+    gen_n, gen_d = np.concatenate(gen_n), np.concatenate(gen_d)
+    imp_n, imp_d = [], []
+    for a in rng.choice(idx, min(n_impostor_probes, idx.size), replace=False):
+        others = idx[subject[idx] != subject[a]]
+        n, d = coarse_key_stats(codes[a], masks[a], codes[others], masks[others], MAX_SHIFT)
+        imp_n.append(n)
+        imp_d.append(d)
+    imp_n, imp_d = np.concatenate(imp_n), np.concatenate(imp_d)
+    best = None
+    for slope in slopes:
+        offset = float(np.ceil((gen_d - slope * gen_n).min(axis=1).max())) + margin
+        survive = float(((imp_d <= slope * imp_n + offset) | (imp_n < 32)).any(axis=1).mean())
+        if best is None or survive < best["impostor_survival"]:
+            best = {"slope": round(float(slope), 3), "offset": offset, "impostor_survival": survive}
+    best.update({"threshold": threshold, "genuine_pairs": int(gen_n.shape[0]),
+                 "impostor_pairs": int(imp_n.shape[0]), "margin": margin})
+    return best

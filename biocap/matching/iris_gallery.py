@@ -1,13 +1,13 @@
 """1:N search of iris codes at memory speed: a short coarse key prunes, the full code decides.
 
-Memory per gallery eye: code 256 B + mask 256 B + coarse key 8 B + key mask 8 B = 528 B (plus
-the caller's id, kept in a numpy array), under the 1 KB budget.
+Memory per gallery eye: code 256 B + mask 256 B + coarse key 32 B + key mask 32 B = 576 B (plus
+the caller's id), under the 1 KB budget.
 
 Search, per batch of probes (rotations are taken on the probe side, the gallery is streamed
 once per batch, chunk by chunk so a chunk stays in cache while every probe rotation meets it):
-1. coarse stage: for each probe rotation, the masked Hamming distance of the 64-bit key (32 code
-   columns spread round the iris, one radius, 2 bits each) against every gallery key: XOR, AND,
-   two popcounts on one uint64 word per gallery eye. A gallery eye survives when, at some
+1. coarse stage: for every other probe rotation, the masked Hamming distance of the 256-bit key
+   (every code column, one of the inner radius rows, 2 bits) against every gallery key: XOR,
+   AND, two popcounts on 4 uint64 words per gallery eye. A gallery eye survives when, at some
    rotation, its key disagreements are at most `key_table[common key bits]` - a line
    d <= slope * n + offset calibrated on real genuine comparisons so that every genuine pair
    whose full HD_norm is at or below the decision threshold survives (measured-safe; see
@@ -30,25 +30,32 @@ from .iris_hamming import as_words, masked_distances, normalize_hd, rotations
 CODE_BYTES = 256  # 8 rows x 128 columns x 2 bits
 BYTES_PER_COLUMN = 2
 COLUMNS = 128
-#: bit positions of the coarse key inside the column-major code: column 4k, radius row 1 or 3
-#: (alternating, to spread the key over the ring), both phase bits: 32 x 2 = 64 bits
-_KEY_COLS = np.arange(0, COLUMNS, 4)
-_KEY_ROWS = np.where(np.arange(_KEY_COLS.size) % 2 == 0, 1, 3)
+#: bit positions of the coarse key inside the column-major code: every code column, one of the
+#: four inner radius rows (cycling 0, 2, 1, 3 round the iris: inner rows are the least often
+#: hidden by lids), both phase bits: 128 x 2 = 256 bits = 4 uint64 words
+_KEY_COLS = np.arange(COLUMNS)
+_KEY_ROWS = np.array([0, 2, 1, 3])[_KEY_COLS % 4]
 KEY_BITS = np.stack([_KEY_COLS * 16 + _KEY_ROWS * 2, _KEY_COLS * 16 + _KEY_ROWS * 2 + 1], 1).ravel()
+KEY_WORDS = KEY_BITS.size // 64
+#: rotations the coarse stage tries: every other one (neighbouring code columns are strongly
+#: correlated, so the best even shift is close to the best shift; the survival line is
+#: calibrated on exactly these shifts), the full stage then tries all of them
+COARSE_STEP = 1
 
 
 def key_of(codes: np.ndarray) -> np.ndarray:
-    """64-bit coarse keys (N,) uint64 of packed codes (N, 256) uint8."""
+    """Coarse keys (N, KEY_WORDS) uint64 of packed codes (N, 256) uint8."""
     bits = np.unpackbits(codes, axis=1)[:, KEY_BITS]
-    return np.ascontiguousarray(np.packbits(bits, axis=1)).view(np.uint64).ravel()
+    return np.ascontiguousarray(np.packbits(bits, axis=1)).view(np.uint64)
 
 
 def key_table(slope: float, offset: float, min_key_bits: int) -> np.ndarray:
-    """Largest number of key disagreements that still survives, per number of common key bits."""
-    n = np.arange(65)
-    table = np.floor(slope * n + offset).clip(0, 64)
-    table[n < min_key_bits] = 64  # too few bits to judge on: always survives
-    return table.astype(np.uint8)
+    """Largest number of key disagreements that still survives, per number of common key bits
+    (uint16: a 256-bit key counts up to 256)."""
+    n = np.arange(KEY_WORDS * 64 + 1)
+    table = np.floor(slope * n + offset).clip(0, KEY_WORDS * 64)
+    table[n < min_key_bits] = KEY_WORDS * 64  # too few bits to judge on: always survives
+    return table.astype(np.uint16)
 
 
 @dataclass
@@ -82,8 +89,9 @@ class IrisGallery:
             raise InvalidDataError(f"max_shift {self.max_shift} must be within 0..{COLUMNS // 2 - 1}")
         self._codes = np.zeros((0, CODE_BYTES), np.uint8)
         self._masks = np.zeros((0, CODE_BYTES), np.uint8)
-        self._keys = np.zeros(0, np.uint64)
-        self._key_masks = np.zeros(0, np.uint64)
+        # keys word-major, (KEY_WORDS, capacity): each word streams contiguously
+        self._keys = np.zeros((KEY_WORDS, 0), np.uint64)
+        self._key_masks = np.zeros((KEY_WORDS, 0), np.uint64)
         self._n = 0
         self.table = key_table(self.key_slope, self.key_offset, self.min_key_bits)
 
@@ -93,7 +101,7 @@ class IrisGallery:
 
     @property
     def bytes_per_entry(self) -> int:
-        return CODE_BYTES * 2 + 16
+        return CODE_BYTES * 2 + KEY_WORDS * 8 * 2
 
     def add(self, template_id, template: IrisTemplate) -> None:
         if not isinstance(template, IrisTemplate) or template.code.size != CODE_BYTES:
@@ -115,8 +123,8 @@ class IrisGallery:
         self._masks[sl] = masks
         for start in range(0, m, 65536):  # unpacking is 8x the codes' size: go in slices
             part = slice(start, min(m, start + 65536))
-            self._keys[self._n + part.start:self._n + part.stop] = key_of(codes[part])
-            self._key_masks[self._n + part.start:self._n + part.stop] = key_of(masks[part])
+            self._keys[:, self._n + part.start:self._n + part.stop] = key_of(codes[part]).T
+            self._key_masks[:, self._n + part.start:self._n + part.stop] = key_of(masks[part]).T
         self.ids.extend(ids)
         self._n += m
 
@@ -130,8 +138,8 @@ class IrisGallery:
             a[:self._n] = getattr(self, name)[:self._n]
             setattr(self, name, a)
         for name in ("_keys", "_key_masks"):
-            a = np.zeros(new, np.uint64)
-            a[:self._n] = getattr(self, name)[:self._n]
+            a = np.zeros((KEY_WORDS, new), np.uint64)
+            a[:, :self._n] = getattr(self, name)[:, :self._n]
             setattr(self, name, a)
 
     @property
@@ -147,9 +155,10 @@ class IrisGallery:
         shifts = np.arange(-self.max_shift, self.max_shift + 1)
         rc = np.stack([rotations(c, BYTES_PER_COLUMN, shifts) for c in codes])  # (B, S, 256)
         rm = np.stack([rotations(m, BYTES_PER_COLUMN, shifts) for m in masks])
-        b, s = rc.shape[:2]
-        keys = key_of(rc.reshape(b * s, CODE_BYTES))
-        kmasks = key_of(rm.reshape(b * s, CODE_BYTES))
+        coarse = np.nonzero(shifts % COARSE_STEP == 0)[0]
+        b = rc.shape[0]
+        keys = key_of(rc[:, coarse].reshape(b * coarse.size, CODE_BYTES)).T.copy()  # (W, B*Sc)
+        kmasks = key_of(rm[:, coarse].reshape(b * coarse.size, CODE_BYTES)).T.copy()
         return shifts, rc, rm, keys, kmasks
 
     def _check_probes(self, codes, masks):
@@ -159,28 +168,29 @@ class IrisGallery:
         return codes, masks
 
     def coarse_survivors(self, keys: np.ndarray, kmasks: np.ndarray, n_probes: int) -> list[np.ndarray]:
-        """Gallery rows that survive the coarse stage, per probe (keys: (B*S,) probe rotations)."""
-        s_total = keys.size
+        """Gallery rows that survive the coarse stage, per probe (keys: (W, B*S) probe rotations)."""
+        s_total = keys.shape[1]
         s = s_total // n_probes
         table = self.table
         c = self.chunk
         common = np.empty((s_total, c), np.uint64)
         diff = np.empty((s_total, c), np.uint64)
+        d = np.empty((s_total, c), np.uint16)
+        n = np.empty((s_total, c), np.uint16)
         out: list[list[np.ndarray]] = [[] for _ in range(n_probes)]
-        pk, pm = keys[:, None], kmasks[:, None]
         for start in range(0, self._n, c):
             stop = min(self._n, start + c)
             w = stop - start
-            gk = self._keys[start:stop]
-            gm = self._key_masks[start:stop]
-            cm, df = common[:, :w], diff[:, :w]
-            np.bitwise_and(pm, gm, out=cm)
-            np.bitwise_xor(pk, gk, out=df)
-            np.bitwise_and(df, cm, out=df)
-            d = np.bitwise_count(df)
-            n = np.bitwise_count(cm)
-            ok = d <= table[n]
-            alive = ok.reshape(n_probes, s, w).any(axis=1)
+            cm, df, dd, nn = common[:, :w], diff[:, :w], d[:, :w], n[:, :w]
+            dd[...] = 0
+            nn[...] = 0
+            for word in range(KEY_WORDS):
+                np.bitwise_and(kmasks[word][:, None], self._key_masks[word, start:stop][None, :], out=cm)
+                np.bitwise_xor(keys[word][:, None], self._keys[word, start:stop][None, :], out=df)
+                np.bitwise_and(df, cm, out=df)
+                dd += np.bitwise_count(df)
+                nn += np.bitwise_count(cm)
+            alive = (dd <= table[nn]).reshape(n_probes, s, w).any(axis=1)
             rows, cols = np.nonzero(alive)
             if rows.size:
                 for b in np.unique(rows):
@@ -246,18 +256,15 @@ class IrisGallery:
         return [(self.ids[i], float(d), int(s)) for i, d, s in zip(res.indices, res.distances, res.shifts)]
 
 
-def calibrate_key_table(pairs_codes_a, pairs_masks_a, pairs_codes_b, pairs_masks_b,
-                        max_shift: int = 8) -> np.ndarray:
-    """For genuine pairs: (common key bits, key disagreements) at the best coarse rotation, as
-    (P, 2) int array; the survival line must lie above every point whose full HD_norm passes."""
+def coarse_key_stats(probe_code, probe_mask, codes, masks, max_shift: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """(common key bits, key disagreements), each (N, coarse shifts), of one probe's coarse
+    rotations against gallery codes: what the coarse stage sees, for calibrating its line."""
     shifts = np.arange(-max_shift, max_shift + 1)
-    out = []
-    for ca, ma, cb, mb in zip(pairs_codes_a, pairs_masks_a, pairs_codes_b, pairs_masks_b):
-        keys = key_of(rotations(ca, BYTES_PER_COLUMN, shifts))
-        kms = key_of(rotations(ma, BYTES_PER_COLUMN, shifts))
-        gk, gm = key_of(cb[None])[0], key_of(mb[None])[0]
-        common = kms & gm
-        n = np.bitwise_count(common).astype(int)
-        d = np.bitwise_count((keys ^ gk) & common).astype(int)
-        out.append(np.stack([n, d], 1))
-    return np.array(out)  # (P, S, 2)
+    shifts = shifts[shifts % COARSE_STEP == 0]
+    pk = key_of(rotations(probe_code, BYTES_PER_COLUMN, shifts))  # (S, W)
+    pm = key_of(rotations(probe_mask, BYTES_PER_COLUMN, shifts))
+    gk, gm = key_of(codes), key_of(masks)  # (N, W)
+    common = pm[None, :, :] & gm[:, None, :]
+    n = np.bitwise_count(common).sum(axis=2, dtype=np.int64)
+    d = np.bitwise_count((pk[None, :, :] ^ gk[:, None, :]) & common).sum(axis=2, dtype=np.int64)
+    return n, d

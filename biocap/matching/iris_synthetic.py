@@ -34,11 +34,11 @@ def _radial_matrix(rows: int, sigma_rows: float) -> np.ndarray:
 
 
 def filler_codes(n: int, real_masks: np.ndarray, *, seed: int = 0, batch: int = 16384,
-                 wavelength_cols: float = 9.0, sigma_cols: float = 4.05,
-                 sigma_rows: float = 0.98) -> tuple[np.ndarray, np.ndarray]:
+                 wavelength_cols: float = 6.0, sigma_cols: float = 2.7,
+                 sigma_rows: float = 0.59) -> tuple[np.ndarray, np.ndarray]:
     """`n` filler (codes, masks), each (n, 256) uint8. Defaults follow the encoder's defaults:
-    wavelength 18 and envelope 0.45 x 18 rubber-sheet columns at 2 sheet columns per code
-    column; radial envelope 2.5 sheet rows at 24/9 sheet rows per code row."""
+    wavelength 12 and envelope 0.45 x 12 rubber-sheet columns at 2 sheet columns per code
+    column; radial envelope 1.5 sheet rows at 23/9 sheet rows per code row."""
     real_masks = np.asarray(real_masks)
     if real_masks.ndim != 2 or real_masks.shape[1] != CODE_BYTES or real_masks.shape[0] == 0:
         raise InvalidDataError(f"filler codes need at least one real (N, {CODE_BYTES}) mask")

@@ -21,9 +21,9 @@ from .types import IrisFilterResponse, NormalizedIris
 class EncodingParams:
     code_rows: int = 8
     code_cols: int = 128
-    wavelength: float = 18.0  # along the angle, in rubber-sheet columns (256 columns = 360 deg)
+    wavelength: float = 12.0  # along the angle, in rubber-sheet columns (256 columns = 360 deg)
     sigma_angle: float = 0.45  # Gaussian envelope along the angle, in wavelengths
-    sigma_radius: float = 2.5  # Gaussian envelope along the radius, in rubber-sheet rows
+    sigma_radius: float = 1.5  # Gaussian envelope along the radius, in rubber-sheet rows
     min_valid: float = 0.75  # a sample counts when this share of its filter support is visible
     fragile: float = 0.0  # mask bits whose part's magnitude is below this share of the median
 

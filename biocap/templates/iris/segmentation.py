@@ -159,10 +159,14 @@ def _limbus_search(image: np.ndarray, pupil: Circle, params: SegmentationParams,
     r_hi = min(pupil.r * params.max_iris_to_pupil, params.max_iris_frac * side)
     if r_hi <= r_lo + 2:
         return None
-    hx, hy = max(2.0, 0.35 * pupil.r), max(1.0, 0.2 * pupil.r)
+    # the limbus centre sits within a few pixels of the pupil centre (more offset means the
+    # search latched onto the collarette on one side and the sclera on the other)
+    hx, hy = max(2.0, 0.2 * pupil.r), max(1.0, 0.15 * pupil.r)
     step = max(1.0, hx / 3) if coarse else 1.0
     gx, gy = centre_grid(pupil.x, pupil.y, hx, hy, step)
-    width = 4 if coarse else 6
+    # wide rings (a fifth of the pupil radius, in the image's own scale): the limbus is a broad
+    # step, the collarette a thin one
+    width = int(max(2, round(0.2 * pupil.r)))
     radii = np.arange(r_lo - width - 1, r_hi + width + 2, 1.0)
     # the inner ring must not reach into the pupil's own (blurred) edge
     r_min = max(r_lo, pupil.r * 1.15 + width + 1)
@@ -185,9 +189,10 @@ def find_limbus(smooth: np.ndarray, pupil: Circle, params: SegmentationParams) -
     r_lo = max(pupil.r * params.min_iris_to_pupil, pupil.r + 4)
     r_hi = min(pupil.r * params.max_iris_to_pupil, params.max_iris_frac * side)
     gx, gy = centre_grid(x, y, 1.0 / s, 1.0 / s, 1.0)
-    radii = np.arange(max(r_lo, r - 2 / s) - 7, min(r_hi, r + 2 / s) + 8, 1.0)
-    x, y, r, score = best_circle(smooth, gx, gy, radii, _LATERAL, width=6, min_inside=0.5,
-                                 quantile=0.3, min_radius=max(r_lo, pupil.r * 1.15 + 7))
+    width = int(max(3, round(0.2 * pupil.r)))
+    radii = np.arange(max(r_lo, r - 2 / s) - width - 1, min(r_hi, r + 2 / s) + width + 2, 1.0)
+    x, y, r, score = best_circle(smooth, gx, gy, radii, _LATERAL, width=width, min_inside=0.5,
+                                 quantile=0.3, min_radius=max(r_lo, pupil.r * 1.15 + width + 1))
     if not np.isfinite(score) or score <= 0:
         raise SegmentationFailed("no iris-sclera boundary (limbus) was found around the pupil")
     return Circle(x, y, r, score)
@@ -204,9 +209,10 @@ def find_eyelid(grad_y: np.ndarray, pupil: Circle, iris: Circle, *, upper: bool)
     inside_pupil = (xx - pupil.x) ** 2 + (yy - pupil.y) ** 2 <= (pupil.r * 1.25) ** 2
     signed = np.where(inside_pupil, 0.0, signed).astype(np.float32)
     if upper:
-        apex_ys = np.arange(iris.y - ri * 1.05, pupil.y - pupil.r * 0.3, 1.5)
+        apex_ys = np.arange(iris.y - ri * 1.05, pupil.y - pupil.r * 0.6, 1.5)
     else:
-        apex_ys = np.arange(pupil.y + pupil.r * 0.3, iris.y + ri * 1.05, 1.5)
+        # the lower lid seldom reaches the pupil; starting below it keeps the pupil rim out
+        apex_ys = np.arange(pupil.y + pupil.r * 1.1, iris.y + ri * 1.05, 1.5)
     if apex_ys.size == 0:
         return None
     apex_xs = iris.x + ri * np.array([-0.2, -0.1, 0.0, 0.1, 0.2])

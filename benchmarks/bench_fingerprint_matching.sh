@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Reproduces benchmarks/results/verify_fingerprint.{json,md,png}, search_fingerprint.{json,md}
+# and biocap/matching/calibration_fingerprint.json.
+#
+#   benchmarks/bench_fingerprint_matching.sh            # everything (the 100k search takes long)
+#   benchmarks/bench_fingerprint_matching.sh verify     # only the 1:1 part
+#
+# Needs the shared data (BIOCAP_DATA) and the `reference` extra (nbis-py). Speeds are CPU time of
+# the benchmark process (per core), measured beside NBIS in the same run; BLAS is pinned to one
+# thread. Extracted templates and the synthetic filler gallery are cached under
+# $BIOCAP_BENCH_CACHE (default /tmp/biocap-bench).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+BIOCAP=.venv/bin/biocap
+PY=.venv/bin/python
+OUT=benchmarks/results
+mkdir -p "$OUT"
+what=${1:-all}
+
+if [[ $what == all || $what == verify ]]; then
+  # 1. the shipped pipeline: biocap's extractor + biocap-mcc, NBIS (mindtct + bozorth3) beside it
+  $BIOCAP bench verify --modality fingerprint --reference nbis \
+      --json "$OUT/verify_fingerprint.json" --plot "$OUT/verify_fingerprint_det.png"
+  # 2. the matcher alone: mindtct's minutiae into biocap-mcc, NBIS beside it
+  BIOCAP_FP_EXTRACTOR=nbis $BIOCAP bench verify --modality fingerprint --reference nbis \
+      --json "$OUT/verify_fingerprint_mindtct_minutiae.json" \
+      --plot "$OUT/verify_fingerprint_mindtct_minutiae_det.png"
+  # 3. the decision-threshold table (impostor scores of run 2's protocol)
+  BIOCAP_FP_EXTRACTOR=nbis $PY benchmarks/fingerprint_matching_calibrate.py
+fi
+if [[ $what == all || $what == search ]]; then
+  # 4. 1:N: 100,000-finger gallery (40 real mates + synthetic fillers), real FVC probes
+  BIOCAP_FP_EXTRACTOR=nbis $BIOCAP bench search --modality fingerprint --gallery-size 100000 \
+      --probes "${SEARCH_PROBES:-40}" --json "$OUT/search_fingerprint.json"
+  # 5. the same protocol on a 10,000-finger gallery with more probes (tighter rank-1 figures)
+  BIOCAP_FP_EXTRACTOR=nbis $BIOCAP bench search --modality fingerprint --gallery-size 10000 \
+      --probes 200 --json "$OUT/search_fingerprint_10k.json"
+fi
+$PY benchmarks/fingerprint_matching_report.py

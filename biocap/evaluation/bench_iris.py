@@ -271,7 +271,7 @@ def _impostor_samples(gallery: IrisGallery, source, subject, probe_rows, rng, n:
     return np.concatenate(out_real), (np.concatenate(out_fill) if out_fill else np.zeros(0))
 
 
-def calibrate_coarse(codes, masks, ok, subject, threshold: float, slopes=np.arange(0.30, 0.50, 0.02),
+def calibrate_coarse(codes, masks, ok, subject, threshold: float, slopes=np.arange(0.30, 0.62, 0.02),
                      margin: float = 4.0, n_impostor_probes: int = 40, seed: int = 0) -> dict:
     """Pick the coarse survival line d <= slope * n + offset: for each slope the offset is the
     smallest that keeps every genuine pair with HD_norm <= threshold (plus `margin`

@@ -67,6 +67,17 @@ def markdown(summary: dict) -> str:
                          f"{_pct(e['fnmr_at_fmr1_reject_5pct'])} | "
                          f"{_pct(e['fnmr_at_fmr1_reject_10pct'])} | "
                          f"{_pct(e['fnmr_at_fmr1_reject_20pct'])} |")
+    others = [(name, b) for name, r in summary["sets"].items() for b in r["matchers"][1:]]
+    if others:
+        lines += ["", "The same with the other matcher(s) of this run:", "",
+                  "| set | matcher | EER | FNMR@FMR1% | after 10% reject: biocap | "
+                  "after 10% reject: NFIQ 2 |", "|---|---|---|---|---|---|"]
+        for name, b in others:
+            erc = b["error_vs_reject"]
+            lines.append(f"| {name} | {b['matcher']} | {_pct(b['rates']['eer'])} | "
+                         f"{_pct(b['rates']['fmr100'])} | "
+                         f"{_pct(erc['biocap']['fnmr_at_fmr1_reject_10pct'])} | "
+                         f"{_pct(erc['nfiq2']['fnmr_at_fmr1_reject_10pct'])} |")
     cv = summary.get("cross_validation")
     if cv:
         lines += ["", "The model was trained on these four sets, so the Spearman above is "
@@ -92,8 +103,13 @@ def main(argv=None) -> int:
     ap.add_argument("--train-report", type=Path,
                     help="JSON from `train_fingerprint --report` to quote cross-validated figures")
     ap.add_argument("--limit", type=int, help="first N fingers per set (quick runs)")
+    ap.add_argument("--render", type=Path,
+                    help="only re-render the .md of an existing results .json (no run)")
     args = ap.parse_args(argv)
 
+    if args.render:
+        write(json.loads(args.render.read_text()), args.render.with_suffix(""))
+        return 0
     t0 = time.perf_counter()
     sets, scores, refs, ms, ref_ms = {}, [], [], [], []
     for name, ppi in SETS:
@@ -127,11 +143,15 @@ def main(argv=None) -> int:
         summary["cross_validation"] = {k: report[k] for k in (
             "leave_one_set_out_spearman", "finger_grouped_5fold_spearman", "train_spearman",
             "params", "n_images") if k in report}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
-    args.out.with_suffix(".md").write_text(markdown(summary))
-    print(markdown(summary))
+    write(summary, args.out)
     return 0
+
+
+def write(summary: dict, out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.with_suffix(".json").write_text(json.dumps(summary, indent=2, default=float) + "\n")
+    out.with_suffix(".md").write_text(markdown(summary))
+    print(markdown(summary))
 
 
 if __name__ == "__main__":

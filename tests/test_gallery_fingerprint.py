@@ -140,3 +140,13 @@ def test_file_header_is_documented_json(gallery, tmp_path):
     header = json.loads(raw[16:16 + hlen])
     assert header["format_version"] == FORMAT_VERSION and header["count"] == len(gallery)
     assert {a["name"] for a in header["arrays"]} >= {"bits", "mask", "xyt", "ids"}
+
+
+def test_a_version_1_file_still_loads(gallery, fingers, tmp_path):
+    """Version 1 files (which also held a pair-histogram prefilter) load through the migration."""
+    path, raw = _saved(gallery, tmp_path)
+    v1 = bytearray(raw)
+    v1[8:12] = struct.pack("<I", 1)
+    path.write_bytes(bytes(v1))
+    loaded = FingerprintGallery.load(path)
+    assert loaded.search(fingers[44][1], 1) == gallery.search(fingers[44][1], 1)

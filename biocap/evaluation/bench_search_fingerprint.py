@@ -21,7 +21,7 @@ import numpy as np
 
 from ..errors import InvalidDataError
 from ..matching.fingerprint import FingerprintComparator
-from ..matching.gallery import FORMAT_VERSION, FingerprintGallery
+from ..matching.gallery import FORMAT_VERSION, READABLE_VERSIONS, FingerprintGallery
 from .bench_verify_fingerprint import default_sets, load_templates
 from .identification import rank_k_rates
 
@@ -40,10 +40,14 @@ def filler_gallery(n: int, seed: int, comparator: FingerprintComparator | None =
     from ..synthetic.fingerprint_templates import iter_finger_templates
 
     path = cache_dir() / f"fillers-{n}-seed{seed}-v{FORMAT_VERSION}.bfg"
-    if path.exists():
-        gal = FingerprintGallery.load(path)
-        if gal.comparator.params == (comparator or FingerprintComparator()).params or comparator is None:
-            return gal
+    want = (comparator or FingerprintComparator()).params
+    for version in sorted(READABLE_VERSIONS, reverse=True):  # an older cache file still loads
+        old = cache_dir() / f"fillers-{n}-seed{seed}-v{version}.bfg"
+        if old.exists():
+            gal = FingerprintGallery.load(old)
+            if _same_cylinders(gal.comparator.params, want):
+                gal.comparator = comparator or FingerprintComparator()
+                return gal
     gal = (comparator or FingerprintComparator()).gallery()
     batch = []
     t0 = time.time()
@@ -57,6 +61,12 @@ def filler_gallery(n: int, seed: int, comparator: FingerprintComparator | None =
     path.parent.mkdir(parents=True, exist_ok=True)
     gal.save(path)
     return gal
+
+
+def _same_cylinders(a, b) -> bool:
+    """Stored cylinders stay valid when only comparison-time parameters differ."""
+    build = ("radius", "ns", "nd", "sigma_s", "sigma_d", "mu_psi", "omega", "min_vc", "min_m")
+    return all(getattr(a, k) == getattr(b, k) for k in build)
 
 
 def _add_enrollable(gal: FingerprintGallery, batch) -> None:

@@ -23,7 +23,6 @@ from ..errors import InvalidDataError, NoProvider, TemplateFormatError
 from ..templates.fingerprint_template import FingerprintTemplate
 from ..types import Modality
 from . import fingerprint_mcc as mcc
-from .fingerprint_prefilter import DEFAULT_PREFILTER, pair_histogram
 
 #: the tuned parameters (the paper's, with delta_theta = pi/3 and up to 64 relaxed pairs: both
 #: lower the EER on FVC2002 with mindtct minutiae; see docs/matching.md)
@@ -41,10 +40,9 @@ CALIBRATION_FILE = Path(__file__).with_name("calibration_fingerprint.json")
 
 @dataclass
 class MccTemplate:
-    """A template prepared for matching (cylinders, prefilter vector); reuse it across compares."""
+    """A template prepared for matching (its cylinders); reuse it across compares."""
 
     cylinders: mcc.CylinderSet
-    prefilter: np.ndarray  # (dim,) float32
     n_minutiae: int
     xyt: np.ndarray  # (n, 3) all minutiae in the matching frame
 
@@ -94,7 +92,7 @@ def encode(template: Any, params: mcc.MccParams = MATCHER_PARAMS,
                                hint="check the extractor; a finger has well under 200 minutiae")
     xyt = mcc.matching_frame(t)
     return MccTemplate(mcc.build_cylinders(xyt, params, max_cylinders=max_cylinders),
-                       pair_histogram(xyt, DEFAULT_PREFILTER), len(xyt), xyt.astype(np.float32))
+                       len(xyt), xyt.astype(np.float32))
 
 
 class FingerprintComparator:

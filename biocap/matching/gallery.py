@@ -7,12 +7,14 @@
     gallery.save("gallery.bfg"); gallery = FingerprintGallery.load("gallery.bfg")
 
 Storage: one row per finger in fixed-size, contiguous numpy arrays (cylinder bits, validity masks,
-minutiae, prefilter vector), so memory per finger is a constant (`bytes_per_finger`, <= 16 KB) and
-a removal moves the last row into the hole (O(1), no fragmentation).
+minutiae; plus the stage-1 arrays of `gallery_prefilter`), so memory per finger is a constant
+(`bytes_per_finger`, <= 16 KB) and a removal moves the last row into the hole (O(1), no
+fragmentation).
 
-Search: stage 1 scores every finger with the alignment-free prefilter (one matrix-vector product
-over uint8 vectors); stage 2 runs the full MCC LSS-R comparison, batched, on the best
-`shortlist` fingers only. `search(..., exhaustive=True)` skips stage 1 (the reference for the
+Search: stage 1 scores every finger with a reduced MCC comparison (`gallery_prefilter`: the
+probe's 8 and each finger's 16 most informative cylinders, half of the angular layers, a few
+AND + popcount passes over contiguous rows); stage 2 runs the full MCC LSS-R comparison, batched,
+on the best `shortlist` fingers only. `search(..., exhaustive=True)` skips stage 1 (the reference for the
 rank-1 cost of pruning).
 """
 from __future__ import annotations
@@ -30,26 +32,25 @@ import numpy as np
 from ..errors import InvalidDataError, TemplateFormatError
 from . import fingerprint_mcc as mcc
 from .fingerprint import MAX_CYLINDERS, FingerprintComparator, MccTemplate
-from .fingerprint_prefilter import DEFAULT_PREFILTER, PrefilterParams, pair_histogram
+from .gallery_prefilter import CylinderPrefilter
 
 MAGIC = b"BIOCAPFG"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 #: file format versions this build reads (older ones are converted on load; see _MIGRATIONS)
-READABLE_VERSIONS = (1,)
+READABLE_VERSIONS = (1, 2)
 MAX_ID_LENGTH = 256
 MAX_HEADER_BYTES = 1 << 20
 
-_ARRAYS = ("bits", "mask", "xyt", "n_cyl", "n_min", "pre_q", "pre_scale")
-_DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": "<i2",
-           "pre_q": "u1", "pre_scale": "<f4", "ids": "u1"}
+_ARRAYS = ("bits", "mask", "xyt", "n_cyl", "n_min")
+_DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": "<i2", "ids": "u1",
+           "pre_q": "u1", "pre_scale": "<f4"}  # the last two: version 1 only (ignored on load)
 
 
 class FingerprintGallery:
     """A 1:N gallery of single-finger templates for the `biocap-mcc` comparator."""
 
     def __init__(self, comparator: FingerprintComparator | None = None,
-                 shortlist_fraction: float = 0.01, min_shortlist: int = 256,
-                 prefilter: PrefilterParams = DEFAULT_PREFILTER):
+                 shortlist_fraction: float = 0.01, min_shortlist: int = 256):
         self.comparator = comparator or FingerprintComparator()
         if not 0 < shortlist_fraction <= 1:
             raise InvalidDataError(f"shortlist_fraction must be in (0, 1], got {shortlist_fraction}")
@@ -57,7 +58,7 @@ class FingerprintGallery:
             raise InvalidDataError(f"min_shortlist must be >= 1, got {min_shortlist}")
         self.shortlist_fraction = float(shortlist_fraction)
         self.min_shortlist = int(min_shortlist)
-        self.prefilter = prefilter
+        self.prefilter = CylinderPrefilter(self.comparator.params)
         self.capacity_cyl = self.comparator.max_cylinders
         self._n = 0
         self._ids: list[str] = []
@@ -73,9 +74,8 @@ class FingerprintGallery:
             "xyt": np.zeros((rows, C, 3), np.float32),
             "n_cyl": np.zeros(rows, np.int16),
             "n_min": np.zeros(rows, np.int16),
-            "pre_q": np.zeros((rows, self.prefilter.dim), np.uint8),
-            "pre_scale": np.zeros(rows, np.float32),
         }
+        self.prefilter._alloc(rows)
 
     def _reserve(self, rows: int) -> None:
         have = self._a["n_cyl"].shape[0]
@@ -83,9 +83,10 @@ class FingerprintGallery:
             return
         new = max(rows, int(have * 1.5) + 16)
         old = self._a
-        self._alloc(new)
+        self._a = {k: np.zeros((new,) + v.shape[1:], v.dtype) for k, v in old.items()}
         for k, v in old.items():
             self._a[k][:self._n] = v[:self._n]
+        self.prefilter.reserve(new, self._n)
 
     def __len__(self) -> int:
         return self._n
@@ -99,13 +100,13 @@ class FingerprintGallery:
 
     def bytes_per_finger(self) -> float:
         """Memory per enrolled finger: the array row plus the id (string and index entries)."""
-        row = sum(v[0:1].nbytes for v in self._a.values()) if self._n else self._row_bytes()
+        row = self._row_bytes()
         ids = sum(len(i.encode()) + 49 + 8 + 100 for i in self._ids) / max(self._n, 1)  # str, list, dict
         return float(row + ids)
 
     def _row_bytes(self) -> int:
         p, C = self.comparator.params, self.capacity_cyl
-        return C * (p.n_words * 8 + p.n_mask_words * 8 + 12) + 4 + self.prefilter.dim + 4
+        return C * (p.n_words * 8 + p.n_mask_words * 8 + 12) + 4 + self.prefilter.nbytes_per_row()
 
     # --- enrolment ----------------------------------------------------------------------------
     def add(self, identifier: str, template: Any) -> None:
@@ -149,13 +150,7 @@ class FingerprintGallery:
         a["xyt"][r] = 0
         a["bits"][r, :c], a["mask"][r, :c], a["xyt"][r, :c] = cs.bits[:c], cs.mask[:c], cs.xyt[:c]
         a["n_cyl"][r], a["n_min"][r] = c, min(enc.n_minutiae, 32767)
-        v = self._probe_vector(enc)
-        top = float(v.max()) if v.size else 0.0
-        scale = top / 255.0 if top > 0 else 0.0
-        a["pre_q"][r] = np.round(v / scale).astype(np.uint8) if scale > 0 else 0
-        q = a["pre_q"][r].astype(np.float32)
-        norm = float(np.linalg.norm(q))
-        a["pre_scale"][r] = 1.0 / norm if norm > 0 else 0.0  # cosine of the quantized vector
+        self.prefilter.set_rows(r, a["bits"][r:r + 1], a["xyt"][r:r + 1], a["n_cyl"][r:r + 1].astype(np.int64))
         if r < len(self._ids):
             self._ids[r] = identifier
         else:
@@ -170,6 +165,7 @@ class FingerprintGallery:
         if r != last:  # move the last row into the hole
             for v in self._a.values():
                 v[r] = v[last]
+            self.prefilter.move_row(last, r)
             moved = self._ids[last]
             self._ids[r] = moved
             self._row[moved] = r
@@ -182,20 +178,9 @@ class FingerprintGallery:
         return mcc.PackedBatch(a["bits"][rows], a["mask"][rows], a["xyt"][rows],
                                a["n_cyl"][rows].astype(np.int32), a["n_min"][rows].astype(np.int32))
 
-    def prefilter_scores(self, probe: MccTemplate, chunk: int = 8192) -> np.ndarray:
-        """Stage 1: cosine of the probe's prefilter vector with every finger's: (N,) float32."""
-        out = np.empty(self._n, np.float32)
-        v = self._probe_vector(probe)
-        q, sc = self._a["pre_q"], self._a["pre_scale"]
-        for s in range(0, self._n, chunk):
-            e = min(self._n, s + chunk)
-            out[s:e] = (q[s:e].astype(np.float32) @ v) * sc[s:e]
-        return out
-
-    def _probe_vector(self, probe: MccTemplate) -> np.ndarray:
-        if self.prefilter == DEFAULT_PREFILTER:
-            return probe.prefilter.astype(np.float32)
-        return pair_histogram(probe.xyt, self.prefilter)
+    def prefilter_scores(self, probe: MccTemplate) -> np.ndarray:
+        """Stage 1: the reduced MCC score of the probe with every finger: (N,) float32."""
+        return self.prefilter.scores(probe.cylinders, self._n)
 
     def score_rows(self, probe: MccTemplate, rows: np.ndarray, chunk: int = 128) -> np.ndarray:
         """Stage 2: full MCC scores of the probe against the given gallery rows."""
@@ -246,7 +231,6 @@ class FingerprintGallery:
                   "matcher": self.comparator.name, "count": self._n,
                   "capacity_cylinders": self.capacity_cyl,
                   "mcc_params": dataclasses.asdict(self.comparator.params),
-                  "prefilter_params": dataclasses.asdict(self.prefilter),
                   "shortlist_fraction": self.shortlist_fraction, "min_shortlist": self.min_shortlist,
                   "arrays": entries}
         raw = json.dumps(header).encode()
@@ -284,20 +268,18 @@ class FingerprintGallery:
                                           f"(file has {size} bytes); the file is truncated or corrupt",
                                           field="header_length", offset=12)
             try:
-                header = json.loads(f.read(hlen).decode())
+                header = _MIGRATIONS.get(version, lambda h: h)(json.loads(f.read(hlen).decode()))
                 entries = {e["name"]: e for e in header["arrays"]}
                 count = int(header["count"])
                 params = mcc.MccParams(**header["mcc_params"])
-                pre = PrefilterParams(**header["prefilter_params"])
                 cap = int(header["capacity_cylinders"])
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
                 raise TemplateFormatError(f"{path}: the header is corrupt ({exc})", field="header",
                                           offset=16) from exc
-            header = _MIGRATIONS.get(version, lambda h: h)(header)
             base = 16 + hlen
             gal = cls(FingerprintComparator(params, max_cylinders=cap),
                       float(header.get("shortlist_fraction", 0.01)),
-                      int(header.get("min_shortlist", 256)), pre)
+                      int(header.get("min_shortlist", 256)))
             gal._alloc(0)
             arrays = {}
             for name in list(_ARRAYS) + ["ids"]:
@@ -319,6 +301,10 @@ class FingerprintGallery:
                                           f"(n, {', '.join(map(str, expect[k].shape[1:]))})", field=k)
         gal._a = {k: arrays[k].astype(expect[k].dtype, copy=False) for k in _ARRAYS}
         gal._n = count
+        gal.prefilter._alloc(count)  # derived data: rebuilt, not stored
+        for s in range(0, count, 4096):
+            gal.prefilter.set_rows(s, gal._a["bits"][s:s + 4096], gal._a["xyt"][s:s + 4096],
+                                   gal._a["n_cyl"][s:s + 4096].astype(np.int64))
         gal._ids = ids
         gal._row = {i: r for r, i in enumerate(ids)}
         return gal
@@ -346,8 +332,17 @@ def _read_array(f, path: Path, name: str, e: dict, base: int, size: int) -> np.n
     return np.frombuffer(data, dtype).reshape(shape).copy()
 
 
-#: version -> function that turns that version's header into the current one (none needed yet;
-#: a future format adds an entry here so its predecessors still load)
-_MIGRATIONS: dict[int, Any] = {}
+def _from_v1(header: dict) -> dict:
+    """Version 1 also stored a minutia-pair-histogram prefilter (`pre_q`, `pre_scale`); version 2
+    rebuilds its stage 1 from the cylinders, so those arrays are simply not read."""
+    header = dict(header)
+    header["arrays"] = [a for a in header["arrays"] if a.get("name") not in ("pre_q", "pre_scale")]
+    header.pop("prefilter_params", None)
+    return header
+
+
+#: version -> function that turns that version's header into the current one; a future format
+#: adds an entry here so that its predecessors still load
+_MIGRATIONS: dict[int, Any] = {1: _from_v1}
 
 __all__ = ["FingerprintGallery", "FORMAT_VERSION", "MAX_CYLINDERS"]

@@ -132,6 +132,17 @@ def test_malformed_input_raises_invalid_sample(quality, image):
         quality.assess(image, ppi=500)
 
 
+def test_memory_layout_does_not_change_the_score(quality, good_prints):
+    image = good_prints[2]
+    expected = quality.assess(image, ppi=500).score
+    readonly = image.copy()
+    readonly.setflags(write=False)
+    for variant in (np.asfortranarray(image), readonly):
+        assert quality.assess(variant, ppi=500).score == expected
+    flipped = quality.assess(image[::-1, ::-1], ppi=500).score  # a non-contiguous view
+    assert abs(flipped - expected) <= 5
+
+
 def test_huge_image_is_refused_without_allocating(quality):
     # a 50,000 x 50,000 view of a single byte: refused on its shape before any pixel is touched
     huge = np.broadcast_to(np.zeros((), np.uint8), (50_000, 50_000))

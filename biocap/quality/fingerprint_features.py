@@ -16,8 +16,8 @@ block we compute, from one set of gradients and one batched FFT:
   prints have thin ridges, wet prints thick ones, and the spread over blocks is the uniformity);
 
 and over the image: foreground area, the position of its centre, and a cheap minutiae count
-(crossing number on the skeleton of the binarised ridges) with its quality (OCL at each
-minutia). Each block measure is summarised over the foreground blocks by mean, standard
+(crossing number on the skeleton of Gabor-enhanced ridges, the filter bank run at half
+resolution) with its quality (OCL and coherence at each minutia). Each block measure is summarised over the foreground blocks by mean, standard
 deviation and the 10th/50th/90th percentiles.
 """
 from __future__ import annotations

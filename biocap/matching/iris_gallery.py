@@ -208,8 +208,8 @@ class IrisGallery:
         hd_best = np.empty(rows.size)
         sh_best = np.empty(rows.size, np.int64)
         pcw, pmw = as_words(pc), as_words(pm)
-        for start in range(0, rows.size, 4096):
-            r = rows[start:start + 4096]
+        for start in range(0, rows.size, 1024):  # blocks whose temporaries stay in cache
+            r = rows[start:start + 1024]
             raw, n = masked_distances(pcw, pmw, as_words(self._codes[r]), as_words(self._masks[r]))
             hd = normalize_hd(raw, n)
             k = np.argmin(hd, axis=1)

@@ -150,3 +150,15 @@ def test_a_version_1_file_still_loads(gallery, fingers, tmp_path):
     path.write_bytes(bytes(v1))
     loaded = FingerprintGallery.load(path)
     assert loaded.search(fingers[44][1], 1) == gallery.search(fingers[44][1], 1)
+
+
+def test_compact_releases_spare_capacity(fingers):
+    g = FingerprintComparator().gallery()
+    g.add_many((f"f{fid}", imps[0]) for fid, imps in list(fingers.items())[:20])
+    before = g.allocated_bytes()
+    g.compact()
+    assert g.allocated_bytes() <= before
+    assert g.allocated_bytes() / len(g) <= 16 * 1024
+    assert g.search(fingers[3][1], 1)[0][0] == "f3"
+    g.add("again", fingers[30][0])  # still grows after compacting
+    assert "again" in g

@@ -41,13 +41,25 @@ def filler_gallery(n: int, seed: int, comparator: FingerprintComparator | None =
 
     path = cache_dir() / f"fillers-{n}-seed{seed}-v{FORMAT_VERSION}.bfg"
     want = (comparator or FingerprintComparator()).params
-    for version in sorted(READABLE_VERSIONS, reverse=True):  # an older cache file still loads
-        old = cache_dir() / f"fillers-{n}-seed{seed}-v{version}.bfg"
-        if old.exists():
-            gal = FingerprintGallery.load(old)
-            if _same_cylinders(gal.comparator.params, want):
-                gal.comparator = comparator or FingerprintComparator()
-                return gal
+    # any cached filler gallery of this seed with at least n fingers will do (fingers 1..n are the
+    # same whatever the size generated); an older file version still loads
+    found = []
+    for f in cache_dir().glob(f"fillers-*-seed{seed}-v*.bfg"):
+        parts = f.stem.split("-")
+        try:
+            size, version = int(parts[1]), int(parts[3][1:])
+        except (IndexError, ValueError):
+            continue
+        if size >= n and version in READABLE_VERSIONS:
+            found.append((size, f))
+    for size, f in sorted(found):
+        gal = FingerprintGallery.load(f)
+        if not _same_cylinders(gal.comparator.params, want):
+            continue
+        for extra in reversed(gal.ids[n:]):  # drop from the end: each removal is O(1)
+            gal.remove(extra)
+        gal.comparator = comparator or FingerprintComparator()
+        return gal
     gal = (comparator or FingerprintComparator()).gallery()
     batch = []
     t0 = time.time()
@@ -105,6 +117,7 @@ def run(args) -> dict:
     gal = filler_gallery(n_fill, int(args.seed), cmp) if n_fill else cmp.gallery()
     gal.comparator = cmp
     gal.add_many(mates)
+    gal.compact()
     enc = [(k, cmp.encode(t)) for k, t in probes]
 
     t0 = time.process_time()
@@ -143,5 +156,6 @@ def run(args) -> dict:
         "shortlist": gal.shortlist_size(),
         "rank1_by_shortlist_fraction": {str(f): v / len(enc) for f, v in by_shortlist.items()},
         "bytes_per_finger": gal.bytes_per_finger(),
+        "array_bytes_per_finger_allocated": gal.allocated_bytes() / max(len(gal), 1),
         "extract_ms_median": float(np.median(extract_ms)) if extract_ms else None,
     }

@@ -98,8 +98,25 @@ class FingerprintGallery:
     def ids(self) -> list[str]:
         return list(self._ids)
 
+    def compact(self) -> None:
+        """Release the spare capacity that growth left (after a bulk enrolment, before serving)."""
+        n = self._n
+        self._a = {k: np.ascontiguousarray(v[:n]) for k, v in self._a.items()}
+        pf = self.prefilter
+        cols = n * pf.n_gallery
+        pf.bits_t, pf.sqrt_norm, pf.theta = (np.ascontiguousarray(pf.bits_t[:, :cols]),
+                                             pf.sqrt_norm[:cols].copy(), pf.theta[:cols].copy())
+
+    def allocated_bytes(self) -> int:
+        """Bytes held by the gallery's arrays now (including spare capacity)."""
+        pf = self.prefilter
+        return int(sum(v.nbytes for v in self._a.values()) + pf.bits_t.nbytes + pf.sqrt_norm.nbytes
+                   + pf.theta.nbytes)
+
     def bytes_per_finger(self) -> float:
-        """Memory per enrolled finger: the array row plus the id (string and index entries)."""
+        """Memory per enrolled finger: the array row plus the id (string and index entries);
+        spare capacity after growth is not counted (`compact()` releases it,
+        `allocated_bytes()` tells what is held)."""
         row = self._row_bytes()
         ids = sum(len(i.encode()) + 49 + 8 + 100 for i in self._ids) / max(self._n, 1)  # str, list, dict
         return float(row + ids)

@@ -11,7 +11,11 @@ are real ones.
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
+
+try:  # scipy (a scikit-image dependency) transforms float32 without upcasting; numpy also works
+    import scipy.fft as _fft
+except ImportError:  # pragma: no cover
+    import numpy.fft as _fft
 
 from ..errors import InvalidDataError
 from .iris_gallery import BYTES_PER_COLUMN, CODE_BYTES, COLUMNS
@@ -58,8 +62,8 @@ def filler_codes(n: int, real_masks: np.ndarray, *, seed: int = 0, batch: int = 
         m = min(batch, n - start)
         noise = rng.standard_normal((m, ROWS, COLUMNS), dtype=np.float32)
         noise = np.matmul(radial, noise)  # radial envelope (linear, so it commutes with the FFT)
-        spec = scipy.fft.fft(noise, axis=2, workers=1) * h  # one-sided band: analytic response
-        resp = scipy.fft.ifft(spec, axis=2, workers=1)
+        spec = _fft.fft(noise, axis=2) * h  # one-sided band: analytic response
+        resp = _fft.ifft(spec, axis=2)
         bits = np.stack([resp.real > 0, resp.imag > 0], axis=-1)  # (m, rows, cols, 2)
         codes[start:start + m] = np.packbits(bits.transpose(0, 2, 1, 3).reshape(m, -1), axis=1)
         src = rng.integers(0, real_masks.shape[0], m)

@@ -162,3 +162,15 @@ def test_compact_releases_spare_capacity(fingers):
     assert g.search(fingers[3][1], 1)[0][0] == "f3"
     g.add("again", fingers[30][0])  # still grows after compacting
     assert "again" in g
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.binary(max_size=400))
+def test_random_bytes_are_refused_cleanly(tmp_path_factory, data):
+    path = tmp_path_factory.mktemp("fuzz") / "g.bfg"
+    path.write_bytes(MAGIC + data if data[:1] == b"\x00" else data)
+    with pytest.raises((TemplateFormatError, InvalidDataError)):
+        FingerprintGallery.load(path)

@@ -152,3 +152,19 @@ def test_nbis_angles_follow_the_template_convention(shared_data):
             diffs.append(math.degrees((b["angle"][j] - ang + math.pi) % (2 * math.pi) - math.pi))
     assert len(diffs) >= 10
     assert 15 < np.median(diffs) < 45
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.floats(-1e4, 1e4) | st.just(float("nan")), st.floats(-1e4, 1e4),
+                          st.floats(-10, 10) | st.just(float("inf")), st.integers(0, 2),
+                          st.integers(0, 255)),
+                max_size=80),
+       st.floats(100, 2000))
+def test_hostile_minutiae_never_crash(rows, ppi):
+    """Random, out-of-image, duplicate or NaN minutiae: a score in [0, 1] or a clear error."""
+    t = FingerprintTemplate(minutiae_array(rows), 400, 400, ppi)
+    s = FingerprintComparator().compare(t, t)
+    assert 0.0 <= s <= 1.0

@@ -113,8 +113,10 @@ def matching_frame(template: FingerprintTemplate) -> np.ndarray:
     """(n, 3) float64 x, y-up, angle at 500 ppi; non-finite rows dropped."""
     m = template.scaled_to(MATCH_PPI)
     xyt = np.stack([m["x"].astype(np.float64), -m["y"].astype(np.float64),
-                    np.mod(m["angle"].astype(np.float64), TWO_PI)], axis=1)
-    return xyt[np.all(np.isfinite(xyt), axis=1)]
+                    m["angle"].astype(np.float64)], axis=1)
+    xyt = xyt[np.all(np.isfinite(xyt), axis=1)]
+    xyt[:, 2] = np.mod(xyt[:, 2], TWO_PI)
+    return xyt
 
 
 def _hull_slack(points: np.ndarray, query: np.ndarray) -> np.ndarray:

@@ -75,7 +75,7 @@ class _Sweep:
     """Thermal sweep: output row q shows sensor row g(q), g monotone (finger speed varies)."""
 
     def __init__(self, rng, h):
-        knots = np.clip(1 + 0.12 * rng.standard_normal(8), 0.75, 1.3)
+        knots = np.clip(1 + 0.07 * rng.standard_normal(8), 0.85, 1.2)
         speed = np.interp(np.arange(h), np.linspace(0, h - 1, 8), knots)
         g = np.concatenate([[0.0], np.cumsum(speed)[:-1]])
         self.g = g * (h - 1) / g[-1]
@@ -169,7 +169,7 @@ def render_impression(master: MasterPrint, profile: SensorProfile, rng: np.rando
         img = (img - bg) * (1 + profile.column_gain * rng.standard_normal((1, w))).astype(
             np.float32) + bg
     if sweep is not None:  # per-row gain stripes of a sweep sensor
-        img = (img - bg) * (1 + 0.06 * rng.standard_normal((h, 1))).astype(np.float32) + bg
+        img = (img - bg) * (1 + 0.04 * rng.standard_normal((h, 1))).astype(np.float32) + bg
     image = np.clip(np.round(img), 0, 255).astype(np.uint8)
 
     # ground truth through the same mapping

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .pattern import FingerPattern, random_pattern
+from .pattern import CANVAS_EXTRA_BOTTOM, FingerPattern, random_pattern
 from .ridges import grow_ridges
 from .seeding import stream
 from .skeleton_minutiae import extract_minutiae
@@ -43,10 +43,17 @@ def render_master(seed: int, finger_id: int, width: int = 400, height: int = 500
                   kind: str | None = None) -> MasterPrint:
     rng = stream(seed, finger_id, 0, "master-image")
     pattern = random_pattern(rng, width, height, kind)
+    # the finger goes on below the sensor-sized area: a displaced impression must not show
+    # the edge of the canvas
+    height = height + CANVAS_EXTRA_BOTTOM
+    pattern.height = height
     ridge = grow_ridges(pattern, rng)
     yy, xx = np.mgrid[0:height, 0:width]
     mask = pattern.mask(xx, yy)
     valid = cv2.erode(mask.astype(np.uint8), np.ones((2 * RIM_MARGIN + 1,) * 2, np.uint8)) > 0
+    # ridges cut by the canvas edge end there without being minutiae
+    valid[:RIM_MARGIN] = valid[-RIM_MARGIN:] = False
+    valid[:, :RIM_MARGIN] = valid[:, -RIM_MARGIN:] = False
     minutiae, _ = extract_minutiae(ridge, valid)
     wear = float(rng.beta(1.2, 5.0))
     scars = np.zeros((height, width), np.float32)

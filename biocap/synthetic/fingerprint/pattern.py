@@ -18,6 +18,9 @@ from ...errors import InvalidDataError
 MASTER_PPI = 500.0
 CLASSES = ("arch", "tented_arch", "left_loop", "right_loop", "whorl")
 CLASS_PROBABILITIES = np.array([0.037, 0.029, 0.338, 0.317, 0.279])
+BOTTOM_STRETCH = 1.5  # the finger's lower half is this much longer than its upper half
+#: a rendered master's canvas extends this far below the sensor-sized area (pixels at 500 ppi)
+CANVAS_EXTRA_BOTTOM = 120
 
 
 @dataclass
@@ -69,13 +72,14 @@ class FingerPattern:
         return p
 
     def mask(self, x: np.ndarray, y: np.ndarray) -> np.ndarray:
-        """Fingertip shape: half an ellipse at the top, a rounded rectangle at the bottom."""
+        """Fingertip shape: half an ellipse at the top, a rounded rectangle at the bottom that
+        runs on towards the first crease (so no impression shows where the model ends)."""
         cx, cy = self.centre
         a, b = self.half_axes
         u = (np.asarray(x, dtype=np.float64) - cx) / a
         v = (np.asarray(y, dtype=np.float64) - cy) / b
         top = (u * u + v * v) <= 1.0
-        bottom = (np.abs(u) ** 4 + np.abs(v) ** 4) <= 1.0
+        bottom = (np.abs(u) ** 4 + np.abs(v / BOTTOM_STRETCH) ** 4) <= 1.0
         return np.where(v < 0, top, bottom)
 
     def singular_points(self) -> list[tuple[str, float, float]]:

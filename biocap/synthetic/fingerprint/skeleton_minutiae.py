@@ -28,9 +28,11 @@ def crossing_numbers(skel: np.ndarray) -> np.ndarray:
 
 
 def _trace(skel: np.ndarray, y: int, x: int, first: tuple[int, int], length: int):
-    """Walk along the skeleton from (y, x) through neighbour `first`; return the end point."""
+    """Walk along the skeleton from (y, x) through neighbour `first`; return the end point.
+    The minutia's other neighbours are off limits, so a walk cannot slip into another branch."""
     h, w = skel.shape
-    prev = {(y, x)}
+    prev = {(y + dy, x + dx) for dy, dx in _RING} | {(y, x)}
+    prev.discard(first)
     cy, cx = first
     for _ in range(length - 1):
         prev.add((cy, cx))

@@ -51,6 +51,14 @@ def test_model_file_round_trip(tmp_path):
         loaded.predict(x[:, :4])
 
 
+def test_model_does_not_extrapolate_beyond_its_training_range():
+    x, y = _toy()
+    model = QualityModel(n_trees=20, depth=2, linear_weight=1.0).fit(x, y)
+    far = x[:5] * 1000.0  # far outside anything seen in training
+    assert np.allclose(model.predict(far), model.predict(np.clip(far, x.min(0), x.max(0))))
+    assert model.predict(far).max() <= y.max() + 3 * y.std()
+
+
 def test_corrupt_model_file_is_reported(tmp_path):
     bad = tmp_path / "bad.npz"
     bad.write_bytes(b"PK\x03\x04 not really a zip")

@@ -209,7 +209,9 @@ class RidgeRegression:
 
 class QualityModel:
     """The shipped model: `linear_weight` x ridge + (1 - linear_weight) x boosted trees, in one
-    `.npz` of plain arrays."""
+    `.npz` of plain arrays. Features are clipped to the range seen in training before either
+    part sees them, so that an input unlike the training images (a 4-finger slap has four
+    times the area and minutiae of any training print) cannot extrapolate the linear part."""
 
     def __init__(self, *, alpha: float = 300.0, linear_weight: float = 0.7, n_trees: int = 100,
                  depth: int = 2, learning_rate: float = 0.1, seed: int = 0):
@@ -221,8 +223,11 @@ class QualityModel:
         self.linear_weight = linear_weight
         self.feature_names: tuple[str, ...] = ()
         self.meta: dict = {}
+        self.low = self.high = None  # per-feature range seen in training
 
     def fit(self, x, y) -> "QualityModel":
+        x = np.asarray(x, dtype=np.float64)
+        self.low, self.high = x.min(axis=0), x.max(axis=0)
         self.linear.fit(x, y)
         self.trees.fit(x, y)
         return self
@@ -232,6 +237,8 @@ class QualityModel:
         if self.feature_names and x.shape[1] != len(self.feature_names):
             raise InvalidDataError(f"the model expects {len(self.feature_names)} features per "
                                    f"row, got {x.shape[1]}")
+        if self.low is not None:
+            x = np.clip(x, self.low, self.high)
         w = self.linear_weight
         return w * self.linear.predict(x) + (1 - w) * self.trees.predict(x)
 
@@ -248,7 +255,7 @@ class QualityModel:
             np.savez_compressed(fh, header=np.array(json.dumps(header)), feature=t.feature,
                                 threshold=t.threshold, leaves=t.leaves,
                                 linear_mean=self.linear.mean, linear_scale=self.linear.scale,
-                                linear_weights=self.linear.weights)
+                                linear_weights=self.linear.weights, low=self.low, high=self.high)
 
     @classmethod
     def load(cls, path) -> "QualityModel":
@@ -258,15 +265,17 @@ class QualityModel:
                 header = json.loads(str(data["header"]))
                 mean, scale = data["linear_mean"], data["linear_scale"]
                 weights = data["linear_weights"]
+                low, high = data["low"], data["high"]
         except _UNREADABLE as exc:
             raise InvalidDataError(f"cannot read the linear part of the model {path}: {exc}") from exc
         n = len(trees.feature_names)
-        if not (mean.shape == scale.shape == weights.shape == (n,)):
+        if not (mean.shape == scale.shape == weights.shape == low.shape == high.shape == (n,)):
             raise InvalidDataError(f"{path}: linear part has {weights.shape} weights for {n} features")
         model = cls(alpha=float(header["alpha"]), linear_weight=float(header["linear_weight"]),
                     n_trees=trees.n_trees, depth=trees.depth, learning_rate=trees.learning_rate)
         model.trees = trees
         model.linear.mean, model.linear.scale, model.linear.weights = mean, scale, weights
         model.linear.intercept = float(header["intercept"])
+        model.low, model.high = low, high
         model.feature_names, model.meta = trees.feature_names, trees.meta
         return model

@@ -143,6 +143,11 @@ def test_memory_layout_does_not_change_the_score(quality, good_prints):
     assert abs(flipped - expected) <= 5
 
 
+def test_other_modality_is_refused(quality, good_prints):
+    with pytest.raises(InvalidSample, match="iris"):
+        quality.assess(Sample(good_prints[0], 500, Modality.IRIS))
+
+
 def test_huge_image_is_refused_without_allocating(quality):
     # a 50,000 x 50,000 view of a single byte: refused on its shape before any pixel is touched
     huge = np.broadcast_to(np.zeros((), np.uint8), (50_000, 50_000))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InvalidSample
+from ..errors import InvalidDataError, InvalidSample
 from ..imaging import image_and_ppi, to_working_resolution
 from ..types import Modality, Sample
 from .fingerprint_features import BLOCK, FEATURE_NAMES, FingerprintAnalysis, analyse
@@ -36,9 +36,10 @@ FEEDBACK = {
     "too_dry": "ridges are broken or faint: moisten the finger slightly (breathe on it) and retry",
 }
 
-# Thresholds of the feedback rules, chosen on FVC 2002 originals against synthetic degradations
-# (`fingerprint_degrade`, see /tmp-free `tests/test_quality_fingerprint_feedback.py`); each is a
-# plain comparison on one or two measures so that it can be explained to an operator.
+# Thresholds of the feedback rules, chosen by looking at the measures of the FVC 2002 originals
+# next to synthetic degradations of them (`fingerprint_degrade`; checked by
+# `tests/test_quality_fingerprint.py`). Each is a plain comparison on one or two measures so that
+# it can be explained to an operator.
 MIN_BAND_ENERGY = 0.3  # median share of block energy at ridge frequencies: below, no ridges
 MIN_COHERENCE = 0.2  # median orientation coherence: below, no ridge flow (noise)
 MIN_RIDGE_PERIOD_SHARE = 0.12  # share of blocks whose spectral peak is a ridge period (<= 12.5
@@ -63,8 +64,6 @@ def load_model(path: str | Path = MODEL_PATH) -> QualityModel:
     """The quality model (cached per path); raises InvalidDataError if the file is unusable."""
     model = QualityModel.load(path)
     if tuple(model.feature_names) != FEATURE_NAMES:
-        from ..errors import InvalidDataError
-
         raise InvalidDataError(f"quality model {path} was trained on other features than this "
                                "version computes",
                                hint="retrain with `python -m biocap.quality.train_fingerprint`")
@@ -159,15 +158,21 @@ class FingerprintQuality:
         """Score a fingerprint Sample (or a raw 2-D uint8 image with `ppi`). Raises
         InvalidSample for malformed input; returns a low score with the reason for images that
         are well formed but hold no usable fingerprint."""
-        image, ppi = image_and_ppi(sample, ppi)
-        return self._assess(to_working_resolution(image, ppi), detailed=True)
+        return self._assess(self._working_image(sample, ppi), detailed=True)
 
     def quick_assess(self, sample: Sample | np.ndarray, ppi: float | None = None) -> QualityReport:
         """Preview-frame variant: the same score and the most important feedback only, without
         the measures. A 400 x 400 frame at 500 ppi takes about 15-25 ms on one core, fast enough
         for a live hint; large frames (slaps) cost proportionally more."""
+        return self._assess(self._working_image(sample, ppi), detailed=False)
+
+    @staticmethod
+    def _working_image(sample, ppi) -> np.ndarray:
+        if isinstance(sample, Sample) and sample.modality is not Modality.FINGERPRINT:
+            raise InvalidSample(f"a {sample.modality.value} sample was given to the fingerprint "
+                                "quality provider", hint="assess it with its own modality's provider")
         image, ppi = image_and_ppi(sample, ppi)
-        return self._assess(to_working_resolution(image, ppi), detailed=False)
+        return to_working_resolution(image, ppi)
 
     def _assess(self, image: np.ndarray, *, detailed: bool) -> QualityReport:
         h, w = image.shape
@@ -210,5 +215,4 @@ def assess(sample: Sample | np.ndarray, ppi: float | None = None) -> QualityRepo
     return FingerprintQuality().assess(sample, ppi)
 
 
-__all__ = ["FingerprintQuality", "assess", "feedback_codes", "load_model", "FEEDBACK",
-           "InvalidSample"]
+__all__ = ["FingerprintQuality", "assess", "feedback_codes", "load_model", "FEEDBACK"]

@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..matching.iris_gallery import CODE_BYTES, IrisGallery, coarse_key_stats
+from ..matching.iris_gallery import CODE_BYTES, IrisGallery, key_stats
 from ..matching.iris_hamming import as_words, masked_distances, normalize_hd, rotations
 from ..matching.iris_synthetic import filler_codes, neighbour_agreement
 from ..templates.iris import IrisExtractor
@@ -131,29 +131,35 @@ def _plot_det(genuine, impostor, path, title):
 
 
 # --- search ---------------------------------------------------------------------------------
-def coarse_margin(codes, masks, ok, subject, gallery: IrisGallery) -> dict:
-    """For every genuine pair at or below the threshold: does its coarse key survive, and by
-    how many disagreements (the smallest slack over all such pairs; < 0 would be unsafe)."""
-    shifts = np.arange(-gallery.max_shift, gallery.max_shift + 1)
+def _genuine_key_stats(codes, masks, ok, subject, threshold: float):
+    """key_stats of every genuine pair whose full HD_norm is at or below the threshold."""
+    shifts = np.arange(-MAX_SHIFT, MAX_SHIFT + 1)
     idx = np.nonzero(ok)[0]
-    worst, n_pairs, n_lost = np.inf, 0, 0
+    out = []
     for a in idx:
         mates = idx[(subject[idx] == subject[a]) & (idx != a)]
         if mates.size == 0:
             continue
         pc, pm = rotations(codes[a], 2, shifts), rotations(masks[a], 2, shifts)
         raw, cnt = masked_distances(as_words(pc), as_words(pm), as_words(codes[mates]), as_words(masks[mates]))
-        hd = normalize_hd(raw, cnt).min(axis=1)
-        close = mates[hd <= gallery.threshold]
-        if close.size == 0:
-            continue
-        n, d = coarse_key_stats(codes[a], masks[a], codes[close], masks[close], gallery.max_shift)
-        slack = (gallery.table[n].astype(int) - d).max(axis=1)
-        worst = min(worst, int(slack.min()))
-        n_pairs += close.size
-        n_lost += int((slack < 0).sum())
-    return {"genuine_pairs_at_threshold": n_pairs, "lost_by_coarse_stage": n_lost,
-            "smallest_slack_disagreements": None if n_pairs == 0 else worst}
+        close = mates[normalize_hd(raw, cnt).min(axis=1) <= threshold]
+        if close.size:
+            out.append(key_stats(codes[a], masks[a], codes[close], masks[close], MAX_SHIFT))
+    return [np.concatenate([o[k] for o in out]) for k in range(4)] if out else None
+
+
+def coarse_margin(codes, masks, ok, subject, gallery: IrisGallery) -> dict:
+    """For every genuine pair at or below the threshold: do both pruning stages let it through,
+    and by how many disagreements (the smallest slack; < 0 would be a lost match)."""
+    stats = _genuine_key_stats(codes, masks, ok, subject, gallery.threshold)
+    if stats is None:
+        return {"genuine_pairs_at_threshold": 0}
+    na, da, nab, dab = stats
+    slack_a = (gallery.table_a[na].astype(int) - da).max(axis=1)
+    slack_ab = (gallery.table_ab[nab].astype(int) - dab).max(axis=1)
+    return {"genuine_pairs_at_threshold": int(na.shape[0]),
+            "lost_by_pruning": int(((slack_a < 0) | (slack_ab < 0)).sum()),
+            "smallest_slack_key_a": int(slack_a.min()), "smallest_slack_keys_ab": int(slack_ab.min())}
 
 
 def run_search(args) -> dict:
@@ -236,6 +242,7 @@ def run_search(args) -> dict:
         "ceiling_per_second_per_core": gallery_size / t_stream,
         "ceiling_note": "gallery codes+masks (512 B each) streamed once by np.bitwise_or.reduce",
         "key_stream_per_second_per_core": gallery_size / max(t_stream_keys, 1e-9),
+        "mean_second_stage_per_probe": float(np.mean([r.n_second for r in fast])),
         "mean_full_comparisons_per_probe": float(np.mean([r.n_full for r in fast])),
         "same_as_exhaustive": bool(same_top1 == n_probes and same_sets == n_probes),
         "same_top1": int(same_top1), "same_match_sets": int(same_sets),
@@ -273,39 +280,32 @@ def _impostor_samples(gallery: IrisGallery, source, subject, probe_rows, rng, n:
 
 def calibrate_coarse(codes, masks, ok, subject, threshold: float, slopes=np.arange(0.30, 0.62, 0.02),
                      margin: float = 4.0, n_impostor_probes: int = 40, seed: int = 0) -> dict:
-    """Pick the coarse survival line d <= slope * n + offset: for each slope the offset is the
-    smallest that keeps every genuine pair with HD_norm <= threshold (plus `margin`
-    disagreements of safety), and the slope is the one under which the fewest impostor
+    """Pick the two survival lines d <= slope * n + offset (key A; keys A + B): for each slope the
+    offset is the smallest that keeps every genuine pair with HD_norm <= threshold (plus
+    `margin` disagreements of safety), and the slope is the one under which the fewest impostor
     comparisons (real codes of other eyes) survive."""
     rng = np.random.default_rng(seed)
+    gen = _genuine_key_stats(codes, masks, ok, subject, threshold)
     idx = np.nonzero(ok)[0]
-    shifts = np.arange(-MAX_SHIFT, MAX_SHIFT + 1)
-    gen_n, gen_d = [], []
-    for a in idx:
-        mates = idx[(subject[idx] == subject[a]) & (idx != a)]
-        if mates.size == 0:
-            continue
-        pc, pm = rotations(codes[a], 2, shifts), rotations(masks[a], 2, shifts)
-        raw, cnt = masked_distances(as_words(pc), as_words(pm), as_words(codes[mates]), as_words(masks[mates]))
-        close = mates[normalize_hd(raw, cnt).min(axis=1) <= threshold]
-        if close.size:
-            n, d = coarse_key_stats(codes[a], masks[a], codes[close], masks[close], MAX_SHIFT)
-            gen_n.append(n)
-            gen_d.append(d)
-    gen_n, gen_d = np.concatenate(gen_n), np.concatenate(gen_d)
-    imp_n, imp_d = [], []
+    imp = []
     for a in rng.choice(idx, min(n_impostor_probes, idx.size), replace=False):
         others = idx[subject[idx] != subject[a]]
-        n, d = coarse_key_stats(codes[a], masks[a], codes[others], masks[others], MAX_SHIFT)
-        imp_n.append(n)
-        imp_d.append(d)
-    imp_n, imp_d = np.concatenate(imp_n), np.concatenate(imp_d)
-    best = None
-    for slope in slopes:
-        offset = float(np.ceil((gen_d - slope * gen_n).min(axis=1).max())) + margin
-        survive = float(((imp_d <= slope * imp_n + offset) | (imp_n < 32)).any(axis=1).mean())
-        if best is None or survive < best["impostor_survival"]:
-            best = {"slope": round(float(slope), 3), "offset": offset, "impostor_survival": survive}
-    best.update({"threshold": threshold, "genuine_pairs": int(gen_n.shape[0]),
-                 "impostor_pairs": int(imp_n.shape[0]), "margin": margin})
-    return best
+        imp.append(key_stats(codes[a], masks[a], codes[others], masks[others], MAX_SHIFT))
+    imp = [np.concatenate([o[k] for o in imp]) for k in range(4)]
+    result = {"threshold": threshold, "genuine_pairs": int(gen[0].shape[0]),
+              "impostor_pairs": int(imp[0].shape[0]), "margin": margin}
+    alive_a = None
+    for stage, (gn, gd, in_, id_, min_bits) in {"a": (gen[0], gen[1], imp[0], imp[1], 32),
+                                                "ab": (gen[2], gen[3], imp[2], imp[3], 64)}.items():
+        best = None
+        for slope in slopes:
+            offset = float(np.ceil((gd - slope * gn).min(axis=1).max())) + margin
+            alive = ((id_ <= slope * in_ + offset) | (in_ < min_bits)).any(axis=1)
+            if alive_a is not None:
+                alive = alive & alive_a
+            if best is None or alive.mean() < best[2]:
+                best = (round(float(slope), 3), offset, float(alive.mean()), alive)
+        result[f"slope_{stage}"], result[f"offset_{stage}"] = best[0], best[1]
+        result[f"impostor_survival_{stage}"] = best[2]
+        alive_a = best[3]
+    return result

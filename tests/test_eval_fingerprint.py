@@ -55,14 +55,13 @@ def test_bench_verify_on_a_tiny_subset_with_reference(shared_data, bench_env):
     from biocap.evaluation import bench_verify_fingerprint as bench
 
     db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
-    out = bench.run(_args(dataset=db1, reference="nbis", plot=bench_env / "det.png"))
+    out = bench.run(_args(dataset=db1, reference="nbis"))  # (the PNG is tested above)
     json.dumps(out)  # serializable
     for key in ("eer", "fmr100", "fmr1000", "zero_fmr", "fte", "n_genuine", "n_impostor",
                 "extract_ms_median", "compare_per_s"):
         assert key in out and key in out["reference"]
     assert out["n_genuine"] == 2 * 28 and out["n_impostor"] == 64
     assert out["compare_per_s"] > 0 and 0 <= out["eer"] <= 0.5
-    assert (bench_env / "det.png").exists()
 
 
 def test_bench_verify_counts_failure_to_enrol(shared_data, bench_env, monkeypatch):
@@ -106,8 +105,8 @@ def test_bench_search_on_a_tiny_gallery(shared_data, bench_env):
     from biocap.evaluation import bench_search_fingerprint as bench
 
     db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
-    out = bench.run(_args(dataset=db1, gallery_size=40, probes=4, limit=3))
-    assert out["gallery_size"] == 40 and out["n_probes"] == 4 and out["n_mates"] == 3
+    out = bench.run(_args(dataset=db1, gallery_size=20, probes=3, limit=2))
+    assert out["gallery_size"] == 20 and out["n_probes"] == 3 and out["n_mates"] == 2
     for key in ("per_second_per_core", "rank1", "rank1_exhaustive", "bytes_per_finger"):
         assert key in out
     assert out["bytes_per_finger"] <= 16 * 1024

@@ -17,7 +17,7 @@ synthetic = pytest.importorskip("biocap.synthetic.fingerprint_templates",
 def fingers():
     """Two impressions each of 60 synthetic fingers: {finger_id: [template, template]}."""
     out = {}
-    for fid, imp, t in synthetic.iter_finger_templates(60, 2, seed=11):
+    for fid, imp, t in synthetic.iter_finger_templates(40, 2, seed=11):
         out.setdefault(fid, []).append(t)
     return out
 
@@ -31,7 +31,7 @@ def gallery(fingers):
 
 def test_planted_mate_is_found_at_rank_one(gallery, fingers):
     hits = 0
-    for fid in (3, 17, 29, 44, 58):
+    for fid in (3, 17, 29, 33, 38):
         top = gallery.search(fingers[fid][1], top_k=5)
         assert len(top) == 5 and top[0][1] >= top[-1][1]
         hits += top[0][0] == f"f{fid}"
@@ -149,7 +149,7 @@ def test_a_version_1_file_still_loads(gallery, fingers, tmp_path):
     v1[8:12] = struct.pack("<I", 1)
     path.write_bytes(bytes(v1))
     loaded = FingerprintGallery.load(path)
-    assert loaded.search(fingers[44][1], 1) == gallery.search(fingers[44][1], 1)
+    assert loaded.search(fingers[33][1], 1) == gallery.search(fingers[33][1], 1)
 
 
 def test_compact_releases_spare_capacity(fingers):
@@ -167,7 +167,7 @@ def test_compact_releases_spare_capacity(fingers):
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=15, deadline=None)
 @given(st.binary(max_size=400))
 def test_random_bytes_are_refused_cleanly(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("fuzz") / "g.bfg"

@@ -157,7 +157,7 @@ def test_nbis_angles_follow_the_template_convention(shared_data):
 from hypothesis import given, settings, strategies as st  # noqa: E402
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=12, deadline=None)
 @given(st.lists(st.tuples(st.floats(-1e4, 1e4) | st.just(float("nan")), st.floats(-1e4, 1e4),
                           st.floats(-10, 10) | st.just(float("inf")), st.integers(0, 2),
                           st.integers(0, 255)),

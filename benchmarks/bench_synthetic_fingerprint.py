@@ -168,11 +168,13 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--quick", action="store_true", help="optical only, no FVC reference")
+    ap.add_argument("--sensors", default="optical,capacitive,thermal",
+                    help="comma-separated sensor profiles to generate and judge")
     ap.add_argument("--template-fingers", type=int, default=100_000,
                     help="gallery size for the template-mode speed/memory check")
     args = ap.parse_args(argv)
     report: dict = {"seed": args.seed, "synthetic": {}, "fvc_reference": {}}
-    sensors = ["optical"] if args.quick else ["optical", "capacitive", "thermal"]
+    sensors = ["optical"] if args.quick else [x for x in args.sensors.split(",") if x]
     with tempfile.TemporaryDirectory() as tmp:
         for sensor in sensors:
             folder = Path(tmp) / sensor

@@ -131,3 +131,15 @@ def test_bad_requests_fail_clearly(tmp_path, capsys):
     assert main(["sim", "generate", "--modality", "fingerprint", "--fingers", "1",
                  "--out", str(tmp_path / "o"), "--templates-only", "--format", "nope"]) == 2
     assert "unknown template format" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("finger", [-1, 1.5, "3", None])
+def test_bad_finger_ids_raise_clear_errors(finger):
+    with pytest.raises(InvalidDataError):
+        render_master(1, finger)
+
+
+def test_unknown_condition_is_refused():
+    master = render_master(1, 1)
+    with pytest.raises(InvalidDataError):
+        render_impression(master, sensor_profile("optical"), stream(1, 1, 1, "x"), "soaked")

@@ -157,7 +157,7 @@ def render_impression(master: MasterPrint, profile: SensorProfile, rng: np.rando
 
     bg = rng.uniform(*profile.background)
     # contrast varies from capture to capture (pressure, platen, gain)
-    ridge_level = bg - (bg - rng.uniform(*profile.ridge_level)) * (0.3 + 0.7 * capture)
+    ridge_level = bg - (bg - rng.uniform(*profile.ridge_level)) * (0.45 + 0.55 * capture)
     img = bg + profile.texture * _smooth_noise(rng, h, w, 64) - (bg - ridge_level) * ink
     if moisture > 0.3:  # wet: moisture smears into valleys near ridges
         img -= 25 * (moisture - 0.3) * cv2.GaussianBlur(ink, (0, 0), 3.0)

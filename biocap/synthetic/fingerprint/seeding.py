@@ -25,6 +25,9 @@ def check_seed(seed) -> int:
 def stream(seed: int, finger: int, impression: int, purpose: str) -> np.random.Generator:
     """A generator for one purpose ("master", "impression", "minutiae", ...) of one finger
     (impression 0 = the master itself)."""
+    for name, v in (("finger", finger), ("impression", impression)):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= int(v) < 2**63:
+            raise InvalidDataError(f"{name} id must be a non-negative integer, got {v!r}")
     tag = zlib.crc32(purpose.encode())
     return np.random.Generator(np.random.PCG64(
         np.random.SeedSequence([check_seed(seed), int(finger), int(impression), tag])))

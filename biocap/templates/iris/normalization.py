@@ -20,6 +20,9 @@ class NormalizationParams:
     cols: int = 256
     rho_min: float = 0.03  # start just outside the pupil rim
     rho_max: float = 0.85  # the outer rim of the ring is blurred and often hidden by lids
+    # width (degrees) of the sector round straight up that is never used: upper lashes hang
+    # over it in most captures, and lashes too faint to be masked one by one flip code bits
+    top_sector_deg: float = 0.0
 
 
 def sampling_grid(seg: Segmentation, params: NormalizationParams) -> tuple[np.ndarray, np.ndarray]:
@@ -44,4 +47,8 @@ def normalize(image: np.ndarray, seg: Segmentation,
     occluded = cv2.remap(seg.occlusion.astype(np.uint8) * 255, xs, ys, cv2.INTER_LINEAR,
                          borderMode=cv2.BORDER_CONSTANT, borderValue=255)
     inside = (xs >= 0) & (xs <= w - 1) & (ys >= 0) & (ys <= h - 1)
-    return NormalizedIris(image=sheet, valid=(occluded < 64) & inside)
+    valid = (occluded < 64) & inside
+    if params.top_sector_deg > 0:
+        theta = np.degrees(2 * np.pi * np.arange(params.cols) / params.cols)
+        valid[:, np.abs(theta - 90.0) < params.top_sector_deg / 2] = False
+    return NormalizedIris(image=sheet, valid=valid)

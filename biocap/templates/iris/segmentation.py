@@ -112,7 +112,8 @@ def find_pupil(smooth: np.ndarray, params: SegmentationParams) -> Circle:
     x, y, r = x / scale, y / scale, r / scale
     step = max(1.0, 0.5 / scale)
     gx, gy = centre_grid(x, y, 2.5 / scale * 0.5 + 1, 2.5 / scale * 0.5 + 1, 1.0)
-    radii = np.arange(max(2.0, r - 3 / scale), r + 3 / scale + 1, 0.5 if step <= 1 else 1.0)
+    # down to half the coarse radius: a small pupil blurred at the coarse scale looks bigger
+    radii = np.arange(max(2.0, min(r - 3 / scale, 0.5 * r)), r + 3 / scale + 1, 0.5 if step <= 1 else 1.0)
     radii = np.concatenate([np.arange(radii[0] - 3, radii[0], 1.0), radii, radii[-1] + np.arange(1, 4)])
     x, y, r, score = best_circle(smooth, gx, gy, radii, _FULL, width=2, min_inside=0.9, quantile=0.25,
                                  min_radius=r_min / scale)
@@ -161,7 +162,9 @@ def _limbus_search(image: np.ndarray, pupil: Circle, params: SegmentationParams,
         return None
     # the limbus centre sits within a few pixels of the pupil centre (more offset means the
     # search latched onto the collarette on one side and the sclera on the other)
-    hx, hy = max(2.0, 0.2 * pupil.r), max(1.0, 0.15 * pupil.r)
+    # lateral arcs pin the limbus centre well across but hardly up and down: keep its height
+    # within a few pixels of the pupil centre (a free height only adds noise between captures)
+    hx, hy = max(2.0, 0.2 * pupil.r), max(1.0, 0.05 * pupil.r)
     step = max(1.0, hx / 3) if coarse else 1.0
     gx, gy = centre_grid(pupil.x, pupil.y, hx, hy, step)
     # wide rings (a fifth of the pupil radius, in the image's own scale): the limbus is a broad

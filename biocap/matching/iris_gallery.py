@@ -76,6 +76,8 @@ def key_stats(probe_code, probe_mask, codes, masks, max_shift: int = 8):
     for bits in (KEY_A_BITS, KEY_B_BITS):
         pk, pm = key_of(rc, bits), key_of(rm, bits)
         gk, gm = key_of(codes, bits), key_of(masks, bits)
+        if bits is KEY_A_BITS:  # as the gallery stores it: key A's first bit never common
+            gm[:, 0] &= ~_FIRST_BIT
         common = pm[None, :, :] & gm[:, None, :]
         out.append((np.bitwise_count(common).sum(axis=2, dtype=np.int64),
                     np.bitwise_count((pk[None, :, :] ^ gk[:, None, :]) & common).sum(axis=2, dtype=np.int64)))

@@ -191,7 +191,7 @@ def find_limbus(smooth: np.ndarray, pupil: Circle, params: SegmentationParams) -
     x, y, r = found[0] / s, found[1] / s, found[2] / s
     r_lo = max(pupil.r * params.min_iris_to_pupil, pupil.r + 4)
     r_hi = min(pupil.r * params.max_iris_to_pupil, params.max_iris_frac * side)
-    gx, gy = centre_grid(x, y, 1.0 / s, 1.0 / s, 1.0)
+    gx, gy = centre_grid(x, y, 1.0 / s, 1.0, 1.0)
     width = int(max(3, round(0.2 * pupil.r)))
     radii = np.arange(max(r_lo, r - 2 / s) - width - 1, min(r_hi, r + 2 / s) + width + 2, 1.0)
     x, y, r, score = best_circle(smooth, gx, gy, radii, _LATERAL, width=width, min_inside=0.5,

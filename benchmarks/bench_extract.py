@@ -4,6 +4,7 @@ run on the same images (FVC2002 DB1-DB4 B sets), one image at a time, alternatin
 Each image is decoded once up front; mindtct receives it as PNG bytes (its only input form), so its
 time includes a PNG decode (about 1 ms), ours starts from the decoded array. Reported: median
 milliseconds per image per set and overall, and the ratio biocap / mindtct (<= 1 meets the target).
+OpenCV runs single-threaded by default, so both sides use one core.
 Requires the `reference` extra (nbis-py).
 
     .venv/bin/python benchmarks/bench_extract.py [--step N] [--out benchmarks/results/extract]
@@ -88,6 +89,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="biocap minutiae extraction speed vs mindtct")
     ap.add_argument("--step", type=int, default=1, help="use every Nth image of each set")
     ap.add_argument("--repeats", type=int, default=3, help="runs per image (the best counts)")
+    ap.add_argument("--cv-threads", type=int, default=1,
+                    help="OpenCV threads for biocap (default 1: mindtct is single-threaded too)")
     ap.add_argument("--out", default="benchmarks/results/extract",
                     help="write OUT.md and OUT.json ('' to skip)")
     args = ap.parse_args(argv)
@@ -98,6 +101,7 @@ def main(argv=None) -> int:
     except ImportError:
         print("nbis-py is not installed: pip install 'biocap[reference]'", file=sys.stderr)
         return 2
+    cv2.setNumThreads(args.cv_threads)
     r = measure(args.step, args.repeats)
     command = "python benchmarks/bench_extract.py " + " ".join(argv if argv is not None else sys.argv[1:])
     md = to_markdown(r, command.strip())

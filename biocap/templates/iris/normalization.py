@@ -23,6 +23,10 @@ class NormalizationParams:
     # width (degrees) of the sector round straight up that is never used: upper lashes hang
     # over it in most captures, and lashes too faint to be masked one by one flip code bits
     top_sector_deg: float = 0.0
+    # on the sheet, samples this many robust sigmas brighter (lid skin, sclera, glare) or darker
+    # (lashes, lid shadow) than the visible iris are hidden too; 0 turns the test off
+    bright_sigmas: float = 0.0
+    dark_sigmas: float = 0.0
 
 
 def sampling_grid(seg: Segmentation, params: NormalizationParams) -> tuple[np.ndarray, np.ndarray]:
@@ -51,4 +55,12 @@ def normalize(image: np.ndarray, seg: Segmentation,
     if params.top_sector_deg > 0:
         theta = np.degrees(2 * np.pi * np.arange(params.cols) / params.cols)
         valid[:, np.abs(theta - 90.0) < params.top_sector_deg / 2] = False
+    if (params.bright_sigmas > 0 or params.dark_sigmas > 0) and valid.sum() > 50:
+        vals = sheet[valid]
+        med = float(np.median(vals))
+        sigma = 1.4826 * float(np.median(np.abs(vals - med))) + 1.0
+        if params.bright_sigmas > 0:
+            valid &= sheet <= med + params.bright_sigmas * sigma
+        if params.dark_sigmas > 0:
+            valid &= sheet >= med - params.dark_sigmas * sigma
     return NormalizedIris(image=sheet, valid=valid)

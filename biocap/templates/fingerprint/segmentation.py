@@ -12,7 +12,9 @@ import numpy as np
 
 BLOCK = 8  # px at 500 ppi
 MIN_STD = 6.0  # grey levels: below this no block can be foreground
-RELATIVE_STD = 0.3  # fraction of the 90th-percentile block deviation
+RELATIVE_STD = 0.15  # fraction of the 90th-percentile block deviation (faint finger parts count)
+KEEP_FRACTION = 0.1  # besides the largest region, keep regions at least this fraction of it
+# (a crease can cut a finger in two; the flow-coherence stage later drops texture and noise)
 MIN_AREA_BLOCKS = 16  # a foreground smaller than this (1024 px^2) is not a finger
 
 
@@ -49,7 +51,7 @@ def segment(image: np.ndarray) -> np.ndarray:
         return np.zeros(image.shape, bool)
     # keep the largest region and any other of at least a third of its size (two-finger images)
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= max(MIN_AREA_BLOCKS, areas.max() / 3))
+    keep = 1 + np.flatnonzero(areas >= max(MIN_AREA_BLOCKS, areas.max() * KEEP_FRACTION))
     if keep.size == 0:
         return np.zeros(image.shape, bool)
     blocks = _fill_holes(np.isin(labels, keep).astype(np.uint8)).astype(np.float32)
@@ -80,7 +82,7 @@ def refine_with_flow(mask: np.ndarray, coherence: np.ndarray) -> np.ndarray:
     if n <= 1:
         return np.zeros(mask.shape, bool)
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= max(MIN_AREA_BLOCKS, areas.max() / 3))
+    keep = 1 + np.flatnonzero(areas >= max(MIN_AREA_BLOCKS, areas.max() * KEEP_FRACTION))
     if keep.size == 0:
         return np.zeros(mask.shape, bool)
     blocks = _fill_holes(np.isin(labels, keep).astype(np.uint8)).astype(np.float32)

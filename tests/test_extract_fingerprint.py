@@ -46,9 +46,9 @@ def test_synthetic_ridge_ending_position_type_direction():
     img, (x0, y0) = _ridges_with_ending()
     t = extract_template(Sample(img, 500, Modality.FINGERPRINT))
     m, d = _nearest(t, x0, y0)
-    # within 0.8 ridge period: Gabor enhancement and the ISO placement (at the valley fork, ahead of
-    # the ridge tip) both move the point a little along the ridge
-    assert d < 0.8 * WAVELENGTH, f"nearest minutia {d:.1f} px from the drawn ridge ending"
+    # within a ridge period: the ISO placement (at the valley fork, ahead of the ridge tip) and
+    # enhancement move the point along the ridge (NBIS mindtct puts this one 6 px ahead)
+    assert d < WAVELENGTH, f"nearest minutia {d:.1f} px from the drawn ridge ending"
     assert abs(m["x"] - x0) < 2, "the ending moved sideways off its ridge"
     assert m["type"] == MinutiaType.ENDING
     # the ridge runs downwards from the ending: on screen that is -90 degrees (ISO, counter-clockwise)

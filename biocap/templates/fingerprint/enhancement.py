@@ -19,6 +19,8 @@ import numpy as np
 from .orientation import OrientationField
 
 N_ORIENTATIONS = 8
+#: wavelengths tried, relative to the finger's global one (more than one: per-pixel local choice)
+WAVELENGTH_SCALES: tuple[float, ...] = (0.85, 1.0, 1.18)
 SIGMA_PER_WAVELENGTH = 0.4  # envelope width (tuned on FVC2002 with bozorth3: 0.3-0.5 tried)
 
 
@@ -53,12 +55,27 @@ def gabor_enhance(normalized: np.ndarray, field: OrientationField, wavelength: f
     lower = np.floor(pos).astype(np.int32) % N_ORIENTATIONS
     upper = (lower + 1) % N_ORIENTATIONS
     frac = (pos - np.floor(pos)).astype(np.float32)
-    bank = np.empty((N_ORIENTATIONS, hh, hw), np.float32)
-    for k, (cx, cy, sx, sy) in enumerate(_kernels(round(wavelength / 2, 2), N_ORIENTATIONS)):
-        bank[k] = cv2.sepFilter2D(half, cv2.CV_32F, cx, cy) - cv2.sepFilter2D(half, cv2.CV_32F, sx, sy)
-    below = np.take_along_axis(bank, lower[None], axis=0)[0]
-    above = np.take_along_axis(bank, upper[None], axis=0)[0]
-    out = below + frac * (above - below)
+    best, best_energy = None, None
+    for scale in WAVELENGTH_SCALES:
+        bank = np.empty((N_ORIENTATIONS, hh, hw), np.float32)
+        kernels = _kernels(round(scale * wavelength / 2, 2), N_ORIENTATIONS)
+        for k, (cx, cy, sx, sy) in enumerate(kernels):
+            bank[k] = cv2.sepFilter2D(half, cv2.CV_32F, cx, cy) - cv2.sepFilter2D(half, cv2.CV_32F, sx, sy)
+        below = np.take_along_axis(bank, lower[None], axis=0)[0]
+        above = np.take_along_axis(bank, upper[None], axis=0)[0]
+        out = below + frac * (above - below)
+        if len(WAVELENGTH_SCALES) == 1:
+            best = out
+            break
+        # local ridge frequency: each pixel keeps the tuning whose response is strongest around it
+        energy = cv2.GaussianBlur(out * out, (0, 0), scale * wavelength / 2)
+        if best is None:
+            best, best_energy = out, energy
+        else:
+            stronger = energy > best_energy
+            best = np.where(stronger, out, best)
+            best_energy = np.maximum(energy, best_energy)
+    out = best
     full = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
     full[~mask] = 0
     return full

@@ -105,6 +105,40 @@ def match_ground_truth(found: np.ndarray, truth: np.ndarray, max_dist=10.0,
     return n
 
 
+def biocap_matcher_eer(templates: list, subjects: list[str]) -> dict:
+    """EER of biocap's own comparator over all pairs (FVC all-impostors protocol)."""
+    try:
+        from biocap.matching.fingerprint import FingerprintComparator
+    except ImportError as exc:
+        return {"skipped": f"biocap comparator not available ({exc})"}
+    from biocap.evaluation.datasets import Item
+    cmp = FingerprintComparator()
+    encoded = [cmp.encode(t) for t in templates]
+    items = [Item(Path(str(k)), s) for k, s in enumerate(subjects)]
+    genuine, impostor = all_pairs(items)
+    scores = {}
+    t0 = time.perf_counter()
+    for a in range(len(encoded)):
+        partners = [b for b in range(a + 1, len(encoded))]
+        if partners:
+            got = cmp.compare_many(encoded[a], [encoded[b] for b in partners])
+            scores.update({(a, b): float(v) for b, v in zip(partners, got)})
+    rates = error_rates([scores[p] for p in genuine], [scores[p] for p in impostor])
+    return {"eer": rates.eer, "fmr100": rates.fmr100,
+            "seconds": time.perf_counter() - t0}
+
+
+def template_mode_accuracy(seed: int, sensor: str = "optical") -> dict:
+    """The template-level generator's 10 x 8 set through biocap's comparator."""
+    from biocap.synthetic.fingerprint.sensors import sensor_profile
+    p = sensor_profile(sensor)
+    templates, subjects = [], []
+    for f, _, t in iter_finger_templates(10, 8, seed, p.ppi, p.width, p.height):
+        templates.append(t)
+        subjects.append(str(f))
+    return biocap_matcher_eer(templates, subjects)
+
+
 def biocap_extractor_recovery(folder: Path) -> dict | None:
     try:
         from biocap.templates.fingerprint import extract_template
@@ -112,6 +146,7 @@ def biocap_extractor_recovery(folder: Path) -> dict | None:
     except ImportError as exc:
         return {"skipped": f"biocap extractor not available ({exc})"}
     tp = n_found = n_truth = tp_axis = tp_clear = n_clear = 0
+    templates, subjects = [], []
     t0 = time.perf_counter()
     n_img = 0
     for png in sorted(folder.glob("*_*.png")):
@@ -120,6 +155,8 @@ def biocap_extractor_recovery(folder: Path) -> dict | None:
         clear = np.array([m.get("clear", True) for m in gt["minutiae"]], bool)
         img = cv2.imread(str(png), cv2.IMREAD_GRAYSCALE)
         t = extract_template(Sample(image=img, ppi=gt["ppi"], modality=Modality.FINGERPRINT))
+        templates.append(t)
+        subjects.append(str(gt["finger"]))
         m = t.minutiae
         found = np.stack([m["x"], m["y"], m["angle"]], axis=1).astype(np.float64)
         tp += match_ground_truth(found, truth)
@@ -138,7 +175,8 @@ def biocap_extractor_recovery(folder: Path) -> dict | None:
             "recall_of_clear_minutiae": tp_clear / max(1, n_clear),
             "clear_per_image": n_clear / max(1, n_img),
             "seconds_per_image": (time.perf_counter() - t0) / max(1, n_img),
-            "match_rule": "one-to-one, <= 10 px and <= 20 degrees"}
+            "match_rule": "one-to-one, <= 10 px and <= 20 degrees",
+            "biocap_matcher": biocap_matcher_eer(templates, subjects)}
 
 
 def template_mode_speed(n_fingers: int, seed: int) -> dict:
@@ -201,6 +239,7 @@ def main(argv=None) -> int:
                 report["fvc_reference"][name] = nbis_judge(folder, 500.0)
                 print(name, json.dumps(report["fvc_reference"][name]), file=sys.stderr)
     report["template_mode"] = template_mode_speed(args.template_fingers, args.seed)
+    report["template_mode"]["biocap_matcher_10x8"] = template_mode_accuracy(args.seed)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "synthetic_fingerprint.json").write_text(json.dumps(report, indent=1,
                                                                    default=float) + "\n")
@@ -249,6 +288,17 @@ def to_markdown(r: dict, args) -> str:
                          f"{e['recall_if_direction_flipped']:.3f} |")
         else:
             lines.append(f"| {k} | {e.get('skipped', '-')} | | | | |")
+    lines += ["", "## biocap's comparator (biocap-mcc) on the same 10 x 8 sets", "",
+              "| set | EER | FMR100 |", "|---|---|---|"]
+    for k, v in r["synthetic"].items():
+        m = (v.get("biocap_extractor") or {}).get("biocap_matcher") or {}
+        if "eer" in m:
+            lines.append(f"| images, {k} (biocap extractor) | {_f(m['eer'], True)} | "
+                         f"{_f(m['fmr100'], True)} |")
+    m = r["template_mode"].get("biocap_matcher_10x8") or {}
+    if "eer" in m:
+        lines.append(f"| templates only (optical geometry) | {_f(m['eer'], True)} | "
+                     f"{_f(m['fmr100'], True)} |")
     lines += ["", "## Speed (one process; per core)", "",
               "| mode | figure |", "|---|---|"]
     for k, v in r["synthetic"].items():

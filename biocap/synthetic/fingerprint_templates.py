@@ -20,7 +20,7 @@ import numpy as np
 from ..errors import InvalidDataError
 from ..templates.fingerprint_template import (MINUTIA_DTYPE, FingerprintTemplate, MinutiaType,
                                               SingularPoint)
-from .fingerprint.distortion import ImpressionGeometry, random_geometry
+from .fingerprint.distortion import ImpressionGeometry, impression_condition, random_geometry
 from .fingerprint.master_minutiae import sample_master_minutiae
 from .fingerprint.pattern import FingerPattern, check_size, random_pattern
 from .fingerprint.seeding import check_seed, stream
@@ -52,8 +52,10 @@ def master_finger(seed: int, finger_id: int, width: int = 400, height: int = 500
 
 def impression_template(master: MasterFinger, geometry: ImpressionGeometry,
                         rng: np.random.Generator, *, ppi: float, miss_rate: float | None = None,
-                        spurious_rate: float | None = None) -> FingerprintTemplate:
-    """The minutiae an extractor would report for one impression of `master`."""
+                        spurious_rate: float | None = None,
+                        condition: str = "normal") -> FingerprintTemplate:
+    """The minutiae an extractor would report for one impression of `master` under one of
+    FVC2002's conditions (normal, displaced, dry, wet)."""
     m = master.minutiae
     x, y, theta, kind = m[:, 0], m[:, 1], m[:, 2], m[:, 3].astype(np.uint8)
     w, h = geometry.out_width, geometry.out_height
@@ -63,7 +65,8 @@ def impression_template(master: MasterFinger, geometry: ImpressionGeometry,
     # rates calibrated on biocap's extractor over rendered impressions (benchmark: precision
     # about 0.85, recall about 0.82 of the legible true minutiae)
     miss = rng.uniform(0.08, 0.25) if miss_rate is None else miss_rate
-    keep = visible & (rng.random(x.size) >= miss)
+    keep = visible & (rng.random(x.size) >= miss) & ~_illegible_patches(
+        rng, master.pattern, x, y, PATCH_SEVERITY.get(condition, 0.3))
     qx, qy, qt, kind = qx[keep], qy[keep], qt[keep], kind[keep]
     # spurious minutiae: noise, scars, creases; in the contact area, along the ridge flow
     lam = rng.uniform(2.0, 9.0) if spurious_rate is None else spurious_rate
@@ -83,8 +86,8 @@ def impression_template(master: MasterFinger, geometry: ImpressionGeometry,
         kind = np.concatenate([kind, rng.choice([MinutiaType.ENDING, MinutiaType.BIFURCATION],
                                                 sx.size).astype(np.uint8)])
     n = qx.size
-    qx = qx + rng.normal(0, 1.5 * geometry.scale, n)
-    qy = qy + rng.normal(0, 1.5 * geometry.scale, n)
+    qx = qx + rng.normal(0, 2.0 * geometry.scale, n)
+    qy = qy + rng.normal(0, 2.0 * geometry.scale, n)
     qt = qt + np.deg2rad(rng.normal(0, 6.0, n))
     flip = rng.random(n) < 0.08  # ending <-> bifurcation confusion (ridge/valley duality)
     kind = np.where(flip, 3 - kind, kind)
@@ -110,6 +113,26 @@ def impression_template(master: MasterFinger, geometry: ImpressionGeometry,
                                                                       * rng.uniform(0.7, 1.0),
                                                                       0, 100)),
                                singular_points=sps)
+
+
+#: how much of a print dry or wet skin makes illegible, per FVC2002 condition (as on the images:
+#: whole patches of ridges lost or drowned, not scattered minutiae)
+PATCH_SEVERITY = {"normal": 0.3, "displaced": 0.3, "dry": 1.0, "wet": 0.8}
+
+
+def _illegible_patches(rng: np.random.Generator, pattern: FingerPattern, x: np.ndarray,
+                       y: np.ndarray, severity: float) -> np.ndarray:
+    """Minutiae that fall into patches where the skin did not print legibly."""
+    n = int(rng.poisson(1.0 + 4.0 * severity))
+    lost = np.zeros(x.size, bool)
+    if n == 0 or x.size == 0:
+        return lost
+    a, b = pattern.half_axes
+    cx = pattern.centre[0] + rng.uniform(-a, a, n)
+    cy = pattern.centre[1] + rng.uniform(-b, b, n)
+    r = rng.uniform(20, 55, n)
+    d2 = (x[:, None] - cx[None]) ** 2 + (y[:, None] - cy[None]) ** 2
+    return np.any(d2 < (r * r)[None], axis=1)
 
 
 def _check_count(name: str, value, lo: int = 1, hi: int = 10**9) -> int:
@@ -155,5 +178,8 @@ def iter_finger_templates(n_fingers: int, impressions: int, seed: int, ppi: floa
             master = master_finger(seed, finger_id, max(mw, 400), max(mh, 500))
         for imp in range(1, impressions + 1):
             rng = stream(seed, finger_id, imp, "template")
-            geom = random_geometry(rng, master.pattern, width, height, float(ppi))
-            yield finger_id, imp, impression_template(master, geom, rng, ppi=float(ppi))
+            condition = impression_condition(imp)
+            geom = random_geometry(rng, master.pattern, width, height, float(ppi),
+                                   displaced=condition == "displaced")
+            yield finger_id, imp, impression_template(master, geom, rng, ppi=float(ppi),
+                                                      condition=condition)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from scipy.spatial import cKDTree
 
 from .minutiae import BIFURCATION, ENDING
 from .skeleton_graph import SkeletonGraph
@@ -98,25 +99,28 @@ def remove_false_minutiae(cand: np.ndarray, graph: SkeletonGraph, mask: np.ndarr
     drop(dist[yi, xi] < BORDER_PERIODS * wavelength, "border")
     drop(coherence[yi, xi] < MIN_COHERENCE, "unclear")
 
-    alive = reason == ""
+    # pair rules over neighbours only (a k-d tree): memory stays linear in the candidate count
     x, y, a = cand["x"].astype(np.float64), cand["y"].astype(np.float64), cand["angle"].astype(np.float64)
-    dx, dy = x[None, :] - x[:, None], y[None, :] - y[:, None]
+    reach = max(BREAK_PERIODS, CLUSTER_PERIODS, CROWD_PERIODS) * wavelength
+    pairs = cKDTree(np.stack([x, y], axis=1)).query_pairs(reach, output_type="ndarray")
+    i, j = (pairs[:, 0], pairs[:, 1]) if pairs.size else (np.zeros(0, int), np.zeros(0, int))
+    dx, dy = x[j] - x[i], y[j] - y[i]
     d = np.hypot(dx, dy)
-    np.fill_diagonal(d, np.inf)
-    live_pair = alive[:, None] & alive[None, :]
+
+    def live(pair_sel):
+        alive = reason == ""
+        return pair_sel & alive[i] & alive[j]
 
     # breaks: endings i, j close, pointing away from each other along the line joining them
     line = np.arctan2(dy, dx)  # direction i -> j
-    facing = (np.abs(_wrap(line - (a[:, None] + np.pi))) < BREAK_ANGLE) \
-        & (np.abs(_wrap(line - a[None, :])) < BREAK_ANGLE)
-    brk = live_pair & is_end[:, None] & is_end[None, :] & (d < BREAK_PERIODS * wavelength) & facing
-    drop(brk.any(axis=1) | brk.any(axis=0), "break")
+    facing = (np.abs(_wrap(line - (a[i] + np.pi))) < BREAK_ANGLE) & (np.abs(_wrap(line - a[j])) < BREAK_ANGLE)
+    brk = live(is_end[i] & is_end[j] & (d < BREAK_PERIODS * wavelength) & facing)
+    drop(np.isin(np.arange(n), np.concatenate([i[brk], j[brk]])), "break")
 
-    alive = reason == ""
-    live_pair = alive[:, None] & alive[None, :]
-    drop((live_pair & (d < CLUSTER_PERIODS * wavelength)).any(axis=1), "cluster")
-    alive = reason == ""
-    live_pair = alive[:, None] & alive[None, :]
-    crowd = (live_pair & (d < CROWD_PERIODS * wavelength)).sum(axis=1) > CROWD_LIMIT
-    drop(crowd, "crowd")
+    close = live(d < CLUSTER_PERIODS * wavelength)
+    drop(np.isin(np.arange(n), np.concatenate([i[close], j[close]])), "cluster")
+
+    near = live(d < CROWD_PERIODS * wavelength)
+    neighbours = np.bincount(i[near], minlength=n) + np.bincount(j[near], minlength=n)
+    drop(neighbours > CROWD_LIMIT, "crowd")
     return FilterResult(reason == "", reason)

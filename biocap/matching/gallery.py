@@ -101,11 +101,11 @@ class FingerprintGallery:
     def compact(self) -> None:
         """Release the spare capacity that growth left (after a bulk enrolment, before serving)."""
         n = self._n
-        self._a = {k: np.ascontiguousarray(v[:n]) for k, v in self._a.items()}
+        self._a = {k: v[:n].copy() for k, v in self._a.items()}  # copies: a view would pin the old buffer
         pf = self.prefilter
         cols = n * pf.n_gallery
-        pf.bits_t, pf.sqrt_norm, pf.theta = (np.ascontiguousarray(pf.bits_t[:, :cols]),
-                                             pf.sqrt_norm[:cols].copy(), pf.theta[:cols].copy())
+        pf.bits_t, pf.sqrt_norm, pf.theta = (pf.bits_t[:, :cols].copy(), pf.sqrt_norm[:cols].copy(),
+                                             pf.theta[:cols].copy())
 
     def allocated_bytes(self) -> int:
         """Bytes held by the gallery's arrays now (including spare capacity)."""

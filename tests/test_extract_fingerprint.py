@@ -155,6 +155,9 @@ def test_bad_inputs_raise_clear_errors():
         extract_template(Sample(np.zeros((100, 100), np.uint8), 500, Modality.IRIS))
     with pytest.raises(TypeError):
         extract_template(Sample(np.zeros((100, 100), np.uint8), 500, "fingerprint"), observer=3)
+    # refused before anything large is allocated: 5,000 px long at 500 ppi
+    with pytest.raises(InvalidSample, match="limit"):
+        extract_template(Sample(np.zeros((5000, 64), np.uint8), 500, "fingerprint"))
 
 
 def test_blank_and_noise_images_give_empty_or_small_templates():

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ...errors import InvalidSample
+
 try:  # the shared resampler (same rules as the quality core); a plain resize if it is absent
     from ...imaging import to_working_resolution as _shared_resample
 except ImportError:  # pragma: no cover - only when biocap.imaging is not part of the build
     _shared_resample = None
 
 WORKING_PPI = 500.0
+MAX_WORKING_SIDE = 4096  # px at 500 ppi: a four-finger slap is about 1,600 x 1,500
 
 
 @dataclass
@@ -27,6 +30,11 @@ class WorkingImage:
 
 
 def to_500ppi(image: np.ndarray, ppi: float) -> WorkingImage:
+    side = max(image.shape) * WORKING_PPI / float(ppi)
+    if side > MAX_WORKING_SIDE:
+        raise InvalidSample(f"image of {image.shape[1]}x{image.shape[0]} px at {ppi:g} ppi is "
+                            f"{side:.0f} px long at 500 ppi, above the {MAX_WORKING_SIDE}-px limit",
+                            hint="crop the image to the finger (or slap) area first")
     if _shared_resample is not None:
         work = _shared_resample(image, ppi, WORKING_PPI)
     else:

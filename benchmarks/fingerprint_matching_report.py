@@ -115,8 +115,8 @@ def search_report() -> None:
              "The first stage is a reduced MCC comparison (docs/matching.md, 1:N gallery): a true mate that "
              "it leaves outside the shortlist is lost to the two-stage rank-1 even when the full comparison "
              "would have ranked it first. Memory: `bytes_per_finger` counts the array row plus the id string "
-             "and index entries; `array_bytes_per_finger_allocated` in the JSON is what the compacted arrays "
-             "hold.", ""]
+             "and index entries (the arrays are fixed-size rows, so this is exact for the array part; "
+             "`FingerprintGallery.compact()` releases the spare capacity that growth leaves).", ""]
     (OUT / "search_fingerprint.md").write_text("\n".join(lines))
 
 

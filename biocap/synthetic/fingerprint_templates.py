@@ -104,7 +104,8 @@ def impression_template(master: MasterFinger, geometry: ImpressionGeometry,
     sps = []
     points = master.pattern.singular_points()
     if points:
-        px, py = geometry.forward(np.array([p[1] for p in points]), np.array([p[2] for p in points]))
+        px, py = geometry.forward(np.array([p[1] for p in points]),
+                                  np.array([p[2] for p in points]))
         sps = [SingularPoint(p[0], float(x), float(y)) for p, x, y in zip(points, px, py)
                if 0 <= x < w and 0 <= y < h]
     return FingerprintTemplate(minutiae=out[order], width=w, height=h, ppi=float(ppi),

@@ -8,7 +8,6 @@ over processes writes the same bytes.
 from __future__ import annotations
 
 import json
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -188,7 +187,3 @@ def generate_dataset(out: str | Path, fingers: int, impressions: int, seed: int,
     files = n * (1 if templates_format else 2) + 1
     return GenerationReport(out, files, n, wall, cpu, workers)
 
-
-def default_workers() -> int:
-    return max(1, min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-                      else os.cpu_count() or 1, 8))

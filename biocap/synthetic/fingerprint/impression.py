@@ -202,7 +202,8 @@ def render_impression(master: MasterPrint, profile: SensorProfile, rng: np.rando
         px, py = _forward(geom, sweep, np.array([sx]), np.array([sy]))
         if 0 <= px[0] < w and 0 <= py[0] < h:
             sps.append((kind, float(px[0]), float(py[0])))
-    info = {"condition": condition, "capture_quality": round(capture, 3), "moisture": round(moisture, 3), "pressure": round(geom.pressure, 3),
+    info = {"condition": condition, "capture_quality": round(capture, 3),
+            "moisture": round(moisture, 3), "pressure": round(geom.pressure, 3),
             "rotation_deg": round(float(np.rad2deg(geom.rotation)), 2)}
     return Impression(image, ppi, gt, sps, master.pattern.kind, info, clear)
 

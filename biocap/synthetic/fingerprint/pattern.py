@@ -1,9 +1,10 @@
 """The pattern of a master finger: class, singular points, orientation field, ridge period, shape.
 
 The orientation field follows Sherlock & Monro's zero-pole model: at a point z the ridge angle is
-theta0 + 1/2 (sum of arg(z - delta) - sum of arg(z - core)) (y up). Arches have no singular points and
-get a smooth bump field instead. Class frequencies follow population statistics (Wilson et al.,
-as used by SFinGe): arch 3.7%, tented arch 2.9%, left loop 33.8%, right loop 31.7%, whorl 27.9%.
+theta0 + 1/2 (sum of arg(z - delta) - sum of arg(z - core)) (y up). Arches have no singular
+points and get a smooth bump field instead. Class frequencies follow population statistics
+(Wilson et al., as used by SFinGe): arch 3.7%, tented arch 2.9%, left loop 33.8%, right loop
+31.7%, whorl 27.9%.
 
 Coordinates are master pixels at 500 ppi, x to the right, y down; angles in that pixel frame.
 """

@@ -105,7 +105,6 @@ def run(args) -> dict:
     mate_ids = {k for k, _ in mates}
     probes = [(k, t) for k, t in probes if k in mate_ids]
     # spread the probes over fingers: impression 2 of every finger first, then 3, ...
-    probes.sort(key=lambda kt: 0)  # stable: items arrive finger-major
     by_finger: dict[str, list] = {}
     for k, t in probes:
         by_finger.setdefault(k, []).append(t)
@@ -116,7 +115,8 @@ def run(args) -> dict:
     n_fill = max(0, n_gallery - len(mates))
     gal = filler_gallery(n_fill, int(args.seed), cmp) if n_fill else cmp.gallery()
     gal.comparator = cmp
-    gal.add_many(mates)
+    enrolled = [(k, e) for k, e in ((k, cmp.encode(t)) for k, t in mates) if e.enrollable]
+    gal.add_many(enrolled)  # a mate that fails to enrol stays out: its probes count as misses
     gal.compact()
     enc = [(k, cmp.encode(t)) for k, t in probes]
 
@@ -145,7 +145,8 @@ def run(args) -> dict:
     rx = rank_k_rates([[i for i, _ in h] for h in ranked_ex], truth, ks=(1, 5, 10))
     n = len(gal)
     return {
-        "gallery_size": n, "n_probes": len(enc), "n_mates": len(mates),
+        "gallery_size": n, "n_probes": len(enc), "n_mates": len(enrolled),
+        "mates_failed_to_enrol": len(mates) - len(enrolled),
         "fillers": "biocap.synthetic.fingerprint_templates (seed %d)" % int(args.seed),
         "extractor": os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap"),
         "per_second_per_core": n * len(enc) / cpu if cpu > 0 else None,

@@ -195,3 +195,23 @@ def test_extractor_plugin_object_and_overlay():
     assert ((patch[..., 2] > 200) & (patch[..., 0] < 80)).any()
     with pytest.raises(Exception):
         draw_minutiae(img.astype(np.float32), t)
+
+
+def _pattern(phase):
+    return np.clip(128 + 90 * np.cos(phase), 0, 255).astype(np.uint8)
+
+
+def test_singular_points_core_and_delta_by_poincare_index():
+    yy, xx = np.mgrid[0:240, 0:240].astype(np.float64) - 120
+    # concentric ridges: the flow turns once around the centre (a whorl: core)
+    whorl = extract_template(Sample(_pattern(2 * np.pi * np.hypot(xx, yy) / WAVELENGTH), 500,
+                                    "fingerprint"))
+    kinds = [(p.kind, p.x, p.y) for p in whorl.singular_points]
+    assert any(k == "core" and np.hypot(x - 120, y - 120) < 20 for k, x, y in kinds), kinds
+    assert not any(k == "delta" for k, _, _ in kinds)
+    # hyperbolic ridges around a saddle: the flow turns backwards (delta)
+    saddle = extract_template(Sample(_pattern(2 * np.pi * (xx * xx - yy * yy) / (WAVELENGTH * 120)),
+                                     500, "fingerprint"))
+    kinds = [(p.kind, p.x, p.y) for p in saddle.singular_points]
+    assert any(k == "delta" and np.hypot(x - 120, y - 120) < 20 for k, x, y in kinds), kinds
+    assert not any(k == "core" for k, _, _ in kinds)

@@ -1,10 +1,12 @@
 """`IrisComparator`: 1:1 comparison of iris templates.
 
-`compare(a, b)` returns a SIMILARITY in [0, 1]: 1 - HD_norm, where HD_norm is Daugman's
-normalized fractional Hamming distance at the best of +-`max_shift` rotations (lower HD = more
-alike; 1 - HD so that higher means more alike, like every other biocap comparator).
+`compare(a, b)` returns a SIMILARITY: 1 - HD_norm, where HD_norm is Daugman's normalized
+fractional Hamming distance at the best of +-`max_shift` rotations (lower HD = more alike;
+1 - HD so that higher means more alike, like every other biocap comparator). It is >= 0, about
+0.5 for unrelated eyes, and can slightly exceed 1 for near-identical codes compared over more
+than 911 bits (the normalization then pushes HD_norm below 0).
 `distance(a, b)` gives the distance itself, the shift that reached it and the bits compared.
-A decision threshold of HD_norm <= 0.32 (similarity >= 0.68) is Daugman's for large galleries.
+biocap's 1:N gallery decides at HD_norm <= 0.28 (similarity >= 0.72), see docs/iris.md.
 """
 from __future__ import annotations
 
@@ -47,7 +49,7 @@ class IrisComparator:
         return IrisMatch(hd, shift, raw, n)
 
     def compare(self, a: IrisTemplate, b: IrisTemplate) -> float:
-        """Similarity 1 - HD_norm in [0, 1] (higher = more alike)."""
+        """Similarity 1 - HD_norm (higher = more alike; see the module docstring)."""
         return max(0.0, 1.0 - self.distance(a, b).distance)
 
     def gallery(self):

@@ -21,13 +21,16 @@ from .orientation import OrientationField
 N_ORIENTATIONS = 8
 #: wavelengths tried, relative to the finger's global one (more than one: per-pixel local choice)
 WAVELENGTH_SCALES: tuple[float, ...] = (0.85, 1.0, 1.18)
+#: envelope for unclear areas (0: off) and the coherence range over which it takes over
+NOISY_SIGMA_PER_WAVELENGTH = 0.65
+UNCLEAR_RANGE = (0.35, 0.6)
 BANK_PIXELS_LIMIT = 1 << 20  # half-resolution pixels above which the bank is not kept whole
 SIGMA_PER_WAVELENGTH = 0.4  # envelope width (tuned on FVC2002 with bozorth3: 0.3-0.5 tried)
 
 
 @lru_cache(maxsize=64)
-def _kernels(wavelength: float, n: int):
-    sigma = SIGMA_PER_WAVELENGTH * wavelength
+def _kernels(wavelength: float, n: int, sigma_per_wavelength: float):
+    sigma = sigma_per_wavelength * wavelength
     radius = int(np.ceil(3 * sigma))
     t = np.arange(-radius, radius + 1, dtype=np.float64)
     g = np.exp(-t * t / (2 * sigma * sigma))
@@ -76,7 +79,8 @@ def gabor_enhance(normalized: np.ndarray, field: OrientationField, wavelength: f
     frac = (pos - np.floor(pos)).astype(np.float32)
     best, best_energy = None, None
     for scale in WAVELENGTH_SCALES:
-        out = _oriented_response(half, _kernels(round(scale * wavelength / 2, 2), N_ORIENTATIONS),
+        out = _oriented_response(half, _kernels(round(scale * wavelength / 2, 2), N_ORIENTATIONS,
+                                          SIGMA_PER_WAVELENGTH),
                                  lower, upper, frac)
         if len(WAVELENGTH_SCALES) == 1:
             best = out
@@ -90,6 +94,17 @@ def gabor_enhance(normalized: np.ndarray, field: OrientationField, wavelength: f
             best = np.where(stronger, out, best)
             best_energy = np.maximum(energy, best_energy)
     out = best
+    if NOISY_SIGMA_PER_WAVELENGTH > 0:
+        # where the flow is unclear (noise, dry or wet skin), lean on a longer filter that bridges
+        # more breaks; clear areas keep the short one, which moves minutiae less
+        coh = cv2.resize(field.coherence, (hw, hh), interpolation=cv2.INTER_AREA)
+        coh = cv2.GaussianBlur(coh, (0, 0), wavelength / 2)
+        weight = np.clip((UNCLEAR_RANGE[1] - coh) / (UNCLEAR_RANGE[1] - UNCLEAR_RANGE[0]), 0, 1)
+        if weight.max() > 0:
+            smooth = _oriented_response(half, _kernels(round(wavelength / 2, 2), N_ORIENTATIONS,
+                                                       NOISY_SIGMA_PER_WAVELENGTH), lower, upper, frac)
+            gain = np.sqrt(np.mean(out * out) / max(float(np.mean(smooth * smooth)), 1e-12))
+            out = out + weight.astype(np.float32) * (gain * smooth - out)
     full = cv2.resize(out, (w, h), interpolation=cv2.INTER_CUBIC)
     full[~mask] = 0
     return full

@@ -56,6 +56,9 @@ def impression_template(master: MasterFinger, geometry: ImpressionGeometry,
                         condition: str = "normal") -> FingerprintTemplate:
     """The minutiae an extractor would report for one impression of `master` under one of
     FVC2002's conditions (normal, displaced, dry, wet)."""
+    if condition not in PATCH_SEVERITY:
+        raise InvalidDataError(f"unknown impression condition {condition!r}; use one of "
+                               f"{', '.join(PATCH_SEVERITY)}")
     m = master.minutiae
     x, y, theta, kind = m[:, 0], m[:, 1], m[:, 2], m[:, 3].astype(np.uint8)
     w, h = geometry.out_width, geometry.out_height

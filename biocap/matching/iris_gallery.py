@@ -114,7 +114,7 @@ class IrisGallery:
     slope_ab: float = 0.42
     offset_ab: float = -17.0
     min_key_bits: int = 32
-    chunk: int = 2048
+    chunk: int = 4096  # gallery eyes per coarse step: measured fastest here (2048-16384 tried)
     ids: list = field(default_factory=list)
 
     def __post_init__(self):

@@ -60,7 +60,15 @@ class Segmentation:
         return {"pupil": self.pupil.to_json(), "iris": self.iris.to_json(),
                 "upper_eyelid": self.upper_eyelid.to_json() if self.upper_eyelid else None,
                 "lower_eyelid": self.lower_eyelid.to_json() if self.lower_eyelid else None,
-                "occluded_fraction_of_iris": None}
+                "occluded_fraction_of_iris": self.occluded_fraction()}
+
+    def occluded_fraction(self) -> float:
+        """Share of the iris ring (between the two circles) hidden by lids, lashes or glints."""
+        h, w = self.occlusion.shape
+        yy, xx = np.mgrid[:h, :w]
+        ring = ((xx - self.iris.x) ** 2 + (yy - self.iris.y) ** 2 <= self.iris.r ** 2) & \
+               ((xx - self.pupil.x) ** 2 + (yy - self.pupil.y) ** 2 > self.pupil.r ** 2)
+        return float((self.occlusion & ring).sum() / max(1, ring.sum()))
 
 
 @dataclass

@@ -227,6 +227,10 @@ class SDK:
             raise NoProvider(f"no {what} is registered for {Modality(modality).value}")
         return provider
 
+    def comparator(self, modality: Modality | str):
+        """The registered 1:1 comparator of a modality (NoProvider if there is none)."""
+        return self._require("biocap_comparators", "comparator", modality)
+
     def assess(self, sample: Sample) -> QualityReport:
         """Quality of a sample by the registered provider of its modality."""
         _check_sample(sample)

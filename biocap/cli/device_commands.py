@@ -260,15 +260,60 @@ def _demo(args: argparse.Namespace) -> int:
             paths = write_sample(sample, report, args.out, stem, auto)
             print(f"  {_describe(sample, report)} -> {paths['image'].name}")
             captured.append((sample, report, auto))
+    enrollment_meta = {"tool": "biocap demo", "devices": [i.id for i in infos]}
+    enrollment_meta.update(_demo_templates_and_verification(sdk, args, captured, by_modality))
     db_path = args.out / "enrollment.sqlite"
     _progress(f"storing the enrollment record in {db_path}...")
     with EnrollmentStore(db_path) as store:
         enrollment_id = store.add_enrollment(
             args.subject, [(s, r) for s, r, _ in captured],
-            metadata={"tool": "biocap demo", "devices": [i.id for i in infos]})
+            metadata=enrollment_meta)
         problems = store.check_integrity()
         count = len(store.samples(enrollment_id))
     if problems:
         raise InvalidDataError(f"the stored enrollment failed its integrity check: {problems}")
     print(f"enrollment {enrollment_id} of {args.subject}: {count} samples stored in {db_path}")
     return 0
+
+
+def _demo_templates_and_verification(sdk, args, captured, by_modality) -> dict[str, Any]:
+    """Templates of what was captured (the fingers as one ISO/IEC 19794-2:2011 record), then the
+    desk's 1:1 check: the index fingers captured again and verified against the fresh templates."""
+    from ..enrollment import extract_templates, verify
+    from ..templates.formats import encode
+    from ..templates.formats.record import FingerprintRecord
+
+    samples = [s for s, _, _ in captured]
+    _progress("extracting templates...")
+    templates = extract_templates(sdk, samples)
+    summary: dict[str, Any] = {"templates": {}, "verification": []}
+    fingers = {int(samples[i].position): t for i, t in templates.items()
+               if samples[i].modality is Modality.FINGERPRINT}
+    for i, t in templates.items():
+        if samples[i].modality is Modality.IRIS:
+            print(f"  iris {position_name(samples[i])}: code of {t.usable_bits} usable bits")
+    if not fingers:
+        return summary
+    for position, t in fingers.items():
+        print(f"  fingerprint {FingerPosition(position).name.lower()}: {len(t)} minutiae")
+    record_path = args.out / "fingerprints.iso19794-2-2011"
+    record = FingerprintRecord.from_templates(list(fingers.values()), format="iso19794-2:2011")
+    record_path.write_bytes(encode(record, "iso19794-2:2011"))
+    print(f"  finger minutiae record -> {record_path.name}")
+    summary["templates"]["fingerprint"] = record_path.name
+
+    fp_device = sorted(by_modality[Modality.FINGERPRINT], key=lambda i: i.bus != "sim")[0]
+    _progress("verifying the index fingers 1:1 (captured again)...")
+    request = CaptureRequest(Modality.FINGERPRINT, positions=tuple(fingers),
+                             quality_threshold=args.quality, timeout_s=args.timeout)
+    with sdk.open(fp_device.id) as device:
+        probes = device.capture(request).samples
+    for probe in probes:
+        result = verify(sdk, fingers[int(probe.position)], probe)
+        verdict = "MATCH" if result.accepted else "NO MATCH"
+        print(f"  {FingerPosition(result.position).name.lower()}: score {result.score:.3f}, "
+              f"threshold {result.threshold:.3f} at FMR {result.fmr:g} -> {verdict}")
+        summary["verification"].append({"position": result.position, "score": result.score,
+                                         "threshold": result.threshold, "fmr": result.fmr,
+                                         "accepted": result.accepted})
+    return summary

@@ -62,3 +62,13 @@ def test_real_images_segment(shared_data):
         seg = segment(img)
         assert 1.4 <= seg.iris.r / seg.pupil.r <= 6
         assert np.hypot(seg.iris.x - seg.pupil.x, seg.iris.y - seg.pupil.y) < 0.4 * seg.iris.r
+
+
+def test_oversized_and_noise_images_do_not_blow_up():
+    with pytest.raises(InvalidSample):
+        segment(np.zeros((3000, 3000), np.uint8))
+    noise = np.random.default_rng(0).integers(0, 256, (240, 320)).astype(np.uint8)
+    try:  # noise may or may not yield circles; either way no crash and bounded time
+        IrisExtractor().trace_image(noise)
+    except InvalidSample:
+        pass

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 
 from ..errors import InvalidSample
-from ..templates.iris.segmentation import SegmentationFailed, SegmentationParams, segment
+from ..templates.iris.segmentation import MAX_PIXELS, SegmentationFailed, SegmentationParams, segment
 from ..templates.iris.types import Segmentation
 from ..types import Modality, Sample, validate_image
 from .report import Feedback, Measure, QualityReport
@@ -148,6 +148,9 @@ class IrisQuality:
 
     def assess_image(self, image: np.ndarray, seg: Segmentation | None = None) -> QualityReport:
         validate_image(image, what="iris image")
+        if image.size > MAX_PIXELS:
+            raise InvalidSample(f"iris image of {image.shape[1]}x{image.shape[0]} pixels is too large "
+                                "to assess", hint="crop the eye region or downsample to at most 2048x2048")
         if seg is None:
             try:
                 seg = segment(image, self.params)

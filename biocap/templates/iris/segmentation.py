@@ -48,7 +48,16 @@ _LATERAL = np.concatenate([np.linspace(-np.pi / 4, np.pi / 9, 14),
                            np.linspace(np.pi - np.pi / 9, np.pi + np.pi / 4, 14)])
 
 
+#: largest iris image (pixels) segmented as it is; iris cameras deliver 640 x 480 or so, and the
+#: full-frame masks below grow with the frame, so a bigger one is refused, not allocated
+MAX_PIXELS = 2048 * 2048
+
+
 def segment(image: np.ndarray, params: SegmentationParams = SegmentationParams()) -> Segmentation:
+    if image.size > MAX_PIXELS:
+        raise InvalidSample(f"iris image of {image.shape[1]}x{image.shape[0]} pixels is larger than "
+                            f"the {MAX_PIXELS} pixels segmented",
+                            hint="crop the eye region or downsample the image to at most 2048x2048")
     pre = remove_reflections(image)
     smooth = cv2.GaussianBlur(pre.image, (5, 5), 1.2).astype(np.float32)
     pupil = find_pupil(smooth, params)

@@ -127,8 +127,6 @@ def random_geometry(rng: np.random.Generator, pattern: FingerPattern, out_width:
     pressure = float(rng.beta(2.2, 2.2))
     close = (a * rng.uniform(0.25, 0.45), b * rng.uniform(0.2, 0.4))
     contact_scale = contact * (0.74 + 0.36 * pressure) * rng.uniform(0.9, 1.05)
-    if rng.random() < 0.12:  # a light or tip-only touch: a partial print
-        contact_scale *= rng.uniform(0.7, 0.9)
     return ImpressionGeometry(
         out_width=int(out_width), out_height=int(out_height), scale=float(ppi) / MASTER_PPI,
         finger_centre=(fx, anchor_y), rotation=float(rot), shift=shift,

@@ -26,8 +26,9 @@ if [[ $what == all || $what == verify ]]; then
   BIOCAP_FP_EXTRACTOR=nbis $BIOCAP bench verify --modality fingerprint --reference nbis \
       --json "$OUT/verify_fingerprint_mindtct_minutiae.json" \
       --plot "$OUT/verify_fingerprint_mindtct_minutiae_det.png"
-  # 3. the decision-threshold table (impostor scores of run 2's protocol)
-  BIOCAP_FP_EXTRACTOR=nbis $PY benchmarks/fingerprint_matching_calibrate.py
+  # 3. the decision-threshold table: impostor scores of the shipped pipeline (biocap's extractor),
+  #    since that is what `threshold_for_fmr` decides for
+  $PY benchmarks/fingerprint_matching_calibrate.py
 fi
 if [[ $what == all || $what == search ]]; then
   # 4. 1:N: 100,000-finger gallery (40 real mates + synthetic fillers), real FVC probes

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 import biocap_vendor_sim.plugin as sim_plugin
@@ -88,6 +89,33 @@ def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys
     db = sqlite3.connect(tmp_path / "enrollment.sqlite")
     modalities = sorted(r[0] for r in db.execute("SELECT modality FROM samples"))
     assert modalities == ["face", "fingerprint", "fingerprint", "iris", "iris", "signature"]
+    # the fingers' minutiae went into a standard record, and the desk's 1:1 check ran on them
+    from biocap.templates.formats import decode
+    record = decode((tmp_path / "fingerprints.iso19794-2-2011").read_bytes())
+    assert sorted(v.position for v in record.views) == [2, 7]
+    assert all(len(v) >= 10 for v in record.views)
+    meta = json.loads(db.execute("SELECT metadata FROM enrollments").fetchone()[0])
+    assert [v["position"] for v in meta["verification"]] == [2, 7]
+    assert all(v["accepted"] for v in meta["verification"]), meta["verification"]
+
+
+def test_desk_verification_accepts_the_same_finger_and_rejects_others(monkeypatch, shared_data):
+    import biocap.builtin_plugin
+    from biocap.enrollment import verify
+    from biocap.types import CaptureRequest
+    from biocap_vendor_sim.testing import sim_sdk
+    monkeypatch.setenv("BIOCAP_SIM_SOURCES", "fingerprint=fingerprint-data")  # real FVC fingers
+    sdk, _ = sim_sdk(seed=1, modalities=("fingerprint",), plugins=[biocap.builtin_plugin])
+    fingers = tuple(range(1, 11))
+    request = CaptureRequest("fingerprint", positions=fingers, timeout_s=5, quality_threshold=0)
+    with sdk.open("fingerprint") as device:
+        enrolled = [sdk.extract(s) for s in device.capture(request).samples]
+        probes = device.capture(request).samples
+    accepted = np.array([[verify(sdk, t, p).accepted for p in probes] for t in enrolled])
+    # at a 1-in-10,000 false match rate a genuine attempt may fail now and then (FNMR ~2-5%)
+    assert accepted.diagonal().sum() >= 9
+    # 90 impostor attempts at a 1-in-10,000 false match rate: expect none (one is tolerated)
+    assert accepted[~np.eye(len(fingers), dtype=bool)].sum() <= 1
 
 
 def test_env_fault_unplug_fails_clearly_then_a_later_capture_succeeds(tmp_path):

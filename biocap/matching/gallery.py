@@ -32,7 +32,7 @@ import numpy as np
 from ..errors import InvalidDataError, TemplateFormatError
 from . import fingerprint_mcc as mcc
 from .fingerprint import MAX_CYLINDERS, FingerprintComparator, MccTemplate
-from .gallery_prefilter import CylinderPrefilter
+from .gallery_prefilter import CylinderPrefilter, rescore_rows
 
 MAGIC = b"BIOCAPFG"
 FORMAT_VERSION = 2
@@ -50,13 +50,17 @@ class FingerprintGallery:
     """A 1:N gallery of single-finger templates for the `biocap-mcc` comparator."""
 
     def __init__(self, comparator: FingerprintComparator | None = None,
-                 shortlist_fraction: float = 0.01, min_shortlist: int = 256):
+                 shortlist_fraction: float = 0.01, min_shortlist: int = 256,
+                 cascade_fraction: float = 0.1):
         self.comparator = comparator or FingerprintComparator()
         if not 0 < shortlist_fraction <= 1:
             raise InvalidDataError(f"shortlist_fraction must be in (0, 1], got {shortlist_fraction}")
         if min_shortlist < 1:
             raise InvalidDataError(f"min_shortlist must be >= 1, got {min_shortlist}")
+        if not 0 < cascade_fraction <= 1:
+            raise InvalidDataError(f"cascade_fraction must be in (0, 1], got {cascade_fraction}")
         self.shortlist_fraction = float(shortlist_fraction)
+        self.cascade_fraction = float(cascade_fraction)
         self.min_shortlist = int(min_shortlist)
         self.prefilter = CylinderPrefilter(self.comparator.params)
         self.capacity_cyl = self.comparator.max_cylinders
@@ -215,6 +219,27 @@ class FingerprintGallery:
     def shortlist_size(self) -> int:
         return int(min(self._n, max(self.min_shortlist, math.ceil(self.shortlist_fraction * self._n))))
 
+    def cascade_size(self) -> int:
+        """Fingers that stage 1 passes on to stage 1.5 (never fewer than the final shortlist)."""
+        return int(min(self._n, max(self.shortlist_size(), math.ceil(self.cascade_fraction * self._n))))
+
+    def shortlist_rows(self, probe: MccTemplate) -> np.ndarray:
+        """Rows that reach stage 2: stage 1 over every finger keeps the best `cascade_size()`,
+        stage 1.5 (every cylinder, all layers) keeps the best `shortlist_size()` of those."""
+        s = self.shortlist_size()
+        if s >= self._n:
+            return np.arange(self._n)
+        pre = self.prefilter_scores(probe)
+        c = self.cascade_size()
+        rows = np.argpartition(-pre, c - 1)[:c] if c < self._n else np.arange(self._n)
+        if c > s:
+            rows = np.sort(rows)  # ascending rows: the gathers below read memory in order
+            a = self._a
+            mid = rescore_rows(probe.cylinders, a["bits"][rows], a["xyt"][rows], a["n_cyl"][rows],
+                               self.comparator.params)
+            rows = rows[np.argpartition(-mid, s - 1)[:s]]
+        return rows
+
     def search(self, probe: Any, top_k: int = 10, exhaustive: bool = False) -> list[tuple[str, float]]:
         """The `top_k` best (id, score) pairs, best first."""
         if not isinstance(top_k, (int, np.integer)) or top_k < 1:
@@ -222,12 +247,7 @@ class FingerprintGallery:
         enc = self.comparator.encode(probe)
         if self._n == 0 or not enc.enrollable:
             return []
-        if exhaustive or self.shortlist_size() >= self._n:
-            rows = np.arange(self._n)
-        else:
-            s = self.shortlist_size()
-            pre = self.prefilter_scores(enc)
-            rows = np.argpartition(-pre, s - 1)[:s]
+        rows = np.arange(self._n) if exhaustive else self.shortlist_rows(enc)
         scores = self.score_rows(enc, rows)
         k = min(int(top_k), len(rows))
         best = np.argsort(-scores, kind="stable")[:k]
@@ -249,6 +269,7 @@ class FingerprintGallery:
                   "capacity_cylinders": self.capacity_cyl,
                   "mcc_params": dataclasses.asdict(self.comparator.params),
                   "shortlist_fraction": self.shortlist_fraction, "min_shortlist": self.min_shortlist,
+                  "cascade_fraction": self.cascade_fraction,
                   "arrays": entries}
         raw = json.dumps(header).encode()
         tmp = Path(str(path) + ".tmp")
@@ -296,7 +317,8 @@ class FingerprintGallery:
             base = 16 + hlen
             gal = cls(FingerprintComparator(params, max_cylinders=cap),
                       float(header.get("shortlist_fraction", 0.01)),
-                      int(header.get("min_shortlist", 256)))
+                      int(header.get("min_shortlist", 256)),
+                      float(header.get("cascade_fraction", 0.1)))
             gal._alloc(0)
             arrays = {}
             for name in list(_ARRAYS) + ["ids"]:

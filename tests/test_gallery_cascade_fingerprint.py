@@ -1,0 +1,90 @@
+"""The cascaded 1:N search: stage 1 -> stage 1.5 (every cylinder) -> full comparison."""
+import numpy as np
+import pytest
+
+from biocap.errors import InvalidDataError
+from biocap.matching import fingerprint_mcc as mcc
+from biocap.matching.fingerprint import FingerprintComparator
+from biocap.matching.gallery import FingerprintGallery
+from biocap.matching.gallery_prefilter import rescore_rows
+
+synthetic = pytest.importorskip("biocap.synthetic.fingerprint_templates",
+                                reason="the template-level simulator provides gallery fillers")
+
+
+@pytest.fixture(scope="module")
+def fingers():
+    out = {}
+    for fid, imp, t in synthetic.iter_finger_templates(30, 2, seed=23):
+        out.setdefault(fid, []).append(t)
+    return out
+
+
+@pytest.fixture(scope="module")
+def gallery(fingers):
+    # a small min_shortlist so that both pruning stages really run on 30 fingers
+    g = FingerprintGallery(shortlist_fraction=0.1, min_shortlist=3, cascade_fraction=0.4)
+    g.add_many((f"f{fid}", imps[0]) for fid, imps in fingers.items())
+    return g
+
+
+def _pair_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, params, n_probe=16):
+    """Stage 1.5 written pair by pair (slow, obviously right) to check the vectorized kernel."""
+    pc = [int(np.bitwise_count(b).sum()) for b in probe.bits]
+    pick = sorted(range(len(pc)), key=lambda i: -pc[i])[:n_probe]
+    out = []
+    for r in range(bits.shape[0]):
+        total = 0.0
+        for i in pick:
+            a = probe.bits[i]
+            best = 0.0
+            for c in range(int(n_cyl[r])):
+                b = bits[r, c]
+                na, nb = int(np.bitwise_count(a).sum()), int(np.bitwise_count(b).sum())
+                if na + nb == 0:
+                    continue
+                d = abs(float(probe.xyt[i, 2]) - float(xyt[r, c, 2]))
+                if min(d, 2 * np.pi - d) > params.delta_theta:
+                    continue
+                x = int(np.bitwise_count(a ^ b).sum())
+                best = max(best, 1 - np.sqrt(x) / (np.sqrt(na) + np.sqrt(nb)))
+            total += best
+        out.append(total)
+    return np.array(out)
+
+
+def test_stage_one_and_a_half_matches_a_pair_by_pair_reference(gallery, fingers):
+    probe = gallery.comparator.encode(fingers[4][1])
+    rows = np.array([0, 4, 9, 17])
+    a = gallery._a
+    got = rescore_rows(probe.cylinders, a["bits"][rows], a["xyt"][rows], a["n_cyl"][rows],
+                       gallery.comparator.params, chunk=3)  # a chunk that splits the rows
+    want = _pair_reference(probe.cylinders, a["bits"][rows], a["xyt"][rows], a["n_cyl"][rows],
+                           gallery.comparator.params)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+    assert np.all(got > 0)
+
+
+def test_cascade_keeps_the_mate_and_the_shortlist_size(gallery, fingers):
+    assert gallery.cascade_size() == 12 and gallery.shortlist_size() == 3
+    found = 0
+    for fid in (2, 11, 19, 27):
+        rows = gallery.shortlist_rows(gallery.comparator.encode(fingers[fid][1]))
+        assert len(rows) == 3 and len(set(rows.tolist())) == 3
+        found += gallery.ids.index(f"f{fid}") in rows
+        top = gallery.search(fingers[fid][1], top_k=2)
+        assert {i for i, _ in top} <= {gallery.ids[r] for r in rows}  # stage 2 ranks the shortlist only
+    assert found >= 3
+
+
+def test_cascade_fraction_is_validated_and_saved(gallery, tmp_path):
+    for bad in (0, -0.5, 1.5):
+        with pytest.raises(InvalidDataError):
+            FingerprintGallery(cascade_fraction=bad)
+    gallery.save(tmp_path / "c.bfg")
+    assert FingerprintGallery.load(tmp_path / "c.bfg").cascade_fraction == 0.4
+    # a cascade no wider than the shortlist skips stage 1.5 and still returns the shortlist
+    g = FingerprintGallery(FingerprintComparator(), shortlist_fraction=0.1, min_shortlist=3,
+                           cascade_fraction=0.01)
+    g._a, g._n, g._ids, g.prefilter = gallery._a, len(gallery), gallery.ids, gallery.prefilter
+    assert g.cascade_size() == g.shortlist_size() == 3

@@ -11,11 +11,13 @@ minutiae; plus the stage-1 arrays of `gallery_prefilter`), so memory per finger 
 (`bytes_per_finger`, <= 16 KB) and a removal moves the last row into the hole (O(1), no
 fragmentation).
 
-Search: stage 1 scores every finger with a reduced MCC comparison (`gallery_prefilter`: the
-probe's 8 and each finger's 16 most informative cylinders, half of the angular layers, a few
-AND + popcount passes over contiguous rows); stage 2 runs the full MCC LSS-R comparison, batched,
-on the best `shortlist` fingers only. `search(..., exhaustive=True)` skips stage 1 (the reference for the
-rank-1 cost of pruning).
+Search, a cascade: stage 1 scores every finger with a reduced MCC comparison
+(`gallery_prefilter`: the probe's 8 and each finger's 24 most informative cylinders, two of the
+six angular layers, a few AND + popcount passes over contiguous rows) and keeps the best
+`cascade_fraction` (10%); stage 1.5 rescores those with the same similarity over every cylinder
+and layer (read from the full arrays: no extra memory) and keeps the best `shortlist`
+(max(256, 1%)); stage 2 runs the full MCC LSS-R comparison, batched, on the shortlist only.
+`search(..., exhaustive=True)` skips the pruning (the reference for the rank-1 cost of pruning).
 """
 from __future__ import annotations
 

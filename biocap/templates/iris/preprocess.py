@@ -29,5 +29,13 @@ def remove_reflections(image: np.ndarray) -> Preprocessed:
     spots = find_reflections(image)
     if not spots.any():
         return Preprocessed(image=image, reflections=spots)
-    painted = cv2.inpaint(image, spots.astype(np.uint8), 3, cv2.INPAINT_TELEA)
+    # fill from a grey-level opening (the darker surroundings), not by in-painting from the rim:
+    # a highlight's halo reaches past any fixed margin, and in-painting from it leaves a grey
+    # plug in a small pupil that then no longer looks like a dark disc
+    h, w = image.shape
+    size = max(5, int(round(min(h, w) / 24)) | 1) + 4
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
+    opened = cv2.morphologyEx(image, cv2.MORPH_OPEN, kernel)
+    grown = cv2.dilate(spots.astype(np.uint8), np.ones((3, 3), np.uint8), iterations=1) > 0
+    painted = np.where(grown, np.minimum(image, opened), image).astype(image.dtype)
     return Preprocessed(image=painted, reflections=spots)

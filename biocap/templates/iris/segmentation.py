@@ -38,6 +38,7 @@ class SegmentationParams:
     min_iris_to_pupil: float = 1.4
     max_iris_to_pupil: float = 6.0
     max_iris_frac: float = 0.6  # limbus radius at most this fraction of the shorter image side
+    min_iris_frac: float = 0.15  # and at least this one (iris cameras frame the eye closely)
     lash_sigmas: float = 2.5  # a pixel this many robust sigmas darker than the iris is a lash
 
 
@@ -109,13 +110,32 @@ def find_pupil(smooth: np.ndarray, params: SegmentationParams) -> Circle:
     # iris around it, so the best few are judged together with their best limbus
     ranked.sort(reverse=True)
     best, best_total = None, -np.inf
-    for ps, px, py, pr in ranked[:6]:
+    judged = 0
+    scored: list[tuple[float, float, float, float]] = []
+    for ps, px, py, pr in ranked:
         lim = _limbus_search(small, Circle(px, py, pr), params, side * scale, coarse=True)
-        total = ps + (lim[3] if lim is not None else -np.inf)
+        if lim is None:
+            continue  # no room for an iris of plausible size round it
+        judged += 1
+        # both boundaries must be there: a lash cluster or a spectacle frame makes a strong dark
+        # disc with no iris round it (a sum let its pupil contrast alone win), so the two
+        # contrasts are multiplied (geometric mean)
+        total = float(np.sqrt(max(ps, 0.0) * max(lim[3], 0.0)))
+        scored.append((total, px, py, pr))
         if total > best_total:
             best, best_total = (px, py, pr), total
+        if judged >= 20:
+            break
     if best is None:
         best = ranked[0][1:]
+    else:
+        # a small dark iris can pass for a pupil (its limbus then is the lid or sclera): a
+        # well-scored disc nested in the winner, well inside it, is the real pupil
+        bx, by, br = best
+        nested = [c for c in scored if c[0] >= 0.5 * best_total and c[3] <= 0.6 * br
+                  and np.hypot(c[1] - bx, c[2] - by) <= 0.3 * br]
+        if nested:
+            best = max(nested)[1:]
     x, y, r = best
     # refine at full resolution
     x, y, r = x / scale, y / scale, r / scale
@@ -165,7 +185,7 @@ def dark_blob_candidates(small: np.ndarray, r_min: float, r_max: float,
 def _limbus_search(image: np.ndarray, pupil: Circle, params: SegmentationParams, side: float,
                    *, coarse: bool) -> tuple[float, float, float, float] | None:
     """Best limbus circle around `pupil` in `image` (same pixel scale as the pupil)."""
-    r_lo = max(pupil.r * params.min_iris_to_pupil, pupil.r + 2)
+    r_lo = max(pupil.r * params.min_iris_to_pupil, pupil.r + 2, params.min_iris_frac * side)
     r_hi = min(pupil.r * params.max_iris_to_pupil, params.max_iris_frac * side)
     if r_hi <= r_lo + 2:
         return None
@@ -198,7 +218,7 @@ def find_limbus(smooth: np.ndarray, pupil: Circle, params: SegmentationParams) -
     if found is None:
         raise SegmentationFailed(f"pupil radius {pupil.r:.0f} px leaves no room for an iris")
     x, y, r = found[0] / s, found[1] / s, found[2] / s
-    r_lo = max(pupil.r * params.min_iris_to_pupil, pupil.r + 4)
+    r_lo = max(pupil.r * params.min_iris_to_pupil, pupil.r + 4, params.min_iris_frac * side)
     r_hi = min(pupil.r * params.max_iris_to_pupil, params.max_iris_frac * side)
     gx, gy = centre_grid(x, y, 1.0 / s, 1.0, 1.0)
     width = int(max(3, round(0.2 * pupil.r)))

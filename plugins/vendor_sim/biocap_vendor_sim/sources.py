@@ -27,7 +27,8 @@ used, so a new file is all it takes. A module that fails to import is logged and
 
 Choosing a source: `make_source(name)`, or per modality with `BIOCAP_SIM_SOURCES`, e.g.
 `BIOCAP_SIM_SOURCES="fingerprint=fingerprint-synthetic;iris=iris-data"`; the default is the
-`<modality>-data` source when the shared research data is present, else `<modality>-synthetic`.
+`<modality>-data` source when the shared research data is present, else `<modality>-realistic`
+where one is registered, else `<modality>-synthetic`.
 
 After the source, the firmware varies each presentation (a small shift, rotation and contrast
 change, see `vary_presentation`) so no two captures are identical.
@@ -147,8 +148,10 @@ def default_source(modality: str) -> SampleSource:
         try:
             return make_source(data_name)
         except FileNotFoundError as exc:
-            log.info("%s unavailable (%s); using the synthetic generator", data_name, exc)
-    return make_source(f"{modality}-synthetic")
+            log.info("%s unavailable (%s); using a synthetic generator", data_name, exc)
+    # the realistic generator, where a modality has one, makes fingers a matcher can tell apart
+    realistic = f"{modality}-realistic"
+    return make_source(realistic if realistic in _FACTORIES else f"{modality}-synthetic")
 
 
 # --- what the sensor does to every presentation ----------------------------------------------------

@@ -34,7 +34,9 @@ BRIDGE_PERIODS = 0.0  # off; 1.5
 BORDER_PERIODS = 0.8
 BREAK_PERIODS = 0.0  # off; 2.0
 BREAK_ANGLE = np.deg2rad(45)
-CLUSTER_PERIODS = 0.8
+CLUSTER_PERIODS = 0.8  # where the flow is unclear (noise makes crowded false pairs)
+CLEAR_CLUSTER_PERIODS = 0.5  # where it is clear: close true pairs (short ridges, lakes) survive
+CLEAR_COHERENCE = 0.7
 CROWD_PERIODS = 2.0
 CROWD_LIMIT = 4  # more than this many other minutiae within CROWD_PERIODS: a noisy patch
 MIN_COHERENCE = 0.15
@@ -117,7 +119,9 @@ def remove_false_minutiae(cand: np.ndarray, graph: SkeletonGraph, mask: np.ndarr
     brk = live(is_end[i] & is_end[j] & (d < BREAK_PERIODS * wavelength) & facing)
     drop(np.isin(np.arange(n), np.concatenate([i[brk], j[brk]])), "break")
 
-    close = live(d < CLUSTER_PERIODS * wavelength)
+    coh = coherence[yi, xi]
+    clear = np.minimum(coh[i], coh[j]) >= CLEAR_COHERENCE
+    close = live(d < np.where(clear, CLEAR_CLUSTER_PERIODS, CLUSTER_PERIODS) * wavelength)
     drop(np.isin(np.arange(n), np.concatenate([i[close], j[close]])), "cluster")
 
     near = live(d < CROWD_PERIODS * wavelength)

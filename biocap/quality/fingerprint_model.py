@@ -211,12 +211,18 @@ class QualityModel:
     """The shipped model: `linear_weight` x ridge + (1 - linear_weight) x boosted trees, in one
     `.npz` of plain arrays. Features are clipped to the range seen in training before either
     part sees them, so that an input unlike the training images (a 4-finger slap has four
-    times the area and minutiae of any training print) cannot extrapolate the linear part."""
+    times the area and minutiae of any training print) cannot extrapolate the linear part.
+
+    `used` (a boolean mask over the feature vector, default all) lets the model ignore features
+    that rank images differently from one sensor to the next: ignored columns are held at 0 in
+    training and prediction, so neither part can use them, and the feature vector keeps its
+    full length."""
 
     def __init__(self, *, alpha: float = 300.0, linear_weight: float = 0.7, n_trees: int = 100,
-                 depth: int = 2, learning_rate: float = 0.1, seed: int = 0):
+                 depth: int = 2, learning_rate: float = 0.1, seed: int = 0, used=None):
         if not 0 <= linear_weight <= 1:
             raise ValueError("linear_weight must be within 0-1")
+        self.used = None if used is None else np.asarray(used, dtype=bool).ravel()
         self.linear = RidgeRegression(alpha)
         self.trees = GradientBoostedTrees(n_trees=n_trees, depth=depth,
                                           learning_rate=learning_rate, seed=seed)
@@ -225,8 +231,18 @@ class QualityModel:
         self.meta: dict = {}
         self.low = self.high = None  # per-feature range seen in training
 
+    def _mask(self, x: np.ndarray) -> np.ndarray:
+        if self.used is None:
+            return x
+        if self.used.size != x.shape[1]:
+            raise InvalidDataError(f"the model's feature mask has {self.used.size} entries, "
+                                   f"the data {x.shape[1]} features")
+        x = x.copy()
+        x[:, ~self.used] = 0.0
+        return x
+
     def fit(self, x, y) -> "QualityModel":
-        x = np.asarray(x, dtype=np.float64)
+        x = self._mask(np.asarray(x, dtype=np.float64))
         self.low, self.high = x.min(axis=0), x.max(axis=0)
         self.linear.fit(x, y)
         self.trees.fit(x, y)
@@ -239,6 +255,7 @@ class QualityModel:
                                    f"row, got {x.shape[1]}")
         if self.low is not None:
             x = np.clip(x, self.low, self.high)
+        x = self._mask(x)
         w = self.linear_weight
         return w * self.linear.predict(x) + (1 - w) * self.trees.predict(x)
 
@@ -255,7 +272,9 @@ class QualityModel:
             np.savez_compressed(fh, header=np.array(json.dumps(header)), feature=t.feature,
                                 threshold=t.threshold, leaves=t.leaves,
                                 linear_mean=self.linear.mean, linear_scale=self.linear.scale,
-                                linear_weights=self.linear.weights, low=self.low, high=self.high)
+                                linear_weights=self.linear.weights, low=self.low, high=self.high,
+                                used=self.used if self.used is not None
+                                else np.ones(self.low.size, bool))
 
     @classmethod
     def load(cls, path) -> "QualityModel":
@@ -266,16 +285,19 @@ class QualityModel:
                 mean, scale = data["linear_mean"], data["linear_scale"]
                 weights = data["linear_weights"]
                 low, high = data["low"], data["high"]
+                # models saved before the feature mask use every feature
+                used = data["used"].astype(bool) if "used" in data.files else np.ones(low.shape, bool)
         except _UNREADABLE as exc:
             raise InvalidDataError(f"cannot read the linear part of the model {path}: {exc}") from exc
         n = len(trees.feature_names)
-        if not (mean.shape == scale.shape == weights.shape == low.shape == high.shape == (n,)):
+        if not (mean.shape == scale.shape == weights.shape == low.shape == high.shape
+                == used.shape == (n,)):
             raise InvalidDataError(f"{path}: linear part has {weights.shape} weights for {n} features")
         model = cls(alpha=float(header["alpha"]), linear_weight=float(header["linear_weight"]),
                     n_trees=trees.n_trees, depth=trees.depth, learning_rate=trees.learning_rate)
         model.trees = trees
         model.linear.mean, model.linear.scale, model.linear.weights = mean, scale, weights
         model.linear.intercept = float(header["intercept"])
-        model.low, model.high = low, high
+        model.low, model.high, model.used = low, high, used
         model.feature_names, model.meta = trees.feature_names, trees.meta
         return model

@@ -51,6 +51,29 @@ def test_model_file_round_trip(tmp_path):
         loaded.predict(x[:, :4])
 
 
+def test_feature_mask_ignores_masked_columns_and_survives_saving(tmp_path):
+    x, y = _toy()
+    used = np.array([True, True, True, False, False])
+    model = QualityModel(n_trees=20, depth=2, used=used).fit(x, y)
+    shuffled = x.copy()
+    shuffled[:, 3:] = np.random.default_rng(5).normal(size=(len(x), 2)) * 50
+    assert np.allclose(model.predict(shuffled), model.predict(x))
+    # the masked model still learns from the columns it uses, and an unmasked one differs
+    assert np.corrcoef(model.predict(x), y)[0, 1] > 0.9
+    path = tmp_path / "masked.npz"
+    model.save(path, feature_names=[f"f{i}" for i in range(5)])
+    loaded = QualityModel.load(path)
+    assert loaded.used.tolist() == used.tolist()
+    assert np.allclose(loaded.predict(shuffled), model.predict(x))
+
+
+def test_shipped_model_uses_the_training_feature_subset():
+    from biocap.quality.fingerprint import load_model
+    from biocap.quality.train_fingerprint import feature_mask
+
+    assert load_model().used.tolist() == feature_mask().tolist()
+
+
 def test_model_does_not_extrapolate_beyond_its_training_range():
     x, y = _toy()
     model = QualityModel(n_trees=20, depth=2, linear_weight=1.0).fit(x, y)

@@ -109,10 +109,10 @@ class IrisGallery:
     # survival lines d <= slope * n + offset, calibrated by
     # `biocap.evaluation.bench_iris.calibrate_coarse` on all CASIA-IrisV1 + MMU2 genuine pairs at
     # or below the threshold, 4 disagreements above the worst of them (docs/iris.md)
-    slope_a: float = 0.42
-    offset_a: float = -4.0
-    slope_ab: float = 0.46
-    offset_ab: float = -30.0
+    slope_a: float = 0.40
+    offset_a: float = -3.0
+    slope_ab: float = 0.40
+    offset_ab: float = -13.0
     min_key_bits: int = 32
     chunk: int = 4096  # gallery eyes per coarse step: measured fastest here (2048-16384 tried)
     ids: list = field(default_factory=list)

@@ -22,11 +22,11 @@ class NormalizationParams:
     rho_max: float = 0.85  # the outer rim of the ring is blurred and often hidden by lids
     # width (degrees) of the sector round straight up that is never used: upper lashes hang
     # over it in most captures, and lashes too faint to be masked one by one flip code bits
-    top_sector_deg: float = 0.0
+    top_sector_deg: float = 60.0
     # on the sheet, samples this many robust sigmas brighter (lid skin, sclera, glare) or darker
     # (lashes, lid shadow) than the visible iris are hidden too; 0 turns the test off
-    bright_sigmas: float = 0.0
-    dark_sigmas: float = 0.0
+    bright_sigmas: float = 2.5
+    dark_sigmas: float = 2.5
 
 
 def sampling_grid(seg: Segmentation, params: NormalizationParams) -> tuple[np.ndarray, np.ndarray]:

@@ -72,3 +72,17 @@ def test_oversized_and_noise_images_do_not_blow_up():
         IrisExtractor().trace_image(noise)
     except InvalidSample:
         pass
+
+
+@pytest.mark.parametrize("path, pupil_xy", [
+    # a highlight as wide as half the pupil (in-painting it left a grey plug: pupil lost)
+    ("iris/mmu2/7/070101.png", (120, 128)),
+    # a spectacle frame in the corner: a strong dark edge with no iris round it
+    ("iris/mmu2/8/080101.png", (187, 138)),
+])
+def test_small_eyes_pupil_not_taken_from_lashes_or_frames(shared_data, path, pupil_xy):
+    img = cv2.imread(str(shared_data / path), cv2.IMREAD_GRAYSCALE)
+    seg = segment(img)
+    assert np.hypot(seg.pupil.x - pupil_xy[0], seg.pupil.y - pupil_xy[1]) <= 5
+    assert 14 <= seg.pupil.r <= 28  # MMU2 pupils measure 15-25 px, irises 50-66 px
+    assert 48 <= seg.iris.r <= 68

@@ -39,7 +39,7 @@ CLEAR_CLUSTER_PERIODS = 0.5  # where it is clear: close true pairs (short ridges
 CLEAR_COHERENCE = 0.8
 CROWD_PERIODS = 2.0
 CROWD_LIMIT = 4  # more than this many other minutiae within CROWD_PERIODS: a noisy patch
-MIN_COHERENCE = 0.08
+MIN_COHERENCE = 0.08  # 0.15 lost true minutiae on noisy DB3/DB4 (biocap-mcc EER DB3 3.6% -> 2.9%)
 
 RULES = ("spur", "island", "bridge", "border", "break", "cluster", "crowd", "unclear")
 

@@ -82,7 +82,10 @@ def test_usb_recording_option_fails_clearly_without_the_module(tmp_path, capsys,
     assert "biocap.plugins.recording" in capsys.readouterr().err
 
 
-def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys):
+def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys, monkeypatch):
+    # the demo's own default without research data: fingers a matcher can tell apart
+    monkeypatch.setenv("BIOCAP_SIM_SOURCES", SYNTHETIC.replace("fingerprint-synthetic",
+                                                               "fingerprint-realistic"))
     assert main(["demo", "--out", str(tmp_path), "--timeout", "3"]) == 0
     out = capsys.readouterr().out
     assert "fingerprint right_index" in out and "fingerprint left_index" in out

@@ -445,3 +445,31 @@ def check_position_to_write(code: int, allowed: frozenset, index: int) -> None:
             f"finger position code {code} of view {index} is not defined by this format",
             field=f"views[{index}].finger_position",
             hint="multi-finger codes 40-50 need ansi378:2009am1")
+
+
+# --- the record header's capture fields, shared by the 2004/2005/2007 layouts --------------------
+def read_capture_equipment(r, rec) -> None:
+    """4-bit compliance + 12-bit equipment id, packed in one u16."""
+    equipment = r.u16("capture_equipment")
+    rec.equipment_compliance, rec.equipment_id = equipment >> 12, equipment & 0x0FFF
+
+
+def write_capture_equipment(w, record) -> None:
+    w.u16(((record.equipment_compliance & 0xF) << 12) | (record.equipment_id & 0x0FFF),
+          "capture_equipment")
+
+
+def read_capture_geometry(r, rec, notes: list[str]) -> None:
+    """Capture equipment, image size and resolution (pixels per cm) of a record header."""
+    read_capture_equipment(r, rec)
+    size_offset = r.pos
+    rec.width, rec.height = r.u16("width"), r.u16("height")
+    check_image_size(rec.width, rec.height, size_offset)
+    rec.resolution_x, rec.resolution_y = resolution_or_default(
+        r.u16("resolution_x"), r.u16("resolution_y"), notes)
+
+
+def write_image_geometry(w, width: int, height: int, ppcm_x: int, ppcm_y: int) -> None:
+    for value, name in ((width, "width"), (height, "height"), (ppcm_x, "resolution_x"),
+                        (ppcm_y, "resolution_y")):
+        w.u16(value, name)

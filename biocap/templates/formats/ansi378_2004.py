@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ANSI_ANGLE_STEPS, check_content_end, check_declared_length,
-                          check_image_size, check_view_count, common_geometry, ppcm_from_view,
-                          ppi_from_ppcm, resolution_or_default)
+                          check_view_count, common_geometry, ppcm_from_view, ppi_from_ppcm,
+                          read_capture_geometry, write_capture_equipment, write_image_geometry)
 from ._legacy_view import read_views, write_view
 from .record import FingerprintRecord
 
@@ -34,13 +34,7 @@ def decode(data: bytes, *, strict: bool = True) -> FingerprintRecord:
     rec.extra["long_length"] = r.pos == 14
     rec.cbeff_owner = r.u16("cbeff_product_owner")
     rec.cbeff_type = r.u16("cbeff_product_type")
-    equipment = r.u16("capture_equipment")
-    rec.equipment_compliance, rec.equipment_id = equipment >> 12, equipment & 0x0FFF
-    size_offset = r.pos
-    rec.width, rec.height = r.u16("width"), r.u16("height")
-    check_image_size(rec.width, rec.height, size_offset)
-    rec.resolution_x, rec.resolution_y = resolution_or_default(
-        r.u16("resolution_x"), r.u16("resolution_y"), notes)
+    read_capture_geometry(r, rec, notes)
     count = r.u8("view_count")
     check_view_count(count, strict, r.pos - 1)
     r.u8("reserved")
@@ -58,11 +52,8 @@ def encode(record: FingerprintRecord) -> bytes:
     body = Writer()
     body.u16(record.cbeff_owner, "cbeff_product_owner")
     body.u16(record.cbeff_type, "cbeff_product_type")
-    body.u16(((record.equipment_compliance & 0xF) << 12) | (record.equipment_id & 0x0FFF),
-             "capture_equipment")
-    for value, name in ((width, "width"), (height, "height"), (ppcm_x, "resolution_x"),
-                        (ppcm_y, "resolution_y")):
-        body.u16(value, name)
+    write_capture_equipment(body, record)
+    write_image_geometry(body, width, height, ppcm_x, ppcm_y)
     body.u8(len(record.views), "view_count")
     body.u8(0, "reserved")
     for i, view in enumerate(record.views):

@@ -19,8 +19,9 @@ from ._binary import Reader, Writer, fail
 from ._fmr_common import (ANSI_ANGLE_STEPS, NOT_REPORTED, POSITIONS_AM1, POSITIONS_BASE,
                           check_content_end, check_declared_length, check_image_size,
                           check_position, check_position_to_write, check_view_count,
-                          ppcm_from_view, ppi_from_ppcm, read_extended, read_minutiae,
-                          resolution_or_default, write_extended, write_minutiae)
+                          ppcm_from_view, ppi_from_ppcm, read_capture_equipment, read_extended,
+                          read_minutiae, resolution_or_default, write_capture_equipment,
+                          write_extended, write_minutiae)
 from ._legacy_view import finger_quality_code, finger_quality_from_code
 from .record import FingerprintRecord
 
@@ -45,8 +46,7 @@ def decode(data: bytes, *, strict: bool = True, name: str = NAME) -> Fingerprint
     rec.cbeff_owner = r.u16("cbeff_product_owner")
     rec.cbeff_type = r.u16("cbeff_product_type")
     if name == NAME_2007:
-        equipment = r.u16("capture_equipment")
-        rec.equipment_compliance, rec.equipment_id = equipment >> 12, equipment & 0x0FFF
+        read_capture_equipment(r, rec)
     else:
         rec.equipment_compliance = r.u8("sensor_certification") >> 4
         rec.equipment_id = r.u16("sensor_id")
@@ -100,8 +100,7 @@ def encode(record: FingerprintRecord, *, name: str = NAME) -> bytes:
     body.u16(record.cbeff_owner, "cbeff_product_owner")
     body.u16(record.cbeff_type, "cbeff_product_type")
     if name == NAME_2007:
-        body.u16(((record.equipment_compliance & 0xF) << 12) | (record.equipment_id & 0x0FFF),
-                 "capture_equipment")
+        write_capture_equipment(body, record)
     else:
         body.u8((record.equipment_compliance & 0xF) << 4, "sensor_certification")
         body.u16(record.equipment_id, "sensor_id")

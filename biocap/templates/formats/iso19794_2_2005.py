@@ -13,8 +13,9 @@ from ...errors import TemplateFormatError
 from ..fingerprint_template import FingerprintTemplate
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ISO_ANGLE_STEPS, check_content_end, check_declared_length,
-                          check_image_size, check_view_count, common_geometry, ppcm_from_view,
-                          ppi_from_ppcm, read_minutiae, resolution_or_default, write_minutiae)
+                          check_view_count, common_geometry, ppcm_from_view, ppi_from_ppcm,
+                          read_capture_geometry, read_minutiae, write_capture_equipment,
+                          write_image_geometry, write_minutiae)
 from ._legacy_view import finger_quality_code, read_views, write_view
 from .record import FingerprintRecord
 
@@ -44,13 +45,7 @@ def _decode_standard(data: bytes, strict: bool) -> FingerprintRecord:
     check_declared_length(declared, len(data), HEADER_BYTES, "record_length", 8)
     notes: list[str] = []
     rec = FingerprintRecord(format=NAME, version=magic[4:7].decode("latin-1"), notes=notes)
-    equipment = r.u16("capture_equipment")
-    rec.equipment_compliance, rec.equipment_id = equipment >> 12, equipment & 0x0FFF
-    size_offset = r.pos
-    rec.width, rec.height = r.u16("width"), r.u16("height")
-    check_image_size(rec.width, rec.height, size_offset)
-    rec.resolution_x, rec.resolution_y = resolution_or_default(
-        r.u16("resolution_x"), r.u16("resolution_y"), notes)
+    read_capture_geometry(r, rec, notes)
     count = r.u8("view_count")
     check_view_count(count, strict, r.pos - 1)
     r.u8("reserved")
@@ -66,11 +61,8 @@ def encode(record: FingerprintRecord) -> bytes:
     width, height, _ = common_geometry(record.views)
     ppcm_x, ppcm_y = ppcm_from_view(record.views[0])
     body = Writer()
-    body.u16(((record.equipment_compliance & 0xF) << 12) | (record.equipment_id & 0x0FFF),
-             "capture_equipment")
-    for value, name in ((width, "width"), (height, "height"), (ppcm_x, "resolution_x"),
-                        (ppcm_y, "resolution_y")):
-        body.u16(value, name)
+    write_capture_equipment(body, record)
+    write_image_geometry(body, width, height, ppcm_x, ppcm_y)
     body.u8(len(record.views), "view_count")
     body.u8(0, "reserved")
     for i, view in enumerate(record.views):
@@ -101,13 +93,7 @@ def decode_nbis(data: bytes, *, strict: bool = True) -> FingerprintRecord:
     notes = ["NBIS dialect of ISO/IEC 19794-2:2005 (no view count, no extended-data length)"]
     rec = FingerprintRecord(format=NAME, version=magic[4:7].decode("latin-1"), notes=notes)
     rec.extra["dialect"] = "nbis"
-    equipment = r.u16("capture_equipment")
-    rec.equipment_compliance, rec.equipment_id = equipment >> 12, equipment & 0x0FFF
-    size_offset = r.pos
-    rec.width, rec.height = r.u16("width"), r.u16("height")
-    check_image_size(rec.width, rec.height, size_offset)
-    rec.resolution_x, rec.resolution_y = resolution_or_default(
-        r.u16("resolution_x"), r.u16("resolution_y"), notes)
+    read_capture_geometry(r, rec, notes)
     position = r.u8("finger_position")
     view_imp = r.u8("view_and_impression")
     quality = r.u8("finger_quality")
@@ -129,9 +115,7 @@ def encode_nbis(view: FingerprintTemplate) -> bytes:
     ppcm_x, ppcm_y = ppcm_from_view(view)
     body = Writer()
     body.u16(0, "capture_equipment")
-    for value, name in ((view.width, "width"), (view.height, "height"),
-                        (ppcm_x, "resolution_x"), (ppcm_y, "resolution_y")):
-        body.u16(value, name)
+    write_image_geometry(body, view.width, view.height, ppcm_x, ppcm_y)
     body.u8(view.position, "finger_position")
     body.u8(((view.view & 0xF) << 4) | (view.impression_type & 0xF), "view_and_impression")
     body.u8(finger_quality_code(view, 0), "finger_quality")

@@ -21,8 +21,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -q
 
+# every benchmark of the README's table (long: tens of minutes; needs ../shared/data)
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/bench_capture.py
+	$(PY) benchmarks/bench_quality_fingerprint.py --matcher both
+	$(PY) benchmarks/bench_extract.py
+	benchmarks/bench_fingerprint_matching.sh
+	$(PY) benchmarks/bench_synthetic_fingerprint.py --seed 7
+	benchmarks/bench_iris.sh
 
 clean:
 	rm -rf $(VENV) demo-output

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from ..fingerprint_template import FingerprintTemplate, SingularPoint
 from ._binary import Reader, Writer, fail
-from ._fmr_common import (POSITIONS_BASE, check_position, check_position_to_write, read_extended,
-                          read_minutiae, write_extended, write_minutiae)
+from ._fmr_common import (POSITIONS_BASE, check_position, check_position_to_write,
+                          check_view_count, ppi_from_ppcm, read_extended, read_minutiae,
+                          write_extended, write_minutiae)
 
 MIN_VIEW_BYTES = 6  # header (4) + extended data length (2)
 
@@ -70,3 +71,22 @@ def read_views(r: Reader, count: int, **kwargs) -> list[FingerprintTemplate]:
     # each view needs at least MIN_VIEW_BYTES: reject absurd counts before looping
     r.need(count * MIN_VIEW_BYTES, f"views[{count}]")
     return [read_view(r, i, tail=i == count - 1, **kwargs) for i in range(count)]
+
+
+def read_view_block(r: Reader, rec, *, strict: bool, notes: list[str], **kwargs) -> None:
+    """The view count, the reserved byte and the views of a 2004/2005-layout record, whose
+    header (`rec`) already holds the image size and resolution."""
+    count = r.u8("view_count")
+    check_view_count(count, strict, r.pos - 1)
+    r.u8("reserved")
+    rec.views = read_views(r, count, width=rec.width, height=rec.height,
+                           ppi=ppi_from_ppcm(rec.resolution_x),
+                           ppcm=(rec.resolution_x, rec.resolution_y), strict=strict, notes=notes,
+                           **kwargs)
+
+
+def write_view_block(out: Writer, views: list[FingerprintTemplate], **kwargs) -> None:
+    out.u8(len(views), "view_count")
+    out.u8(0, "reserved")
+    for i, view in enumerate(views):
+        write_view(out, view, i, **kwargs)

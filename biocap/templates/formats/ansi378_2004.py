@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ANSI_ANGLE_STEPS, check_content_end, check_declared_length,
-                          check_view_count, common_geometry, ppcm_from_view, ppi_from_ppcm,
-                          read_capture_geometry, write_capture_equipment, write_image_geometry)
-from ._legacy_view import read_views, write_view
+                          common_geometry, ppcm_from_view, read_capture_geometry,
+                          write_capture_equipment, write_image_geometry)
+from ._legacy_view import read_view_block, write_view_block
 from .record import FingerprintRecord
 
 NAME = "ansi378:2004"
@@ -35,13 +35,8 @@ def decode(data: bytes, *, strict: bool = True) -> FingerprintRecord:
     rec.cbeff_owner = r.u16("cbeff_product_owner")
     rec.cbeff_type = r.u16("cbeff_product_type")
     read_capture_geometry(r, rec, notes)
-    count = r.u8("view_count")
-    check_view_count(count, strict, r.pos - 1)
-    r.u8("reserved")
-    rec.views = read_views(r, count, width=rec.width, height=rec.height,
-                           ppi=ppi_from_ppcm(rec.resolution_x),
-                           ppcm=(rec.resolution_x, rec.resolution_y), steps=ANSI_ANGLE_STEPS,
-                           flavor="ansi", strict=strict, convention="block", notes=notes)
+    read_view_block(r, rec, strict=strict, notes=notes, steps=ANSI_ANGLE_STEPS, flavor="ansi",
+                    convention="block")
     check_content_end(r.pos, declared, len(data), notes, "record_length", 8)
     return rec
 
@@ -54,11 +49,8 @@ def encode(record: FingerprintRecord) -> bytes:
     body.u16(record.cbeff_type, "cbeff_product_type")
     write_capture_equipment(body, record)
     write_image_geometry(body, width, height, ppcm_x, ppcm_y)
-    body.u8(len(record.views), "view_count")
-    body.u8(0, "reserved")
-    for i, view in enumerate(record.views):
-        write_view(body, view, i, width=width, height=height, steps=ANSI_ANGLE_STEPS,
-                   flavor="ansi", convention="block")
+    write_view_block(body, record.views, width=width, height=height, steps=ANSI_ANGLE_STEPS,
+                     flavor="ansi", convention="block")
     version = record.version if record.format == NAME and len(record.version) == 3 else " 20"
     out = Writer()
     out.raw(b"FMR\x00" + version.encode("latin-1") + b"\x00")

@@ -13,10 +13,10 @@ from ...errors import TemplateFormatError
 from ..fingerprint_template import FingerprintTemplate
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ISO_ANGLE_STEPS, check_content_end, check_declared_length,
-                          check_view_count, common_geometry, ppcm_from_view, ppi_from_ppcm,
+                          common_geometry, ppcm_from_view, ppi_from_ppcm,
                           read_capture_geometry, read_minutiae, write_capture_equipment,
                           write_image_geometry, write_minutiae)
-from ._legacy_view import finger_quality_code, read_views, write_view
+from ._legacy_view import finger_quality_code, read_view_block, write_view_block
 from .record import FingerprintRecord
 
 NAME = "iso19794-2:2005"
@@ -46,13 +46,8 @@ def _decode_standard(data: bytes, strict: bool) -> FingerprintRecord:
     notes: list[str] = []
     rec = FingerprintRecord(format=NAME, version=magic[4:7].decode("latin-1"), notes=notes)
     read_capture_geometry(r, rec, notes)
-    count = r.u8("view_count")
-    check_view_count(count, strict, r.pos - 1)
-    r.u8("reserved")
-    rec.views = read_views(r, count, width=rec.width, height=rec.height,
-                           ppi=ppi_from_ppcm(rec.resolution_x),
-                           ppcm=(rec.resolution_x, rec.resolution_y), steps=ISO_ANGLE_STEPS,
-                           flavor="iso", strict=strict, convention="auto", notes=notes)
+    read_view_block(r, rec, strict=strict, notes=notes, steps=ISO_ANGLE_STEPS, flavor="iso",
+                    convention="auto")
     check_content_end(r.pos, declared, len(data), notes, "record_length", 8)
     return rec
 
@@ -63,11 +58,8 @@ def encode(record: FingerprintRecord) -> bytes:
     body = Writer()
     write_capture_equipment(body, record)
     write_image_geometry(body, width, height, ppcm_x, ppcm_y)
-    body.u8(len(record.views), "view_count")
-    body.u8(0, "reserved")
-    for i, view in enumerate(record.views):
-        write_view(body, view, i, width=width, height=height, steps=ISO_ANGLE_STEPS,
-                   flavor="iso", convention="auto")
+    write_view_block(body, record.views, width=width, height=height, steps=ISO_ANGLE_STEPS,
+                     flavor="iso", convention="auto")
     version = record.version if record.format == NAME and len(record.version) == 3 else " 20"
     out = Writer()
     out.raw(b"FMR\x00" + version.encode("latin-1") + b"\x00")

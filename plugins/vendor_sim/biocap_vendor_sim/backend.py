@@ -311,16 +311,22 @@ class SimBackend(usb.backend.IBackend):
             dev.corrupt_next_chunk += 1
         return None
 
+    def _begin_transfer(self, handle, intf, ep, expected_ep, what):
+        """Checks common to every bulk transfer (under the lock); returns (device, due fault).
+        An unplug due on this transfer happens here."""
+        dev = self._live(handle)
+        self._check_claimed(dev, handle, intf)
+        if ep != expected_ep:
+            raise _usb_error(f"endpoint {ep:#04x} is not {what}", errno.EPIPE)
+        fault = self._transfer_fault(dev)
+        if fault == "unplug":
+            dev.unplugged = True
+            raise _usb_error("no such device (unplugged during the transfer)", errno.ENODEV)
+        return dev, fault
+
     def bulk_write(self, handle, ep, intf, data, timeout):
         with self._lock:
-            dev = self._live(handle)
-            self._check_claimed(dev, handle, intf)
-            if ep != p.EP_OUT:
-                raise _usb_error(f"endpoint {ep:#04x} is not bulk OUT", errno.EPIPE)
-            fault = self._transfer_fault(dev)
-            if fault == "unplug":
-                dev.unplugged = True
-                raise _usb_error("no such device (unplugged during the transfer)", errno.ENODEV)
+            dev, fault = self._begin_transfer(handle, intf, ep, p.EP_OUT, "bulk OUT")
             command = bytes(data)
             if fault == "timeout":  # the command is lost on the way
                 wait_s = timeout / 1000 if timeout else 1.0
@@ -338,14 +344,7 @@ class SimBackend(usb.backend.IBackend):
     def bulk_read(self, handle, ep, intf, buff, timeout):
         timeout_s = (timeout / 1000) if timeout else 1.0
         with self._lock:
-            dev = self._live(handle)
-            self._check_claimed(dev, handle, intf)
-            if ep != p.EP_IN:
-                raise _usb_error(f"endpoint {ep:#04x} is not bulk IN", errno.EPIPE)
-            fault = self._transfer_fault(dev)
-            if fault == "unplug":
-                dev.unplugged = True
-                raise _usb_error("no such device (unplugged during the transfer)", errno.ENODEV)
+            dev, fault = self._begin_transfer(handle, intf, ep, p.EP_IN, "bulk IN")
             if fault == "timeout":
                 if dev.replies:
                     dev.replies.popleft()  # the reply is lost on the way

@@ -46,17 +46,22 @@ def segment(image: np.ndarray) -> np.ndarray:
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     blocks = cv2.morphologyEx(blocks, cv2.MORPH_CLOSE, kernel)
     blocks = cv2.morphologyEx(blocks, cv2.MORPH_OPEN, kernel)
+    return _main_regions_to_mask(blocks, image.shape)
+
+
+def _main_regions_to_mask(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Block mask (uint8) -> pixel mask of its main regions, holes filled, outline rounded."""
     n, labels, stats, _ = cv2.connectedComponentsWithStats(blocks, connectivity=8)
     if n <= 1:
-        return np.zeros(image.shape, bool)
+        return np.zeros(shape, bool)
     # keep the largest region and any other of at least a third of its size (two-finger images)
     areas = stats[1:, cv2.CC_STAT_AREA]
     keep = 1 + np.flatnonzero(areas >= max(MIN_AREA_BLOCKS, areas.max() * KEEP_FRACTION))
     if keep.size == 0:
-        return np.zeros(image.shape, bool)
+        return np.zeros(shape, bool)
     blocks = _fill_holes(np.isin(labels, keep).astype(np.uint8)).astype(np.float32)
     # smooth block edges: bilinear upsampling then threshold gives a rounded outline
-    h, w = image.shape
+    h, w = shape
     full = cv2.resize(blocks, (blocks.shape[1] * BLOCK, blocks.shape[0] * BLOCK),
                       interpolation=cv2.INTER_LINEAR)
     full = cv2.copyMakeBorder(full, 0, h - full.shape[0], 0, w - full.shape[1],
@@ -78,14 +83,4 @@ def refine_with_flow(mask: np.ndarray, coherence: np.ndarray) -> np.ndarray:
     refined = ((blocks > 0) & (coh > MIN_FLOW_COHERENCE)).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     refined = cv2.morphologyEx(refined, cv2.MORPH_OPEN, kernel)
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(refined, connectivity=8)
-    if n <= 1:
-        return np.zeros(mask.shape, bool)
-    areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= max(MIN_AREA_BLOCKS, areas.max() * KEEP_FRACTION))
-    if keep.size == 0:
-        return np.zeros(mask.shape, bool)
-    blocks = _fill_holes(np.isin(labels, keep).astype(np.uint8)).astype(np.float32)
-    full = cv2.resize(blocks, (bw * BLOCK, bh * BLOCK), interpolation=cv2.INTER_LINEAR)
-    full = cv2.copyMakeBorder(full, 0, h - full.shape[0], 0, w - full.shape[1], cv2.BORDER_REPLICATE)
-    return (full > 0.5) & mask
+    return _main_regions_to_mask(refined, mask.shape) & mask

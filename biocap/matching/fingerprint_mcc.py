@@ -85,6 +85,12 @@ def _angle_diff(a, b):
     return (d + np.pi) % TWO_PI - np.pi
 
 
+def _wrap_once(d):
+    """d wrapped to [-pi, pi), for d within [-3pi, 3pi) (cheaper than a float modulo)."""
+    d = np.where(d >= np.pi, d - TWO_PI, d)
+    return np.where(d < -np.pi, d + TWO_PI, d)
+
+
 def _abs_angle_diff(a, b):
     """|a - b| wrapped to [0, pi], for angles both in [0, 2pi) or both in [-pi, pi)
     (cheaper than a float modulo)."""
@@ -271,6 +277,8 @@ class Prepared:
     bits_t: np.ndarray
     mask_t: np.ndarray
     planes_t: np.ndarray
+    geometry: tuple | None = None  # pairwise tables of a probe (`_probe_geometry`), made on first use
+    by_direction: tuple | None = None  # candidate columns sorted by direction (`_by_direction`)
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -382,6 +390,22 @@ _BINNING_MIN_COLUMNS = 1500
 _ANGLE_BINS = 6
 
 
+def _by_direction(cand: Prepared, cols: np.ndarray) -> tuple:
+    """The candidates' real cylinder columns sorted by direction and repeated once shifted by
+    2 pi, so that any window of directions (wrapping around) is one contiguous slice: (columns,
+    directions, bits, mask, planes). Kept on `cand`, so a set prepared once and matched against
+    many probes sorts once."""
+    if cand.by_direction is None:
+        b_theta = cand.batch.xyt[..., 2].reshape(-1)
+        theta = np.mod(b_theta[cols], TWO_PI)
+        order = cols[np.argsort(theta, kind="stable")]
+        st = np.mod(b_theta[order], TWO_PI)
+        cand.by_direction = (np.concatenate([order, order]), np.concatenate([st, st + TWO_PI]),
+                             *(np.concatenate([g, g], axis=1) for g in
+                               (np.take(x, order, axis=1) for x in (cand.bits_t, cand.mask_t, cand.planes_t))))
+    return cand.by_direction
+
+
 def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS) -> np.ndarray:
     """Bit-based MCC similarity of every probe cylinder (probe = a Prepared of one set) with
     every candidate cylinder: (P, na, C) float32, 0 where the two are not comparable.
@@ -409,19 +433,11 @@ def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFA
                                          cand.mask_t[:, cols], cand.planes_t[:, cols],
                                          b_theta_all[cols], p)
         return out.reshape(na, P, C).transpose(1, 0, 2)
-    # sort the candidate columns by direction and repeat them once shifted by 2 pi, so that any
-    # window of directions (wrapping around) is one contiguous slice
-    theta = np.mod(b_theta_all[cols], TWO_PI)
-    order = cols[np.argsort(theta, kind="stable")]
-    st = np.mod(b_theta_all[order], TWO_PI)
-    order2 = np.concatenate([order, order])
-    st2 = np.concatenate([st, st + TWO_PI])
-    bits2, mask2, planes2 = (np.concatenate([g, g], axis=1) for g in
-                             (np.take(x, order, axis=1) for x in (cand.bits_t, cand.mask_t, cand.planes_t)))
+    order2, st2, bits2, mask2, planes2 = _by_direction(cand, cols)
     width = TWO_PI / _ANGLE_BINS
     a_mod = np.mod(a_theta, TWO_PI)
     a_bin = np.minimum((a_mod / width).astype(np.int64), _ANGLE_BINS - 1)
-    n = len(order)
+    n = len(order2) // 2
     for b in range(_ANGLE_BINS):
         rows = np.flatnonzero(a_bin == b)
         if len(rows) == 0:
@@ -453,7 +469,22 @@ def n_pairs_for(n_min: np.ndarray, p: MccParams) -> np.ndarray:
                                 * (p.max_np - p.min_np))).astype(np.int32)
 
 
-def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS) -> np.ndarray:
+def _probe_geometry(probe: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The probe's pairwise tables for LSS-R, flattened (na*na,), computed once per Prepared:
+    distance between minutiae t and k, direction difference theta_t - theta_k, and the angle of
+    the segment t->k in t's frame (theta_t - atan2), both wrapped to [-pi, pi)."""
+    if probe.geometry is None:
+        na = int(probe.batch.n_cyl[0])
+        a = probe.batch.xyt[0, :na]
+        dx = a[None, :, 0] - a[:, None, 0]
+        dy = a[None, :, 1] - a[:, None, 1]
+        probe.geometry = (np.hypot(dx, dy).ravel(), _angle_diff(a[:, None, 2], a[None, :, 2]).ravel(),
+                          _angle_diff(a[:, None, 2], np.arctan2(dy, dx)).ravel())
+    return probe.geometry
+
+
+def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS,
+          details: dict | None = None) -> np.ndarray:
     """Local Similarity Sort with Relaxation over a batch: (P,) scores in [0, 1]."""
     p = params
     P, na, C = lam.shape
@@ -478,24 +509,29 @@ def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = 
     live = (np.arange(K)[None, :] < n_r[:, None]) & (lam0 > 0)
     lam0 = np.where(live, lam0, 0.0).astype(np.float32)
     ia, jb = top // C, top % C
-    # pairwise geometry of the selected minutiae, from their coordinates: distances for all pairs
-    # of pairs, the angle terms only where the distance term is not already negligible
-    a = probe.batch.xyt[0][ia]  # (P, K, 3)
+    # pairwise geometry of the selected minutiae: the probe's side from its tables (computed once
+    # per probe), the candidates' from their coordinates; distances for all pairs of pairs, the
+    # angle terms only where the distance term is not already negligible
+    dist_a, dir_a, rad_a_tab = _probe_geometry(probe)
+    ia32 = ia.astype(np.int32)
+    idx_a = (ia32[:, :, None] * np.int32(na) + ia32[:, None, :]).ravel()  # (P*K*K,) into the (na, na) tables
     b = np.take_along_axis(cand.batch.xyt, jb[:, :, None], axis=1)  # (P, K, 3)
-    dxa = a[:, None, :, 0] - a[:, :, None, 0]
-    dya = a[:, None, :, 1] - a[:, :, None, 1]
-    dxb = b[:, None, :, 0] - b[:, :, None, 0]
-    dyb = b[:, None, :, 1] - b[:, :, None, 1]
-    d1 = np.abs(np.sqrt(dxa * dxa + dya * dya) - np.sqrt(dxb * dxb + dyb * dyb)).ravel()
+    dxb = (b[:, None, :, 0] - b[:, :, None, 0]).ravel()
+    dyb = (b[:, None, :, 1] - b[:, :, None, 1]).ravel()
+    d1 = dxb * dxb
+    d1 += dyb * dyb
+    np.sqrt(d1, out=d1)
+    d1 -= dist_a[idx_a]
+    np.abs(d1, out=d1)
     d1_cut = p.mu_p1 + np.log(1e6) / abs(p.tau_p1) if p.tau_p1 < 0 else np.inf
     live2 = (live[:, :, None] & live[:, None, :]).ravel()
     sel = np.flatnonzero((d1 < d1_cut) & live2)
-    pi, t, k = np.unravel_index(sel, (P, K, K))
-    ta, ka, tb, kb = a[pi, t, 2], a[pi, k, 2], b[pi, t, 2], b[pi, k, 2]
-    d2 = _abs_angle_diff(_angle_diff(ta, ka), _angle_diff(tb, kb))
-    rad_a = _angle_diff(ta, np.arctan2(dya.ravel()[sel], dxa.ravel()[sel]))
-    rad_b = _angle_diff(tb, np.arctan2(dyb.ravel()[sel], dxb.ravel()[sel]))
-    d3 = _abs_angle_diff(rad_a, rad_b)
+    theta_b = b[..., 2].ravel()  # (P*K,)
+    tb = theta_b[sel // K]  # pair t of comparison p: p*K + t
+    kb = theta_b[(sel // (K * K)) * K + sel % K]
+    idx_sel = idx_a[sel]
+    d2 = _abs_angle_diff(dir_a[idx_sel], _wrap_once(tb - kb))
+    d3 = _abs_angle_diff(rad_a_tab[idx_sel], _wrap_once(tb - np.arctan2(dyb[sel], dxb[sel])))
     r = _sigmoid(d1[sel], p.mu_p1, p.tau_p1)
     r *= _sigmoid(d2, p.mu_p2, p.tau_p2)
     r *= _sigmoid(d3, p.mu_p3, p.tau_p3)
@@ -514,6 +550,9 @@ def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = 
     take = np.arange(K)[None, :] < n_p[:, None]
     total = np.where(take, lam_sorted, 0.0).sum(1)
     score = np.where(n_p > 0, total / np.maximum(n_p, 1), 0.0)
+    if details is not None:
+        details.update(ia=np.take_along_axis(ia, best, axis=1), jb=np.take_along_axis(jb, best, axis=1),
+                       w=np.where(take, lam_sorted, 0.0), n_p=n_p)
     return score.astype(np.float32)
 
 
@@ -521,6 +560,8 @@ def _greedy_distinct(lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best pairs of each comparison, greedily, each minutia of either side used once:
     (P, k) flat indices and similarities, descending. One vectorized step per pair taken."""
     P, na, C = lam.shape
+    if P == 1:  # one comparison (a 1:1 call): a plain scan of the sorted pairs is cheaper
+        return _greedy_distinct_one(lam[0], k)
     work = lam.copy()
     top = np.zeros((P, k), np.int64)
     vals = np.zeros((P, k), np.float32)
@@ -535,11 +576,36 @@ def _greedy_distinct(lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return top, np.maximum(vals, 0.0)
 
 
+def _greedy_distinct_one(lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """`_greedy_distinct` of a single (na, C) comparison: scan the pairs best first."""
+    na, C = lam.shape
+    flat = lam.ravel()
+    n_pos = int(np.count_nonzero(flat > 0))
+    order = np.argsort(-flat, kind="stable")[:n_pos]
+    top = np.zeros((1, k), np.int64)
+    vals = np.zeros((1, k), np.float32)
+    used_a, used_b, t = set(), set(), 0
+    for f in order.tolist():
+        i, j = divmod(f, C)
+        if i in used_a or j in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(j)
+        top[0, t], vals[0, t] = f, flat[f]
+        t += 1
+        if t == k:
+            break
+    return top, vals
+
+
 def compare_prepared(probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS,
                      chunk: int = 128) -> np.ndarray:
     """Scores of one probe (a Prepared of one set) against every set of `cand`, in
     bounded-memory chunks."""
     out = np.zeros(len(cand), np.float32)
+    if len(cand) <= chunk:  # no slicing: what `cand` keeps between calls stays usable
+        out[:] = lss_r(local_similarities(probe, cand, params), probe, cand, params)
+        return out
     for s in range(0, len(cand), chunk):
         sub = _slice(cand, slice(s, s + chunk))
         out[s:s + chunk] = lss_r(local_similarities(probe, sub, params), probe, sub, params)

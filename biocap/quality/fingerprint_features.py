@@ -29,6 +29,7 @@ import numpy as np
 from skimage.morphology import skeletonize
 
 from ..errors import InvalidSample
+from . import fingerprint_signature as sig
 
 BLOCK = 32
 #: largest image side analysed (a 4-finger slap at 500 ppi is about 1,600 px): bounds memory to
@@ -50,8 +51,15 @@ _GLOBAL = ("fg_fraction", "fg_area_mm2", "fg_offset_x", "fg_offset_y", "fg_offse
            "coherence_sum", "clarity_sum", "good_blocks", "good_area_fraction",
            "minutiae_good_count", "ridge_block_fraction", "fg_margin_dx", "fg_margin_dy",
            "ridge_period_share", "minutiae_coherent")
+#: NFIQ 2's block histograms (counts over its bin limits, mean, std) over the blocks NFIQ 2
+#: would use: ridge-valley signature measures (`fingerprint_signature`), OCL and flow
+_NFIQ_HISTOGRAMS = ("nfiq_fda", "nfiq_lcs", "nfiq_rvu", "nfiq_ocl", "nfiq_of")
 FEATURE_NAMES: tuple[str, ...] = tuple(
-    f"{m}_{s}" for m in _BLOCK_MEASURES for s in _STATS) + _GLOBAL
+    f"{m}_{s}" for m in _BLOCK_MEASURES for s in _STATS) + _GLOBAL + tuple(
+    n for h in _NFIQ_HISTOGRAMS for n in sig.histogram_names(h)) + ("nfiq_blocks",)
+#: NFIQ 2's segmentation: a block is foreground when its grey-level standard deviation exceeds
+#: this share of the whole image's
+NFIQ_FOREGROUND_STD = 0.1
 
 
 @dataclass
@@ -372,11 +380,29 @@ def analyse(image: np.ndarray) -> FingerprintAnalysis:
     ridge_period = period <= 12.5
     vector += [float(ridge_like.mean()) if n_fg else 0.0, float(margin_dx), float(margin_dy),
                float(ridge_period.mean()) if n_fg else 0.0, float(coherent)]
+    vector += _nfiq_histograms(img, std, ocl, flow, gxx, gyy, gxy)
     minutiae = minutiae + np.array([x0, y0, 0], np.int32)
     maps = {"ocl": ocl, "coherence": coherence, "flow": flow, "std": std, "mean": mean,
             "ridge_share": ridge_share, "orientation": theta}
     return FingerprintAnalysis(vector=np.asarray(vector, np.float64), grid=(rows, cols),
                                foreground=fg, maps=maps, minutiae=minutiae)
+
+
+def _nfiq_histograms(img, std, ocl, flow, gxx, gyy, gxy) -> list[float]:
+    """NFIQ 2's FDA, LCS, RVU, OCL and orientation-flow histograms over the blocks its own
+    segmentation keeps (block std above a tenth of the image's)."""
+    rows, cols = std.shape
+    keep = std > NFIQ_FOREGROUND_STD * max(float(img.std()), 1e-6)
+    by, bx = np.nonzero(keep)
+    centres = np.stack([bx * BLOCK + (BLOCK - 1) / 2, by * BLOCK + (BLOCK - 1) / 2], axis=1)
+    normal = 0.5 * np.arctan2(2 * gxy[keep], gxx[keep] - gyy[keep])  # gradient = ridge normal
+    windows, signature = sig.signatures(img, centres, normal)
+    out = sig.histogram(sig.fda(signature), sig.FDA_LIMITS)
+    out += sig.histogram(sig.lcs(windows, signature), sig.LCS_LIMITS)
+    out += sig.histogram(sig.rvu(signature), sig.RVU_LIMITS)
+    out += sig.histogram(ocl[keep], sig.OCL_LIMITS)
+    out += sig.histogram(flow[keep], sig.OF_LIMITS)
+    return out + [float(keep.sum())]
 
 
 def extract_features(image: np.ndarray) -> np.ndarray:

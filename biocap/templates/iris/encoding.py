@@ -21,14 +21,21 @@ from .types import IrisFilterResponse, NormalizedIris
 class EncodingParams:
     code_rows: int = 8
     code_cols: int = 128
-    wavelength: float = 12.0  # along the angle, in rubber-sheet columns (256 columns = 360 deg)
+    # along the angle, in rubber-sheet columns (256 columns = 360 deg), for an iris of
+    # `reference_iris_radius` pixels; a smaller iris in pixels gets a proportionally longer one,
+    # so the filter keeps the same wavelength in image pixels: the finest texture a camera
+    # resolves is set by its optics in pixels, not by the eye (CASIA-IrisV1: iris radius ~110 px,
+    # MMU2 ~58 px; one fixed wavelength in columns fit only one of them)
+    wavelength: float = 12.0
+    reference_iris_radius: float = 110.0  # 0 = wavelength fixed in columns
+    wavelength_limits: tuple[float, float] = (6.0, 32.0)
     sigma_angle: float = 0.45  # Gaussian envelope along the angle, in wavelengths
     sigma_radius: float = 1.5  # Gaussian envelope along the radius, in rubber-sheet rows
     min_valid: float = 0.75  # a sample counts when this share of its filter support is visible
     fragile: float = 0.0  # mask bits whose part's magnitude is below this share of the median
 
 
-@lru_cache(maxsize=8)
+@lru_cache(maxsize=64)
 def gabor_kernel(wavelength: float, sigma_angle: float, sigma_radius: float) -> np.ndarray:
     sa = sigma_angle * wavelength
     half_x = int(np.ceil(2.5 * sa))
@@ -42,6 +49,16 @@ def gabor_kernel(wavelength: float, sigma_angle: float, sigma_radius: float) -> 
     return k.astype(np.complex64)
 
 
+def sheet_wavelength(sheet: NormalizedIris, params: EncodingParams) -> float:
+    """The filter wavelength in sheet columns for this iris's size in pixels (quantised to a
+    quarter column so the kernel cache stays small)."""
+    if params.reference_iris_radius <= 0 or not sheet.iris_radius or sheet.iris_radius <= 0:
+        return params.wavelength
+    lam = params.wavelength * params.reference_iris_radius / sheet.iris_radius
+    lo, hi = params.wavelength_limits
+    return float(np.clip(round(lam * 4) / 4, lo, hi))
+
+
 def filter_response(sheet: NormalizedIris, params: EncodingParams = EncodingParams()) -> IrisFilterResponse:
     img = sheet.image.astype(np.float32)
     valid = sheet.valid
@@ -49,7 +66,7 @@ def filter_response(sheet: NormalizedIris, params: EncodingParams = EncodingPara
     if valid.any():
         img = np.where(valid, img, float(img[valid].mean()))
     img = img - float(img.mean())
-    k = gabor_kernel(params.wavelength, params.sigma_angle, params.sigma_radius)
+    k = gabor_kernel(sheet_wavelength(sheet, params), params.sigma_angle, params.sigma_radius)
     ky, kx = k.shape[0] // 2, k.shape[1] // 2
     # the angle wraps around; the radius does not (reflect at pupil and limbus)
     padded = np.pad(np.pad(img, ((ky, ky), (0, 0)), mode="reflect"), ((0, 0), (kx, kx)), mode="wrap")

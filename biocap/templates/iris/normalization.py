@@ -63,4 +63,4 @@ def normalize(image: np.ndarray, seg: Segmentation,
             valid &= sheet <= med + params.bright_sigmas * sigma
         if params.dark_sigmas > 0:
             valid &= sheet >= med - params.dark_sigmas * sigma
-    return NormalizedIris(image=sheet, valid=valid)
+    return NormalizedIris(image=sheet, valid=valid, iris_radius=float(seg.iris.r))

@@ -41,6 +41,7 @@ class SegmentationParams:
     min_iris_frac: float = 0.15  # and at least this one (iris cameras frame the eye closely)
     lash_sigmas: float = 2.5  # a pixel this many robust sigmas darker than the iris is a lash
     nested_min_contrast: float = 6.0  # grey levels a disc inside the pupil needs to replace it
+    glint_bonus: float = 1.5  # a pupil candidate holding a specular highlight scores this much more
 
 
 _FULL = np.linspace(0, 2 * np.pi, 64, endpoint=False)
@@ -62,7 +63,7 @@ def segment(image: np.ndarray, params: SegmentationParams = SegmentationParams()
                             hint="crop the eye region or downsample the image to at most 2048x2048")
     pre = remove_reflections(image)
     smooth = cv2.GaussianBlur(pre.image, (5, 5), 1.2).astype(np.float32)
-    pupil = find_pupil(smooth, params)
+    pupil = find_pupil(smooth, params, glints=glint_centres(pre.reflections))
     iris = find_limbus(smooth, pupil, params)
     grad_y = cv2.Sobel(cv2.GaussianBlur(pre.image, (0, 0), 2.0).astype(np.float32), cv2.CV_32F, 0, 1, ksize=3)
     upper = find_eyelid(grad_y, pupil, iris, upper=True)
@@ -72,7 +73,25 @@ def segment(image: np.ndarray, params: SegmentationParams = SegmentationParams()
                         occlusion=occlusion)
 
 
-def find_pupil(smooth: np.ndarray, params: SegmentationParams) -> Circle:
+def glint_centres(reflections: np.ndarray) -> np.ndarray:
+    """(n, 2) x, y centres of the specular highlights (at most 32, the largest)."""
+    n, _, stats, cents = cv2.connectedComponentsWithStats(reflections.astype(np.uint8), connectivity=8)
+    if n <= 1:
+        return np.zeros((0, 2))
+    order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:32] + 1
+    return cents[order].astype(np.float64)
+
+
+def _holds_glint(glints: np.ndarray | None, x: float, y: float, r: float) -> bool:
+    """Whether a highlight lies in the disc: the cornea mirrors the camera's illuminator close
+    to the pupil, so a dark disc holding one is far likelier the pupil than a lash cluster."""
+    if glints is None or glints.shape[0] == 0:
+        return False
+    return bool((np.hypot(glints[:, 0] - x, glints[:, 1] - y) <= r * 1.2).any())
+
+
+def find_pupil(smooth: np.ndarray, params: SegmentationParams,
+               glints: np.ndarray | None = None) -> Circle:
     h, w = smooth.shape
     scale = min(1.0, params.coarse_side / max(h, w))
     small = cv2.resize(smooth, (max(8, int(round(w * scale))), max(8, int(round(h * scale)))),
@@ -122,6 +141,8 @@ def find_pupil(smooth: np.ndarray, params: SegmentationParams) -> Circle:
         # disc with no iris round it (a sum let its pupil contrast alone win), so the two
         # contrasts are multiplied (geometric mean)
         total = float(np.sqrt(max(ps, 0.0) * max(lim[3], 0.0)))
+        if _holds_glint(glints, px / scale, py / scale, pr / scale):
+            total *= params.glint_bonus
         scored.append((total, px, py, pr))
         if total > best_total:
             best, best_total = (px, py, pr), total
@@ -150,12 +171,12 @@ def find_pupil(smooth: np.ndarray, params: SegmentationParams) -> Circle:
     if not np.isfinite(score) or score <= 0:
         raise SegmentationFailed("no circular dark-to-bright boundary (pupil) was found")
     found = Circle(x, y, r, score)
-    inner = nested_pupil(smooth, found, r_min / scale, params)
+    inner = nested_pupil(smooth, found, r_min / scale, params, glints)
     return inner if inner is not None else found
 
 
 def nested_pupil(smooth: np.ndarray, outer: Circle, r_min: float,
-                 params: SegmentationParams) -> Circle | None:
+                 params: SegmentationParams, glints: np.ndarray | None = None) -> Circle | None:
     """A clearly darker disc inside `outer`, or None. In a small, low-contrast image the whole
     iris (a dark disc on bright sclera) out-scores its pupil; a real pupil is flat inside (no
     disc in it steps up all round: contrast 0 on every CASIA pupil), an iris-taken-for-a-pupil
@@ -164,10 +185,33 @@ def nested_pupil(smooth: np.ndarray, outer: Circle, r_min: float,
     hi = outer.r * 0.6
     if hi <= lo + 1:
         return None
-    half = 0.35 * outer.r
-    step = max(1.0, round(half / 6))
     radii = np.arange(lo - 3, hi + 3, 1.0)
-    gx, gy = centre_grid(outer.x, outer.y, half, half, step)
+    searches = [(outer.x, outer.y, 0.35 * outer.r)]
+    if glints is not None and glints.shape[0]:
+        # a highlight inside usually sits in the pupil or at its rim: search round it too, and
+        # prefer a disc that holds it (a lash spot elsewhere in the iris can be as dark)
+        d = np.hypot(glints[:, 0] - outer.x, glints[:, 1] - outer.y)
+        if d.min() <= 0.6 * outer.r:
+            g = glints[int(np.argmin(d))]
+            searches.append((float(g[0]), float(g[1]), max(lo, 0.3 * outer.r)))
+    best, best_rank = None, -np.inf
+    for cx, cy, half in searches:
+        found = _disc_search(smooth, cx, cy, half, radii, lo)
+        if found is None:
+            continue
+        rank = found[3] * (params.glint_bonus if _holds_glint(glints, *found[:3]) else 1.0)
+        if rank > best_rank:
+            best, best_rank = found, rank
+    if best is None or best[3] < max(params.nested_min_contrast, 0.75 * outer.score):
+        return None
+    return Circle(*best)
+
+
+def _disc_search(smooth: np.ndarray, cx: float, cy: float, half: float, radii: np.ndarray,
+                 lo: float) -> tuple[float, float, float, float] | None:
+    """Best dark disc with its centre within `half` of (cx, cy): sparse grid, then fine."""
+    step = max(1.0, round(half / 6))
+    gx, gy = centre_grid(cx, cy, half, half, step)
     x, y, r, score = best_circle(smooth, gx, gy, radii, _FULL_COARSE, width=2, min_inside=0.9,
                                  quantile=0.25, min_radius=lo)
     if not np.isfinite(score):
@@ -176,9 +220,7 @@ def nested_pupil(smooth: np.ndarray, outer: Circle, r_min: float,
         gx, gy = centre_grid(x, y, step, step, 1.0)
         x, y, r, score = best_circle(smooth, gx, gy, radii, _FULL, width=2, min_inside=0.9,
                                      quantile=0.25, min_radius=lo)
-    if not np.isfinite(score) or score < max(params.nested_min_contrast, 0.75 * outer.score):
-        return None
-    return Circle(x, y, r, score)
+    return (x, y, r, score) if np.isfinite(score) else None
 
 
 def dark_blob_candidates(small: np.ndarray, r_min: float, r_max: float,

@@ -77,6 +77,7 @@ class NormalizedIris:
 
     image: np.ndarray  # float32 (rows, cols)
     valid: np.ndarray  # bool (rows, cols): False where occluded or outside the image
+    iris_radius: float | None = None  # limbus radius in image pixels (sets the filter's scale)
 
 
 @dataclass

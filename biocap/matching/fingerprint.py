@@ -23,6 +23,7 @@ from ..errors import InvalidDataError, NoProvider, TemplateFormatError
 from ..templates.fingerprint_template import FingerprintTemplate
 from ..types import Modality
 from . import fingerprint_mcc as mcc
+from .fingerprint_pairing import DEFAULT_PAIRING, PairingParams
 
 #: the tuned parameters (the paper's, with delta_theta = pi/3, up to 64 relaxed pairs and 8
 #: relaxation iterations: each lowers the EER on FVC2002 with mindtct minutiae; docs/matching.md)
@@ -45,6 +46,13 @@ class MccTemplate:
     cylinders: mcc.CylinderSet
     n_minutiae: int
     xyt: np.ndarray  # (n, 3) all minutiae in the matching frame
+    _prepared: Any = None  # the cylinders packed as a probe (`probe_prepared`), made on first use
+
+    def probe_prepared(self, params: mcc.MccParams) -> mcc.Prepared:
+        """The cylinders packed for the kernels as a probe, kept for the next comparison."""
+        if self._prepared is None or self._prepared[0] != params:
+            self._prepared = (params, mcc.prepare_sets([self.cylinders], params))
+        return self._prepared[1]
 
     @property
     def enrollable(self) -> bool:
@@ -101,9 +109,12 @@ class FingerprintComparator:
     name = "biocap-mcc"
     modality = Modality.FINGERPRINT
 
-    def __init__(self, params: mcc.MccParams = MATCHER_PARAMS, max_cylinders: int = MAX_CYLINDERS):
+    def __init__(self, params: mcc.MccParams = MATCHER_PARAMS, max_cylinders: int = MAX_CYLINDERS,
+                 pairing: PairingParams | None = DEFAULT_PAIRING):
         self.params = params
         self.max_cylinders = int(max_cylinders)
+        #: second-stage consolidation (None: LSS-R alone, as the 1:N gallery scores)
+        self.pairing = pairing
         self._calibration: list[tuple[float, float]] | None = None
 
     def encode(self, template: Any) -> MccTemplate:
@@ -122,9 +133,9 @@ class FingerprintComparator:
             return out
         ok = [k for k, c in enumerate(cands) if c.enrollable]
         if ok:
-            prep_p = mcc.prepare_sets([p.cylinders], self.params)
+            prep_p = p.probe_prepared(self.params)
             prep_c = mcc.prepare_sets([cands[k].cylinders for k in ok], self.params, self.max_cylinders)
-            out[ok] = mcc.compare_prepared(prep_p, prep_c, self.params)
+            out[ok] = mcc.compare_prepared(prep_p, prep_c, self.params, pairing=self.pairing)
         return out
 
     def prepare_many(self, encoded: Iterable[MccTemplate]) -> mcc.Prepared:
@@ -135,7 +146,8 @@ class FingerprintComparator:
                          enrollable: np.ndarray | None = None) -> np.ndarray:
         if not probe.enrollable:
             return np.zeros(len(prepared), np.float32)
-        out = mcc.compare_prepared(mcc.prepare_sets([probe.cylinders], self.params), prepared, self.params)
+        out = mcc.compare_prepared(probe.probe_prepared(self.params), prepared, self.params,
+                                   pairing=self.pairing)
         if enrollable is not None:
             out = np.where(enrollable, out, 0.0).astype(np.float32)
         return out

@@ -279,6 +279,7 @@ class Prepared:
     planes_t: np.ndarray
     geometry: tuple | None = None  # pairwise tables of a probe (`_probe_geometry`), made on first use
     by_direction: tuple | None = None  # candidate columns sorted by direction (`_by_direction`)
+    pairing_points: tuple | None = None  # candidate minutiae for the pairing stage (fingerprint_pairing)
 
     def __len__(self) -> int:
         return len(self.batch)
@@ -550,9 +551,11 @@ def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = 
     take = np.arange(K)[None, :] < n_p[:, None]
     total = np.where(take, lam_sorted, 0.0).sum(1)
     score = np.where(n_p > 0, total / np.maximum(n_p, 1), 0.0)
-    if details is not None:
-        details.update(ia=np.take_along_axis(ia, best, axis=1), jb=np.take_along_axis(jb, best, axis=1),
-                       w=np.where(take, lam_sorted, 0.0), n_p=n_p)
+    if details is not None:  # the selected pairs, most efficient first (second-stage consolidation)
+        h = min(K, int(details.get("n_pairs", K)))
+        details.update(ia=np.take_along_axis(ia, best[:, :h], axis=1),
+                       jb=np.take_along_axis(jb, best[:, :h], axis=1),
+                       w=np.where(take[:, :h], lam_sorted[:, :h], 0.0), n_p=n_p)
     return score.astype(np.float32)
 
 
@@ -599,17 +602,30 @@ def _greedy_distinct_one(lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
 
 
 def compare_prepared(probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS,
-                     chunk: int = 128) -> np.ndarray:
+                     chunk: int = 128, pairing=None) -> np.ndarray:
     """Scores of one probe (a Prepared of one set) against every set of `cand`, in
-    bounded-memory chunks."""
+    bounded-memory chunks. With `pairing` (a `fingerprint_pairing.PairingParams`) the LSS-R
+    score is multiplied by the second-stage paired fraction."""
     out = np.zeros(len(cand), np.float32)
     if len(cand) <= chunk:  # no slicing: what `cand` keeps between calls stays usable
-        out[:] = lss_r(local_similarities(probe, cand, params), probe, cand, params)
+        out[:] = _score_chunk(probe, cand, params, pairing)
         return out
     for s in range(0, len(cand), chunk):
-        sub = _slice(cand, slice(s, s + chunk))
-        out[s:s + chunk] = lss_r(local_similarities(probe, sub, params), probe, sub, params)
+        out[s:s + chunk] = _score_chunk(probe, _slice(cand, slice(s, s + chunk)), params, pairing)
     return out
+
+
+def _score_chunk(probe: Prepared, cand: Prepared, params: MccParams, pairing) -> np.ndarray:
+    lam = local_similarities(probe, cand, params)
+    if pairing is None:
+        return lss_r(lam, probe, cand, params)
+    from .fingerprint_pairing import paired_fraction
+
+    details = {"n_pairs": pairing.n_anchor}
+    score = lss_r(lam, probe, cand, params, details)
+    if "ia" not in details:  # nothing to compare (empty probe or batch)
+        return score
+    return score * paired_fraction(probe, cand, details["ia"], details["jb"], details["w"], pairing)
 
 
 def _slice(prep: Prepared, rows: slice) -> Prepared:

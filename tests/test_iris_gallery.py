@@ -64,6 +64,10 @@ def test_gallery_refuses_bad_input():
     with pytest.raises(InvalidDataError):
         g.search_codes(np.zeros((1, 256), np.uint8), np.zeros((1, 256), np.uint8), threshold=0.40)
     assert g.search_codes(np.zeros((1, 256), np.uint8), np.zeros((1, 256), np.uint8))[0].top1 is None
+    with pytest.raises(InvalidDataError):
+        IrisGallery(offset1=300.0)  # beyond the first stage's uint8 counters
+    with pytest.raises(InvalidDataError):
+        IrisGallery(slope2=float("nan"))
 
 
 def test_fillers_have_correlated_bits():
@@ -72,3 +76,56 @@ def test_fillers_have_correlated_bits():
     col, row = neighbour_agreement(codes)
     assert 0.6 < col < 0.8 and 0.6 < row < 0.8  # real codes: about 0.7 (docs/iris.md)
     assert abs(np.unpackbits(codes).mean() - 0.5) < 0.02
+
+
+def _stage_rule_survivors(g, probes_c, probes_m, codes, masks):
+    """First-stage survivors computed from stage_stats and the gallery's rule (the reference)."""
+    from biocap.matching.iris_gallery import stage_stats
+    return [set(np.nonzero((g.stage1_slack(stage_stats(c, m, codes, masks)) >= 0).any(axis=1))[0].tolist())
+            for c, m in zip(probes_c, probes_m)]
+
+
+def test_first_stage_kernel_applies_the_calibrated_rule_exactly():
+    """The uint8 streaming kernel keeps exactly the rows the rule keeps, including counts that
+    would wrap a uint8 (complemented codes: every unmasked key bit differs)."""
+    rng = np.random.default_rng(4)
+    real_masks = _masks(20, rng)
+    codes, masks = filler_codes(700, real_masks, seed=5)
+    probes_c, probes_m = codes[:5].copy(), masks[:5].copy()
+    gallery_c, gallery_m = codes[5:].copy(), masks[5:].copy()
+    # X over 255 at rotation 0: the complement of an uncorrelated probe, all bits seen
+    probes_c[0] = rng.integers(0, 256, 256, dtype=np.uint8)
+    probes_m[0] = 255
+    gallery_c[:40] = ~probes_c[0]
+    gallery_m[:40] = 255
+    for p in range(5):  # near copies survive, so both outcomes are exercised
+        gallery_c[50 + p] = _noisy_copy(probes_c[p], rng, flip=0.05, shift=3)
+        gallery_m[50 + p] = probes_m[p]
+    # a loose line lets many rows through, a tight one few: the kernel must agree with both
+    for offset1 in (200.0, 190.0, 150.0):
+        g = IrisGallery(offset1=offset1, chunk=256)
+        g.add_codes(range(gallery_c.shape[0]), gallery_c, gallery_m)
+        _, pk, pm, limit = g._probe_keys(probes_c, probes_m)
+        kernel = g.first_stage(pk, limit, 5)
+        reference = _stage_rule_survivors(g, probes_c, probes_m, gallery_c, gallery_m)
+        for p in range(5):
+            assert set(kernel[p].tolist()) == reference[p]
+        if offset1 <= 150:  # a uint8 wrap would have let the complements through
+            assert not set(range(40)) & set(kernel[0].tolist())
+
+
+def test_key_avoids_the_upper_lid_sector_and_fits_the_budget():
+    from biocap.matching.iris_gallery import KEY_BITS, KEY_POSITIONS
+    assert np.unique(KEY_BITS).size == KEY_BITS.size == 512
+    assert not ((KEY_POSITIONS[:, 0] >= 16) & (KEY_POSITIONS[:, 0] < 48)).any()
+    assert IrisGallery().bytes_per_entry <= 1024
+
+
+def test_filler_masks_keep_the_sector_where_real_masks_have_it():
+    rng = np.random.default_rng(2)
+    real_masks = _masks(10, rng)  # holes between columns 20 and 84
+    _, masks = filler_codes(400, real_masks, seed=1)
+    cols = np.unpackbits(masks, axis=1).reshape(400, 128, 16).mean(axis=(0, 2))
+    assert cols[96:128].min() == 1.0 and cols[:8].min() == 1.0  # never turned far round the ring
+    with pytest.raises(InvalidDataError):
+        filler_codes(5, real_masks, max_mask_shift=200)

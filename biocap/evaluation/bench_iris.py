@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..matching.iris_gallery import CODE_BYTES, IrisGallery, key_stats
+from ..matching.iris_gallery import CODE_BYTES, STAGE1_WORDS, IrisGallery, stage_stats
 from ..matching.iris_hamming import as_words, masked_distances, normalize_hd, rotations
 from ..matching.iris_synthetic import filler_codes, neighbour_agreement
 from ..templates.iris import IrisExtractor
@@ -132,7 +132,8 @@ def _plot_det(genuine, impostor, path, title):
 
 # --- search ---------------------------------------------------------------------------------
 def _genuine_key_stats(codes, masks, ok, subject, threshold: float):
-    """key_stats of every genuine pair whose full HD_norm is at or below the threshold."""
+    """stage_stats of every genuine pair whose full HD_norm is at or below the threshold, one
+    dict per probe image (rows = its close mates)."""
     shifts = np.arange(-MAX_SHIFT, MAX_SHIFT + 1)
     idx = np.nonzero(ok)[0]
     out = []
@@ -144,22 +145,29 @@ def _genuine_key_stats(codes, masks, ok, subject, threshold: float):
         raw, cnt = masked_distances(as_words(pc), as_words(pm), as_words(codes[mates]), as_words(masks[mates]))
         close = mates[normalize_hd(raw, cnt).min(axis=1) <= threshold]
         if close.size:
-            out.append(key_stats(codes[a], masks[a], codes[close], masks[close], MAX_SHIFT))
-    return [np.concatenate([o[k] for o in out]) for k in range(4)] if out else None
+            out.append(stage_stats(codes[a], masks[a], codes[close], masks[close], MAX_SHIFT))
+    return out
 
 
 def coarse_margin(codes, masks, ok, subject, gallery: IrisGallery) -> dict:
     """For every genuine pair at or below the threshold: do both pruning stages let it through,
     and by how many disagreements (the smallest slack; < 0 would be a lost match)."""
     stats = _genuine_key_stats(codes, masks, ok, subject, gallery.threshold)
-    if stats is None:
+    if not stats:
         return {"genuine_pairs_at_threshold": 0}
-    na, da, nab, dab = stats
-    slack_a = (gallery.table_a[na].astype(int) - da).max(axis=1)
-    slack_ab = (gallery.table_ab[nab].astype(int) - dab).max(axis=1)
-    return {"genuine_pairs_at_threshold": int(na.shape[0]),
-            "lost_by_pruning": int(((slack_a < 0) | (slack_ab < 0)).sum()),
-            "smallest_slack_key_a": int(slack_a.min()), "smallest_slack_keys_ab": int(slack_ab.min())}
+    slack1 = np.concatenate([gallery.stage1_slack(st).max(axis=1) for st in stats])
+    slack2 = np.concatenate([gallery.stage2_slack(st).max(axis=1) for st in stats])
+    return {"genuine_pairs_at_threshold": int(slack1.size),
+            "lost_by_pruning": int(((slack1 < 0) | (slack2 < 0)).sum()),
+            "smallest_slack_stage1": int(slack1.min()), "smallest_slack_stage2": int(slack2.min())}
+
+
+def stage1_survival(gallery: IrisGallery, probe_codes, probe_masks, codes, masks) -> float:
+    """Fraction of (probe, gallery code) pairs that pass the first stage: run on real impostor
+    codes and on fillers, it shows whether the fillers are as hard to prune as real codes."""
+    alive = [(gallery.stage1_slack(stage_stats(pc, pm, codes, masks, gallery.max_shift)) >= 0).any(axis=1)
+             for pc, pm in zip(probe_codes, probe_masks)]
+    return float(np.mean(np.concatenate(alive))) if alive else float("nan")
 
 
 def run_search(args) -> dict:
@@ -196,8 +204,9 @@ def run_search(args) -> dict:
         np.bitwise_or.reduce(a.ravel())
     t_stream = time.process_time() - t
     t = time.process_time()
-    for name in ("a", "am"):  # what the coarse stage streams: key A and its mask, 64 B per eye
-        np.bitwise_or.reduce(gallery._keys[name][:, :gallery_size], axis=None)
+    # what the first stage streams: key words 0-5 (48 B per eye) and the eye term (1 B)
+    np.bitwise_or.reduce(gallery._key[:STAGE1_WORDS, :gallery_size], axis=None)
+    np.bitwise_or.reduce(gallery._eye_term[:gallery_size])
     t_stream_keys = time.process_time() - t
 
     p_codes, p_masks = codes[probe_rows], masks[probe_rows]
@@ -242,7 +251,7 @@ def run_search(args) -> dict:
         "ceiling_per_second_per_core": gallery_size / t_stream,
         "ceiling_note": "gallery codes+masks (512 B each) streamed once by np.bitwise_or.reduce",
         "key_stream_per_second_per_core": gallery_size / max(t_stream_keys, 1e-9),
-        "key_stream_note": "key A + its mask (64 B per eye) streamed once, as the coarse stage does",
+        "key_stream_note": "first-stage key words + eye term (49 B per eye) streamed once, as the first stage does",
         "mean_second_stage_per_probe": float(np.mean([r.n_second for r in fast])),
         "mean_full_comparisons_per_probe": float(np.mean([r.n_full for r in fast])),
         "same_as_exhaustive": bool(same_top1 == n_probes and same_sets == n_probes),
@@ -250,12 +259,37 @@ def run_search(args) -> dict:
         "planted_found": int(found), "planted_missed": int(missed),
         "planted_mates_over_threshold": int(mates_over_threshold),
         "coarse_stage_check": coarse_margin(codes, masks, ok, subject, gallery),
+        "stage1_survival_real_impostors": stage1_survival(gallery, p_codes, p_masks, *_real_impostors(gallery, source, subject, probe_rows)),
+        "stage1_survival_fillers": stage1_survival(gallery, p_codes, p_masks, *_some_fillers(gallery, source, rng)),
+        "unmasked_per_16_columns_real": _mask_profile(gallery.masks[source >= 0]),
+        "unmasked_per_16_columns_filler": _mask_profile(gallery.masks[source < 0][:20000]),
         "filler_seconds": filler_s,
         "filler_neighbour_agreement": neighbour_agreement(gallery.codes[source < 0][:20000]) if (source < 0).any() else None,
         "real_neighbour_agreement": neighbour_agreement(codes[ok]),
         "impostor_hd_real_median_p1": [float(np.median(real_imp)), float(np.percentile(real_imp, 1))],
         "impostor_hd_filler_median_p1": [float(np.median(fill_imp)), float(np.percentile(fill_imp, 1))] if fill_imp.size else None,
     }
+
+
+def _real_impostors(gallery: IrisGallery, source, subject, probe_rows):
+    """Real gallery codes of eyes none of the probes belongs to."""
+    real = np.nonzero(source >= 0)[0]
+    keep = real[~np.isin(subject[source[real]], subject[probe_rows])]
+    return gallery.codes[keep], gallery.masks[keep]
+
+
+def _some_fillers(gallery: IrisGallery, source, rng, n: int = 4000):
+    fill = np.nonzero(source < 0)[0]
+    fill = rng.choice(fill, min(n, fill.size), replace=False) if fill.size else fill
+    return gallery.codes[fill], gallery.masks[fill]
+
+
+def _mask_profile(masks: np.ndarray) -> list[float]:
+    """Fraction of unmasked bits in each block of 16 code columns (the upper-lid sector shows)."""
+    if masks.shape[0] == 0:
+        return []
+    bits = np.unpackbits(masks, axis=1).reshape(masks.shape[0], 8, 16 * 16)
+    return [round(float(v), 3) for v in bits.mean(axis=(0, 2))]
 
 
 def _impostor_samples(gallery: IrisGallery, source, subject, probe_rows, rng, n: int = 4000):
@@ -279,34 +313,45 @@ def _impostor_samples(gallery: IrisGallery, source, subject, probe_rows, rng, n:
     return np.concatenate(out_real), (np.concatenate(out_fill) if out_fill else np.zeros(0))
 
 
-def calibrate_coarse(codes, masks, ok, subject, threshold: float, slopes=np.arange(0.30, 0.62, 0.02),
-                     margin: float = 4.0, n_impostor_probes: int = 40, seed: int = 0) -> dict:
-    """Pick the two survival lines d <= slope * n + offset (key A; keys A + B): for each slope the
-    offset is the smallest that keeps every genuine pair with HD_norm <= threshold (plus
-    `margin` disagreements of safety), and the slope is the one under which the fewest impostor
-    comparisons (real codes of other eyes) survive."""
+def calibrate_coarse(codes, masks, ok, subject, threshold: float, margin1: float = 4.0,
+                     margin2: float = 4.0, slopes1=np.arange(0.0, 0.31, 0.02),
+                     slopes2=np.arange(0.30, 0.57, 0.02), min_key_bits: int = 64,
+                     n_impostor_probes: int = 40, seed: int = 0) -> dict:
+    """Pick the gallery's two survival lines (biocap.matching.iris_gallery): for each slope the
+    offset is the smallest that keeps every genuine pair with HD_norm <= threshold at some
+    rotation, plus a margin of disagreements; the slope is the one under which the fewest real
+    impostor comparisons (codes of other eyes) survive (the second line: of those that survive
+    the first)."""
     rng = np.random.default_rng(seed)
     gen = _genuine_key_stats(codes, masks, ok, subject, threshold)
     idx = np.nonzero(ok)[0]
     imp = []
     for a in rng.choice(idx, min(n_impostor_probes, idx.size), replace=False):
         others = idx[subject[idx] != subject[a]]
-        imp.append(key_stats(codes[a], masks[a], codes[others], masks[others], MAX_SHIFT))
-    imp = [np.concatenate([o[k] for o in imp]) for k in range(4)]
-    result = {"threshold": threshold, "genuine_pairs": int(gen[0].shape[0]),
-              "impostor_pairs": int(imp[0].shape[0]), "margin": margin}
-    alive_a = None
-    for stage, (gn, gd, in_, id_, min_bits) in {"a": (gen[0], gen[1], imp[0], imp[1], 32),
-                                                "ab": (gen[2], gen[3], imp[2], imp[3], 64)}.items():
-        best = None
-        for slope in slopes:
-            offset = float(np.ceil((gd - slope * gn).min(axis=1).max())) + margin
-            alive = ((id_ <= slope * in_ + offset) | (in_ < min_bits)).any(axis=1)
-            if alive_a is not None:
-                alive = alive & alive_a
-            if best is None or alive.mean() < best[2]:
-                best = (round(float(slope), 3), offset, float(alive.mean()), alive)
-        result[f"slope_{stage}"], result[f"offset_{stage}"] = best[0], best[1]
-        result[f"impostor_survival_{stage}"] = best[2]
-        alive_a = best[3]
-    return result
+        imp.append(stage_stats(codes[a], masks[a], codes[others], masks[others], MAX_SHIFT))
+
+    def first(st, slope):  # X + round(slope * gallery bits seen) + round(slope * probe bits seen)
+        return st["x"] + np.round(slope * st["seen_gallery"])[:, None] + np.round(slope * st["seen_probe"])[None, :]
+
+    best1 = None
+    for slope in slopes1:
+        offset = float(max(first(st, slope).min(axis=1).max() for st in gen)) + margin1
+        alive = np.concatenate([(first(st, slope) <= offset).any(axis=1) for st in imp])
+        if best1 is None or alive.mean() < best1[2]:
+            best1 = (round(float(slope), 3), offset, float(alive.mean()), alive)
+    alive1 = best1[3]
+    gn = np.concatenate([st["n"] for st in gen])
+    gd = np.concatenate([st["d"] for st in gen])
+    i_n = np.concatenate([st["n"] for st in imp])
+    i_d = np.concatenate([st["d"] for st in imp])
+    best2 = None
+    for slope in slopes2:
+        e = np.where(gn >= min_key_bits, gd - slope * gn, -np.inf)
+        offset = float(np.ceil(e.min(axis=1).max())) + margin2
+        alive = alive1 & ((i_d <= slope * i_n + offset) | (i_n < min_key_bits)).any(axis=1)
+        if best2 is None or alive.mean() < best2[2]:
+            best2 = (round(float(slope), 3), offset, float(alive.mean()))
+    return {"threshold": threshold, "genuine_pairs": int(gn.shape[0]), "impostor_pairs": int(i_n.shape[0]),
+            "margin1": margin1, "margin2": margin2, "min_key_bits": min_key_bits,
+            "slope1": best1[0], "offset1": best1[1], "impostor_survival_stage1": best1[2],
+            "slope2": best2[0], "offset2": best2[1], "impostor_survival_both": best2[2]}

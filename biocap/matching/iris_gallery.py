@@ -1,17 +1,28 @@
-"""1:N search of iris codes at memory speed: short coarse keys prune, the full code decides.
+"""1:N search of iris codes at memory speed: short keys prune, the full code decides.
 
-Memory per gallery eye: code 256 B + mask 256 B + two coarse keys with their masks 4 x 32 B =
-640 B (plus the caller's id), under the 1 KB budget.
+Memory per gallery eye: code 256 B + mask 256 B + an 8-word key with its mask 2 x 64 B + one
+byte for the first stage = 641 B (plus the caller's id), under the 1 KB budget.
 
-Search, per batch of probes (rotations are taken on the probe side; the gallery is streamed
-once per batch, chunk by chunk so a chunk stays in cache while every probe rotation meets it):
-1. coarse stage: at every probe rotation, the masked Hamming distance of key A (256 bits: every
-   code column, one radius row per column cycling over all eight rows, both phase bits) against
-   every gallery key A: XOR, AND and two popcounts on 4 uint64 words per gallery eye. A gallery
-   eye survives when, at some rotation, its key disagreements d satisfy d <= slope * n + offset
-   (n = key bits both codes see), or when n < `min_key_bits` (too little to judge on).
-2. second stage, on the survivors only: key B (the other row of each column pair) is added to
-   key A, and the same test runs on the 512-bit sums with its own line.
+The key: 256 (column, radius row) positions of the code, both phase bits, 8 uint64 words, taken
+only from the 96 code columns outside the upper-lid sector the normaliser always leaves out
+(code columns 16-47 are masked in about 85 % of real codes; a key bit there is mostly wasted).
+Words 0-5 visit every one of those columns twice, at two radius rows three apart in the cycle
+0, 4, 2, 6, 1, 5, 3, 7 (radii spread so a misaligned inner or outer band cannot hide a genuine
+pair); words 6-7 add a third row on 64 of them.
+
+Search, per batch of probes (rotations are taken on the probe side; the gallery's keys are
+streamed once per batch, chunk by chunk so a chunk stays in cache while every probe rotation
+meets it):
+1. first stage, every gallery eye at all 17 rotations, on key words 0-5 (384 bits) WITHOUT the
+   masks: masked bits were replaced once by a fixed pseudo-random pattern (one for the gallery,
+   another for probes), so X = popcount(probe key XOR gallery key) counts the real
+   disagreements plus about half of the bits either side cannot see. That is an XOR and a
+   popcount per word instead of AND, XOR, AND and two popcounts. An eye survives when, at some
+   rotation, X + round(slope1 * gallery key bits seen) <= offset1 - round(slope1 * probe key
+   bits seen).
+2. second stage, on the survivors only, all 17 rotations: the exact masked key disagreements d
+   over all 8 key words and the bits both see n: survives when d <= slope2 * n + offset2 at some
+   rotation (or n < `min_key_bits`: too little to judge on).
 3. full stage: the survivors of both get the exact masked HD_norm at every rotation; the
    decisions (top-1, and every gallery eye at or below the threshold) are taken on those exact
    values, so the pruned search can only differ from exhaustive search by losing a match early.
@@ -22,6 +33,7 @@ decisions without pruning, to check against.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -33,31 +45,52 @@ from .iris_hamming import as_words, masked_distances, normalize_hd, rotations
 CODE_BYTES = 256  # 8 rows x 128 columns x 2 bits
 BYTES_PER_COLUMN = 2
 COLUMNS = 128
-_COLS = np.arange(COLUMNS)
-# key A takes, at column j, radius row ROWS_A[j % 8]; key B the row four away: over the ring
-# both keys see every radius (misaligned inner or outer rows then cannot hide a genuine pair)
-_ROWS_A = np.array([0, 4, 2, 6, 1, 5, 3, 7])[_COLS % 8]
-_ROWS_B = (_ROWS_A + 4) % 8
+ROWS = 8
+KEY_WORDS = 8
+STAGE1_WORDS = 6
+#: code columns outside the upper-lid sector (60 degrees round straight up, code columns ~21-43,
+#: plus the lid margin seen in real masks)
+KEY_COLUMNS = np.r_[48:128, 0:16]
+_ROW_CYCLE = np.array([0, 4, 2, 6, 1, 5, 3, 7])
 
 
-def _key_bits(rows: np.ndarray) -> np.ndarray:
-    return np.stack([_COLS * 16 + rows * 2, _COLS * 16 + rows * 2 + 1], 1).ravel()
+def _key_positions() -> np.ndarray:
+    """(256, 2) (column, row) of the key, in word order (32 positions = 64 bits per word)."""
+    out = []
+    for round_ in range(3):
+        i = np.arange(KEY_COLUMNS.size)
+        out.append(np.stack([KEY_COLUMNS, _ROW_CYCLE[(i + 3 * round_) % 8]], 1))
+    return np.concatenate(out)[: KEY_WORDS * 32]
 
 
-KEY_A_BITS = _key_bits(_ROWS_A)
-KEY_B_BITS = _key_bits(_ROWS_B)
-KEY_WORDS = KEY_A_BITS.size // 64  # 4 uint64 words per key
-#: the first key bit in uint64 word 0 (packbits is big-endian within bytes, bytes little-endian)
-_FIRST_BIT = np.uint64(0x80)
+KEY_POSITIONS = _key_positions()
+#: indices of the key's bits in the unpacked 2048-bit code (column-major, 16 bits per column)
+KEY_BITS = ((KEY_POSITIONS[:, 0] * 16 + KEY_POSITIONS[:, 1] * 2)[:, None] + np.arange(2)).ravel()
 
 
-def key_of(codes: np.ndarray, bits: np.ndarray = KEY_A_BITS) -> np.ndarray:
+def _fill_pattern(tag: bytes) -> np.ndarray:
+    """A fixed pseudo-random 2048-bit pattern (packed, 256 B): the same on every machine."""
+    stream = b"".join(hashlib.sha256(tag + bytes([i])).digest() for i in range(CODE_BYTES // 32))
+    return np.frombuffer(stream, np.uint8).copy()
+
+
+#: masked bits of gallery / probe codes are replaced by these in the first-stage key
+GALLERY_FILL = _fill_pattern(b"biocap iris gallery fill")
+PROBE_FILL = _fill_pattern(b"biocap iris probe fill")
+
+
+def key_of(codes: np.ndarray, bits: np.ndarray = KEY_BITS) -> np.ndarray:
     """Keys (N, KEY_WORDS) uint64 of packed codes (N, 256) uint8."""
     picked = np.unpackbits(np.atleast_2d(codes), axis=1)[:, bits]
     return np.ascontiguousarray(np.packbits(picked, axis=1)).view(np.uint64)
 
 
-def key_table(slope: float, offset: float, min_key_bits: int, n_bits: int) -> np.ndarray:
+def filled(codes: np.ndarray, masks: np.ndarray, fill: np.ndarray) -> np.ndarray:
+    """Codes whose masked bits are replaced by the fixed `fill` pattern."""
+    return (codes & masks) | (fill & ~masks)
+
+
+def line_table(slope: float, offset: float, min_key_bits: int, n_bits: int) -> np.ndarray:
     """Largest number of key disagreements that still survives, per number of common key bits."""
     n = np.arange(n_bits + 1)
     table = np.floor(slope * n + offset).clip(0, n_bits)
@@ -65,24 +98,25 @@ def key_table(slope: float, offset: float, min_key_bits: int, n_bits: int) -> np
     return table.astype(np.uint16)
 
 
-def key_stats(probe_code, probe_mask, codes, masks, max_shift: int = 8):
-    """What the two pruning stages see for one probe against gallery codes, at each rotation:
-    (n_a, d_a, n_ab, d_ab), each (N, 2*max_shift+1): common bits and disagreements of key A,
-    and of keys A and B together."""
+def _popcount_rows(words: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(words).sum(axis=-1, dtype=np.int64)
+
+
+def stage_stats(probe_code, probe_mask, codes, masks, max_shift: int = 8) -> dict:
+    """What the pruning stages see for one probe against gallery codes, at each rotation
+    (arrays (N, 2*max_shift+1) unless said): x (first-stage filled disagreements), seen_probe
+    ((S,) probe key bits seen in words 0-5), seen_gallery ((N,) the same for the gallery), n and
+    d (common bits and disagreements over all key words)."""
     shifts = np.arange(-max_shift, max_shift + 1)
-    rc = rotations(probe_code, BYTES_PER_COLUMN, shifts)
+    rc = rotations(filled(probe_code, probe_mask, PROBE_FILL), BYTES_PER_COLUMN, shifts)
     rm = rotations(probe_mask, BYTES_PER_COLUMN, shifts)
-    out = []
-    for bits in (KEY_A_BITS, KEY_B_BITS):
-        pk, pm = key_of(rc, bits), key_of(rm, bits)
-        gk, gm = key_of(codes, bits), key_of(masks, bits)
-        if bits is KEY_A_BITS:  # as the gallery stores it: key A's first bit never common
-            gm[:, 0] &= ~_FIRST_BIT
-        common = pm[None, :, :] & gm[:, None, :]
-        out.append((np.bitwise_count(common).sum(axis=2, dtype=np.int64),
-                    np.bitwise_count((pk[None, :, :] ^ gk[:, None, :]) & common).sum(axis=2, dtype=np.int64)))
-    (na, da), (nb, db) = out
-    return na, da, na + nb, da + db
+    pk, pm = key_of(rc), key_of(rm)  # (S, W)
+    gk, gm = key_of(filled(codes, masks, GALLERY_FILL)), key_of(masks)  # (N, W)
+    w1 = STAGE1_WORDS
+    x = _popcount_rows(pk[None, :, :w1] ^ gk[:, None, :w1])
+    common = pm[None, :, :] & gm[:, None, :]
+    return {"x": x, "seen_probe": _popcount_rows(pm[:, :w1]), "seen_gallery": _popcount_rows(gm[:, :w1]),
+            "n": _popcount_rows(common), "d": _popcount_rows((pk[None, :, :] ^ gk[:, None, :]) & common)}
 
 
 @dataclass
@@ -106,27 +140,50 @@ class IrisGallery:
     # HD_norm at or below which a gallery eye is a match: well below the 0.1st percentile of
     # real impostor comparisons (about 0.35 on CASIA-IrisV1 and MMU2), see docs/iris.md
     threshold: float = 0.28
-    # survival lines d <= slope * n + offset, calibrated by
-    # `biocap.evaluation.bench_iris.calibrate_coarse` on all CASIA-IrisV1 + MMU2 genuine pairs at
-    # or below the threshold, 4 disagreements above the worst of them (docs/iris.md)
-    slope_a: float = 0.40
-    offset_a: float = -3.0
-    slope_ab: float = 0.40
-    offset_ab: float = -13.0
-    min_key_bits: int = 32
-    chunk: int = 4096  # gallery eyes per coarse step: measured fastest here (2048-16384 tried)
+    # survival lines, calibrated by `biocap.evaluation.bench_iris.calibrate_coarse` on all
+    # CASIA-IrisV1 + MMU2 genuine pairs at or below the threshold, `margin` disagreements above
+    # the worst of them (benchmarks/iris_calibrate.py; docs/iris.md)
+    slope1: float = 0.06
+    offset1: float = 190.0
+    slope2: float = 0.40
+    offset2: float = -20.0
+    min_key_bits: int = 64
+    chunk: int = 4096  # gallery eyes per first-stage step (keeps the temporaries in cache)
     ids: list = field(default_factory=list)
 
     def __post_init__(self):
         if not 0 <= self.max_shift < COLUMNS // 2:
             raise InvalidDataError(f"max_shift {self.max_shift} must be within 0..{COLUMNS // 2 - 1}")
+        for name in ("slope1", "offset1", "slope2", "offset2"):
+            if not np.isfinite(getattr(self, name)):
+                raise InvalidDataError(f"{name} must be a finite number")
+        # the first stage counts in uint8: its line must stay within 0..255 disagreements
+        if not (0 <= self.offset1 <= 255 and 0 <= self.slope1 <= 0.5):
+            raise InvalidDataError("offset1 must be within 0..255 and slope1 within 0..0.5 "
+                                   "(rerun benchmarks/iris_calibrate.py for valid lines)")
         self._codes = np.zeros((0, CODE_BYTES), np.uint8)
         self._masks = np.zeros((0, CODE_BYTES), np.uint8)
         # keys word-major, (KEY_WORDS, capacity): each word streams contiguously
-        self._keys = {k: np.zeros((KEY_WORDS, 0), np.uint64) for k in ("a", "am", "b", "bm")}
+        self._key = np.zeros((KEY_WORDS, 0), np.uint64)  # masked bits = GALLERY_FILL
+        self._key_mask = np.zeros((KEY_WORDS, 0), np.uint64)
+        self._eye_term = np.zeros(0, np.uint8)  # round(slope1 * first-stage key bits seen)
         self._n = 0
-        self.table_a = key_table(self.slope_a, self.offset_a, self.min_key_bits, KEY_WORDS * 64 - 1)
-        self.table_ab = key_table(self.slope_ab, self.offset_ab, 2 * self.min_key_bits, 2 * KEY_WORDS * 64)
+        self.table2 = line_table(self.slope2, self.offset2, self.min_key_bits, KEY_WORDS * 64)
+
+    # -- the two pruning rules (shared with the calibration and the bench's check) -------------
+    def eye_term(self, seen_gallery) -> np.ndarray:
+        return np.round(self.slope1 * np.asarray(seen_gallery)).astype(np.int64)
+
+    def rotation_limit(self, seen_probe) -> np.ndarray:
+        """offset1 - round(slope1 * probe key bits seen), per probe rotation."""
+        return np.floor(self.offset1).astype(np.int64) - np.round(self.slope1 * np.asarray(seen_probe)).astype(np.int64)
+
+    def stage1_slack(self, st: dict) -> np.ndarray:
+        """(N, S) how far under the first line each rotation is (>= 0: survives)."""
+        return self.rotation_limit(st["seen_probe"])[None, :] - self.eye_term(st["seen_gallery"])[:, None] - st["x"]
+
+    def stage2_slack(self, st: dict) -> np.ndarray:
+        return self.table2[st["n"]].astype(np.int64) - st["d"]
 
     # -- contents ----------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -134,7 +191,7 @@ class IrisGallery:
 
     @property
     def bytes_per_entry(self) -> int:
-        return CODE_BYTES * 2 + 4 * KEY_WORDS * 8
+        return CODE_BYTES * 2 + 2 * KEY_WORDS * 8 + self._eye_term.itemsize
 
     def add(self, template_id, template: IrisTemplate) -> None:
         if not isinstance(template, IrisTemplate) or template.code.size != CODE_BYTES:
@@ -156,12 +213,11 @@ class IrisGallery:
         for start in range(0, m, 65536):  # unpacking is 8x the codes' size: go in slices
             stop = min(m, start + 65536)
             dst = slice(self._n + start, self._n + stop)
-            for name, src, bits in (("a", codes, KEY_A_BITS), ("am", masks, KEY_A_BITS),
-                                    ("b", codes, KEY_B_BITS), ("bm", masks, KEY_B_BITS)):
-                self._keys[name][:, dst] = key_of(src[start:stop], bits).T
-            # key A is judged on at most 255 bits (its first bit is never "common"), so its
-            # counts fit the uint8 counters of the coarse stage exactly
-            self._keys["am"][0, dst] &= ~_FIRST_BIT
+            c, k = codes[start:stop], masks[start:stop]
+            self._key[:, dst] = key_of(filled(c, k, GALLERY_FILL)).T
+            km = key_of(k)
+            self._key_mask[:, dst] = km.T
+            self._eye_term[dst] = self.eye_term(_popcount_rows(km[:, :STAGE1_WORDS])).clip(0, 255)
         self.ids.extend(ids)
         self._n += m
 
@@ -174,10 +230,13 @@ class IrisGallery:
             a = np.zeros((new, CODE_BYTES), np.uint8)
             a[:self._n] = getattr(self, name)[:self._n]
             setattr(self, name, a)
-        for name, old in self._keys.items():
+        for name in ("_key", "_key_mask"):
             a = np.zeros((KEY_WORDS, new), np.uint64)
-            a[:, :self._n] = old[:, :self._n]
-            self._keys[name] = a
+            a[:, :self._n] = getattr(self, name)[:, :self._n]
+            setattr(self, name, a)
+        a = np.zeros(new, np.uint8)
+        a[:self._n] = self._eye_term[:self._n]
+        self._eye_term = a
 
     @property
     def codes(self) -> np.ndarray:
@@ -187,73 +246,105 @@ class IrisGallery:
     def masks(self) -> np.ndarray:
         return self._masks[:self._n]
 
+    @property
+    def first_stage_bytes(self) -> int:
+        """Bytes per gallery eye the first stage streams (key words 0-5 and the eye term)."""
+        return STAGE1_WORDS * 8 + self._eye_term.itemsize
+
     # -- search ------------------------------------------------------------------------------
     def _check_probes(self, codes, masks):
         codes, masks = np.atleast_2d(np.asarray(codes)), np.atleast_2d(np.asarray(masks))
-        if codes.dtype != np.uint8 or codes.shape[1:] != (CODE_BYTES,) or masks.shape != codes.shape \
-                or masks.dtype != np.uint8:
+        if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1:] != (CODE_BYTES,) \
+                or masks.shape != codes.shape or masks.dtype != np.uint8:
             raise InvalidDataError(f"probe codes and masks must be (B, {CODE_BYTES}) uint8")
         return codes, masks
 
-    def _probe_rotations(self, codes: np.ndarray, masks: np.ndarray):
+    def _probe_keys(self, codes: np.ndarray, masks: np.ndarray):
+        """Per probe rotation (B*S of them): filled key words (W, B*S), key masks, and the
+        first-stage limit per rotation."""
         shifts = np.arange(-self.max_shift, self.max_shift + 1)
-        rc = np.stack([rotations(c, BYTES_PER_COLUMN, shifts) for c in codes])  # (B, S, 256)
-        rm = np.stack([rotations(m, BYTES_PER_COLUMN, shifts) for m in masks])
-        b, s = rc.shape[:2]
-        flat_c, flat_m = rc.reshape(b * s, CODE_BYTES), rm.reshape(b * s, CODE_BYTES)
-        keys = {name: key_of(src, bits).T.copy()  # (W, B*S)
-                for name, src, bits in (("a", flat_c, KEY_A_BITS), ("am", flat_m, KEY_A_BITS),
-                                        ("b", flat_c, KEY_B_BITS), ("bm", flat_m, KEY_B_BITS))}
-        return shifts, rc, rm, keys
+        fc = filled(codes, masks, PROBE_FILL)
+        rc = np.concatenate([rotations(c, BYTES_PER_COLUMN, shifts) for c in fc])  # (B*S, 256)
+        rm = np.concatenate([rotations(m, BYTES_PER_COLUMN, shifts) for m in masks])
+        pk, pm = key_of(rc), key_of(rm)
+        limit = self.rotation_limit(_popcount_rows(pm[:, :STAGE1_WORDS]))
+        return shifts, pk.T.copy(), pm.T.copy(), limit
 
-    def coarse_survivors(self, keys: dict, n_probes: int) -> list[np.ndarray]:
-        """Gallery rows that pass key A at some rotation, per probe (keys: (W, B*S) each)."""
-        pk, pm = keys["a"], keys["am"]
+    def first_stage(self, pk: np.ndarray, limit: np.ndarray, n_probes: int) -> list[np.ndarray]:
+        """Gallery rows that pass the first line at some rotation, per probe.
+        pk: (W, B*S) filled probe key words; limit: (B*S,) int."""
         s_total = pk.shape[1]
         s = s_total // n_probes
-        table = self.table_a
         c = self.chunk
-        common = np.empty((s_total, c), np.uint64)
-        diff = np.empty((s_total, c), np.uint64)
-        d = np.empty((s_total, c), np.uint8)  # exact: key A counts at most 255 common bits
-        n = np.empty((s_total, c), np.uint8)
-        tmp = np.empty((s_total, c), np.uint8)
-        gk_all, gm_all = self._keys["a"], self._keys["am"]
-        out: list[list[np.ndarray]] = [[] for _ in range(n_probes)]
+        x = np.empty((s_total, c), np.uint64)
+        cnt = np.empty((s_total, c), np.uint8)
+        acc3 = np.empty((s_total, c), np.uint8)
+        acc = np.empty((s_total, c), np.uint8)
+        lim = np.empty((s_total, c), np.uint8)
+        alive = np.empty((s_total, c), bool)
+        ok = np.empty((s_total, c), bool)
+        never = limit < 0  # rotations whose limit no count can meet (limit <= offset1 <= 255)
+        lim_r = limit.clip(0, 255).astype(np.uint8)
+        key, term = self._key, self._eye_term
+        rows_out, cols_out = [], []
         for start in range(0, self._n, c):
             stop = min(self._n, start + c)
             w = stop - start
-            cm, df, dd, nn, tt = common[:, :w], diff[:, :w], d[:, :w], n[:, :w], tmp[:, :w]
-            dd[...] = 0
-            nn[...] = 0
-            for word in range(KEY_WORDS):
-                np.bitwise_and(pm[word][:, None], gm_all[word, start:stop][None, :], out=cm)
-                np.bitwise_xor(pk[word][:, None], gk_all[word, start:stop][None, :], out=df)
-                np.bitwise_and(df, cm, out=df)
-                np.add(dd, np.bitwise_count(df, out=tt), out=dd)
-                np.add(nn, np.bitwise_count(cm, out=tt), out=nn)
-            alive = (dd <= table[nn]).reshape(n_probes, s, w).any(axis=1)
-            rows, cols = np.nonzero(alive)
-            if rows.size:
-                for b in np.unique(rows):
-                    out[b].append(cols[rows == b] + start)
-        return [np.concatenate(o) if o else np.zeros(0, np.int64) for o in out]
+            xx, cc, a3, aa, ll, al, kk = (x[:, :w], cnt[:, :w], acc3[:, :w], acc[:, :w], lim[:, :w],
+                                          alive[:, :w], ok[:, :w])
+            # uint8 counters: words 0-2 count at most 192 disagreements; words 3-5 may carry
+            # the sum (at most 384) over 255 once, and a wrapped sum is then smaller than the
+            # 3-word one: such rows are pruned below, as their true count is over any limit
+            np.bitwise_xor(pk[0][:, None], key[0, start:stop][None, :], out=xx)
+            np.bitwise_count(xx, out=a3)
+            for word in range(1, STAGE1_WORDS):
+                np.bitwise_xor(pk[word][:, None], key[word, start:stop][None, :], out=xx)
+                np.bitwise_count(xx, out=cc)
+                if word < 3:
+                    np.add(a3, cc, out=a3)
+                elif word == 3:
+                    np.add(a3, cc, out=aa)
+                else:
+                    np.add(aa, cc, out=aa)
+            # survive: X + eye term <= rotation limit, i.e. X <= limit - term (limit >= term)
+            np.subtract(lim_r[:, None], term[None, start:stop], out=ll)
+            np.less_equal(aa, ll, out=al)
+            np.greater_equal(aa, a3, out=kk)  # no wrap in words 3-5
+            np.logical_and(al, kk, out=al)
+            np.less_equal(term[None, start:stop], lim_r[:, None], out=kk)  # limit - term did not wrap
+            np.logical_and(al, kk, out=al)
+            if never.any():
+                al[never] = False
+            hit = al.reshape(n_probes, s, w).any(axis=1)
+            r, col = np.nonzero(hit)
+            if r.size:
+                rows_out.append(r)
+                cols_out.append(col + start)
+        if not rows_out:
+            return [np.zeros(0, np.int64) for _ in range(n_probes)]
+        r, col = np.concatenate(rows_out), np.concatenate(cols_out)
+        order = np.argsort(r, kind="stable")
+        bounds = np.searchsorted(r[order], np.arange(n_probes + 1))
+        col = col[order]
+        return [col[bounds[b]:bounds[b + 1]] for b in range(n_probes)]
 
-    def second_stage(self, rows: np.ndarray, keys: dict, probe: int, n_shifts: int) -> np.ndarray:
-        """The rows (of one probe's survivors) that also pass keys A + B at some rotation."""
+    def second_stage(self, rows: np.ndarray, pk: np.ndarray, pm: np.ndarray, probe: int,
+                     n_shifts: int) -> np.ndarray:
+        """The rows (of one probe's first-stage survivors) that pass the exact key line."""
         if rows.size == 0:
             return rows
         cols = slice(probe * n_shifts, (probe + 1) * n_shifts)
-        d = np.zeros((n_shifts, rows.size), np.uint16)
-        n = np.zeros((n_shifts, rows.size), np.uint16)
-        for k, km in (("a", "am"), ("b", "bm")):
-            gk, gm = self._keys[k][:, rows], self._keys[km][:, rows]
-            pk, pm = keys[k][:, cols], keys[km][:, cols]
-            for word in range(KEY_WORDS):
-                common = pm[word][:, None] & gm[word][None, :]
-                d += np.bitwise_count((pk[word][:, None] ^ gk[word][None, :]) & common)
-                n += np.bitwise_count(common)
-        return rows[(d <= self.table_ab[n]).any(axis=0)]
+        pk, pm = pk[:, cols, None], pm[:, cols, None]  # (W, S, 1)
+        keep = np.zeros(rows.size, bool)
+        for start in range(0, rows.size, 1024):  # (W, S, 1024) temporaries stay in cache
+            r = rows[start:start + 1024]
+            gk, gm = self._key[:, None, r], self._key_mask[:, None, r]  # (W, 1, R)
+            common = pm & gm
+            diff = np.bitwise_and(pk ^ gk, common)
+            n = np.bitwise_count(common).sum(axis=0, dtype=np.uint16)  # (S, R)
+            d = np.bitwise_count(diff).sum(axis=0, dtype=np.uint16)
+            keep[start:start + r.size] = (d <= self.table2[n]).any(axis=0)
+        return rows[keep]
 
     def _full(self, rows: np.ndarray, pc: np.ndarray, pm: np.ndarray, shifts: np.ndarray):
         """Exact best HD_norm and shift of gallery `rows` against one probe's rotations."""
@@ -289,12 +380,14 @@ class IrisGallery:
                      threshold: float | None = None) -> list[SearchResult]:
         codes, masks = self._check_probes(codes, masks)
         thr = self._threshold(threshold)
-        shifts, rc, rm, keys = self._probe_rotations(codes, masks)
-        survivors = self.coarse_survivors(keys, codes.shape[0])
+        shifts, pk, pm, limit = self._probe_keys(codes, masks)
+        survivors = self.first_stage(pk, limit, codes.shape[0])
         results = []
         for b, rows in enumerate(survivors):
-            second = self.second_stage(rows, keys, b, shifts.size)
-            hd, sh = self._full(second, rc[b], rm[b], shifts)
+            second = self.second_stage(rows, pk, pm, b, shifts.size)
+            rc = rotations(codes[b], BYTES_PER_COLUMN, shifts)
+            rm = rotations(masks[b], BYTES_PER_COLUMN, shifts)
+            hd, sh = self._full(second, rc, rm, shifts)
             results.append(self._decide(second, hd, sh, thr, int(second.size), int(rows.size)))
         return results
 

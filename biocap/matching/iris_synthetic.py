@@ -5,8 +5,10 @@ code grid is band-pass filtered along the angle with the encoder's Gabor transfe
 (the same wavelength and envelope, in code columns), smoothed along the radius by the
 encoder's radial envelope (in code rows), and quantized to 2 phase bits per sample. Neighbouring
 bits are therefore correlated as in real codes. Each filler's mask is the mask of a randomly
-chosen real template turned by a random rotation, so occlusion patterns (upper lid, lashes)
-are real ones.
+chosen real template turned by a random rotation of at most `max_mask_shift` columns (the eye
+rotations a real capture shows), so occlusion patterns (lids, lashes) are real ones and sit where
+real codes have them: the upper-lid sector the normaliser leaves out stays at the top, as in
+every real code (turning masks all round the ring, as before, put it anywhere).
 """
 from __future__ import annotations
 
@@ -39,7 +41,7 @@ def _radial_matrix(rows: int, sigma_rows: float) -> np.ndarray:
 
 def filler_codes(n: int, real_masks: np.ndarray, *, seed: int = 0, batch: int = 16384,
                  wavelength_cols: float = 6.5, sigma_cols: float = 3.2,
-                 sigma_rows: float = 0.75) -> tuple[np.ndarray, np.ndarray]:
+                 sigma_rows: float = 0.75, max_mask_shift: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """`n` filler (codes, masks), each (n, 256) uint8. The defaults start from the encoder's
     (wavelength 12 and envelope 0.45 x 12 rubber-sheet columns at 2 sheet columns per code
     column: 6 and 2.7 code columns; radial envelope 1.5 sheet rows at 23/9 sheet rows per code
@@ -51,13 +53,14 @@ def filler_codes(n: int, real_masks: np.ndarray, *, seed: int = 0, batch: int = 
         raise InvalidDataError(f"filler codes need at least one real (N, {CODE_BYTES}) mask")
     if n < 0:
         raise InvalidDataError("the number of filler codes cannot be negative")
+    if not 0 <= max_mask_shift < COLUMNS:
+        raise InvalidDataError(f"max_mask_shift must be within 0..{COLUMNS - 1} columns")
     rng = np.random.default_rng(seed)
     h = _transfer(COLUMNS, wavelength_cols, sigma_cols)
     radial = _radial_matrix(ROWS, sigma_rows)
     doubled = np.concatenate([real_masks, real_masks], axis=1)
     codes = np.empty((n, CODE_BYTES), np.uint8)
     masks = np.empty((n, CODE_BYTES), np.uint8)
-    # all 128 rotations of every real mask are precomputed lazily per source mask
     for start in range(0, n, batch):
         m = min(batch, n - start)
         noise = rng.standard_normal((m, ROWS, COLUMNS), dtype=np.float32)
@@ -67,7 +70,7 @@ def filler_codes(n: int, real_masks: np.ndarray, *, seed: int = 0, batch: int = 
         bits = np.stack([resp.real > 0, resp.imag > 0], axis=-1)  # (m, rows, cols, 2)
         codes[start:start + m] = np.packbits(bits.transpose(0, 2, 1, 3).reshape(m, -1), axis=1)
         src = rng.integers(0, real_masks.shape[0], m)
-        shift = rng.integers(0, COLUMNS, m)
+        shift = rng.integers(-max_mask_shift, max_mask_shift + 1, m)
         idx = ((-shift * BYTES_PER_COLUMN) % CODE_BYTES)[:, None] + np.arange(CODE_BYTES)[None, :]
         masks[start:start + m] = doubled[src[:, None], idx]
     return codes, masks

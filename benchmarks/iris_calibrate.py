@@ -1,27 +1,51 @@
 """Recompute the iris gallery's pruning lines (biocap.matching.iris_gallery.IrisGallery defaults).
 
 Extracts every image of CASIA-IrisV1 and MMU2, takes every genuine pair whose full HD_norm is at
-or below the threshold, and prints the lines that keep all of them with a 4-disagreement margin
-while pruning the most real impostor comparisons. Usage:
-    .venv/bin/python benchmarks/iris_calibrate.py [THRESHOLD]     (default 0.28)
+or below the threshold, and prints the lines that keep all of them with an 8-disagreement margin
+while pruning the most real impostor comparisons. It also calibrates on each dataset alone and
+counts the other dataset's genuine pairs those lines would lose (a held-out check of the margin).
+Usage:
+    .venv/bin/python benchmarks/iris_calibrate.py [THRESHOLD] [--json OUT]   (default 0.28)
+Copy slope1/offset1/slope2/offset2 into IrisGallery's defaults; OUT (e.g.
+benchmarks/results/iris_calibration.json) is shown by benchmarks/iris_report.py.
 """
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 
-from biocap.evaluation.bench_iris import calibrate_coarse, extract_all
+from biocap.evaluation.bench_iris import _genuine_key_stats, calibrate_coarse, extract_all
 from biocap.evaluation.data import data_path
 from biocap.evaluation.datasets import load_layout
+from biocap.matching.iris_gallery import IrisGallery
 
-threshold = float(sys.argv[1]) if len(sys.argv) > 1 else 0.28
-codes, masks, ok, subject = [], [], [], []
+args = sys.argv[1:]
+out_path = None
+if "--json" in args:
+    i = args.index("--json")
+    out_path = Path(args[i + 1])
+    args = args[:i] + args[i + 2:]
+threshold = float(args[0]) if args else 0.28
+sets = {}
 for i, (folder, layout) in enumerate((("casia_irisv1", "casia-iris"), ("mmu2", "mmu2"))):
     items = load_layout(data_path("iris", folder), layout)
     c, m, k, _ = extract_all(items)
-    codes.append(c)
-    masks.append(m)
-    ok.append(k)
-    subject.append(np.array([f"{i}_{it.subject}" for it in items]))
-print(json.dumps(calibrate_coarse(np.concatenate(codes), np.concatenate(masks), np.concatenate(ok),
-                                  np.concatenate(subject), threshold), indent=2))
+    sets[folder] = (c, m, k, np.array([f"{i}_{it.subject}" for it in items]))
+result = calibrate_coarse(*(np.concatenate([v[j] for v in sets.values()]) for j in range(4)), threshold)
+held_out = []
+for cal_on, check_on in (("casia_irisv1", "mmu2"), ("mmu2", "casia_irisv1")):
+    lines = calibrate_coarse(*sets[cal_on], threshold)
+    g = IrisGallery(threshold=threshold, slope1=lines["slope1"], offset1=lines["offset1"],
+                    slope2=lines["slope2"], offset2=lines["offset2"])
+    stats = _genuine_key_stats(*sets[check_on], threshold)
+    s1 = np.concatenate([g.stage1_slack(st).max(axis=1) for st in stats])
+    s2 = np.concatenate([g.stage2_slack(st).max(axis=1) for st in stats])
+    held_out.append({"calibrated_on": cal_on, "checked_on": check_on, "genuine_pairs": int(s1.size),
+                     "lost": int(((s1 < 0) | (s2 < 0)).sum()), "smallest_slack_stage1": int(s1.min()),
+                     "smallest_slack_stage2": int(s2.min())})
+result["held_out"] = held_out
+text = json.dumps(result, indent=2)
+print(text)
+if out_path:
+    out_path.write_text(text + "\n")

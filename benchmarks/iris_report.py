@@ -5,7 +5,7 @@ from pathlib import Path
 
 out = Path(sys.argv[1] if len(sys.argv) > 1 else "benchmarks/results")
 parts = {k: json.loads((out / f"iris_{k}.json").read_text())
-         for k in ("verify_casia", "verify_mmu2", "search") if (out / f"iris_{k}.json").exists()}
+         for k in ("verify_casia", "verify_mmu2", "search", "calibration") if (out / f"iris_{k}.json").exists()}
 (out / "iris.json").write_text(json.dumps(parts, indent=2) + "\n")
 
 
@@ -37,13 +37,30 @@ if s:
               f"| exhaustive search, same kernel, per second per core | {s['exhaustive_per_second_per_core']:,.0f} |",
               f"| ceiling: gallery codes+masks streamed once, per second per core | {s['ceiling_per_second_per_core']:,.0f} |",
               f"| coarse keys streamed once, per second per core | {s['key_stream_per_second_per_core']:,.0f} |",
+              f"| ratio to exhaustive search / to the ceiling | {s['per_second_per_core'] / s['exhaustive_per_second_per_core']:.1f}x / {s['per_second_per_core'] / s['ceiling_per_second_per_core']:.2f} |",
+              f"| gallery eyes passing the first stage per probe (mean) | {s['mean_second_stage_per_probe']:,.0f} |",
               f"| gallery eyes reaching the full comparison per probe (mean) | {s['mean_full_comparisons_per_probe']:,.0f} |",
               f"| same decisions as exhaustive search | {s['same_as_exhaustive']} (top-1 {s['same_top1']}/{s['probes']}, match sets {s['same_match_sets']}/{s['probes']}) |",
               f"| planted mates at or below the threshold: found / missed | {s['planted_found']} / {s['planted_missed']} |",
               f"| planted mates above the threshold (accuracy, not search) | {s['planted_mates_over_threshold']} |",
-              f"| coarse stage on all genuine pairs at the threshold | {s['coarse_stage_check']} |",
+              f"| pruning stages on all genuine pairs at the threshold | {s['coarse_stage_check']} |",
+              f"| first-stage survival of real probes: against real impostor codes / against fillers | {s.get('stage1_survival_real_impostors', float('nan')):.4f} / {s.get('stage1_survival_fillers', float('nan')):.4f} |",
+              f"| unmasked fraction per 16 code columns: real | {s.get('unmasked_per_16_columns_real')} |",
+              f"| unmasked fraction per 16 code columns: filler | {s.get('unmasked_per_16_columns_filler')} |",
               f"| neighbouring-bit agreement (column, row): real / filler | {tuple(round(v, 3) for v in s['real_neighbour_agreement'])} / {tuple(round(v, 3) for v in s['filler_neighbour_agreement'] or ())} |",
               f"| impostor HD_norm (median, 1st percentile): real / filler | {tuple(round(v, 3) for v in s['impostor_hd_real_median_p1'])} / {tuple(round(v, 3) for v in s['impostor_hd_filler_median_p1'] or ())} |",
               "", "Target: >= 5,000,000 gallery codes per second per core with the decisions of exhaustive search."]
+c = parts.get("calibration")
+if c:
+    lines += ["", "## Pruning lines (`benchmarks/iris_calibrate.py`)", "",
+              f"Calibrated on all {c['genuine_pairs']:,} CASIA-IrisV1 + MMU2 genuine pairs at HD_norm <= {c['threshold']} "
+              f"with margins {c['margin1']:g} / {c['margin2']:g} disagreements: first line slope {c['slope1']} offset "
+              f"{c['offset1']:g}, second line slope {c['slope2']} offset {c['offset2']:g}; real impostor comparisons surviving "
+              f"the first stage {100 * c['impostor_survival_stage1']:.2f}%, both {100 * c['impostor_survival_both']:.3f}%.", "",
+              "Held-out check (lines calibrated on one dataset alone, applied to the other's genuine pairs):", "",
+              "| calibrated on | checked on | genuine pairs | lost | smallest slack (stage 1 / stage 2) |", "|---|---|---|---|---|"]
+    for h in c.get("held_out", []):
+        lines.append(f"| {h['calibrated_on']} | {h['checked_on']} | {h['genuine_pairs']} | {h['lost']} | "
+                     f"{h['smallest_slack_stage1']} / {h['smallest_slack_stage2']} |")
 (out / "iris.md").write_text("\n".join(lines) + "\n")
 print((out / "iris.md").read_text())

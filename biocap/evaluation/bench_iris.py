@@ -313,8 +313,8 @@ def _impostor_samples(gallery: IrisGallery, source, subject, probe_rows, rng, n:
     return np.concatenate(out_real), (np.concatenate(out_fill) if out_fill else np.zeros(0))
 
 
-def calibrate_coarse(codes, masks, ok, subject, threshold: float, margin1: float = 4.0,
-                     margin2: float = 4.0, slopes1=np.arange(0.0, 0.31, 0.02),
+def calibrate_coarse(codes, masks, ok, subject, threshold: float, margin1: float = 8.0,
+                     margin2: float = 8.0, slopes1=np.arange(0.0, 0.31, 0.02),
                      slopes2=np.arange(0.30, 0.57, 0.02), min_key_bits: int = 64,
                      n_impostor_probes: int = 40, seed: int = 0) -> dict:
     """Pick the gallery's two survival lines (biocap.matching.iris_gallery): for each slope the

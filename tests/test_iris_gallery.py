@@ -129,3 +129,27 @@ def test_filler_masks_keep_the_sector_where_real_masks_have_it():
     assert cols[96:128].min() == 1.0 and cols[:8].min() == 1.0  # never turned far round the ring
     with pytest.raises(InvalidDataError):
         filler_codes(5, real_masks, max_mask_shift=200)
+
+
+def test_calibrated_lines_keep_every_genuine_pair_they_were_calibrated_on():
+    """calibrate_coarse on synthetic eyes (noisy, turned copies at HD ~0.2-0.3): a gallery with
+    the lines it returns lets every such pair through both stages, with the margin to spare."""
+    from biocap.evaluation.bench_iris import _genuine_key_stats, calibrate_coarse
+    rng = np.random.default_rng(9)
+    base_c, base_m = filler_codes(40, _masks(8, rng), seed=4)
+    codes, masks, subject = [], [], []
+    for e in range(40):
+        for k in range(3):
+            codes.append(_noisy_copy(base_c[e], rng, flip=rng.uniform(0.12, 0.24), shift=int(rng.integers(-4, 5))))
+            masks.append(rotations(base_m[e], 2, np.array([0]))[0])
+            subject.append(e)
+    codes, masks, subject = np.array(codes), np.array(masks), np.array(subject)
+    ok = np.ones(len(codes), bool)
+    lines = calibrate_coarse(codes, masks, ok, subject, 0.28, n_impostor_probes=10)
+    g = IrisGallery(slope1=lines["slope1"], offset1=lines["offset1"], slope2=lines["slope2"],
+                    offset2=lines["offset2"])
+    stats = _genuine_key_stats(codes, masks, ok, subject, 0.28)
+    assert lines["genuine_pairs"] > 100
+    assert min(g.stage1_slack(st).max(axis=1).min() for st in stats) >= lines["margin1"]
+    assert min(g.stage2_slack(st).max(axis=1).min() for st in stats) >= lines["margin2"]
+    assert lines["impostor_survival_both"] < 0.2  # and they do prune

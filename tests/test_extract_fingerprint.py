@@ -12,6 +12,7 @@ from biocap.errors import InvalidSample
 from biocap.templates.fingerprint import (STAGES, FingerprintExtractor, extract_template,
                                           trace_extraction)
 from biocap.templates.fingerprint.overlay import draw_minutiae
+from biocap.templates.fingerprint.resolution import WORKING_PPI
 from biocap.templates.fingerprint_template import FingerprintTemplate, MinutiaType
 from biocap.types import Modality, Sample
 
@@ -142,9 +143,12 @@ def test_stages_are_observable_in_order():
     field = values["orientation"]
     # vertical ridges: the ridge direction is pi/2 in the middle of the image
     assert _angle_diff(2 * float(field.angle[110, 60]), np.pi) < np.deg2rad(10)
-    assert abs(values["frequency"].wavelength - WAVELENGTH) < 1.0
+    # stages work at the working resolution: the wavelength is in its pixels
+    scale = values["resolution"].scale_x
+    assert abs(values["frequency"].wavelength - WAVELENGTH * scale) < 1.0
     trace = trace_extraction(Sample(img, 500, "fingerprint"))
-    assert trace.thinning.dtype == bool and trace.binarization.shape == img.shape
+    assert trace.thinning.dtype == bool and trace.binarization.shape == trace.resolution.image.shape
+    assert trace.resolution.image.shape[1] == round(img.shape[1] * WORKING_PPI / 500)
     assert set(trace.timings_ms) == set(STAGES)
 
 

@@ -1,5 +1,17 @@
-"""Stage "resolution": bring the image to the 500 ppi working resolution and remember the scale,
-so minutiae found at 500 ppi can be reported in the Sample's own pixels."""
+"""Stage "resolution": bring the image to the working resolution and remember the scale, so minutiae
+found there can be reported in the Sample's own pixels.
+
+The working resolution is 570 ppi, not the 500 ppi of most sensors: the stages' pixel constants
+(block size, smoothing widths, blob sizes, half-resolution filtering) were first set at 500 ppi,
+where a fine-ridged finger has a period of only 6-7 px (3-3.5 px in the half-resolution Gabor
+stage). Working 14% finer gave, with every constant unchanged, fewer false minutiae against the
+synthetic generator's ground truth (precision 0.74 -> 0.82 capacitive, 0.83 -> 0.86 optical, recall
+unchanged) and fewer wrongly ordered genuine/impostor pairs with biocap-mcc on FVC2002 (1 - AUC over
+the four sets 59 -> 31-47 basis points anywhere from 569 to 640 ppi; 540 ppi was no better than 500).
+Per-set EERs move by +-1 point between neighbouring resolutions (one genuine pair is 0.36 points), so
+the choice rests on the smoother measures. Cost: 1.3x the pixels. Constants named
+"px at 500 ppi" elsewhere in this package are in working pixels.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -14,8 +26,8 @@ try:  # the shared resampler (same rules as the quality core); a plain resize if
 except ImportError:  # pragma: no cover - only when biocap.imaging is not part of the build
     _shared_resample = None
 
-WORKING_PPI = 500.0
-MAX_WORKING_SIDE = 4096  # px at 500 ppi: a four-finger slap is about 1,600 x 1,500
+WORKING_PPI = 570.0
+MAX_WORKING_SIDE = 4096  # px at the working resolution: a four-finger slap is about 1,800 x 1,700
 
 
 @dataclass
@@ -33,7 +45,8 @@ def to_500ppi(image: np.ndarray, ppi: float) -> WorkingImage:
     side = max(image.shape) * WORKING_PPI / float(ppi)
     if side > MAX_WORKING_SIDE:
         raise InvalidSample(f"image of {image.shape[1]}x{image.shape[0]} px at {ppi:g} ppi is "
-                            f"{side:.0f} px long at 500 ppi, above the {MAX_WORKING_SIDE}-px limit",
+                            f"{side:.0f} px long at {WORKING_PPI:g} ppi, above the {MAX_WORKING_SIDE}-px "
+                            "limit",
                             hint="crop the image to the finger (or slap) area first")
     if _shared_resample is not None:
         work = _shared_resample(image, ppi, WORKING_PPI)

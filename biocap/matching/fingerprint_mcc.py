@@ -341,19 +341,51 @@ def _popcount_dot(a_rows: np.ndarray, b_t: np.ndarray, acc: np.ndarray, tmp: np.
 
 
 def _block_similarity(a_bits, a_mask, a_planes, a_theta, b_bits_t, b_mask_t, b_planes_t, b_theta,
-                      p: MccParams) -> np.ndarray:
+                      p: MccParams, a_stats=None, b_stats=None) -> np.ndarray:
     """Bit-based similarity of probe rows (contiguous (n, words) arrays) with candidate columns
-    (word-major (words, m) arrays): (n, m) float32, 0 where not comparable."""
+    (word-major (words, m) arrays): (n, m) float32, 0 where not comparable.
+
+    a_stats / b_stats (`_cylinder_stats`: full-disc mask flags and bit counts per row / column)
+    skip work: against a cylinder whose valid area is the whole disc, |a & mask_b| is just |a|
+    (a's bits lie in its own valid area), so the count planes are only needed for the pairs
+    where the other side's area is cut by the fingerprint's border."""
     mw = p.n_mask_words
     shape = (a_bits.shape[0], b_bits_t.shape[1])
     tmp, cnt = np.empty(shape, np.uint64), np.empty(shape, np.uint8)
 
-    def dot(a_rows, b_t):
-        return _popcount_dot(a_rows, b_t, np.zeros(shape, np.uint16), tmp, cnt)
+    def dot(a_rows, b_t, out_shape=shape):
+        if out_shape == shape:
+            return _popcount_dot(a_rows, b_t, np.zeros(shape, np.uint16), tmp, cnt)
+        return _popcount_dot(a_rows, b_t, np.zeros(out_shape, np.uint16), np.empty(out_shape, np.uint64),
+                             np.empty(out_shape, np.uint8))
 
     ab = dot(a_bits, b_bits_t).astype(np.float32)  # |a & b|
     common = dot(a_mask, b_mask_t)  # common valid cells
-    if p.masked_norms:
+    if p.masked_norms and a_stats is not None and b_stats is not None:
+        a_full, a_cnt = a_stats
+        b_full, b_cnt = b_stats
+        a_mb = np.empty(shape, np.float32)
+        a_mb[:] = a_cnt[:, None]
+        b_ma = np.empty(shape, np.float32)
+        b_ma[:] = b_cnt[None, :]
+        pc = np.flatnonzero(~b_full)  # columns whose valid area is cut: |a & mask_b| from planes
+        if len(pc):
+            sub_mask = np.ascontiguousarray(b_mask_t[:, pc])
+            acc = np.zeros((shape[0], len(pc)), np.uint16)
+            for plane in range(3):
+                part = dot(np.ascontiguousarray(a_planes[:, plane * mw:(plane + 1) * mw]), sub_mask,
+                           out_shape=acc.shape)
+                acc += np.left_shift(part, plane, out=part)
+            a_mb[:, pc] = acc
+        pr = np.flatnonzero(~a_full)  # rows whose valid area is cut: |b & mask_a| from planes
+        if len(pr):
+            sub_rows = np.ascontiguousarray(a_mask[pr])
+            acc = np.zeros((len(pr), shape[1]), np.uint16)
+            for plane in range(3):
+                part = dot(sub_rows, b_planes_t[plane * mw:(plane + 1) * mw], out_shape=acc.shape)
+                acc += np.left_shift(part, plane, out=part)
+            b_ma[pr, :] = acc
+    elif p.masked_norms:
         # |a & mask_b| and |b & mask_a| from the count planes, in integers (<= 6 * 256)
         a_mb = np.zeros(shape, np.uint16)
         b_ma = np.zeros(shape, np.uint16)
@@ -386,24 +418,33 @@ def _block_similarity(a_bits, a_mask, a_planes, a_theta, b_bits_t, b_mask_t, b_p
     return lam
 
 
+def _cylinder_stats(mask_t: np.ndarray, bits_t: np.ndarray, params: MccParams) -> tuple[np.ndarray, np.ndarray]:
+    """Per column of word-major arrays: (valid area is the whole disc, number of bits set)."""
+    disc = _pack(_in_circle(params).reshape(1, -1), params.n_mask_words)[0]
+    full = np.all(mask_t == disc[:, None], axis=0)
+    return full, np.bitwise_count(bits_t).sum(0, dtype=np.int64).astype(np.float32)
+
+
 #: below this many candidate cylinders one block is cheaper than angle bins (call overhead)
 _BINNING_MIN_COLUMNS = 1500
 _ANGLE_BINS = 6
 
 
-def _by_direction(cand: Prepared, cols: np.ndarray) -> tuple:
+def _by_direction(cand: Prepared, cols: np.ndarray, params: MccParams) -> tuple:
     """The candidates' real cylinder columns sorted by direction and repeated once shifted by
     2 pi, so that any window of directions (wrapping around) is one contiguous slice: (columns,
-    directions, bits, mask, planes). Kept on `cand`, so a set prepared once and matched against
+    directions, bits, mask, planes, full-disc flags, bit counts). Kept on `cand`, so a set prepared once and matched against
     many probes sorts once."""
     if cand.by_direction is None:
         b_theta = cand.batch.xyt[..., 2].reshape(-1)
         theta = np.mod(b_theta[cols], TWO_PI)
         order = cols[np.argsort(theta, kind="stable")]
         st = np.mod(b_theta[order], TWO_PI)
+        bits, mask, planes = (np.take(x, order, axis=1) for x in (cand.bits_t, cand.mask_t, cand.planes_t))
+        full, count = _cylinder_stats(mask, bits, params)
         cand.by_direction = (np.concatenate([order, order]), np.concatenate([st, st + TWO_PI]),
-                             *(np.concatenate([g, g], axis=1) for g in
-                               (np.take(x, order, axis=1) for x in (cand.bits_t, cand.mask_t, cand.planes_t))))
+                             *(np.concatenate([g, g], axis=1) for g in (bits, mask, planes)),
+                             np.concatenate([full, full]), np.concatenate([count, count]))
     return cand.by_direction
 
 
@@ -434,7 +475,8 @@ def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFA
                                          cand.mask_t[:, cols], cand.planes_t[:, cols],
                                          b_theta_all[cols], p)
         return out.reshape(na, P, C).transpose(1, 0, 2)
-    order2, st2, bits2, mask2, planes2 = _by_direction(cand, cols)
+    order2, st2, bits2, mask2, planes2, full2, count2 = _by_direction(cand, cols, p)
+    a_full, a_count = _cylinder_stats(probe.mask_t[:, :na], probe.bits_t[:, :na], p)
     width = TWO_PI / _ANGLE_BINS
     a_mod = np.mod(a_theta, TWO_PI)
     a_bin = np.minimum((a_mod / width).astype(np.int64), _ANGLE_BINS - 1)
@@ -453,7 +495,8 @@ def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFA
         if e <= s:
             continue
         block = _block_similarity(a_bits[rows], a_mask[rows], a_planes[rows], a_theta[rows],
-                                  bits2[:, s:e], mask2[:, s:e], planes2[:, s:e], b_theta_all[order2[s:e]], p)
+                                  bits2[:, s:e], mask2[:, s:e], planes2[:, s:e], b_theta_all[order2[s:e]], p,
+                                  (a_full[rows], a_count[rows]), (full2[s:e], count2[s:e]))
         out[np.ix_(rows, order2[s:e])] = block
     return out.reshape(na, P, C).transpose(1, 0, 2)
 

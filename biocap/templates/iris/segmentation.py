@@ -41,6 +41,7 @@ class SegmentationParams:
     min_iris_frac: float = 0.15  # and at least this one (iris cameras frame the eye closely)
     lash_sigmas: float = 2.5  # a pixel this many robust sigmas darker than the iris is a lash
     nested_min_contrast: float = 6.0  # grey levels a disc inside the pupil needs to replace it
+    lid_margin: float = 0.05  # band along each fitted lid also hidden, in iris radii
     glint_bonus: float = 1.5  # a pupil candidate holding a specular highlight scores this much more
 
 
@@ -191,7 +192,7 @@ def nested_pupil(smooth: np.ndarray, outer: Circle, r_min: float,
         # a highlight inside usually sits in the pupil or at its rim: search round it too, and
         # prefer a disc that holds it (a lash spot elsewhere in the iris can be as dark)
         d = np.hypot(glints[:, 0] - outer.x, glints[:, 1] - outer.y)
-        if d.min() <= 0.6 * outer.r:
+        if d.min() <= 1.2 * outer.r:
             g = glints[int(np.argmin(d))]
             searches.append((float(g[0]), float(g[1]), max(lo, 0.3 * outer.r)))
     best, best_rank = None, -np.inf
@@ -350,10 +351,13 @@ def occlusion_mask(image: np.ndarray, reflections: np.ndarray, pupil: Circle, ir
     h, w = image.shape
     yy, xx = np.mgrid[:h, :w]
     occluded = reflections.copy()
+    # a margin along each lid: its lash line and shadow run just inside the fitted edge, and where
+    # the lid crosses the iris differs between captures, so bits there never agree
+    margin = params.lid_margin * iris.r
     if upper is not None:
-        occluded |= yy < upper.y_at(xx)
+        occluded |= yy < upper.y_at(xx) + margin
     if lower is not None:
-        occluded |= yy > lower.y_at(xx)
+        occluded |= yy > lower.y_at(xx) - margin
     ring = ((xx - iris.x) ** 2 + (yy - iris.y) ** 2 <= iris.r ** 2) & \
            ((xx - pupil.x) ** 2 + (yy - pupil.y) ** 2 > pupil.r ** 2)
     visible = ring & ~occluded

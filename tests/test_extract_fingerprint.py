@@ -108,8 +108,12 @@ def test_fvc_counts_and_foreground(shared_data, db, name, ppi):
     assert set(np.unique(t.minutiae["type"])) <= {1, 2}
     assert np.all((t.minutiae["angle"] >= 0) & (t.minutiae["angle"] < 2 * np.pi))
     # every minutia lies on the foreground (mask mapped back to the sample's pixels)
-    mask = cv2.resize(trace.foreground.astype(np.uint8), (sample.width, sample.height),
-                      interpolation=cv2.INTER_NEAREST)
+    # (stages after segmentation see the foreground's bounding box: put it back in place)
+    work = trace.resolution
+    full = np.zeros((round(sample.height * work.scale_y), round(sample.width * work.scale_x)), np.uint8)
+    fh, fw = trace.foreground.shape
+    full[work.offset_y:work.offset_y + fh, work.offset_x:work.offset_x + fw] = trace.foreground
+    mask = cv2.resize(full, (sample.width, sample.height), interpolation=cv2.INTER_NEAREST)
     xi = np.clip(np.round(t.minutiae["x"]).astype(int), 0, sample.width - 1)
     yi = np.clip(np.round(t.minutiae["y"]).astype(int), 0, sample.height - 1)
     assert mask[yi, xi].all()

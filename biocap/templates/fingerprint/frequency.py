@@ -33,10 +33,10 @@ class RidgeFrequency:
 
 
 def ridge_frequency(normalized: np.ndarray, mask: np.ndarray) -> RidgeFrequency:
-    ys, xs = np.nonzero(mask)
-    if ys.size < 64:
+    moments = cv2.moments(mask.astype(np.uint8), binaryImage=True)
+    if moments["m00"] < 64:
         return RidgeFrequency(DEFAULT_WAVELENGTH, 0.0)
-    cy, cx = int(ys.mean()), int(xs.mean())
+    cy, cx = int(moments["m01"] / moments["m00"]), int(moments["m10"] / moments["m00"])
     h, w = normalized.shape
     y0, x0 = max(0, cy - FFT_SIDE // 2), max(0, cx - FFT_SIDE // 2)
     crop = normalized[y0:y0 + FFT_SIDE, x0:x0 + FFT_SIDE]

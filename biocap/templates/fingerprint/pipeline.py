@@ -3,8 +3,10 @@
 Every stage's result is kept on an `ExtractionTrace` under the stage's name and, if an observer is
 given, handed to it as `(stage_name, value)` the moment it is ready, so overlays, debugging tools and
 the quality core can reuse intermediate products (e.g. the orientation field) instead of redoing
-them. All stages work at 500 ppi; the final stage maps minutiae back to the Sample's own pixels and
-converts angles to the ISO convention (radians, counter-clockwise as seen on screen, y axis down).
+them. All stages work at the working resolution (`resolution.WORKING_PPI`); from segmentation on,
+on the foreground's bounding box only (`trace.resolution` is then that crop, with its offset). The
+final stage maps minutiae back to the Sample's own pixels and converts angles to the ISO convention
+(radians, counter-clockwise as seen on screen, y axis down).
 """
 from __future__ import annotations
 
@@ -39,6 +41,7 @@ STAGES = ("resolution", "segmentation", "normalization", "orientation", "foregro
 
 MIN_FOREGROUND_PX = 4096  # at 500 ppi (~3.3 mm square): less cannot hold a usable minutiae set
 MIN_WORKING_SIDE = 32  # px at 500 ppi
+CROP_MARGIN = 40  # px: background kept around the foreground's bounding box
 
 Observer = Callable[[str, Any], None]
 
@@ -96,6 +99,19 @@ def _template(sample: Sample, work: WorkingImage | None, kept: np.ndarray, quali
                                singular_points=points)
 
 
+def _crop_to_foreground(work: WorkingImage, mask: np.ndarray) -> tuple[WorkingImage, np.ndarray]:
+    """Cut the working image to the foreground's bounding box plus CROP_MARGIN: later stages cost
+    in proportion to their pixels, and outside the mask they only ever see zeros (the margin keeps
+    the widest smoothing, the orientation field's, off the cut)."""
+    rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    y0, y1 = max(0, rows[0] - CROP_MARGIN), min(h, rows[-1] + 1 + CROP_MARGIN)
+    x0, x1 = max(0, cols[0] - CROP_MARGIN), min(w, cols[-1] + 1 + CROP_MARGIN)
+    if (y1 - y0) * (x1 - x0) > 0.9 * h * w:  # not worth a copy
+        return work, mask
+    return work.crop(y0, y1, x0, x1), np.ascontiguousarray(mask[y0:y1, x0:x1])
+
+
 def trace_extraction(sample: Sample, observer: Observer | None = None) -> ExtractionTrace:
     """Run every stage on `sample` and return all intermediate results."""
     _validate(sample)
@@ -121,6 +137,8 @@ def trace_extraction(sample: Sample, observer: Observer | None = None) -> Extrac
     if int(mask.sum()) < MIN_FOREGROUND_PX:  # blank or featureless: nothing to extract
         run("template", _template, sample, work, empty, np.zeros(0, np.uint8), [])
         return trace
+    work, mask = _crop_to_foreground(work, mask)
+    trace.resolution, trace.segmentation = work, mask
     normalized = run("normalization", normalize, work.image, mask)
     flow = run("orientation", orientation_field, normalized, mask)
     mask = run("foreground", refine_with_flow, mask, flow.coherence)

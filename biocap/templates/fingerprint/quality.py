@@ -16,7 +16,14 @@ def minutia_quality(x: np.ndarray, y: np.ndarray, mask: np.ndarray, coherence: n
         return np.zeros(0, np.uint8)
     xi = np.clip(np.round(x).astype(int), 0, mask.shape[1] - 1)
     yi = np.clip(np.round(y).astype(int), 0, mask.shape[0] - 1)
-    coh = cv2.GaussianBlur(coherence, (0, 0), wavelength / 2)[yi, xi]
+    # the smoothed coherence is only read at the minutiae: smooth at quarter size (it is smooth)
+    h, w = coherence.shape
+    if min(h, w) >= 32:
+        small = cv2.resize(coherence, (w // 4, h // 4), interpolation=cv2.INTER_AREA)
+        small = cv2.GaussianBlur(small, (0, 0), max(wavelength / 8, 0.5))
+        coh = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)[yi, xi]
+    else:
+        coh = cv2.GaussianBlur(coherence, (0, 0), wavelength / 2)[yi, xi]
     dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1][yi, xi]
     clear = np.clip(coh / CLEAR_COHERENCE, 0, 1)
     inner = np.clip(dist / (SAFE_PERIODS * wavelength), 0, 1)

@@ -32,13 +32,21 @@ MAX_WORKING_SIDE = 4096  # px at the working resolution: a four-finger slap is a
 
 @dataclass
 class WorkingImage:
-    image: np.ndarray  # uint8 at 500 ppi
+    image: np.ndarray  # uint8 at the working resolution (possibly a crop of the whole image)
     scale_x: float  # working pixels per sample pixel, horizontally
     scale_y: float
+    offset_x: int = 0  # where `image` starts in the whole working-resolution image
+    offset_y: int = 0
 
     def to_sample(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Working-resolution pixel centres -> the Sample's pixel centres (cv2.resize geometry)."""
-        return (x + 0.5) / self.scale_x - 0.5, (y + 0.5) / self.scale_y - 0.5
+        return ((x + self.offset_x + 0.5) / self.scale_x - 0.5,
+                (y + self.offset_y + 0.5) / self.scale_y - 0.5)
+
+    def crop(self, y0: int, y1: int, x0: int, x1: int) -> "WorkingImage":
+        """The same image cut to rows y0:y1 and columns x0:x1 (coordinates stay mappable)."""
+        return WorkingImage(np.ascontiguousarray(self.image[y0:y1, x0:x1]), self.scale_x,
+                            self.scale_y, self.offset_x + x0, self.offset_y + y0)
 
 
 def to_500ppi(image: np.ndarray, ppi: float) -> WorkingImage:

@@ -470,13 +470,14 @@ def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFA
     cols = np.flatnonzero((np.arange(C)[None, :] < cand.batch.n_cyl[:, None]).ravel())  # real cylinders
     if len(cols) == 0:
         return out.reshape(na, P, C).transpose(1, 0, 2)
+    a_full, a_count = _cylinder_stats(probe.mask_t[:, :na], probe.bits_t[:, :na], p)
     if len(cols) < _BINNING_MIN_COLUMNS or p.delta_theta >= np.pi / 2:
-        out[:, cols] = _block_similarity(a_bits, a_mask, a_planes, a_theta, cand.bits_t[:, cols],
-                                         cand.mask_t[:, cols], cand.planes_t[:, cols],
-                                         b_theta_all[cols], p)
+        b_mask, b_bits = cand.mask_t[:, cols], cand.bits_t[:, cols]
+        out[:, cols] = _block_similarity(a_bits, a_mask, a_planes, a_theta, b_bits, b_mask,
+                                         cand.planes_t[:, cols], b_theta_all[cols], p,
+                                         (a_full, a_count), _cylinder_stats(b_mask, b_bits, p))
         return out.reshape(na, P, C).transpose(1, 0, 2)
     order2, st2, bits2, mask2, planes2, full2, count2 = _by_direction(cand, cols, p)
-    a_full, a_count = _cylinder_stats(probe.mask_t[:, :na], probe.bits_t[:, :na], p)
     width = TWO_PI / _ANGLE_BINS
     a_mod = np.mod(a_theta, TWO_PI)
     a_bin = np.minimum((a_mod / width).astype(np.int64), _ANGLE_BINS - 1)

@@ -14,7 +14,8 @@ stage does, vectorized over a batch of candidates:
    not penalized for the area it does not share.
 
 The comparator's score is the MCC score times this paired fraction (both in [0, 1]; the product
-needs no weight to tune). Measured on FVC2002 B with both extractors in docs/matching.md.
+needs no weight to tune). Measured on FVC2002 B with both extractors and on synthetic templates:
+benchmarks/results/verify_fingerprint_notes.md.
 """
 from __future__ import annotations
 

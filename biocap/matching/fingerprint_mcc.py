@@ -418,7 +418,8 @@ def _block_similarity(a_bits, a_mask, a_planes, a_theta, b_bits_t, b_mask_t, b_p
     return lam
 
 
-def _cylinder_stats(mask_t: np.ndarray, bits_t: np.ndarray, params: MccParams) -> tuple[np.ndarray, np.ndarray]:
+def _cylinder_stats(mask_t: np.ndarray, bits_t: np.ndarray,
+                    params: MccParams) -> tuple[np.ndarray, np.ndarray]:
     """Per column of word-major arrays: (valid area is the whole disc, number of bits set)."""
     disc = _pack(_in_circle(params).reshape(1, -1), params.n_mask_words)[0]
     full = np.all(mask_t == disc[:, None], axis=0)
@@ -433,8 +434,8 @@ _ANGLE_BINS = 6
 def _by_direction(cand: Prepared, cols: np.ndarray, params: MccParams) -> tuple:
     """The candidates' real cylinder columns sorted by direction and repeated once shifted by
     2 pi, so that any window of directions (wrapping around) is one contiguous slice: (columns,
-    directions, bits, mask, planes, full-disc flags, bit counts). Kept on `cand`, so a set prepared once and matched against
-    many probes sorts once."""
+    directions, bits, mask, planes, full-disc flags, bit counts). Kept on `cand`, so a set
+    prepared once and matched against many probes sorts once."""
     if cand.by_direction is None:
         b_theta = cand.batch.xyt[..., 2].reshape(-1)
         theta = np.mod(b_theta[cols], TWO_PI)

@@ -28,11 +28,17 @@ from .fingerprint_mcc import Prepared
 
 @dataclass(frozen=True)
 class PairingParams:
-    n_anchor: int = 3  # LSS-R pairs (most efficient first) that fix the alignment
-    tol: float = 10.0  # pairing distance (pixels at 500 ppi) at the anchors ...
-    tol_slope: float = 0.1  # ... plus this much per pixel of distance from them
+    # LSS-R pairs (most efficient first) that fix the alignment: the fewest that still outvote
+    # one wrong pair (1 to 5 measured: notes)
+    n_anchor: int = 3
+    # pairing distance at the anchors, pixels at 500 ppi: about one ridge period (0.5 mm) ...
+    tol: float = 10.0
+    # ... plus this much per pixel of distance from them: ~10% skin strain far from the anchors
+    tol_slope: float = 0.1
     max_angle: float = np.pi / 6  # pairing direction tolerance
-    overlap_radius: float = 40.0  # a minutia is in the common area within this of the other side's
+    # a minutia is in the common area within this of a minutia of the other print (~4 ridge
+    # periods, the typical spacing of minutiae)
+    overlap_radius: float = 40.0
 
 
 DEFAULT_PAIRING = PairingParams()

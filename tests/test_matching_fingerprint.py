@@ -205,3 +205,36 @@ def test_pairing_stage_multiplies_the_lss_r_score(real_templates):
     # batched and one-by-one agree (padded candidate slots must never pair)
     one = [fused.compare(a, x) for x in b]
     assert np.allclose(one, s_fused, rtol=1e-5, atol=1e-7)
+
+
+def _greedy_reference(lam: np.ndarray, k: int) -> list[tuple[int, int, float]]:
+    """Plain sequential greedy: best remaining pair first, each row and column used once."""
+    entries = sorted(((float(v), i, j) for (i, j), v in np.ndenumerate(lam) if v > 0), reverse=True)
+    rows, cols, out = set(), set(), []
+    for v, i, j in entries:
+        if i not in rows and j not in cols:
+            rows.add(i)
+            cols.add(j)
+            out.append((i, j, v))
+            if len(out) == k:
+                break
+    return out
+
+
+@pytest.mark.parametrize("P", [1, 5])
+def test_one_to_one_pair_selection_matches_the_sequential_greedy(P):
+    from biocap.matching import fingerprint_mcc as mcc
+
+    rng = np.random.default_rng(P)
+    na, C, k = 23, 17, 12
+    # distinct values (no ties at the int16 search resolution), about half of the pairs comparable
+    vals = rng.permutation(na * C * P).reshape(P, na, C).astype(np.float32) / (na * C * P) * 0.9 + 0.05
+    lam = np.where(rng.random((P, na, C)) < 0.5, vals, 0).astype(np.float32)
+    # laid out as local_similarities returns it: a transposed view, not C-contiguous
+    lam = np.ascontiguousarray(lam.transpose(1, 0, 2)).transpose(1, 0, 2)
+    top, got = mcc._greedy_distinct(lam, k)
+    for p in range(P):
+        ref = _greedy_reference(lam[p], k)
+        assert [(int(f) // C, int(f) % C) for f in top[p, :len(ref)]] == [(i, j) for i, j, _ in ref]
+        assert np.allclose(got[p, :len(ref)], [v for *_, v in ref])
+        assert np.all(got[p, len(ref):] == 0)

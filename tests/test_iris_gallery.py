@@ -151,5 +151,28 @@ def test_calibrated_lines_keep_every_genuine_pair_they_were_calibrated_on():
     stats = _genuine_key_stats(codes, masks, ok, subject, 0.28)
     assert lines["genuine_pairs"] > 100
     assert min(g.stage1_slack(st).max(axis=1).min() for st in stats) >= lines["margin1"]
-    assert min(g.stage2_slack(st).max(axis=1).min() for st in stats) >= lines["margin2"]
+    assert min(g.joint_slack(st).min() for st in stats) >= min(lines["margin1"], lines["margin2"])
     assert lines["impostor_survival_both"] < 0.2  # and they do prune
+
+
+def test_search_keeps_exactly_the_rows_both_lines_keep():
+    """The chunked two-stage kernel keeps a gallery row exactly when the calibrated rule
+    (both lines at one same rotation, from stage_stats) keeps it."""
+    from biocap.matching.iris_gallery import stage_stats
+    rng = np.random.default_rng(6)
+    codes, masks = filler_codes(900, _masks(12, rng), seed=8)
+    probes_c, probes_m, gallery_c, gallery_m = codes[:4], masks[:4], codes[4:].copy(), masks[4:].copy()
+    for p in range(4):
+        for k in range(3):
+            row = 100 * p + 10 * k
+            gallery_c[row] = _noisy_copy(probes_c[p], rng, flip=rng.uniform(0.15, 0.3), shift=int(rng.integers(-8, 9)))
+            gallery_m[row] = probes_m[p]
+    for offset1, offset2 in ((200.0, -10.0), (194.0, -16.0), (185.0, -30.0)):
+        g = IrisGallery(offset1=offset1, offset2=offset2, chunk=128)
+        g.add_codes(range(gallery_c.shape[0]), gallery_c, gallery_m)
+        _, pk, pm, limit = g._probe_keys(probes_c, probes_m)
+        counts, kept = g._stages(pk, pm, limit, 4)
+        for p in range(4):
+            st = stage_stats(probes_c[p], probes_m[p], gallery_c, gallery_m)
+            assert set(kept[p].tolist()) == set(np.nonzero(g.joint_slack(st) >= 0)[0].tolist())
+            assert counts[p] == int((g.stage1_slack(st) >= 0).any(axis=1).sum())

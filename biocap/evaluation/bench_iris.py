@@ -156,10 +156,10 @@ def coarse_margin(codes, masks, ok, subject, gallery: IrisGallery) -> dict:
     if not stats:
         return {"genuine_pairs_at_threshold": 0}
     slack1 = np.concatenate([gallery.stage1_slack(st).max(axis=1) for st in stats])
-    slack2 = np.concatenate([gallery.stage2_slack(st).max(axis=1) for st in stats])
+    both = np.concatenate([gallery.joint_slack(st) for st in stats])
     return {"genuine_pairs_at_threshold": int(slack1.size),
-            "lost_by_pruning": int(((slack1 < 0) | (slack2 < 0)).sum()),
-            "smallest_slack_stage1": int(slack1.min()), "smallest_slack_stage2": int(slack2.min())}
+            "lost_by_pruning": int((both < 0).sum()),
+            "smallest_slack_stage1": int(slack1.min()), "smallest_slack_both": int(both.min())}
 
 
 def stage1_survival(gallery: IrisGallery, probe_codes, probe_masks, codes, masks) -> float:
@@ -319,9 +319,9 @@ def calibrate_coarse(codes, masks, ok, subject, threshold: float, margin1: float
                      n_impostor_probes: int = 40, seed: int = 0) -> dict:
     """Pick the gallery's two survival lines (biocap.matching.iris_gallery): for each slope the
     offset is the smallest that keeps every genuine pair with HD_norm <= threshold at some
-    rotation, plus a margin of disagreements; the slope is the one under which the fewest real
-    impostor comparisons (codes of other eyes) survive (the second line: of those that survive
-    the first)."""
+    rotation, plus a margin of disagreements (the second line: at some rotation where the first
+    line passes with its margin to spare, as the search tries it only there); the slope is the
+    one under which the fewest real impostor comparisons (codes of other eyes) survive."""
     rng = np.random.default_rng(seed)
     gen = _genuine_key_stats(codes, masks, ok, subject, threshold)
     idx = np.nonzero(ok)[0]
@@ -339,7 +339,11 @@ def calibrate_coarse(codes, masks, ok, subject, threshold: float, margin1: float
         alive = np.concatenate([(first(st, slope) <= offset).any(axis=1) for st in imp])
         if best1 is None or alive.mean() < best1[2]:
             best1 = (round(float(slope), 3), offset, float(alive.mean()), alive)
-    alive1 = best1[3]
+    # the search tries the second line only at rotations that pass the first: each genuine pair
+    # is judged at its rotations passing the first line with margin1 to spare
+    first_line = IrisGallery(threshold=threshold, slope1=best1[0], offset1=best1[1])
+    g_pass1 = np.concatenate([first_line.stage1_slack(st) >= margin1 for st in gen])
+    i_pass1 = np.concatenate([first_line.stage1_slack(st) >= 0 for st in imp])
     gn = np.concatenate([st["n"] for st in gen])
     gd = np.concatenate([st["d"] for st in gen])
     i_n = np.concatenate([st["n"] for st in imp])
@@ -347,8 +351,9 @@ def calibrate_coarse(codes, masks, ok, subject, threshold: float, margin1: float
     best2 = None
     for slope in slopes2:
         e = np.where(gn >= min_key_bits, gd - slope * gn, -np.inf)
+        e = np.where(g_pass1, e, np.inf)
         offset = float(np.ceil(e.min(axis=1).max())) + margin2
-        alive = alive1 & ((i_d <= slope * i_n + offset) | (i_n < min_key_bits)).any(axis=1)
+        alive = (i_pass1 & ((i_d <= np.floor(slope * i_n + offset)) | (i_n < min_key_bits))).any(axis=1)
         if best2 is None or alive.mean() < best2[2]:
             best2 = (round(float(slope), 3), offset, float(alive.mean()))
     return {"threshold": threshold, "genuine_pairs": int(gn.shape[0]), "impostor_pairs": int(i_n.shape[0]),

@@ -1,7 +1,9 @@
-"""Minutiae quality judged by matching: biocap's minutiae and NBIS mindtct's, both compared by the
-same NBIS bozorth3 on the FVC "all impostors" protocol (280 genuine, 2,880 impostor per set).
+"""Minutiae quality judged by matching: biocap's minutiae and NBIS mindtct's, each compared by the
+same matcher on the FVC "all impostors" protocol (280 genuine, 2,880 impostor per set), once with
+NBIS bozorth3 (the interchange reference) and once with biocap's own comparator (biocap-mcc, as it
+is in the checkout when this runs: the shipped pipeline is biocap's minutiae + biocap-mcc).
 
-The matcher is held fixed, so the EER difference is due to the minutiae alone. Requires the
+Each matcher is held fixed, so an EER difference is due to the minutiae alone. Requires the
 `reference` extra (nbis-py). Run:  .venv/bin/python benchmarks/bench_extract_accuracy.py [SET ...]
 """
 from __future__ import annotations
@@ -19,6 +21,8 @@ import numpy as np
 from biocap.evaluation.data import data_path
 from biocap.evaluation.datasets import all_pairs, load_layout
 from biocap.evaluation.metrics import error_rates
+from biocap.evaluation.nbis_reference import template_from_nbis
+from biocap.matching.fingerprint import FingerprintComparator
 from biocap.templates.fingerprint import extract_template
 from biocap.types import Sample
 
@@ -50,6 +54,7 @@ def run_set(name: str, ppi: float, nbis_mod) -> dict:
     nb = nbis_mod.new_nbis_extractor(settings)
     items = load_layout(data_path("fingerprint", name), "fvc")
     ours, theirs, counts_ours, counts_theirs = [], [], [], []
+    templates = {"biocap": [], "mindtct": []}
     for it in items:
         img = cv2.imread(str(it.path), cv2.IMREAD_GRAYSCALE)
         tpl = extract_template(Sample(img, ppi, "fingerprint"))
@@ -58,6 +63,9 @@ def run_set(name: str, ppi: float, nbis_mod) -> dict:
         ref = nb.extract_minutiae(cv2.imencode(".png", img)[1].tobytes())
         counts_theirs.append(len(ref.get()))
         theirs.append(ref)
+        templates["biocap"].append(tpl)
+        # mindtct ran as if at 500 ppi, in the image's own pixels: the true ppi goes with them
+        templates["mindtct"].append(template_from_nbis(ref, img.shape[1], img.shape[0], ppi))
     genuine, impostor = all_pairs(items)
     result = {"set": name, "ppi": ppi, "images": len(items),
               "minutiae_median": {"biocap": float(np.median(counts_ours)),
@@ -68,19 +76,37 @@ def run_set(name: str, ppi: float, nbis_mod) -> dict:
         i = [tpls[a].compare(tpls[b]) for a, b in impostor]
         rates = error_rates(g, i)
         result[label] = {**rates.to_json(), "compare_s": time.perf_counter() - t0}
+    cmp = FingerprintComparator()
+    for label, tpls in templates.items():
+        enc = [cmp.encode(t) for t in tpls]
+        scores = np.zeros((len(enc), len(enc)))
+        for a in range(len(enc) - 1):
+            scores[a, a + 1:] = cmp.compare_many(enc[a], enc[a + 1:])
+        rates = error_rates([scores[a, b] for a, b in genuine], [scores[a, b] for a, b in impostor])
+        result[label]["mcc"] = rates.to_json()
     return result
 
 
 def to_markdown(results: list[dict], argv) -> str:
-    lines = ["# Minutiae quality through matching: biocap vs NBIS mindtct minutiae, both matched by "
-             "NBIS bozorth3", "", f"Command: `python benchmarks/bench_extract_accuracy.py {' '.join(argv)}`".replace(" `", " `").rstrip(), "",
+    lines = ["# Minutiae quality through matching: biocap vs NBIS mindtct minutiae, each matched by "
+             "NBIS bozorth3 and by biocap-mcc", "", f"Command: `python benchmarks/bench_extract_accuracy.py {' '.join(argv)}`".replace(" `", " `").rstrip(), "",
              "FVC all-impostors protocol (280 genuine, 2,880 impostor comparisons per set).", "",
-             "| set | minutiae biocap / mindtct | EER biocap | EER mindtct | FMR100 biocap | FMR100 mindtct |",
-             "|---|---|---|---|---|---|"]
+             "| set | minutiae biocap / mindtct | bozorth3 EER biocap | bozorth3 EER mindtct | "
+             "bozorth3 FMR100 biocap / mindtct | biocap-mcc EER biocap | biocap-mcc EER mindtct | "
+             "biocap-mcc FMR100 biocap / mindtct |",
+             "|---|---|---|---|---|---|---|---|"]
     for r in results:
+        b, m = r["biocap"], r["mindtct"]
         lines.append(f"| {r['set']} | {r['minutiae_median']['biocap']:.0f} / {r['minutiae_median']['mindtct']:.0f} | "
-                     f"{100 * r['biocap']['eer']:.2f}% | {100 * r['mindtct']['eer']:.2f}% | "
-                     f"{100 * r['biocap']['fmr100']:.1f}% | {100 * r['mindtct']['fmr100']:.1f}% |")
+                     f"{100 * b['eer']:.2f}% | {100 * m['eer']:.2f}% | "
+                     f"{100 * b['fmr100']:.1f}% / {100 * m['fmr100']:.1f}% | "
+                     f"{100 * b['mcc']['eer']:.2f}% | {100 * m['mcc']['eer']:.2f}% | "
+                     f"{100 * b['mcc']['fmr100']:.1f}% / {100 * m['mcc']['fmr100']:.1f}% |")
+    if results:
+        mean = {k: np.mean([r[k]["mcc"]["eer"] for r in results]) for k in ("biocap", "mindtct")}
+        lines += ["", f"Mean biocap-mcc EER over these sets: biocap minutiae {100 * mean['biocap']:.2f}%, "
+                  f"mindtct minutiae {100 * mean['mindtct']:.2f}%. biocap-mcc is the comparator as it was "
+                  "in the checkout at the time of the run (its calibration does not enter an EER)."]
     return "\n".join(lines + [""])
 
 
@@ -105,7 +131,8 @@ def main(argv=None) -> int:
         print(f"{name}: minutiae median biocap {r['minutiae_median']['biocap']:.0f} / mindtct "
               f"{r['minutiae_median']['mindtct']:.0f}; bozorth3 EER biocap {100 * r['biocap']['eer']:.2f}% "
               f"/ mindtct {100 * r['mindtct']['eer']:.2f}%; FMR100 {100 * r['biocap']['fmr100']:.1f}% / "
-              f"{100 * r['mindtct']['fmr100']:.1f}%", flush=True)
+              f"{100 * r['mindtct']['fmr100']:.1f}%; biocap-mcc EER {100 * r['biocap']['mcc']['eer']:.2f}% / "
+              f"{100 * r['mindtct']['mcc']['eer']:.2f}%", flush=True)
     if args.out:
         out = Path(args.out)
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -91,3 +91,14 @@ def test_feature_vector_carries_the_nfiq2_histograms():
     noise = np.random.default_rng(1).integers(0, 256, (320, 320), dtype=np.uint8)
     b = analyse(noise)
     assert b["nfiq_lcs_mean"] < a["nfiq_lcs_mean"] - 0.3
+
+
+def test_many_blocks_go_through_remap_in_slices():
+    # cv2.remap refuses maps of 32,767 rows or more (2,048 blocks of 16 rows): a 2,048-px
+    # image has 4,096 blocks
+    img = _ridges(8.0, 0.0, size=64)
+    n = 4100
+    centres = np.tile([[31.5, 31.5]], (n, 1))
+    windows, signature = sig.signatures(img, centres, np.zeros(n))
+    assert windows.shape == (n, sig.ALONG, sig.ACROSS)
+    assert np.allclose(signature, signature[0])

@@ -28,6 +28,7 @@ LCS_LIMITS = (0.0, 0.70, 0.74, 0.77, 0.79, 0.81, 0.83, 0.85, 0.87)
 RVU_LIMITS = (0.5, 0.667, 0.8, 1.0, 1.25, 1.5, 2.0, 24.0, 30.0)
 OCL_LIMITS = (0.337, 0.479, 0.579, 0.655, 0.716, 0.766, 0.81, 0.852, 0.898)
 OF_LIMITS = (1.715e-2, 3.5e-2, 5.57e-2, 8.1e-2, 1.15e-1, 1.718e-1, 2.569e-1, 4.758e-1, 7.48e-1)
+_REMAP_BLOCKS = 1024  # blocks per cv2.remap call (its maps must stay below 32,767 rows)
 #: plausible mean ridge and valley widths at 500 ppi (px), else the block has no clarity
 RIDGE_WIDTH = (3.0, 10.0)
 VALLEY_WIDTH = (2.0, 10.0)
@@ -47,8 +48,12 @@ def signatures(image: np.ndarray, centres: np.ndarray, normal_angle: np.ndarray)
     cy = centres[:, 1].astype(np.float32)[:, None, None]
     map_x = cx + u[None, None, :] * c[:, None, None] - v[None, :, None] * s[:, None, None]
     map_y = cy + u[None, None, :] * s[:, None, None] + v[None, :, None] * c[:, None, None]
-    windows = cv2.remap(image, map_x.reshape(n * ALONG, ACROSS), map_y.reshape(n * ALONG, ACROSS),
-                        cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+    map_x, map_y = map_x.reshape(n * ALONG, ACROSS), map_y.reshape(n * ALONG, ACROSS)
+    # cv2.remap takes maps of fewer than 32,767 rows: large images go in slices
+    rows = _REMAP_BLOCKS * ALONG
+    windows = np.concatenate([
+        cv2.remap(image, map_x[i:i + rows], map_y[i:i + rows], cv2.INTER_LINEAR,
+                  borderMode=cv2.BORDER_REFLECT_101) for i in range(0, n * ALONG, rows)])
     windows = windows.reshape(n, ALONG, ACROSS)
     return windows, windows.mean(axis=1, dtype=np.float64)
 

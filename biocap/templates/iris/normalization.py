@@ -26,7 +26,7 @@ class NormalizationParams:
     # on the sheet, samples this many robust sigmas brighter (lid skin, sclera, glare) or darker
     # (lashes, lid shadow) than the visible iris are hidden too; 0 turns the test off
     bright_sigmas: float = 2.5
-    dark_sigmas: float = 2.5
+    dark_sigmas: float = 2.0
 
 
 def sampling_grid(seg: Segmentation, params: NormalizationParams) -> tuple[np.ndarray, np.ndarray]:

@@ -39,7 +39,9 @@ class SegmentationParams:
     max_iris_to_pupil: float = 6.0
     max_iris_frac: float = 0.6  # limbus radius at most this fraction of the shorter image side
     min_iris_frac: float = 0.15  # and at least this one (iris cameras frame the eye closely)
-    lash_sigmas: float = 2.5  # a pixel this many robust sigmas darker than the iris is a lash
+    # a pixel this many robust sigmas darker than the iris is a lash (1.2: lashes over a
+    # low-contrast iris are barely darker than it; 2.5 left most of them in the code)
+    lash_sigmas: float = 1.2
     nested_min_contrast: float = 6.0  # grey levels a disc inside the pupil needs to replace it
     lid_margin: float = 0.05  # band along each fitted lid also hidden, in iris radii
     glint_bonus: float = 1.5  # a pupil candidate holding a specular highlight scores this much more

@@ -86,3 +86,33 @@ def test_small_eyes_pupil_not_taken_from_lashes_or_frames(shared_data, path, pup
     assert np.hypot(seg.pupil.x - pupil_xy[0], seg.pupil.y - pupil_xy[1]) <= 5
     assert 14 <= seg.pupil.r <= 28  # MMU2 pupils measure 15-25 px, irises 50-66 px
     assert 48 <= seg.iris.r <= 68
+
+
+@pytest.mark.parametrize("path, pupil_xy", [
+    # dark irises on bright sclera: the whole iris out-scores its pupil as a dark disc; the
+    # pupil nested in it must replace it (before: pupil radius ~50 px = the iris)
+    ("iris/mmu2/30/300101.png", (152, 140)),
+    ("iris/mmu2/35/350101.png", (144, 128)),
+    # a lash spot just above the pupil out-scored it; the highlight inside marks the pupil
+    ("iris/mmu2/26/260103.png", (127, 143)),
+])
+def test_small_eyes_iris_not_taken_for_pupil(shared_data, path, pupil_xy):
+    img = cv2.imread(str(shared_data / path), cv2.IMREAD_GRAYSCALE)
+    seg = segment(img)
+    assert np.hypot(seg.pupil.x - pupil_xy[0], seg.pupil.y - pupil_xy[1]) <= 4
+    assert 11 <= seg.pupil.r <= 22
+    assert 46 <= seg.iris.r <= 62
+
+
+def test_filter_wavelength_follows_iris_size_in_pixels():
+    from biocap.templates.iris.encoding import EncodingParams, sheet_wavelength
+    from biocap.templates.iris.types import NormalizedIris
+    p = EncodingParams()
+    sheet = np.zeros((24, 256), np.float32)
+    valid = np.ones((24, 256), bool)
+    at_ref = sheet_wavelength(NormalizedIris(sheet, valid, p.reference_iris_radius), p)
+    half = sheet_wavelength(NormalizedIris(sheet, valid, p.reference_iris_radius / 2), p)
+    assert at_ref == pytest.approx(p.wavelength)
+    assert half == pytest.approx(2 * p.wavelength)  # same wavelength in image pixels
+    assert sheet_wavelength(NormalizedIris(sheet, valid, None), p) == p.wavelength
+    assert sheet_wavelength(NormalizedIris(sheet, valid, 1.0), p) == p.wavelength_limits[1]

@@ -30,8 +30,16 @@ meets it):
    values, so the pruned search can only differ from exhaustive search by losing a match early.
 Both lines are measured-safe, not provable: `biocap.evaluation.bench_iris.calibrate_coarse`
 sets them above every real genuine pair at or below the threshold (CASIA-IrisV1 + MMU2) with a
-margin, and the search bench re-checks them (docs/iris.md). `exhaustive_codes` takes the same
-decisions without pruning, to check against.
+margin of 8 disagreements; `benchmarks/iris_calibrate.py` also calibrates on each dataset alone
+and counts the other's genuine pairs lost (held-out check), and the search bench re-checks the
+lines on its dataset's genuine pairs and compares every decision with `exhaustive_codes`, which
+takes the same decisions without pruning.
+
+Tried and dropped (issue 8 notes): testing every third rotation with probe bits that agree over
+three columns (one tested shift then covers three; but only ~38 % of bits qualify, and >= 90 % of
+impostors survived); keys over all 128 columns for the mask-free first stage (lid-sector bits are
+mostly fill noise: 30-50 % survived); inpainting masked bits from their row neighbours instead of
+a fixed fill (no better); radius rows 0-5 or 1-6 only (worse than all eight).
 """
 from __future__ import annotations
 

@@ -36,7 +36,7 @@ if s:
               f"| gallery codes searched per second per core (CPU time) | {s['per_second_per_core']:,.0f} |",
               f"| exhaustive search, same kernel, per second per core | {s['exhaustive_per_second_per_core']:,.0f} |",
               f"| ceiling: gallery codes+masks streamed once, per second per core | {s['ceiling_per_second_per_core']:,.0f} |",
-              f"| coarse keys streamed once, per second per core | {s['key_stream_per_second_per_core']:,.0f} |",
+              f"| first-stage key words streamed once, per second per core | {s['key_stream_per_second_per_core']:,.0f} |",
               f"| ratio to exhaustive search / to the ceiling | {s['per_second_per_core'] / s['exhaustive_per_second_per_core']:.1f}x / {s['per_second_per_core'] / s['ceiling_per_second_per_core']:.2f} |",
               f"| gallery eyes passing the first stage per probe (mean) | {s['mean_second_stage_per_probe']:,.0f} |",
               f"| gallery eyes reaching the full comparison per probe (mean) | {s['mean_full_comparisons_per_probe']:,.0f} |",
@@ -52,7 +52,9 @@ if s:
               "", "Target: >= 5,000,000 gallery codes per second per core with the decisions of exhaustive search."]
 c = parts.get("calibration")
 if c:
-    lines += ["", "## Pruning lines (`benchmarks/iris_calibrate.py`)", "",
+    lines += ["", "## Pruning lines", "",
+              "Reproduce: `.venv/bin/python benchmarks/iris_calibrate.py --json benchmarks/results/iris_calibration.json` "
+              "(then copy the lines into `IrisGallery`'s defaults).", "",
               f"Calibrated on all {c['genuine_pairs']:,} CASIA-IrisV1 + MMU2 genuine pairs at HD_norm <= {c['threshold']} "
               f"with margins {c['margin1']:g} / {c['margin2']:g} disagreements: first line slope {c['slope1']} offset "
               f"{c['offset1']:g}, second line slope {c['slope2']} offset {c['offset2']:g}; real impostor comparisons surviving "

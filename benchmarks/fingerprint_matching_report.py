@@ -65,8 +65,8 @@ def verify_report() -> None:
              "pass through a PNG encoding for nbis-py.", "",
              "Two runs: the matcher fed by **mindtct's minutiae** measures the matcher itself (same "
              "minutiae as bozorth3); the **shipped pipeline** uses biocap's own extractor "
-             "(`biocap.templates.fingerprint`, a separate issue), whose minutiae are at present worse "
-             "than mindtct's, so its figures say more about the extractor than about the matcher.", ""]
+             "(`biocap.templates.fingerprint`, a separate issue), so its figures depend on the "
+             "extractor as much as on the matcher.", ""]
     if alone:
         lines += _verify_section("biocap-mcc on mindtct minutiae (matcher against matcher)", alone,
                                  "verify_fingerprint_mindtct_minutiae_det.png")

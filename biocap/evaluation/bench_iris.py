@@ -205,7 +205,7 @@ def run_search(args) -> dict:
     t_stream = time.process_time() - t
     t = time.process_time()
     # what the first stage streams: key words 0-5 (48 B per eye) and the eye term (1 B)
-    np.bitwise_or.reduce(gallery._key[:STAGE1_WORDS, :gallery_size], axis=None)
+    np.bitwise_or.reduce(gallery._key1[:, :gallery_size], axis=None)
     np.bitwise_or.reduce(gallery._eye_term[:gallery_size])
     t_stream_keys = time.process_time() - t
 
@@ -314,7 +314,7 @@ def _impostor_samples(gallery: IrisGallery, source, subject, probe_rows, rng, n:
 
 
 def calibrate_coarse(codes, masks, ok, subject, threshold: float, margin1: float = 8.0,
-                     margin2: float = 8.0, slopes1=np.arange(0.0, 0.31, 0.02),
+                     margin2: float = 8.0, slopes1=np.arange(0.0, 0.161, 0.02),
                      slopes2=np.arange(0.30, 0.57, 0.02), min_key_bits: int = 64,
                      n_impostor_probes: int = 40, seed: int = 0) -> dict:
     """Pick the gallery's two survival lines (biocap.matching.iris_gallery): for each slope the

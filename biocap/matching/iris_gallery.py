@@ -1,7 +1,10 @@
 """1:N search of iris codes at memory speed: short keys prune, the full code decides.
 
-Memory per gallery eye: code 256 B + mask 256 B + an 8-word key with its mask 2 x 64 B + one
-byte for the first stage = 641 B (plus the caller's id), under the 1 KB budget.
+Memory per gallery eye: code 256 B + mask 256 B + the first stage's 6 key words 48 B + its
+eye term 1 B + the 8-word key with its mask for the second stage 128 B = 689 B (plus the
+caller's id), under the 1 KB budget. The first stage's words are stored word-major (each word
+of every eye streams contiguously); the second stage's eye-major (one eye's 16 words are two
+cache lines, fetched for the few (rotation, eye) pairs it judges).
 
 The key: 256 (column, radius row) positions of the code, both phase bits, 8 uint64 words, taken
 only from the 96 code columns outside the upper-lid sector the normaliser always leaves out
@@ -58,6 +61,7 @@ COLUMNS = 128
 ROWS = 8
 KEY_WORDS = 8
 STAGE1_WORDS = 6
+MAX_SLOPE1 = 0.16  # keeps the first stage's eye term <= 61 (see IrisGallery._stages)
 #: code columns outside the upper-lid sector (60 degrees round straight up, code columns ~21-43,
 #: plus the lid margin seen in real masks)
 KEY_COLUMNS = np.r_[48:128, 0:16]
@@ -169,14 +173,16 @@ class IrisGallery:
             if not np.isfinite(getattr(self, name)):
                 raise InvalidDataError(f"{name} must be a finite number")
         # the first stage counts in uint8: its line must stay within 0..255 disagreements
-        if not (0 <= self.offset1 <= 255 and 0 <= self.slope1 <= 0.5):
-            raise InvalidDataError("offset1 must be within 0..255 and slope1 within 0..0.5 "
+        # (and the eye term, at most round(slope1 * 384) <= 61, rides in the same counters)
+        if not (0 <= self.offset1 <= 255 and 0 <= self.slope1 <= MAX_SLOPE1):
+            raise InvalidDataError(f"offset1 must be within 0..255 and slope1 within 0..{MAX_SLOPE1} "
                                    "(rerun benchmarks/iris_calibrate.py for valid lines)")
         self._codes = np.zeros((0, CODE_BYTES), np.uint8)
         self._masks = np.zeros((0, CODE_BYTES), np.uint8)
-        # keys word-major, (KEY_WORDS, capacity): each word streams contiguously
-        self._key = np.zeros((KEY_WORDS, 0), np.uint64)  # masked bits = GALLERY_FILL
-        self._key_mask = np.zeros((KEY_WORDS, 0), np.uint64)
+        # first stage: key words 0-5 (masked bits = GALLERY_FILL), word-major (6, capacity)
+        self._key1 = np.zeros((STAGE1_WORDS, 0), np.uint64)
+        # second stage: key words 0-7 then their mask words, eye-major (capacity, 16)
+        self._key2 = np.zeros((0, 2 * KEY_WORDS), np.uint64)
         self._eye_term = np.zeros(0, np.uint8)  # round(slope1 * first-stage key bits seen)
         self._n = 0
         self.table2 = line_table(self.slope2, self.offset2, self.min_key_bits, KEY_WORDS * 64)
@@ -207,7 +213,7 @@ class IrisGallery:
 
     @property
     def bytes_per_entry(self) -> int:
-        return CODE_BYTES * 2 + 2 * KEY_WORDS * 8 + self._eye_term.itemsize
+        return CODE_BYTES * 2 + STAGE1_WORDS * 8 + 2 * KEY_WORDS * 8 + self._eye_term.itemsize
 
     def add(self, template_id, template: IrisTemplate) -> None:
         if not isinstance(template, IrisTemplate) or template.code.size != CODE_BYTES:
@@ -230,10 +236,10 @@ class IrisGallery:
             stop = min(m, start + 65536)
             dst = slice(self._n + start, self._n + stop)
             c, k = codes[start:stop], masks[start:stop]
-            self._key[:, dst] = key_of(filled(c, k, GALLERY_FILL)).T
-            km = key_of(k)
-            self._key_mask[:, dst] = km.T
-            self._eye_term[dst] = self.eye_term(_popcount_rows(km[:, :STAGE1_WORDS])).clip(0, 255)
+            key, km = key_of(filled(c, k, GALLERY_FILL)), key_of(k)
+            self._key1[:, dst] = key[:, :STAGE1_WORDS].T
+            self._key2[dst] = np.concatenate([key, km], axis=1)
+            self._eye_term[dst] = self.eye_term(_popcount_rows(km[:, :STAGE1_WORDS])).clip(0, 63)
         self.ids.extend(ids)
         self._n += m
 
@@ -246,10 +252,12 @@ class IrisGallery:
             a = np.zeros((new, CODE_BYTES), np.uint8)
             a[:self._n] = getattr(self, name)[:self._n]
             setattr(self, name, a)
-        for name in ("_key", "_key_mask"):
-            a = np.zeros((KEY_WORDS, new), np.uint64)
-            a[:, :self._n] = getattr(self, name)[:, :self._n]
-            setattr(self, name, a)
+        a = np.zeros((STAGE1_WORDS, new), np.uint64)
+        a[:, :self._n] = self._key1[:, :self._n]
+        self._key1 = a
+        a = np.zeros((new, 2 * KEY_WORDS), np.uint64)
+        a[:self._n] = self._key2[:self._n]
+        self._key2 = a
         a = np.zeros(new, np.uint8)
         a[:self._n] = self._eye_term[:self._n]
         self._eye_term = a
@@ -276,26 +284,27 @@ class IrisGallery:
         return codes, masks
 
     def _probe_keys(self, codes: np.ndarray, masks: np.ndarray):
-        """Per probe rotation (B*S of them): filled key words (W, B*S), key masks, and the
-        first-stage limit per rotation."""
+        """Per probe rotation (B*S of them): filled key words 0-5 word-major (6, B*S), key
+        words 0-7 and their masks eye-major (B*S, 16), and the first-stage limit per rotation."""
         shifts = np.arange(-self.max_shift, self.max_shift + 1)
         fc = filled(codes, masks, PROBE_FILL)
         rc = np.concatenate([rotations(c, BYTES_PER_COLUMN, shifts) for c in fc])  # (B*S, 256)
         rm = np.concatenate([rotations(m, BYTES_PER_COLUMN, shifts) for m in masks])
         pk, pm = key_of(rc), key_of(rm)
         limit = self.rotation_limit(_popcount_rows(pm[:, :STAGE1_WORDS]))
-        return shifts, pk.T.copy(), pm.T.copy(), limit
+        return shifts, pk[:, :STAGE1_WORDS].T.copy(), np.concatenate([pk, pm], axis=1), limit
 
     def first_stage(self, pk: np.ndarray, limit: np.ndarray, n_probes: int) -> list[np.ndarray]:
         """Gallery rows that pass the first line at some rotation, per probe.
         pk: (W, B*S) filled probe key words; limit: (B*S,) int."""
         return self._stages(pk, None, limit, n_probes)[0]
 
-    def _stages(self, pk: np.ndarray, pm: np.ndarray | None, limit: np.ndarray, n_probes: int):
+    def _stages(self, pk: np.ndarray, p2: np.ndarray | None, limit: np.ndarray, n_probes: int):
         """Both pruning stages, chunk by chunk: (per probe, how many rows pass the first line at
-        some rotation; per probe, the rows passing both lines at one same rotation). With pm
-        None only the first stage runs, and the first item lists its rows. The second line is only tried at the (rotation, row) pairs the first
-        let through (about 1.5 rotations per surviving row instead of 17): its calibration
+        some rotation; per probe, the rows passing both lines at one same rotation). With p2
+        None only the first stage runs, and the first item lists its rows. The second line is
+        only tried at the (rotation, row) pairs the first let through (about 1.5 rotations per
+        surviving row instead of 17): its calibration
         (`calibrate_coarse`) takes each genuine pair's best rotation among those that pass the
         first line, so this is the rule it was calibrated for."""
         s_total = pk.shape[1]
@@ -305,24 +314,25 @@ class IrisGallery:
         cnt = np.empty((s_total, c), np.uint8)
         acc3 = np.empty((s_total, c), np.uint8)
         acc = np.empty((s_total, c), np.uint8)
-        lim = np.empty((s_total, c), np.uint8)
         alive = np.empty((s_total, c), bool)
         ok = np.empty((s_total, c), bool)
         never = limit < 0  # rotations whose limit no count can meet (limit <= offset1 <= 255)
         lim_r = limit.clip(0, 255).astype(np.uint8)
-        key, key_mask, term, table2 = self._key, self._key_mask, self._eye_term, self.table2
+        key, key2, term, table2 = self._key1, self._key2, self._eye_term, self.table2
+        half = KEY_WORDS
         first_out, second_out = [], []
         first_counts = np.zeros(n_probes, np.int64)
         for start in range(0, self._n, c):
             stop = min(self._n, start + c)
             w = stop - start
-            xx, cc, a3, aa, ll, al, kk = (x[:, :w], cnt[:, :w], acc3[:, :w], acc[:, :w], lim[:, :w],
-                                          alive[:, :w], ok[:, :w])
-            # uint8 counters: words 0-2 count at most 192 disagreements; words 3-5 may carry
-            # the sum (at most 384) over 255 once, and a wrapped sum is then smaller than the
-            # 3-word one: such rows are pruned below, as their true count is over any limit
+            xx, cc, a3, aa, al, kk = x[:, :w], cnt[:, :w], acc3[:, :w], acc[:, :w], alive[:, :w], ok[:, :w]
+            # uint8 counters hold X + eye term: words 0-2 and the term (<= 61) stay under 256;
+            # words 3-5 may carry the sum (at most 447) over 255 once, and a wrapped sum is then
+            # smaller than the 3-word one: such rows are pruned below, as their true count is
+            # over any limit (limit <= offset1 <= 255)
             np.bitwise_xor(pk[0][:, None], key[0, start:stop][None, :], out=xx)
-            np.bitwise_count(xx, out=a3)
+            np.bitwise_count(xx, out=cc)
+            np.add(cc, term[None, start:stop], out=a3)
             for word in range(1, STAGE1_WORDS):
                 np.bitwise_xor(pk[word][:, None], key[word, start:stop][None, :], out=xx)
                 np.bitwise_count(xx, out=cc)
@@ -332,32 +342,29 @@ class IrisGallery:
                     np.add(a3, cc, out=aa)
                 else:
                     np.add(aa, cc, out=aa)
-            # survive: X + eye term <= rotation limit, i.e. X <= limit - term (limit >= term)
-            np.subtract(lim_r[:, None], term[None, start:stop], out=ll)
-            np.less_equal(aa, ll, out=al)
-            np.greater_equal(aa, a3, out=kk)  # no wrap in words 3-5
-            np.logical_and(al, kk, out=al)
-            np.less_equal(term[None, start:stop], lim_r[:, None], out=kk)  # limit - term did not wrap
+            np.less_equal(aa, lim_r[:, None], out=al)  # survive: X + eye term <= rotation limit
+            np.greater_equal(aa, a3, out=kk)  # ... and no wrap in words 3-5
             np.logical_and(al, kk, out=al)
             if never.any():
                 al[never] = False
-            hit = al.reshape(n_probes, s, w).any(axis=1)
-            if pm is None:
-                flat = np.flatnonzero(hit)
-                first_out.append((flat // w, flat % w + start))
-                continue
-            first_counts += np.count_nonzero(hit, axis=1)
             flat = np.flatnonzero(al)  # passing (probe rotation, row) pairs (2-D nonzero: 10x slower)
             if flat.size == 0:
                 continue
+            hit = al.reshape(n_probes, s, w).any(axis=1)  # (probe, row) passing at some rotation
+            if p2 is None:
+                hb = np.flatnonzero(hit)
+                first_out.append((hb // w, hb % w + start))
+                continue
+            first_counts += np.count_nonzero(hit, axis=1)
             rot = flat // w
             g = flat - rot * w + start  # exact masked key distance over all 8 words at those pairs only
-            common = pm[:, rot] & key_mask[:, g]
-            n = np.bitwise_count(common).sum(axis=0, dtype=np.uint16)
-            d = np.bitwise_count(np.bitwise_and(pk[:, rot] ^ key[:, g], common)).sum(axis=0, dtype=np.uint16)
+            pg, gg = p2[rot], key2[g]  # (P, 16) each: keys then masks
+            common = pg[:, half:] & gg[:, half:]
+            n = np.bitwise_count(common).sum(axis=1, dtype=np.uint16)
+            d = np.bitwise_count(np.bitwise_and(pg[:, :half] ^ gg[:, :half], common)).sum(axis=1, dtype=np.uint16)
             both = d <= table2[n]
             second_out.append((rot[both] // s, g[both]))
-        if pm is None:
+        if p2 is None:
             return self._per_probe(first_out, n_probes), None
         return first_counts, self._per_probe(second_out, n_probes)
 

@@ -499,7 +499,9 @@ def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFA
         block = _block_similarity(a_bits[rows], a_mask[rows], a_planes[rows], a_theta[rows],
                                   bits2[:, s:e], mask2[:, s:e], planes2[:, s:e], b_theta_all[order2[s:e]], p,
                                   (a_full[rows], a_count[rows]), (full2[s:e], count2[s:e]))
-        out[np.ix_(rows, order2[s:e])] = block
+        cols_b = order2[s:e]
+        for k, r in enumerate(rows):  # row by row: ~2x faster than one np.ix_ scatter
+            out[r, cols_b] = block[k]
     return out.reshape(na, P, C).transpose(1, 0, 2)
 
 

@@ -66,7 +66,7 @@ def segment(image: np.ndarray, params: SegmentationParams = SegmentationParams()
                             hint="crop the eye region or downsample the image to at most 2048x2048")
     pre = remove_reflections(image)
     smooth = cv2.GaussianBlur(pre.image, (5, 5), 1.2).astype(np.float32)
-    pupil = find_pupil(smooth, params, glints=glint_centres(pre.reflections))
+    pupil = find_pupil(smooth, params, glints=glint_centres(pre.reflections, pre.image))
     iris = find_limbus(smooth, pupil, params)
     grad_y = cv2.Sobel(cv2.GaussianBlur(pre.image, (0, 0), 2.0).astype(np.float32), cv2.CV_32F, 0, 1, ksize=3)
     upper = find_eyelid(grad_y, pupil, iris, upper=True)
@@ -76,13 +76,22 @@ def segment(image: np.ndarray, params: SegmentationParams = SegmentationParams()
                         occlusion=occlusion)
 
 
-def glint_centres(reflections: np.ndarray) -> np.ndarray:
-    """(n, 2) x, y centres of the specular highlights (at most 32, the largest)."""
+def glint_centres(reflections: np.ndarray, painted: np.ndarray | None = None) -> np.ndarray:
+    """(n, 2) x, y centres of the specular highlights (at most 32, the largest); given the
+    painted image, only those on dark ground (the darkest quarter of the image): the illuminator's
+    image on the cornea lies on the pupil or the iris, while highlights on skin, lids or
+    spectacle frames lie on bright ground."""
     n, _, stats, cents = cv2.connectedComponentsWithStats(reflections.astype(np.uint8), connectivity=8)
     if n <= 1:
         return np.zeros((0, 2))
     order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:32] + 1
-    return cents[order].astype(np.float64)
+    cents = cents[order].astype(np.float64)
+    if painted is not None:
+        h, w = painted.shape
+        xi = np.clip(np.round(cents[:, 0]).astype(int), 0, w - 1)
+        yi = np.clip(np.round(cents[:, 1]).astype(int), 0, h - 1)
+        cents = cents[painted[yi, xi] <= np.percentile(painted, 25)]
+    return cents
 
 
 def _holds_glint(glints: np.ndarray | None, x: float, y: float, r: float) -> bool:

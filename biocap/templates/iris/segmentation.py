@@ -57,6 +57,8 @@ _LATERAL = np.concatenate([np.linspace(-np.pi / 4, np.pi / 9, 14),
 #: largest iris image (pixels) segmented as it is; iris cameras deliver 640 x 480 or so, and the
 #: full-frame masks below grow with the frame, so a bigger one is refused, not allocated
 MAX_PIXELS = 2048 * 2048
+#: a highlight counts as the cornea's reflection only on ground this dark (percentile of the image)
+GLINT_GROUND_PERCENTILE = 25.0
 
 
 def segment(image: np.ndarray, params: SegmentationParams = SegmentationParams()) -> Segmentation:
@@ -90,7 +92,7 @@ def glint_centres(reflections: np.ndarray, painted: np.ndarray | None = None) ->
         h, w = painted.shape
         xi = np.clip(np.round(cents[:, 0]).astype(int), 0, w - 1)
         yi = np.clip(np.round(cents[:, 1]).astype(int), 0, h - 1)
-        cents = cents[painted[yi, xi] <= np.percentile(painted, 25)]
+        cents = cents[painted[yi, xi] <= np.percentile(painted, GLINT_GROUND_PERCENTILE)]
     return cents
 
 

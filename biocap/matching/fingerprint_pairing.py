@@ -94,8 +94,9 @@ def paired_fraction(probe: Prepared, cand: Prepared, ia: np.ndarray, jb: np.ndar
     dy *= dy
     d2 += dy
     r2 = np.float32(params.overlap_radius ** 2)
-    near_a = (d2.min(2) <= r2).sum(1)
-    near_b = (d2.min(1) <= r2).sum(1)
+    close = d2 <= r2  # (boolean any() reduces ~3x faster than min() here)
+    near_a = close.any(2).sum(1)
+    near_b = close.any(1).sum(1)
     # distances in units of the local tolerance, 1e30 where the directions disagree
     tol = params.tol + params.tol_slope * np.sqrt((ax - cx) ** 2 + (ay - cy) ** 2)  # (P, na)
     d2 *= (1.0 / (tol * tol)).astype(np.float32)[:, :, None]
@@ -106,8 +107,12 @@ def paired_fraction(probe: Prepared, cand: Prepared, ia: np.ndarray, jb: np.ndar
     np.maximum(d2, np.multiply(off, np.float32(1e30), out=cos_d), out=d2)
     rb = d2.argmin(2)  # (P, na): each probe minutia's nearest compatible candidate minutia
     has = np.take_along_axis(d2, rb[:, :, None], axis=2)[:, :, 0] <= 1.0
-    cb = d2.argmin(1)  # (P, C)
-    mutual = has & (np.take_along_axis(cb, rb, axis=1) == np.arange(na)[None, :])
+    # mutual: the candidate minutia has no probe minutia nearer than this one (min is ~2.5x
+    # faster than argmin over this axis; exact ties between two probe minutiae, which need
+    # equal scaled distances, would both count)
+    col_min = d2.min(1)  # (P, C)
+    mutual = has & (np.take_along_axis(d2, rb[:, :, None], axis=2)[:, :, 0]
+                     <= np.take_along_axis(col_min, rb, axis=1))
     n_pair = mutual.sum(1)
     frac = n_pair / np.sqrt(np.maximum(near_a * near_b, 1))
     return np.where(live, np.minimum(frac, 1.0), 0.0).astype(np.float32)

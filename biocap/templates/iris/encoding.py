@@ -31,8 +31,8 @@ class EncodingParams:
     wavelength_limits: tuple[float, float] = (6.0, 32.0)
     # Gaussian envelope along the angle, in wavelengths: a short one (about one carrier cycle
     # across +-2 sigma) keeps neighbouring code columns nearly independent and lets few lash-hit
-    # samples spoil a bit (0.45 -> 0.2 with wavelength 12 -> 11: MMU2 EER 5.8 -> 4.1%, CASIA 0.80 -> 0.40%; 0.15, 0.25
-    # were worse on one set each)
+    # samples spoil a bit (0.45 -> 0.2 with wavelength 12 -> 11: MMU2 EER 5.8 -> 4.1%, CASIA
+    # 0.80 -> 0.40%; 0.15 and 0.25 were worse on one set each)
     sigma_angle: float = 0.2
     sigma_radius: float = 1.5  # Gaussian envelope along the radius, in rubber-sheet rows
     min_valid: float = 0.75  # a sample counts when this share of its filter support is visible

@@ -5,11 +5,18 @@ or below the threshold, and prints the lines that keep all of them with an 8-dis
 while pruning the most real impostor comparisons. It also calibrates on each dataset alone and
 counts the other dataset's genuine pairs those lines would lose (a held-out check of the margin).
 Usage:
-    .venv/bin/python benchmarks/iris_calibrate.py [THRESHOLD] [--json OUT]   (default 0.28)
-Copy slope1/offset1/slope2/offset2 into IrisGallery's defaults; OUT (e.g.
-benchmarks/results/iris_calibration.json) is shown by benchmarks/iris_report.py.
+    .venv/bin/python benchmarks/iris_calibrate.py [THRESHOLD] [--json OUT] [--write-defaults]
+(threshold default 0.28). --write-defaults writes slope1/offset1/slope2/offset2 into IrisGallery's
+defaults in biocap/matching/iris_gallery.py (otherwise copy them by hand); OUT (e.g.
+benchmarks/results/iris_calibration.json) is shown by benchmarks/iris_report.py. After an
+encoder change, the unattended sequence is:
+    .venv/bin/python benchmarks/iris_calibrate.py --json benchmarks/results/iris_calibration.json --write-defaults
+    .venv/bin/biocap bench search --modality iris --dataset ../shared/data/iris/casia_irisv1 \
+        --layout casia-iris --gallery-size 1000000 --probes 40 --json benchmarks/results/iris_search.json
+    .venv/bin/python benchmarks/iris_report.py benchmarks/results
 """
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +28,8 @@ from biocap.evaluation.datasets import load_layout
 from biocap.matching.iris_gallery import IrisGallery
 
 args = sys.argv[1:]
+write_defaults = "--write-defaults" in args
+args = [a for a in args if a != "--write-defaults"]
 out_path = None
 if "--json" in args:
     i = args.index("--json")
@@ -49,3 +58,12 @@ text = json.dumps(result, indent=2)
 print(text)
 if out_path:
     out_path.write_text(text + "\n")
+if write_defaults:
+    source = Path(__file__).resolve().parents[1] / "biocap" / "matching" / "iris_gallery.py"
+    text = source.read_text()
+    for name in ("slope1", "offset1", "slope2", "offset2"):
+        text, n = re.subn(rf"^(    {name}: float = )[-+0-9.eE]+", rf"\g<1>{float(result[name])!r}", text, flags=re.M)
+        if n != 1:
+            sys.exit(f"could not find the default of {name} in {source}")
+    source.write_text(text)
+    print(f"wrote the lines into {source}", file=sys.stderr)

@@ -116,3 +116,23 @@ def test_filter_wavelength_follows_iris_size_in_pixels():
     assert half == pytest.approx(2 * p.wavelength)  # same wavelength in image pixels
     assert sheet_wavelength(NormalizedIris(sheet, valid, None), p) == p.wavelength
     assert sheet_wavelength(NormalizedIris(sheet, valid, 1.0), p) == p.wavelength_limits[1]
+
+
+@pytest.mark.parametrize("path", [
+    "iris/casia_irisv1/61/061_1_1.jpg",  # a 7 px lash cluster was its "pupil": failed to enrol
+    "iris/mmu2/20/200202.png",  # a 7 px lash spot, iris 39 px
+])
+def test_pupil_is_not_a_tiny_lash_spot(shared_data, path):
+    img = cv2.imread(str(shared_data / path), cv2.IMREAD_GRAYSCALE)
+    seg = segment(img)
+    assert seg.pupil.r / seg.iris.r >= 0.22
+    assert seg.pupil.r >= 11
+
+
+def test_pupil_centre_not_pulled_up_by_lashes(shared_data):
+    # lashes merged with the pupil's top: the coarse scale saw a disc of 57 px centred 15 px
+    # above the pupil's (172, 133, r 44)
+    img = cv2.imread(str(shared_data / "iris/casia_irisv1/4/004_1_1.jpg"), cv2.IMREAD_GRAYSCALE)
+    seg = segment(img)
+    assert np.hypot(seg.pupil.x - 172.5, seg.pupil.y - 133.5) <= 4
+    assert abs(seg.pupil.r - 44) <= 3

@@ -176,3 +176,17 @@ def test_search_keeps_exactly_the_rows_both_lines_keep():
             st = stage_stats(probes_c[p], probes_m[p], gallery_c, gallery_m)
             assert set(kept[p].tolist()) == set(np.nonzero(g.joint_slack(st) >= 0)[0].tolist())
             assert counts[p] == int((g.stage1_slack(st) >= 0).any(axis=1).sum())
+
+
+def test_fillers_take_the_per_bit_frequencies_of_real_codes():
+    rng = np.random.default_rng(3)
+    real_masks = _masks(30, rng)
+    real_codes, _ = filler_codes(30, real_masks, seed=7)
+    bits = np.unpackbits(real_codes, axis=1)
+    bits[:, :512] = rng.random((30, 512)) < 0.85  # first 32 columns: bits mostly set
+    real_codes = np.packbits(bits, axis=1)
+    codes, _ = filler_codes(2000, real_masks, seed=1, real_codes=real_codes)
+    f = np.unpackbits(codes, axis=1)
+    assert f[:, :512].mean() > 0.75 and abs(f[:, 512:].mean() - 0.5) < 0.05
+    with pytest.raises(InvalidDataError):
+        filler_codes(5, real_masks, real_codes=real_codes[:3])

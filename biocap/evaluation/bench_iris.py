@@ -184,7 +184,8 @@ def run_search(args) -> dict:
     if gallery_size < real_rows.size:
         raise ValueError(f"--gallery-size {gallery_size} is smaller than the {real_rows.size} real codes")
     t = time.perf_counter()
-    fill_codes, fill_masks = filler_codes(gallery_size - real_rows.size, masks[real_rows], seed=args.seed)
+    fill_codes, fill_masks = filler_codes(gallery_size - real_rows.size, masks[real_rows], seed=args.seed,
+                                          real_codes=codes[real_rows])
     filler_s = time.perf_counter() - t
     g_codes = np.concatenate([codes[real_rows], fill_codes])
     g_masks = np.concatenate([masks[real_rows], fill_masks])

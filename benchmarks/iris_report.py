@@ -53,8 +53,9 @@ if s:
 c = parts.get("calibration")
 if c:
     lines += ["", "## Pruning lines", "",
-              "Reproduce: `.venv/bin/python benchmarks/iris_calibrate.py --json benchmarks/results/iris_calibration.json` "
-              "(then copy the lines into `IrisGallery`'s defaults).", "",
+              "Reproduce: `.venv/bin/python benchmarks/iris_calibrate.py --json benchmarks/results/iris_calibration.json "
+              "--write-defaults` (writes the lines into `IrisGallery`'s defaults; run it after any encoder change, "
+              "then the search bench).", "",
               f"Calibrated on all {c['genuine_pairs']:,} CASIA-IrisV1 + MMU2 genuine pairs at HD_norm <= {c['threshold']} "
               f"with margins {c['margin1']:g} / {c['margin2']:g} disagreements: first line slope {c['slope1']} offset "
               f"{c['offset1']:g}, second line slope {c['slope2']} offset {c['offset2']:g}; real impostor comparisons surviving "

@@ -160,8 +160,8 @@ class IrisGallery:
     # held-out check is in benchmarks/results/iris_calibration.json)
     slope1: float = 0.04
     offset1: float = 184.0
-    slope2: float = 0.48
-    offset2: float = -31.0
+    slope2: float = 0.38
+    offset2: float = -5.0
     min_key_bits: int = 64
     chunk: int = 4096  # gallery eyes per first-stage step (keeps the temporaries in cache)
     ids: list = field(default_factory=list)

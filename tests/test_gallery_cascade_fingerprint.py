@@ -88,3 +88,61 @@ def test_cascade_fraction_is_validated_and_saved(gallery, tmp_path):
                            cascade_fraction=0.01)
     g._a, g._n, g._ids, g.prefilter = gallery._a, len(gallery), gallery.ids, gallery.prefilter
     assert g.cascade_size() == g.shortlist_size() == 3
+
+
+def _stage_one_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, pf):
+    """Stage 1 written pair by pair with exact (unquantized) directions."""
+    def top(b, n, k):
+        pc = [int(np.bitwise_count(b[c]).sum()) for c in range(n)]
+        return sorted(range(n), key=lambda c: -pc[c])[:k]
+    words = pf.words
+    out = []
+    for r in range(bits.shape[0]):
+        gal = top(bits[r], int(n_cyl[r]), pf.n_gallery)
+        total = 0.0
+        for i in top(probe.bits, len(probe), pf.n_probe):
+            a = probe.bits[i][words]
+            best = 0.0
+            for c in gal:
+                b = bits[r, c][words]
+                na, nb = int(np.bitwise_count(a).sum()), int(np.bitwise_count(b).sum())
+                d = abs(float(probe.xyt[i, 2]) - float(xyt[r, c, 2]))
+                if na + nb == 0 or min(d, 2 * np.pi - d) > pf.params.delta_theta:
+                    continue
+                x = int(np.bitwise_count(a ^ b).sum())
+                best = max(best, 1 - np.sqrt(x) / (np.sqrt(na) + np.sqrt(nb)))
+            total += best
+        out.append(total)
+    return np.array(out)
+
+
+def test_stage_one_matches_a_pair_by_pair_reference(gallery, fingers):
+    """The compact stage-1 arrays (float16 norms, uint8 directions) give the exact score up to
+    rounding; a direction within 1.4 degrees of the gate may flip, so most rows must agree."""
+    pf, a = gallery.prefilter, gallery._a
+    assert pf.nbytes_per_row() == pf.n_gallery * (len(pf.words) * 8 + 3)
+    close = 0
+    for fid in (3, 12, 25):
+        probe = gallery.comparator.encode(fingers[fid][1]).cylinders
+        got = pf.scores(probe, len(gallery), chunk=7)  # a chunk that splits the rows
+        want = _stage_one_reference(probe, a["bits"][:len(gallery)], a["xyt"], a["n_cyl"], pf)
+        close += int(np.sum(np.abs(got - want) <= 5e-3))
+        assert np.argmax(got) == gallery.ids.index(f"f{fid}")  # the mate scores best
+    assert close >= 0.9 * 3 * len(gallery)
+
+
+def test_stage_one_directions_wrap_around(gallery):
+    """A gallery direction just below 2 pi and a probe direction just above 0 are 0.02 rad apart:
+    the quantized gate must not see them as opposite."""
+    pf = type(gallery.prefilter)(gallery.comparator.params, n_gallery=1, n_probe=1)
+    pf._alloc(1)
+    cyl = gallery.comparator.encode(next(iter(synthetic.iter_finger_templates(1, 1, seed=5)))[2]).cylinders
+    bits = cyl.bits[None, :1].copy()
+    xyt = cyl.xyt[None, :1].copy()
+    xyt[0, 0, 2] = 2 * np.pi - 0.01
+    pf.set_rows(0, bits, xyt, np.array([1]))
+    probe = mcc.CylinderSet(cyl.bits[:1].copy(), cyl.mask[:1].copy(), cyl.xyt[:1].copy(), 1)
+    probe.xyt[0, 2] = 0.01
+    assert pf.scores(probe, 1)[0] > 0.99  # the same cylinder: similarity 1
+    probe.xyt[0, 2] = np.pi
+    assert pf.scores(probe, 1)[0] == 0  # opposite direction: gated out

@@ -116,7 +116,7 @@ def run(args: argparse.Namespace) -> dict:
     quality = FingerprintQuality()
     nbis_ref = None
     if reference == "nfiq2" or matcher in ("bozorth3", "both"):
-        from ..quality.fingerprint_reference import NbisReference
+        from .nbis_reference import NbisReference
 
         nbis_ref = NbisReference()
 

@@ -103,7 +103,7 @@ def reference_scores(cache: Path, degraded_per_image: int, seed: int,
         if key in known:
             continue
         if reference is None:
-            from .fingerprint_reference import NbisReference  # optional extra
+            from ..evaluation.nbis_reference import NbisReference  # optional extra
             reference = NbisReference()
         known[key] = reference.nfiq2(image, 500.0)
         missing = True

@@ -252,7 +252,8 @@ def run_search(args) -> dict:
         "ceiling_per_second_per_core": gallery_size / t_stream,
         "ceiling_note": "gallery codes+masks (512 B each) streamed once by np.bitwise_or.reduce",
         "key_stream_per_second_per_core": gallery_size / max(t_stream_keys, 1e-9),
-        "key_stream_note": "first-stage key words + eye term (49 B per eye) streamed once, as the first stage does",
+        "key_stream_note": (f"first-stage key words + eye term ({gallery.first_stage_bytes} B per eye) "
+                            "streamed once, as the first stage does"),
         "mean_second_stage_per_probe": float(np.mean([r.n_second for r in fast])),
         "mean_full_comparisons_per_probe": float(np.mean([r.n_full for r in fast])),
         "same_as_exhaustive": bool(same_top1 == n_probes and same_sets == n_probes),

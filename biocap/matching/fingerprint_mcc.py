@@ -214,18 +214,6 @@ def _pack(bool_rows: np.ndarray, n_words: int) -> np.ndarray:
     return out.view("<u8").astype(np.uint64, copy=False)
 
 
-def _cell_counts(bits: np.ndarray, params: MccParams) -> np.ndarray:
-    """Per spatial cell, how many of the ND layer bits are set: (n, cells) float32."""
-    cells = params.ns * params.ns
-    unpacked = np.unpackbits(bits.view(np.uint8), axis=-1, bitorder="little")[..., :params.n_bits]
-    return unpacked.reshape(*bits.shape[:-1], params.nd, cells).sum(-2).astype(np.float32)
-
-
-def _mask_float(mask: np.ndarray, params: MccParams) -> np.ndarray:
-    cells = params.ns * params.ns
-    return np.unpackbits(mask.view(np.uint8), axis=-1, bitorder="little")[..., :cells].astype(np.float32)
-
-
 @dataclass
 class PackedBatch:
     """Cylinder sets padded to a common count, ready for the batched kernels.

@@ -28,28 +28,28 @@ def gallery(fingers):
     return g
 
 
+def _best_similarity(a, theta_a, gallery_bits, gallery_theta, delta_theta) -> float:
+    """The best direction-compatible cylinder similarity of probe bits `a`, pair by pair."""
+    best = 0.0
+    for b, theta_b in zip(gallery_bits, gallery_theta):
+        na, nb = int(np.bitwise_count(a).sum()), int(np.bitwise_count(b).sum())
+        d = abs(float(theta_a) - float(theta_b))
+        if na + nb == 0 or min(d, 2 * np.pi - d) > delta_theta:
+            continue
+        x = int(np.bitwise_count(a ^ b).sum())
+        best = max(best, 1 - np.sqrt(x) / (np.sqrt(na) + np.sqrt(nb)))
+    return best
+
+
 def _pair_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, params, n_probe=16):
     """Stage 1.5 written pair by pair (slow, obviously right) to check the vectorized kernel."""
     pc = [int(np.bitwise_count(b).sum()) for b in probe.bits]
     pick = sorted(range(len(pc)), key=lambda i: -pc[i])[:n_probe]
     out = []
     for r in range(bits.shape[0]):
-        total = 0.0
-        for i in pick:
-            a = probe.bits[i]
-            best = 0.0
-            for c in range(int(n_cyl[r])):
-                b = bits[r, c]
-                na, nb = int(np.bitwise_count(a).sum()), int(np.bitwise_count(b).sum())
-                if na + nb == 0:
-                    continue
-                d = abs(float(probe.xyt[i, 2]) - float(xyt[r, c, 2]))
-                if min(d, 2 * np.pi - d) > params.delta_theta:
-                    continue
-                x = int(np.bitwise_count(a ^ b).sum())
-                best = max(best, 1 - np.sqrt(x) / (np.sqrt(na) + np.sqrt(nb)))
-            total += best
-        out.append(total)
+        n = int(n_cyl[r])
+        out.append(sum(_best_similarity(probe.bits[i], probe.xyt[i, 2], bits[r, :n], xyt[r, :n, 2],
+                                        params.delta_theta) for i in pick))
     return np.array(out)
 
 
@@ -99,20 +99,9 @@ def _stage_one_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, pf):
     out = []
     for r in range(bits.shape[0]):
         gal = top(bits[r], int(n_cyl[r]), pf.n_gallery)
-        total = 0.0
-        for i in top(probe.bits, len(probe), pf.n_probe):
-            a = probe.bits[i][words]
-            best = 0.0
-            for c in gal:
-                b = bits[r, c][words]
-                na, nb = int(np.bitwise_count(a).sum()), int(np.bitwise_count(b).sum())
-                d = abs(float(probe.xyt[i, 2]) - float(xyt[r, c, 2]))
-                if na + nb == 0 or min(d, 2 * np.pi - d) > pf.params.delta_theta:
-                    continue
-                x = int(np.bitwise_count(a ^ b).sum())
-                best = max(best, 1 - np.sqrt(x) / (np.sqrt(na) + np.sqrt(nb)))
-            total += best
-        out.append(total)
+        out.append(sum(_best_similarity(probe.bits[i][words], probe.xyt[i, 2], bits[r, gal][:, words],
+                                        xyt[r, gal, 2], pf.params.delta_theta)
+                       for i in top(probe.bits, len(probe), pf.n_probe)))
     return np.array(out)
 
 

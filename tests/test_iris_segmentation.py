@@ -74,34 +74,30 @@ def test_oversized_and_noise_images_do_not_blow_up():
         pass
 
 
-@pytest.mark.parametrize("path, pupil_xy", [
+# MMU2 pupils measure 15-25 px, irises 50-66 px
+_FRAMES = dict(centre_tol=5, pupil_r=(14, 28), iris_r=(48, 68))
+# dark irises: before, the pupil found was the iris itself (radius ~50 px)
+_NESTED = dict(centre_tol=4, pupil_r=(11, 22), iris_r=(46, 62))
+
+
+@pytest.mark.parametrize("path, pupil_xy, bounds", [
     # a highlight as wide as half the pupil (in-painting it left a grey plug: pupil lost)
-    ("iris/mmu2/7/070101.png", (120, 128)),
+    ("iris/mmu2/7/070101.png", (120, 128), _FRAMES),
     # a spectacle frame in the corner: a strong dark edge with no iris round it
-    ("iris/mmu2/8/080101.png", (187, 138)),
-])
-def test_small_eyes_pupil_not_taken_from_lashes_or_frames(shared_data, path, pupil_xy):
-    img = cv2.imread(str(shared_data / path), cv2.IMREAD_GRAYSCALE)
-    seg = segment(img)
-    assert np.hypot(seg.pupil.x - pupil_xy[0], seg.pupil.y - pupil_xy[1]) <= 5
-    assert 14 <= seg.pupil.r <= 28  # MMU2 pupils measure 15-25 px, irises 50-66 px
-    assert 48 <= seg.iris.r <= 68
-
-
-@pytest.mark.parametrize("path, pupil_xy", [
+    ("iris/mmu2/8/080101.png", (187, 138), _FRAMES),
     # dark irises on bright sclera: the whole iris out-scores its pupil as a dark disc; the
-    # pupil nested in it must replace it (before: pupil radius ~50 px = the iris)
-    ("iris/mmu2/30/300101.png", (152, 140)),
-    ("iris/mmu2/35/350101.png", (144, 128)),
+    # pupil nested in it must replace it
+    ("iris/mmu2/30/300101.png", (152, 140), _NESTED),
+    ("iris/mmu2/35/350101.png", (144, 128), _NESTED),
     # a lash spot just above the pupil out-scored it; the highlight inside marks the pupil
-    ("iris/mmu2/26/260103.png", (127, 143)),
+    ("iris/mmu2/26/260103.png", (127, 143), _NESTED),
 ])
-def test_small_eyes_iris_not_taken_for_pupil(shared_data, path, pupil_xy):
+def test_small_eyes_pupil_not_taken_from_lashes_frames_or_the_iris(shared_data, path, pupil_xy, bounds):
     img = cv2.imread(str(shared_data / path), cv2.IMREAD_GRAYSCALE)
     seg = segment(img)
-    assert np.hypot(seg.pupil.x - pupil_xy[0], seg.pupil.y - pupil_xy[1]) <= 4
-    assert 11 <= seg.pupil.r <= 22
-    assert 46 <= seg.iris.r <= 62
+    assert np.hypot(seg.pupil.x - pupil_xy[0], seg.pupil.y - pupil_xy[1]) <= bounds["centre_tol"]
+    assert bounds["pupil_r"][0] <= seg.pupil.r <= bounds["pupil_r"][1]
+    assert bounds["iris_r"][0] <= seg.iris.r <= bounds["iris_r"][1]
 
 
 def test_filter_wavelength_follows_iris_size_in_pixels():

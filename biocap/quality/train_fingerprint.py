@@ -16,6 +16,7 @@ import argparse
 import json
 import sys
 import time
+import zlib
 from pathlib import Path
 
 import cv2
@@ -27,12 +28,16 @@ from ..imaging import to_working_resolution
 from .fingerprint_degrade import random_degradation
 from .fingerprint_features import FEATURE_NAMES, extract_features
 from .fingerprint_model import QualityModel, spearman
+from .fingerprint_sensor_augment import random_sensor_variant
 from .fingerprint_synthetic_training import synthetic_images
 
 #: (folder under fingerprint/, ppi)
 FVC_SETS = (("fvc2002_db1_b", 500.0), ("fvc2002_db2_b", 569.0),
             ("fvc2002_db3_b", 500.0), ("fvc2002_db4_b", 500.0))
 DEGRADED_PER_IMAGE = 4
+#: sensor-appearance variants of each real image (`fingerprint_sensor_augment`), labelled by
+#: NFIQ 2 like every other training image and held out with their set
+SENSOR_VARIANTS_PER_IMAGE = 0
 SEED = 20260528
 #: synthetic masters (x IMPRESSIONS_PER_MASTER prints through randomly varied sensor profiles)
 SYNTHETIC_MASTERS = 200
@@ -67,10 +72,22 @@ def feature_mask(names=MODEL_FEATURES) -> np.ndarray:
     return np.array([n in names for n in FEATURE_NAMES])
 
 
+def sensor_variants(key: str, image: np.ndarray, count: int, seed: int):
+    """Yield (key, image) for `count` sensor-appearance variants of one real image. Each image
+    draws from its own generator (seeded by the seed and its key), so variant k is the same
+    whatever `count` is and whatever else is in the training data."""
+    rng = np.random.default_rng([seed, zlib.crc32(key.encode())])
+    for k in range(count):
+        name, out = random_sensor_variant(image, rng)
+        yield f"{key}#s{k}:{name}", out
+
+
 def training_images(degraded_per_image: int = DEGRADED_PER_IMAGE, seed: int = SEED,
-                    synthetic_masters: int = SYNTHETIC_MASTERS):
-    """Yield (key, set name, image at 500 ppi) for every original and its seeded degradations,
-    then the synthetic prints; the same seed always gives the same images."""
+                    synthetic_masters: int = SYNTHETIC_MASTERS,
+                    sensor_variants_per_image: int = SENSOR_VARIANTS_PER_IMAGE):
+    """Yield (key, set name, image at 500 ppi) for the synthetic prints, then every original
+    with its seeded degradations and sensor variants; the same seed always gives the same
+    images."""
     for key, image in synthetic_images(synthetic_masters, seed):
         yield key, SYNTHETIC, image
     rng = np.random.default_rng(seed)
@@ -89,6 +106,8 @@ def training_images(degraded_per_image: int = DEGRADED_PER_IMAGE, seed: int = SE
                 args = ",".join(f"{a}={v:.4g}" if isinstance(v, float) else f"{a}={v}"
                                 for a, v in sorted(kwargs.items()))
                 yield f"{key}#{k}:{deg}({args})", name, out
+            for vkey, out in sensor_variants(key, image, sensor_variants_per_image, seed):
+                yield vkey, name, out
 
 
 def reference_scores(cache: Path, degraded_per_image: int, seed: int,

@@ -6,7 +6,8 @@ from biocap.errors import InvalidDataError
 from biocap.matching import fingerprint_mcc as mcc
 from biocap.matching.fingerprint import FingerprintComparator
 from biocap.matching.gallery import FingerprintGallery
-from biocap.matching.gallery_prefilter import rescore_rows
+from biocap.matching.gallery_pooled import DEFAULT_LAYERS, pooled_code
+from biocap.matching.gallery_prefilter import CylinderPrefilter, rescore_rows
 
 synthetic = pytest.importorskip("biocap.synthetic.fingerprint_templates",
                                 reason="the template-level simulator provides gallery fillers")
@@ -90,34 +91,101 @@ def test_cascade_fraction_is_validated_and_saved(gallery, tmp_path):
     assert g.cascade_size() == g.shortlist_size() == 3
 
 
+def _pooled_reference(bits: np.ndarray, layers) -> np.ndarray:
+    """2x2 OR pooling written on unpacked cells (one byte a bit): (n, 24) -> (n, 256) bool."""
+    u = np.unpackbits(np.ascontiguousarray(bits).view(np.uint8).reshape(len(bits), -1), axis=1,
+                      bitorder="little").reshape(len(bits), 6, 8, 2, 8, 2)
+    return u[:, list(layers)].any(axis=(3, 5)).reshape(len(bits), -1)
+
+
+def _code_similarity(a, theta_a, codes, thetas, delta_theta) -> float:
+    """The best direction-compatible similarity of unpacked code `a` among `codes`."""
+    best = 0.0
+    for b, theta_b in zip(codes, thetas):
+        na, nb = int(a.sum()), int(b.sum())
+        d = abs(float(theta_a) - float(theta_b)) % (2 * np.pi)
+        if na + nb == 0 or min(d, 2 * np.pi - d) > delta_theta:
+            continue
+        best = max(best, 1 - np.sqrt(int((a ^ b).sum())) / (np.sqrt(na) + np.sqrt(nb)))
+    return best
+
+
 def _stage_one_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, pf):
-    """Stage 1 written pair by pair with exact (unquantized) directions."""
-    def top(b, n, k):
-        pc = [int(np.bitwise_count(b[c]).sum()) for c in range(n)]
-        return sorted(range(n), key=lambda c: -pc[c])[:k]
-    words = pf.words
+    """Stage 1 written pair by pair with exact (unquantized) directions and every cylinder of
+    each finger."""
+    pc = [int(np.bitwise_count(b).sum()) for b in probe.bits]
+    pick = sorted(range(len(pc)), key=lambda i: -pc[i])[:pf.n_probe]
+    a = _pooled_reference(probe.bits[pick], pf.layers)
     out = []
     for r in range(bits.shape[0]):
-        gal = top(bits[r], int(n_cyl[r]), pf.n_gallery)
-        out.append(sum(_best_similarity(probe.bits[i][words], probe.xyt[i, 2], bits[r, gal][:, words],
-                                        xyt[r, gal, 2], pf.params.delta_theta)
-                       for i in top(probe.bits, len(probe), pf.n_probe)))
+        n = int(n_cyl[r])
+        codes = _pooled_reference(bits[r, :n], pf.layers)
+        out.append(sum(_code_similarity(a[j], probe.xyt[i, 2], codes, xyt[r, :n, 2],
+                                        pf.params.delta_theta) for j, i in enumerate(pick)))
     return np.array(out)
 
 
+def test_pooled_code_matches_the_cell_by_cell_reference():
+    rng = np.random.default_rng(3)
+    for density in (0.05, 0.5, 0.95, 1.0):
+        bits = np.packbits(rng.random((64, 1536)) < density, axis=1, bitorder="little").view("<u8")
+        got = pooled_code(bits, DEFAULT_LAYERS)
+        want = np.packbits(_pooled_reference(bits, DEFAULT_LAYERS), axis=1,
+                           bitorder="little").view("<u8")
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(ValueError):
+        pooled_code(bits[:, :8], (0, 3))  # no layer 3 in 8 words
+
+
 def test_stage_one_matches_a_pair_by_pair_reference(gallery, fingers):
-    """The compact stage-1 arrays (float16 norms, uint8 directions) give the exact score up to
-    rounding; a direction within 1.4 degrees of the gate may flip, so most rows must agree."""
+    """The compact stage-1 arrays (uint8 counts and directions, table similarity) give the exact
+    score up to rounding; a direction within 1.4 degrees of the gate may flip, so most rows must
+    agree."""
     pf, a = gallery.prefilter, gallery._a
-    assert pf.nbytes_per_row() == pf.n_gallery * (len(pf.words) * 8 + 3)
+    assert pf.nbytes_per_row() == pf.n_gallery * (len(pf.layers) * 8 + 2)
     close = 0
     for fid in (3, 12, 25):
         probe = gallery.comparator.encode(fingers[fid][1]).cylinders
         got = pf.scores(probe, len(gallery), chunk=7)  # a chunk that splits the rows
         want = _stage_one_reference(probe, a["bits"][:len(gallery)], a["xyt"], a["n_cyl"], pf)
         close += int(np.sum(np.abs(got - want) <= 5e-3))
-        assert np.argmax(got) == gallery.ids.index(f"f{fid}")  # the mate scores best
     assert close >= 0.9 * 3 * len(gallery)
+
+
+def test_stage_one_ranks_most_mates_first(gallery, fingers):
+    """On these 30 synthetic fingers stage 1 ranks 25 mates first (the former stage 1: 24; a
+    majority vote instead of OR pooling, 10 probe cylinders: 16); a weak mate may rank lower:
+    stage 1 only prunes."""
+    first = 0
+    for fid in fingers:
+        got = gallery.prefilter.scores(gallery.comparator.encode(fingers[fid][1]).cylinders, len(gallery))
+        first += int(np.argmax(got) == gallery.ids.index(f"f{fid}"))
+    assert first >= 0.75 * len(fingers)
+
+
+def test_stage_one_sees_every_cylinder_of_a_finger(gallery, fingers):
+    """A mate whose matching cylinders are its least informative ones (here: 30 dense decoy
+    cylinders hold the most bits) keeps its stage-1 score: stage 1 compares every stored cylinder,
+    not the 30 with most bits (the former stage 1 lost such weak mates)."""
+    cmp = gallery.comparator
+    mate = cmp.encode(fingers[8][0]).cylinders
+    probe = cmp.encode(fingers[8][1]).cylinders
+    n = min(len(mate), 30)
+    rng = np.random.default_rng(5)
+    decoys = np.packbits(rng.random((30, 1536)) < 0.8, axis=1, bitorder="little").view("<u8")
+    bits = np.zeros((2, 60, 24), np.uint64)
+    xyt = np.zeros((2, 60, 3), np.float32)
+    bits[0, :n], xyt[0, :n] = mate.bits[:n], mate.xyt[:n]                  # the mate alone
+    bits[1, :30], xyt[1, :30, 2] = decoys, rng.uniform(0, 2 * np.pi, 30)   # decoys first ...
+    bits[1, 30:30 + n], xyt[1, 30:30 + n] = mate.bits[:n], mate.xyt[:n]    # ... then the mate
+    n_cyl = np.array([n, 30 + n])
+    for pf, keeps in ((CylinderPrefilter(cmp.params), True),
+                      (CylinderPrefilter(cmp.params, n_gallery=30), False)):
+        pf._alloc(2)
+        pf.set_rows(0, bits, xyt, n_cyl)
+        alone, with_decoys = pf.scores(probe, 2)
+        assert alone > 1.0
+        assert (with_decoys >= 0.95 * alone) == keeps
 
 
 def test_stage_one_directions_wrap_around(gallery):

@@ -108,16 +108,11 @@ class FingerprintGallery:
         """Release the spare capacity that growth left (after a bulk enrolment, before serving)."""
         n = self._n
         self._a = {k: v[:n].copy() for k, v in self._a.items()}  # copies: a view would pin the old buffer
-        pf = self.prefilter
-        cols = n * pf.n_gallery
-        pf.bits_t, pf.sqrt_norm, pf.theta = (pf.bits_t[:, :cols].copy(), pf.sqrt_norm[:cols].copy(),
-                                             pf.theta[:cols].copy())
+        self.prefilter.compact(n)
 
     def allocated_bytes(self) -> int:
         """Bytes held by the gallery's arrays now (including spare capacity)."""
-        pf = self.prefilter
-        return int(sum(v.nbytes for v in self._a.values()) + pf.bits_t.nbytes + pf.sqrt_norm.nbytes
-                   + pf.theta.nbytes)
+        return int(sum(v.nbytes for v in self._a.values()) + self.prefilter.nbytes())
 
     def bytes_per_finger(self) -> float:
         """Memory per enrolled finger: the array row plus the id (string and index entries);

@@ -1,68 +1,83 @@
 """The fast first stages of the 1:N gallery: reduced MCC comparisons with every finger.
 
-Stage 1 (`CylinderPrefilter`): each gallery finger contributes its `n_gallery` (30) most
-informative cylinders (most bits set), and only two of their angular layers (layers 0 and 3: 8 of
-24 words), with a float16 norm and a uint8 direction each (67 bytes a cylinder); the probe
-contributes its `n_probe` (10) most informative cylinders. A probe cylinder and a gallery cylinder
-are compared with the bit-based MCC similarity over whole cylinders (no validity masks:
-1 - sqrt|a xor b| / (sqrt|a| + sqrt|b|)), gated by the direction difference; a finger's stage-1
-score is the sum over the probe cylinders of their best similarity among the finger's cylinders.
-The gallery side is kept word-major (word, finger * n_gallery) so that the kernel is a few AND +
-popcount passes over long contiguous rows.
+Stage 1 (`CylinderPrefilter`): every cylinder of every gallery finger (up to `n_gallery`, 60, the
+gallery's capacity) is kept as a pooled code (`gallery_pooled`: layers 0, 1, 3, 4 pooled 2x2 to
+8 x 8 cells, 4 words), with its bit count and its direction as uint8 (34 bytes a cylinder); the
+probe contributes its `n_probe` (10) most informative cylinders (most bits set). A probe cylinder
+and a gallery cylinder are compared with the bit-based MCC similarity over whole codes (no
+validity masks: 1 - sqrt|a xor b| / (sqrt|a| + sqrt|b|)), gated by the direction difference; a
+finger's stage-1 score is the sum over the probe cylinders of their best similarity among the
+finger's cylinders. The gallery side is word-major (word, finger * n_gallery), so |a & b| is 4
+AND + popcount passes over long contiguous rows; the similarity is then read from a per-probe
+table indexed by (|b|, |a & b|) and the gate is a uint8 comparison: a handful of passes a pair.
 
 Stage 1.5 (`rescore_rows`): the same score with the probe's 16 best cylinders against every
-cylinder of the finger over all layers, read from the gallery's full arrays, on stage 1's best 10%.
+cylinder of the finger over all layers at full resolution, read from the gallery's full arrays,
+on stage 1's best 10%.
 
-Measured on 40 real FVC mates + 9,960 synthetic fingers, 200 real probes (docs/matching.md):
-30 x 10 cylinders against the former 24 x 8 (float32 norm and direction, 72 bytes a cylinder)
-moves the cascade's rank-1 from 93.5 to 95.0% with biocap's extractor (exhaustive 97.0%) and
-leaves it at 93.5% with mindtct's minutiae (exhaustive 94.0%).
+Measured on 40 real FVC mates + 9,960 synthetic fingers, 200 real probes (docs/matching.md): the
+former stage 1 (each finger's 30 most informative cylinders, layers 0 and 3 at full resolution)
+lost mates whose matching cylinders were not among those 30; seeing all 60 pooled cylinders moves
+the cascade's rank-1 from 95.5 to 96.5% with biocap's extractor (exhaustive 97.0%) and from 92.5
+to 94.0% with mindtct's minutiae (exhaustive 94.0%), in the same memory.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from . import fingerprint_mcc as mcc
+from .gallery_pooled import DEFAULT_LAYERS, pooled_code
 
 _THETA_STEPS = 256  # stage-1 directions are stored as uint8
 
 
 class CylinderPrefilter:
-    def __init__(self, params: mcc.MccParams, n_gallery: int = 30, n_probe: int = 10,
-                 layers: tuple[int, ...] = (0, 3)):
-        if params.nd <= max(layers):
-            raise ValueError(f"layers {layers} do not exist with {params.nd} angular layers")
+    def __init__(self, params: mcc.MccParams, n_gallery: int = 60, n_probe: int = 12,
+                 layers: tuple[int, ...] = DEFAULT_LAYERS):
+        if params.ns != 16 or params.nd <= max(layers):
+            raise ValueError(f"stage 1 pools 16 x 16-cell layers {layers}; the cylinders have "
+                             f"{params.ns} x {params.ns} cells and {params.nd} layers")
         self.params = params
         self.n_gallery = int(n_gallery)
         self.n_probe = int(n_probe)
-        mw = params.n_mask_words
-        self.words = np.array([k * mw + w for k in layers for w in range(mw)], np.int64)
+        self.layers = tuple(int(k) for k in layers)
+        # the direction gate on the uint8 grid: |difference| <= gate_steps steps
+        self.gate_steps = int(np.floor(params.delta_theta * _THETA_STEPS / mcc.TWO_PI + 1e-9))
         self._alloc(0)
 
     # --- storage (rows = gallery fingers) -------------------------------------------------------
     def _alloc(self, rows: int) -> None:
         G = self.n_gallery
-        self.bits_t = np.zeros((len(self.words), rows * G), np.uint64)
-        # compact per-cylinder side data (3 bytes instead of 8: room for more cylinders within
-        # 16 KB per finger): sqrt of the bit count as float16, direction quantized to 256 steps
-        # (1.4 degrees, far below the gate). An empty slot has no bits: its similarity is 0.
-        self.sqrt_norm = np.zeros(rows * G, np.float16)
+        self.codes_t = np.zeros((len(self.layers), rows * G), np.uint64)
+        # bits set in the code (0..256; 256, a code with every bit set, is stored as 255) and the
+        # direction on 256 steps (1.4 degrees, far below the gate). An empty slot has no bits:
+        # its similarity is 0.
+        self.count = np.zeros(rows * G, np.uint8)
         self.theta = np.zeros(rows * G, np.uint8)
 
     @property
     def rows(self) -> int:
-        return self.sqrt_norm.shape[0] // self.n_gallery
+        return self.count.shape[0] // self.n_gallery
 
     def reserve(self, rows: int, used: int) -> None:
         if rows <= self.rows:
             return
-        old = (self.bits_t, self.sqrt_norm, self.theta)
+        old = (self.codes_t, self.count, self.theta)
         self._alloc(rows)
         n = used * self.n_gallery
-        self.bits_t[:, :n], self.sqrt_norm[:n], self.theta[:n] = old[0][:, :n], old[1][:n], old[2][:n]
+        self.codes_t[:, :n], self.count[:n], self.theta[:n] = old[0][:, :n], old[1][:n], old[2][:n]
+
+    def compact(self, rows: int) -> None:
+        """Keep exactly `rows` rows (copies: a view would pin the old buffers)."""
+        n = rows * self.n_gallery
+        self.codes_t, self.count, self.theta = (self.codes_t[:, :n].copy(), self.count[:n].copy(),
+                                                self.theta[:n].copy())
+
+    def nbytes(self) -> int:
+        return int(self.codes_t.nbytes + self.count.nbytes + self.theta.nbytes)
 
     def nbytes_per_row(self) -> int:
-        return self.n_gallery * (len(self.words) * 8 + self.sqrt_norm.itemsize + self.theta.itemsize)
+        return self.n_gallery * (len(self.layers) * 8 + self.count.itemsize + self.theta.itemsize)
 
     def _select(self, bits: np.ndarray, n_cyl: np.ndarray, k: int) -> np.ndarray:
         """(rows, k) indices of the k cylinders with most bits set (padding sorts last)."""
@@ -79,53 +94,91 @@ class CylinderPrefilter:
         if C < G:  # fewer slots than stage-1 cylinders: pad
             bits = np.concatenate([bits, np.zeros((m, G - C, bits.shape[2]), bits.dtype)], axis=1)
             xyt = np.concatenate([xyt, np.zeros((m, G - C, 3), xyt.dtype)], axis=1)
-        pick = self._select(bits, np.asarray(n_cyl), G)  # (m, G)
-        sel = np.take_along_axis(bits, pick[:, :, None], axis=1)[:, :, self.words]  # (m, G, w)
-        valid = pick < np.asarray(n_cyl)[:, None]
-        sel = np.where(valid[:, :, None], sel, np.uint64(0))
+        n_cyl = np.asarray(n_cyl)
+        pick = self._select(bits, n_cyl, G)  # (m, G): every cylinder when the finger has <= G
+        valid = pick < n_cyl[:, None]
+        code = pooled_code(np.take_along_axis(bits, pick[:, :, None], axis=1), self.layers)
+        code[~valid] = 0
         cols = slice(start * G, (start + m) * G)
-        self.bits_t[:, cols] = sel.reshape(m * G, -1).T
-        self.sqrt_norm[cols] = np.sqrt(np.bitwise_count(sel).sum(-1)).reshape(-1).astype(np.float16)
+        self.codes_t[:, cols] = code.reshape(m * G, -1).T
+        self.count[cols] = np.minimum(np.bitwise_count(code).sum(-1), 255).reshape(-1)
         th = np.take_along_axis(xyt[..., 2], pick, axis=1).astype(np.float64)
         th = np.nan_to_num(np.where(valid, th, 0.0), nan=0.0, posinf=0.0, neginf=0.0)
-        self.theta[cols] = (np.rint(th * (_THETA_STEPS / mcc.TWO_PI)).astype(np.int64) % _THETA_STEPS).reshape(-1)
+        self.theta[cols] = _theta_steps(th).reshape(-1)
 
     def move_row(self, src: int, dst: int) -> None:
         G = self.n_gallery
         s, d = slice(src * G, (src + 1) * G), slice(dst * G, (dst + 1) * G)
-        self.bits_t[:, d], self.sqrt_norm[d], self.theta[d] = self.bits_t[:, s], self.sqrt_norm[s], self.theta[s]
+        self.codes_t[:, d], self.count[d], self.theta[d] = self.codes_t[:, s], self.count[s], self.theta[s]
 
     # --- scoring ------------------------------------------------------------------------------
-    def scores(self, probe: mcc.CylinderSet, n_rows: int, chunk: int = 4096) -> np.ndarray:
+    def probe_codes(self, probe: mcc.CylinderSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The probe's `n_probe` most informative cylinders: codes (k, words), bit counts (k,),
+        directions on the uint8 grid (k,)."""
+        pick = self._select(probe.bits[None], np.array([len(probe)]), self.n_probe)[0]
+        a = np.ascontiguousarray(pooled_code(probe.bits[pick], self.layers))
+        return a, np.bitwise_count(a).sum(-1).astype(np.int64), _theta_steps(probe.xyt[pick, 2])
+
+    def scores(self, probe: mcc.CylinderSet, n_rows: int, chunk: int = 2048) -> np.ndarray:
         """Stage-1 score of every gallery row 0..n_rows-1: (n_rows,) float32."""
         out = np.zeros(n_rows, np.float32)
         if len(probe) == 0 or n_rows == 0:
             return out
-        p, G = self.params, self.n_gallery
-        pick = self._select(probe.bits[None], np.array([len(probe)]), self.n_probe)[0]
-        a = np.ascontiguousarray(probe.bits[pick][:, self.words])  # (k, w)
-        a_sqrt = np.sqrt(np.bitwise_count(a).sum(-1)).astype(np.float32)[:, None]
-        # the probe's directions on the same 256-step grid as the gallery's
-        a_theta = (np.rint(np.mod(probe.xyt[pick, 2].astype(np.float64), mcc.TWO_PI) * (_THETA_STEPS / mcc.TWO_PI))
-                   % _THETA_STEPS * (mcc.TWO_PI / _THETA_STEPS)).astype(np.float32)[:, None]
-        k = len(pick)
+        G, g = self.n_gallery, self.gate_steps
+        a, a_count, a_theta = self.probe_codes(probe)
+        table = similarity_table(a_count)  # (k, 256 * 257): [|b| * 257 + |a & b|]
+        shift = ((g - a_theta.astype(np.int64)) % _THETA_STEPS).astype(np.uint8)  # gallery theta + shift: wraps mod 256
+        k, n_words = a.shape
+        width = chunk * G
+        tmp = np.empty(width, np.uint64)  # per-chunk buffers, reused: they stay in cache
+        cnt = np.empty(width, np.uint8)
+        part = np.empty(width, np.uint8)
+        idx = np.empty(width, np.int32)
+        ok = np.empty(width, np.uint8)
         for s in range(0, n_rows, chunk):
             e = min(n_rows, s + chunk)
             cols = slice(s * G, e * G)
-            b_t = self.bits_t[:, cols]
-            shape = (k, (e - s) * G)
-            ab = mcc._popcount_dot(a, b_t, np.zeros(shape, np.uint16), np.empty(shape, np.uint64),
-                                   np.empty(shape, np.uint8)).astype(np.float32)
-            b_sqrt = self.sqrt_norm[cols].astype(np.float32)[None, :]
-            xor = a_sqrt * a_sqrt + b_sqrt * b_sqrt - 2.0 * ab
-            np.maximum(xor, 0.0, out=xor)
-            denom = a_sqrt + b_sqrt
-            sim = 1.0 - np.sqrt(xor) / np.maximum(denom, 1e-6)
-            b_theta = self.theta[cols].astype(np.float32) * np.float32(mcc.TWO_PI / _THETA_STEPS)
-            ok = mcc._abs_angle_diff(a_theta, b_theta[None, :]) <= p.delta_theta
-            sim *= ok & (denom > 0)
-            out[s:e] = sim.reshape(k, e - s, G).max(axis=2).sum(axis=0)
+            n = (e - s) * G
+            b_t = self.codes_t[:, cols]
+            base = self.count[cols].astype(np.int32) * 257
+            b_theta = self.theta[cols]
+            for i in range(k):  # one probe cylinder against the chunk: a few vector passes
+                # idx = |b| * 257 + |a & b|; words counted in uint8 in groups of 3 (<= 192 bits)
+                np.copyto(idx[:n], base)
+                for g0 in range(0, n_words, 3):
+                    for w in range(g0, min(n_words, g0 + 3)):
+                        np.bitwise_and(b_t[w], a[i, w], out=tmp[:n])
+                        np.bitwise_count(tmp[:n], out=cnt[:n] if w > g0 else part[:n])
+                        if w > g0:
+                            part[:n] += cnt[:n]
+                    idx[:n] += part[:n]
+                sim = table[i].take(idx[:n])
+                np.add(b_theta, shift[i], out=ok[:n])  # uint8 wrap-around: difference mod 256
+                sim *= ok[:n] <= 2 * g
+                out[s:e] += sim.reshape(e - s, G).max(axis=1)
         return out
+
+
+def similarity_table(a_count: np.ndarray) -> np.ndarray:
+    """(k, 256 * 257) float32: the bit-based similarity 1 - sqrt(|a xor b|) / (sqrt|a| + sqrt|b|)
+    of a probe code with |a| = a_count[i] bits against a gallery code with |b| bits sharing
+    |a & b| of them, at [i, |b| * 257 + |a & b|]; 0 when both codes are empty."""
+    sqrt_na = np.sqrt(np.asarray(a_count, np.float32))[:, None, None]
+    nb = np.arange(256, dtype=np.float32)
+    sqrt_nb = np.sqrt(nb)[None, :, None]
+    xor = (sqrt_na * sqrt_na + nb[None, :, None]) - 2.0 * np.arange(257, dtype=np.float32)[None, None, :]
+    np.maximum(xor, 0.0, out=xor)
+    denom = sqrt_na + sqrt_nb
+    sim = 1.0 - np.sqrt(xor) / np.maximum(denom, np.float32(1e-6))
+    sim *= denom > 0
+    return sim.reshape(len(sqrt_na), -1)
+
+
+def _theta_steps(theta: np.ndarray) -> np.ndarray:
+    """Directions (radians, any range) on the 256-step uint8 grid."""
+    th = np.nan_to_num(np.asarray(theta, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    return (np.rint(np.mod(th, mcc.TWO_PI) * (_THETA_STEPS / mcc.TWO_PI)).astype(np.int64)
+            % _THETA_STEPS).astype(np.uint8)
 
 
 def rescore_rows(probe: mcc.CylinderSet, bits: np.ndarray, xyt: np.ndarray, n_cyl: np.ndarray,

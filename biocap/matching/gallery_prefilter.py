@@ -32,6 +32,10 @@ _THETA_STEPS = 256  # stage-1 directions are stored as uint8
 
 
 class CylinderPrefilter:
+    #: fingers per storage block: inside a block the columns are slot-major (slot, finger), so the
+    #: best-of-the-finger's-cylinders step is an element-wise maximum over contiguous rows
+    BLOCK = 256
+
     def __init__(self, params: mcc.MccParams, n_gallery: int = 60, n_probe: int = 12,
                  layers: tuple[int, ...] = DEFAULT_LAYERS):
         if params.ns != 16 or params.nd <= max(layers):
@@ -45,33 +49,48 @@ class CylinderPrefilter:
         self.gate_steps = int(np.floor(params.delta_theta * _THETA_STEPS / mcc.TWO_PI + 1e-9))
         self._alloc(0)
 
-    # --- storage (rows = gallery fingers) -------------------------------------------------------
+    # --- storage (rows = gallery fingers, in blocks of BLOCK; the last block may be narrower) --
     def _alloc(self, rows: int) -> None:
-        G = self.n_gallery
-        self.codes_t = np.zeros((len(self.layers), rows * G), np.uint64)
-        # bits set in the code (0..256; 256, a code with every bit set, is stored as 255) and the
-        # direction on 256 steps (1.4 degrees, far below the gate). An empty slot has no bits:
-        # its similarity is 0.
-        self.count = np.zeros(rows * G, np.uint8)
-        self.theta = np.zeros(rows * G, np.uint8)
+        self.capacity = int(rows)
+        cols = self.capacity * self.n_gallery
+        self.codes_t = np.zeros((len(self.layers), cols), np.uint64)
+        # bits set in the code (at most 255: a code with all 256 bits set loses one, so that
+        # |a & b| <= 255 too) and the direction on 256 steps (1.4 degrees, far below the gate).
+        # An empty slot has no bits: its similarity is 0.
+        self.count = np.zeros(cols, np.uint8)
+        self.theta = np.zeros(cols, np.uint8)
 
     @property
     def rows(self) -> int:
-        return self.count.shape[0] // self.n_gallery
+        return self.capacity
+
+    def _full_rows(self) -> int:
+        """Rows in full blocks; the rows after them form one narrower last block."""
+        return self.capacity // self.BLOCK * self.BLOCK
+
+    def _columns(self, rows: np.ndarray) -> np.ndarray:
+        """(m, n_gallery) column of each slot of each row: block, then slot, then row."""
+        rows = np.asarray(rows, np.int64)[:, None]
+        B, G, full = self.BLOCK, self.n_gallery, self._full_rows()
+        width = np.where(rows < full, B, self.capacity - full)
+        return (rows // B) * (B * G) + np.arange(G)[None, :] * width + rows % B
+
+    def _relayout(self, rows: int, used: int) -> None:
+        """Change the capacity to `rows`, keeping rows 0..used-1 (the last block's width changes)."""
+        keep = np.arange(min(used, rows))
+        src = self._columns(keep).reshape(-1)
+        old = (self.codes_t[:, src], self.count[src], self.theta[src])
+        self._alloc(rows)
+        dst = self._columns(keep).reshape(-1)
+        self.codes_t[:, dst], self.count[dst], self.theta[dst] = old
 
     def reserve(self, rows: int, used: int) -> None:
-        if rows <= self.rows:
-            return
-        old = (self.codes_t, self.count, self.theta)
-        self._alloc(rows)
-        n = used * self.n_gallery
-        self.codes_t[:, :n], self.count[:n], self.theta[:n] = old[0][:, :n], old[1][:n], old[2][:n]
+        if rows > self.capacity:
+            self._relayout(rows, used)
 
     def compact(self, rows: int) -> None:
-        """Keep exactly `rows` rows (copies: a view would pin the old buffers)."""
-        n = rows * self.n_gallery
-        self.codes_t, self.count, self.theta = (self.codes_t[:, :n].copy(), self.count[:n].copy(),
-                                                self.theta[:n].copy())
+        """Keep exactly `rows` rows (new arrays: nothing pins the old buffers)."""
+        self._relayout(rows, rows)
 
     def nbytes(self) -> int:
         return int(self.codes_t.nbytes + self.count.nbytes + self.theta.nbytes)
@@ -99,16 +118,17 @@ class CylinderPrefilter:
         valid = pick < n_cyl[:, None]
         code = pooled_code(np.take_along_axis(bits, pick[:, :, None], axis=1), self.layers)
         code[~valid] = 0
-        cols = slice(start * G, (start + m) * G)
+        count = np.bitwise_count(code).sum(-1)
+        code[count > 255, 0] &= ~np.uint64(1)  # a full code keeps 255 bits (uint8 counts)
+        cols = self._columns(np.arange(start, start + m)).reshape(-1)
         self.codes_t[:, cols] = code.reshape(m * G, -1).T
-        self.count[cols] = np.minimum(np.bitwise_count(code).sum(-1), 255).reshape(-1)
+        self.count[cols] = np.bitwise_count(code).sum(-1).reshape(-1)
         th = np.take_along_axis(xyt[..., 2], pick, axis=1).astype(np.float64)
         th = np.nan_to_num(np.where(valid, th, 0.0), nan=0.0, posinf=0.0, neginf=0.0)
         self.theta[cols] = _theta_steps(th).reshape(-1)
 
     def move_row(self, src: int, dst: int) -> None:
-        G = self.n_gallery
-        s, d = slice(src * G, (src + 1) * G), slice(dst * G, (dst + 1) * G)
+        s, d = self._columns(np.array([src]))[0], self._columns(np.array([dst]))[0]
         self.codes_t[:, d], self.count[d], self.theta[d] = self.codes_t[:, s], self.count[s], self.theta[s]
 
     # --- scoring ------------------------------------------------------------------------------
@@ -124,39 +144,57 @@ class CylinderPrefilter:
         out = np.zeros(n_rows, np.float32)
         if len(probe) == 0 or n_rows == 0:
             return out
-        G, g = self.n_gallery, self.gate_steps
+        if n_rows > self.capacity:
+            raise ValueError(f"{n_rows} rows asked, {self.capacity} stored")
+        B, G, g = self.BLOCK, self.n_gallery, self.gate_steps
+        full = self._full_rows()
+        chunk = _round_up(max(int(chunk), 1), B)
         a, a_count, a_theta = self.probe_codes(probe)
-        table = similarity_table(a_count)  # (k, 256 * 257): [|b| * 257 + |a & b|]
-        shift = ((g - a_theta.astype(np.int64)) % _THETA_STEPS).astype(np.uint8)  # gallery theta + shift: wraps mod 256
+        # similarity in 1/255 steps (an error <= 0.002 a cylinder; scores are sums of ~12)
+        table = np.rint(similarity_table(a_count) * 255).astype(np.uint8)  # (k, 256 * 257)
+        shift = ((g - a_theta.astype(np.int64)) % _THETA_STEPS).astype(np.uint8)  # + gallery theta: wraps mod 256
         k, n_words = a.shape
-        width = chunk * G
+        width = min(chunk, self.capacity) * G
         tmp = np.empty(width, np.uint64)  # per-chunk buffers, reused: they stay in cache
         cnt = np.empty(width, np.uint8)
         part = np.empty(width, np.uint8)
-        idx = np.empty(width, np.int32)
+        idx = np.empty(width, np.intp)
         ok = np.empty(width, np.uint8)
+        acc = np.empty(min(chunk, self.capacity), np.uint16)  # k * 255 <= 65535 for k <= 257
         for s in range(0, n_rows, chunk):
             e = min(n_rows, s + chunk)
-            cols = slice(s * G, e * G)
-            n = (e - s) * G
+            e_pad = _round_up(e, B) if e <= full else self.capacity  # whole blocks
+            cols = slice(s * G, e_pad * G)
+            n = (e_pad - s) * G
+            split = (min(e_pad, full) - s) * G  # columns in full blocks; the rest: the last block
             b_t = self.codes_t[:, cols]
-            base = self.count[cols].astype(np.int32) * 257
+            base = self.count[cols].astype(np.intp) * 257
             b_theta = self.theta[cols]
+            acc[:] = 0
             for i in range(k):  # one probe cylinder against the chunk: a few vector passes
                 # idx = |b| * 257 + |a & b|; words counted in uint8 in groups of 3 (<= 192 bits)
-                np.copyto(idx[:n], base)
                 for g0 in range(0, n_words, 3):
                     for w in range(g0, min(n_words, g0 + 3)):
                         np.bitwise_and(b_t[w], a[i, w], out=tmp[:n])
                         np.bitwise_count(tmp[:n], out=cnt[:n] if w > g0 else part[:n])
                         if w > g0:
                             part[:n] += cnt[:n]
-                    idx[:n] += part[:n]
+                    np.add(base if g0 == 0 else idx[:n], part[:n], out=idx[:n])
                 sim = table[i].take(idx[:n])
                 np.add(b_theta, shift[i], out=ok[:n])  # uint8 wrap-around: difference mod 256
                 sim *= ok[:n] <= 2 * g
-                out[s:e] += sim.reshape(e - s, G).max(axis=1)
+                # best over the finger's slots: (block, slot, finger) -> max over slot
+                m = split // G
+                if m:
+                    acc[:m] += sim[:split].reshape(-1, G, B).max(axis=1).reshape(-1)
+                if n > split:
+                    acc[m:e_pad - s] += sim[split:n].reshape(G, -1).max(axis=0)
+            out[s:e] = acc[:e - s] * np.float32(1 / 255)
         return out
+
+
+def _round_up(n: int, block: int) -> int:
+    return -(-int(n) // block) * block
 
 
 def similarity_table(a_count: np.ndarray) -> np.ndarray:

@@ -12,9 +12,9 @@ minutiae; plus the stage-1 arrays of `gallery_prefilter`), so memory per finger 
 fragmentation).
 
 Search, a cascade: stage 1 scores every finger with a reduced MCC comparison
-(`gallery_prefilter`: the probe's 10 and each finger's 30 most informative cylinders, two of the
-six angular layers, a few AND + popcount passes over contiguous rows) and keeps the best
-`cascade_fraction` (10%); stage 1.5 rescores those with the same similarity over every cylinder
+(`gallery_prefilter`: the probe's 12 most informative cylinders against every cylinder of the
+finger as 4-word pooled codes, `gallery_pooled`; a few AND + popcount passes over contiguous rows)
+and keeps the best `cascade_fraction` (10%); stage 1.5 rescores those with the same similarity over every cylinder
 and layer (read from the full arrays: no extra memory) and keeps the best `shortlist`
 (max(256, 1%)); stage 2 runs the full MCC LSS-R comparison, batched, on the shortlist only.
 `search(..., exhaustive=True)` skips the pruning (the reference for the rank-1 cost of pruning).

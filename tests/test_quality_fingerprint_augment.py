@@ -33,7 +33,7 @@ def test_variants_are_deterministic_per_seed_and_key():
     other = list(sensor_variants("set/1_2.tif", img, 1, seed=7))
     assert other[0][0] != a[0][0]
     # keys mark them as non-originals and name the parameters (the NFIQ 2 cache relies on it)
-    assert all(k.startswith("set/1_1.tif#s") and "tone(" in k for k, _ in a)
+    assert all(k.startswith("set/1_1.tif#s") and "levels(" in k for k, _ in a)
 
 
 def test_variants_keep_a_usable_uint8_print():
@@ -60,11 +60,13 @@ def test_resample_scales_the_ridge_period():
     assert aug.resample(img, 0.85).shape == (round(320 * 0.85), round(288 * 0.85))
 
 
-def test_tone_moves_background_and_contrast():
+def test_levels_move_platen_and_ridges():
     img = _print()
-    out = aug.tone(img, gamma=1.0, contrast=0.5, background=180)
-    assert abs(np.percentile(out, 99) - 180) <= 2
-    assert out.std() < img.std() * 0.6
+    out = aug.levels(img, black=60, white=180)
+    assert abs(np.percentile(out, 99) - 180) <= 2 and abs(np.percentile(out, 1) - 60) <= 2
+    assert out.std() < img.std() * 0.75
+    saturated = aug.levels(img, black=0, white=320)
+    assert (saturated == 255).mean() > (img >= 254).mean() + 0.1
 
 
 def test_contact_keeps_only_the_centre():
@@ -82,7 +84,7 @@ def test_bad_images_raise(bad):
 
 def test_out_of_range_parameters_raise():
     img = _print()
-    for call in (lambda: aug.tone(img, gamma=0.0), lambda: aug.resample(img, 5.0),
+    for call in (lambda: aug.levels(img, gamma=0.0), lambda: aug.resample(img, 5.0),
                  lambda: aug.skin(img, 2.0), lambda: aug.contact(img, keep=0.0)):
         with pytest.raises(InvalidSample):
             call()

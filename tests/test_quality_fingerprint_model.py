@@ -74,6 +74,23 @@ def test_shipped_model_uses_the_training_feature_subset():
     assert load_model().used.tolist() == feature_mask().tolist()
 
 
+def test_training_weights_real_originals_by_repetition():
+    from biocap.quality.train_fingerprint import SYNTHETIC, fit_model, original_repeats
+
+    keys = ["db1/1_1.tif", "db1/1_1.tif#0:blur(sigma=2)", "db1/1_1.tif#s0:levels(gamma=1)",
+            "synthetic/1/1_1:normal:x"]
+    sets = ["db1", "db1", "db1", SYNTHETIC]
+    assert original_repeats(keys, sets, 3).tolist() == [3, 1, 1, 1]
+    x, y = _toy(200)
+    repeats = np.where(np.arange(200) % 2 == 0, 3, 1)
+    params = dict(n_trees=10, depth=2, linear_weight=1.0)
+    weighted = fit_model(x, y, repeats, params)
+    rows = np.repeat(np.arange(200), repeats)
+    assert np.allclose(weighted.predict(x), QualityModel(**params).fit(x[rows], y[rows]).predict(x))
+    plain = fit_model(x, y, np.ones(200, int), params)
+    assert not np.allclose(weighted.predict(x), plain.predict(x))
+
+
 def test_model_does_not_extrapolate_beyond_its_training_range():
     x, y = _toy()
     model = QualityModel(n_trees=20, depth=2, linear_weight=1.0).fit(x, y)

@@ -32,17 +32,17 @@ def _background(image: np.ndarray) -> float:
     return float(np.percentile(image, 99))
 
 
-def tone(image: np.ndarray, gamma: float = 1.0, contrast: float = 1.0,
-         background: float | None = None) -> np.ndarray:
-    """Another sensor's grey-level curve: gamma on the 0-1 scale, ridge depth scaled by
-    `contrast` around the background, and the background moved to the level `background`."""
+def levels(image: np.ndarray, black: float = 0.0, white: float = 255.0,
+           gamma: float = 1.0) -> np.ndarray:
+    """Another sensor's grey-level curve: the image's darkest percentile (ridges) goes to
+    `black`, its brightest (the platen) to `white`, with `gamma` in between. `white` above 255
+    saturates the platen and the lightest valleys, as some optical sensors do."""
     _check(image)
-    if not (0.2 <= gamma <= 5 and 0.05 <= contrast <= 3):
-        raise InvalidSample("tone needs 0.2 <= gamma <= 5 and 0.05 <= contrast <= 3")
-    g = (image.astype(np.float32) / 255.0) ** gamma * 255.0
-    bg = float(np.percentile(g, 99))
-    target = bg if background is None else float(background)
-    out = target + (g - bg) * contrast
+    if not (0.2 <= gamma <= 5 and -100 <= black < white <= 400):
+        raise InvalidSample("levels needs 0.2 <= gamma <= 5 and -100 <= black < white <= 400")
+    lo, hi = np.percentile(image, (1, 99))
+    u = np.clip((image.astype(np.float32) - lo) / max(float(hi - lo), 1.0), 0, 1)
+    out = black + (white - black) * u ** gamma
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
@@ -141,9 +141,12 @@ def random_sensor_variant(image: np.ndarray, rng: np.random.Generator) -> tuple[
                                   "angle_deg": float(rng.uniform(0, 180))}))
     if rng.random() < 0.4:
         steps.append(("soften", {"sigma": float(rng.uniform(0.5, 1.6))}))
-    steps.append(("tone", {"gamma": float(np.exp(rng.uniform(np.log(0.5), np.log(2.0)))),
-                           "contrast": float(rng.uniform(0.45, 1.15)),
-                           "background": float(rng.uniform(140, 255))}))
+    # platen from mid grey (some capacitive sensors) to saturated white (some optical ones),
+    # ridges from black to 160 levels below it
+    white = float(rng.uniform(150, 300))
+    steps.append(("levels", {"black": float(rng.uniform(-40, min(100.0, white - 130))),
+                             "white": white,
+                             "gamma": float(np.exp(rng.uniform(np.log(0.6), np.log(1.7))))}))
     if rng.random() < 0.5:
         steps.append(("sensor_noise", {"sigma": float(rng.uniform(2, 14)),
                                        "seed": int(rng.integers(1 << 30))}))
@@ -158,5 +161,5 @@ def random_sensor_variant(image: np.ndarray, rng: np.random.Generator) -> tuple[
     return key, out
 
 
-TRANSFORMS = {"tone": tone, "resample": resample, "soften": soften, "sensor_noise": sensor_noise,
+TRANSFORMS = {"levels": levels, "resample": resample, "soften": soften, "sensor_noise": sensor_noise,
               "skin": skin, "compress": compress, "contact": contact}

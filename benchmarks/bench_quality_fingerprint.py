@@ -81,12 +81,12 @@ def markdown(summary: dict) -> str:
     cv = summary.get("cross_validation")
     if cv:
         n = cv.get("n_images")
-        lines += ["", "The model was trained on these four sets (with degraded copies and synthetic "
-                  "prints from varied sensor profiles" + (f", {n} images in all" if n else "") +
+        lines += ["", "The model was trained on these four sets (with degraded copies, sensor-appearance "
+                  "variants and synthetic prints from varied sensor profiles" + (f", {n} images in all" if n else "") +
                   "), so the Spearman above is in-sample. Cross-validated Spearman with NFIQ 2 on "
                   "the original images (from the training report; synthetic prints stay in every "
-                  "training fold, each FVC set's own images and degraded copies are held out "
-                  "together):", "",
+                  "training fold, each FVC set's own images, degraded copies and variants are held "
+                  "out together):", "",
                   "| protocol | db1 | db2 | db3 | db4 | pooled |", "|---|---|---|---|---|---|"]
         for label, key in (("leave one set out", "leave_one_set_out_spearman"),
                            ("5 folds grouped by finger", "finger_grouped_5fold_spearman"),

@@ -74,6 +74,17 @@ def test_shipped_model_uses_the_training_feature_subset():
     assert load_model().used.tolist() == feature_mask().tolist()
 
 
+def test_shipped_model_was_trained_with_the_current_training_data_settings():
+    # a model left over from other settings would not match the figures the report quotes
+    from biocap.quality.fingerprint import load_model
+    from biocap.quality import train_fingerprint as tf
+
+    meta = load_model().meta
+    assert meta["seed"] == tf.SEED and meta["degraded_per_image"] == tf.DEGRADED_PER_IMAGE
+    assert meta["sensor_variants_per_image"] == tf.SENSOR_VARIANTS_PER_IMAGE
+    assert meta["original_weight"] == tf.ORIGINAL_WEIGHT
+
+
 def test_training_weights_real_originals_by_repetition():
     from biocap.quality.train_fingerprint import SYNTHETIC, fit_model, original_repeats
 

@@ -8,7 +8,7 @@ same real prints as other sensors would show them), and prints of biocap's finge
 generator rendered through randomly varied sensor profiles (`fingerprint_synthetic_training`;
 never held out: they belong to no FVC set), all drawn from one fixed seed. Target: the NFIQ 2
 score of each image (computed once through `nbis-py` and cached outside the repository,
-`--cache`; a fresh machine labels ~6,600 images, about 70 ms each). Real originals count
+`--cache`; a fresh machine labels ~4,700 images, 70-110 ms each). Real originals count
 `ORIGINAL_WEIGHT` times. The model (`fingerprint_model.QualityModel`) blends a ridge
 regression (robust across sensors) with gradient-boosted trees; it is reported with
 leave-one-dataset-out Spearman correlations (a held-out set's degraded copies and variants are

@@ -21,7 +21,8 @@ import numpy as np
 
 from ..errors import InvalidDataError
 from ..matching.fingerprint import FingerprintComparator
-from ..matching.gallery import FORMAT_VERSION, READABLE_VERSIONS, FingerprintGallery
+from ..matching.gallery import (CASCADE_FRACTION, FORMAT_VERSION, READABLE_VERSIONS, SHORTLIST_FRACTION,
+                                FingerprintGallery)
 from .bench_verify_fingerprint import default_sets, load_templates
 from .identification import rank_k_rates
 
@@ -115,6 +116,8 @@ def run(args) -> dict:
     n_fill = max(0, n_gallery - len(mates))
     gal = filler_gallery(n_fill, int(args.seed), cmp) if n_fill else cmp.gallery()
     gal.comparator = cmp
+    # the filler cache may be older than the shipped search settings: measure the shipped ones
+    gal.shortlist_fraction, gal.cascade_fraction = SHORTLIST_FRACTION, CASCADE_FRACTION
     enrolled = [(k, e) for k, e in ((k, cmp.encode(t)) for k, t in mates) if e.enrollable]
     gal.add_many(enrolled)  # a mate that fails to enrol stays out: its probes count as misses
     gal.compact()

@@ -3,7 +3,7 @@
 Stage 1 (`CylinderPrefilter`): every cylinder of every gallery finger (up to `n_gallery`, 60, the
 gallery's capacity) is kept as a pooled code (`gallery_pooled`: layers 0, 1, 3, 4 pooled 2x2 to
 8 x 8 cells, 4 words), with its bit count and its direction as uint8 (34 bytes a cylinder); the
-probe contributes its `n_probe` (10) most informative cylinders (most bits set). A probe cylinder
+probe contributes its `n_probe` (12) most informative cylinders (most bits set). A probe cylinder
 and a gallery cylinder are compared with the bit-based MCC similarity over whole codes (no
 validity masks: 1 - sqrt|a xor b| / (sqrt|a| + sqrt|b|)), gated by the direction difference; a
 finger's stage-1 score is the sum over the probe cylinders of their best similarity among the
@@ -60,10 +60,6 @@ class CylinderPrefilter:
         self.count = np.zeros(cols, np.uint8)
         self.theta = np.zeros(cols, np.uint8)
 
-    @property
-    def rows(self) -> int:
-        return self.capacity
-
     def _full_rows(self) -> int:
         """Rows in full blocks; the rows after them form one narrower last block."""
         return self.capacity // self.BLOCK * self.BLOCK
@@ -119,13 +115,14 @@ class CylinderPrefilter:
         code = pooled_code(np.take_along_axis(bits, pick[:, :, None], axis=1), self.layers)
         code[~valid] = 0
         count = np.bitwise_count(code).sum(-1)
-        code[count > 255, 0] &= ~np.uint64(1)  # a full code keeps 255 bits (uint8 counts)
+        full_code = count > 255  # all 256 bits set: drop one, so that counts fit uint8
+        code[full_code, 0] &= ~np.uint64(1)
+        count[full_code] = 255
         cols = self._columns(np.arange(start, start + m)).reshape(-1)
         self.codes_t[:, cols] = code.reshape(m * G, -1).T
-        self.count[cols] = np.bitwise_count(code).sum(-1).reshape(-1)
-        th = np.take_along_axis(xyt[..., 2], pick, axis=1).astype(np.float64)
-        th = np.nan_to_num(np.where(valid, th, 0.0), nan=0.0, posinf=0.0, neginf=0.0)
-        self.theta[cols] = _theta_steps(th).reshape(-1)
+        self.count[cols] = count.reshape(-1)
+        th = np.take_along_axis(xyt[..., 2], pick, axis=1)
+        self.theta[cols] = _theta_steps(np.where(valid, th, 0.0)).reshape(-1)  # NaN-safe itself
 
     def move_row(self, src: int, dst: int) -> None:
         s, d = self._columns(np.array([src]))[0], self._columns(np.array([dst]))[0]

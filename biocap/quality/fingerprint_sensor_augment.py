@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from ..errors import InvalidSample
+from . import fingerprint_degrade as degrade
 
 
 def _check(image: np.ndarray) -> None:
@@ -61,14 +62,13 @@ def resample(image: np.ndarray, scale: float = 1.0) -> np.ndarray:
 def soften(image: np.ndarray, sigma: float = 0.8) -> np.ndarray:
     """Optics or a protective film: slight blur."""
     _check(image)
-    return cv2.GaussianBlur(image, (0, 0), float(sigma)) if sigma > 0 else image.copy()
+    return degrade.blur(image, float(sigma)) if sigma > 0 else image.copy()
 
 
 def sensor_noise(image: np.ndarray, sigma: float = 6.0, seed: int = 0) -> np.ndarray:
     """Pixel noise of the sensor."""
     _check(image)
-    rng = np.random.default_rng(seed)
-    return np.clip(image + rng.normal(0, sigma, image.shape), 0, 255).astype(np.uint8)
+    return degrade.noise(image, sigma, seed)
 
 
 def skin(image: np.ndarray, moisture: float = 0.0, seed: int = 0) -> np.ndarray:

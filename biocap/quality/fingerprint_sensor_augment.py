@@ -155,10 +155,14 @@ def random_sensor_variant(image: np.ndarray, rng: np.random.Generator) -> tuple[
     out = image
     for name, kwargs in steps:
         out = TRANSFORMS[name](out, **kwargs)
-    key = ";".join(name + "(" + ",".join(f"{a}={v:.4g}" if isinstance(v, float) else f"{a}={v}"
-                                         for a, v in sorted(kw.items())) + ")"
-                   for name, kw in steps)
-    return key, out
+    return ";".join(call_key(name, kw) for name, kw in steps), out
+
+
+def call_key(name: str, kwargs: dict) -> str:
+    """`name(a=v,...)` with sorted arguments and floats to 4 significant digits: names a
+    transform exactly enough that a cached NFIQ 2 score is reused only for the very same image."""
+    return name + "(" + ",".join(f"{a}={v:.4g}" if isinstance(v, float) else f"{a}={v}"
+                                 for a, v in sorted(kwargs.items())) + ")"
 
 
 TRANSFORMS = {"levels": levels, "resample": resample, "soften": soften, "sensor_noise": sensor_noise,

@@ -33,7 +33,7 @@ from ..imaging import to_working_resolution
 from .fingerprint_degrade import random_degradation
 from .fingerprint_features import FEATURE_NAMES, extract_features
 from .fingerprint_model import QualityModel, spearman
-from .fingerprint_sensor_augment import random_sensor_variant
+from .fingerprint_sensor_augment import call_key, random_sensor_variant
 from .fingerprint_synthetic_training import synthetic_images
 
 #: (folder under fingerprint/, ppi)
@@ -121,11 +121,7 @@ def training_images(degraded_per_image: int = DEGRADED_PER_IMAGE, seed: int = SE
             yield key, name, image
             for k in range(degraded_per_image):
                 deg, kwargs, out = random_degradation(image, rng)
-                # the key names the degradation with its parameters, so that cached NFIQ 2
-                # scores are only reused for the very same image
-                args = ",".join(f"{a}={v:.4g}" if isinstance(v, float) else f"{a}={v}"
-                                for a, v in sorted(kwargs.items()))
-                yield f"{key}#{k}:{deg}({args})", name, out
+                yield f"{key}#{k}:{call_key(deg, kwargs)}", name, out
             for vkey, out in sensor_variants(key, image, sensor_variants_per_image, seed):
                 yield vkey, name, out
 

@@ -111,3 +111,35 @@ def test_bench_search_on_a_tiny_gallery(shared_data, bench_env):
         assert key in out
     assert out["bytes_per_finger"] <= 16 * 1024
     assert 0 <= out["rank1"] <= 1 and out["rank1_exhaustive"] >= 0.5
+
+
+def test_bench_search_enrols_the_chosen_impression_and_saves_the_scores(shared_data, bench_env):
+    pytest.importorskip("biocap.synthetic.fingerprint_templates")
+    from biocap.errors import InvalidDataError
+    from biocap.evaluation import bench_search_fingerprint as bench
+    from biocap.evaluation.bench_verify_fingerprint import default_sets, load_templates
+    from biocap.matching.fingerprint import FingerprintComparator
+
+    db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
+    saved = bench_env / "scores.npz"
+    # 2 probes spread over 2 fingers: impression 1 of each (the first impression that is not 8)
+    out = bench.run(_args(dataset=db1, gallery_size=20, probes=2, limit=2, mate_impression=8,
+                          save_scores=saved))
+    assert out["mate_impression"] == 8 and out["n_probes"] == 2 and out["n_mates"] == 2
+    with np.load(saved) as z:
+        scores, gallery_ids, probe_ids = z["scores"], list(z["gallery_ids"]), list(z["probe_ids"])
+    assert scores.shape == (2, 20) and scores.dtype == np.float32
+    # recompute one saved score independently: impression 1 searched against impression 8
+    args = _args(dataset=db1, limit=2)
+    name, items, templates, _ = load_templates(default_sets(args)[0], args)
+    by = {(it.subject, int(it.impression)): t for it, t in zip(items, templates)}
+    subject = probe_ids[0].split("/")[1]
+    cmp = FingerprintComparator()
+    gal = cmp.gallery()
+    gal.add_many([("mate", cmp.encode(by[(subject, 8)]))])
+    expected = gal.score_rows(cmp.encode(by[(subject, 1)]), np.arange(1))[0]
+    assert scores[0, gallery_ids.index(probe_ids[0])] == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    with pytest.raises(InvalidDataError, match="mate-impression 9"):
+        bench.run(_args(dataset=db1, gallery_size=20, probes=2, limit=2, mate_impression=9))
+    with pytest.raises(InvalidDataError, match="positive"):
+        bench.run(_args(dataset=db1, gallery_size=20, probes=2, limit=2, mate_impression=0))

@@ -40,6 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--gallery-size", type=int, default=10_000)
         p.add_argument("--probes", type=int, default=100, help="number of probes (search)")
         p.add_argument("--seed", type=int, default=0)
+        if kind == "search":
+            p.add_argument("--mate-impression", type=int, default=1,
+                           help="impression enrolled as each real finger's mate (fingerprint)")
+            p.add_argument("--save-scores", type=Path,
+                           help="save the exhaustive score matrix (.npz) for offline re-evaluation")
         p.add_argument("--limit", type=int, help="use only the first N subjects")
         p.set_defaults(func=_run)
 

@@ -1,6 +1,7 @@
 """`biocap bench search --modality fingerprint`: 1:N speed and rank-1 identification.
 
-Protocol: the gallery holds impression 1 of every finger of the real FVC sets (the mates) plus
+Protocol: the gallery holds impression 1 (`--mate-impression K`: impression K) of every finger of
+the real FVC sets (the mates) plus
 synthetic fillers up to `--gallery-size` (the simulator's template-level mode,
 `biocap.synthetic.fingerprint_templates`); probes are the other impressions of the real fingers
 (the first `--probes` of them, spread over fingers). Each probe is searched with the cascaded
@@ -87,6 +88,32 @@ def _add_enrollable(gal: FingerprintGallery, batch) -> None:
     gal.add_many([(i, e) for i, e in enc if e.enrollable])
 
 
+def _save_scores(path: Path, full_scores, gallery_ids, probe_keys) -> None:
+    """The exhaustive score matrix (probes x gallery, float32) with its row and column ids, so
+    cascade settings can be re-evaluated offline without recomputing it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:  # a file handle: np.savez would append .npz to a bare name
+        np.savez(fh, scores=np.asarray(full_scores, dtype=np.float32),
+                 gallery_ids=np.asarray(gallery_ids, dtype=str), probe_ids=np.asarray(probe_keys, dtype=str))
+
+
+def _mate_impression(args) -> int:
+    """The impression number enrolled as each real finger's gallery mate (default 1)."""
+    k = getattr(args, "mate_impression", None)
+    k = 1 if k is None else k
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise InvalidDataError(f"--mate-impression must be a positive impression number, got {k!r}")
+    return int(k)
+
+
+def _impression_number(text) -> int | None:
+    """'01' and '1' name the same impression; a non-numeric label matches no number."""
+    try:
+        return int(str(text))
+    except ValueError:
+        return None
+
+
 def run(args) -> dict:
     n_gallery = int(args.gallery_size)
     n_probes = int(args.probes)
@@ -94,18 +121,26 @@ def run(args) -> dict:
         raise InvalidDataError("--gallery-size and --probes must be positive")
     cmp = FingerprintComparator()
     sets = default_sets(args)
+    mate_impression = _mate_impression(args)
     mates, probes = [], []
     extract_ms = []
+    impressions_seen = set()
     for name, items, templates, ms in (load_templates(s, args) for s in sets):
         extract_ms += ms
         for it, t in zip(items, templates):
+            number = _impression_number(it.impression)
+            impressions_seen.add(number)
             if t is None:
                 continue
             key = f"{name}/{it.subject}"
-            (mates if it.impression in ("1", "01") else probes).append((key, t))
+            (mates if number == mate_impression else probes).append((key, t))
+    if mate_impression not in impressions_seen:
+        have = ", ".join(str(i) for i in sorted(i for i in impressions_seen if i is not None))
+        raise InvalidDataError(f"--mate-impression {mate_impression}: no image of that impression in "
+                               f"the dataset (impressions found: {have or 'none'}); pick one of those")
     mate_ids = {k for k, _ in mates}
     probes = [(k, t) for k, t in probes if k in mate_ids]
-    # spread the probes over fingers: impression 2 of every finger first, then 3, ...
+    # spread the probes over fingers: the first other impression of every finger first, then the next
     by_finger: dict[str, list] = {}
     for k, t in probes:
         by_finger.setdefault(k, []).append(t)
@@ -138,6 +173,8 @@ def run(args) -> dict:
     t0 = time.process_time()
     full_scores = [gal.score_rows(e, all_rows) for _, e in enc]
     cpu_ex = time.process_time() - t0
+    if getattr(args, "save_scores", None):
+        _save_scores(Path(args.save_scores), full_scores, gal.ids, [k for k, _ in enc])
     for (key, e), full in zip(enc, full_scores):
         order = np.argsort(-full, kind="stable")[:10]
         ranked_ex.append([(ids[r], float(full[r])) for r in order])
@@ -153,6 +190,7 @@ def run(args) -> dict:
     n = len(gal)
     return {
         "gallery_size": n, "n_probes": len(enc), "n_mates": len(enrolled),
+        "mate_impression": mate_impression,
         "mates_failed_to_enrol": len(mates) - len(enrolled),
         "fillers": "biocap.synthetic.fingerprint_templates (seed %d)" % int(args.seed),
         "extractor": os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap"),

@@ -124,8 +124,14 @@ def test_bench_search_enrols_the_chosen_impression_and_saves_the_scores(shared_d
     saved = bench_env / "scores.npz"
     # 2 probes spread over 2 fingers: impression 1 of each (the first impression that is not 8)
     out = bench.run(_args(dataset=db1, gallery_size=20, probes=2, limit=2, mate_impression=8,
-                          save_scores=saved))
+                          scores_cache=saved))
     assert out["mate_impression"] == 8 and out["n_probes"] == 2 and out["n_mates"] == 2
+    assert out["exhaustive_per_second_per_core"] > 0
+    again = bench.run(_args(dataset=db1, gallery_size=20, probes=2, limit=2, mate_impression=8,
+                            scores_cache=saved))  # the cached scores are reused, same figures
+    assert again["exhaustive_per_second_per_core"] is None
+    for key in ("rank1", "rank1_exhaustive", "rank1_by_shortlist_fraction"):
+        assert again[key] == out[key]
     with np.load(saved) as z:
         scores, gallery_ids, probe_ids = z["scores"], list(z["gallery_ids"]), list(z["probe_ids"])
     assert scores.shape == (2, 20) and scores.dtype == np.float32
@@ -139,6 +145,17 @@ def test_bench_search_enrols_the_chosen_impression_and_saves_the_scores(shared_d
     gal.add_many([("mate", cmp.encode(by[(subject, 8)]))])
     expected = gal.score_rows(cmp.encode(by[(subject, 1)]), np.arange(1))[0]
     assert scores[0, gallery_ids.index(probe_ids[0])] == pytest.approx(expected, rel=1e-5, abs=1e-7)
+    # a cache of other scores is refused: a spot-checked score differs, or the ids differ
+    with np.load(saved) as z:
+        tampered = dict(z)
+    tampered["scores"] = tampered["scores"] * 0.5 + 0.01
+    np.savez(bench_env / "bad.npz", **tampered)
+    with pytest.raises(InvalidDataError, match="differ"):
+        bench.run(_args(dataset=db1, gallery_size=20, probes=2, limit=2, mate_impression=8,
+                        scores_cache=bench_env / "bad.npz"))
+    with pytest.raises(InvalidDataError, match="another gallery"):
+        bench.run(_args(dataset=db1, gallery_size=21, probes=2, limit=2, mate_impression=8,
+                        scores_cache=saved))
     with pytest.raises(InvalidDataError, match="mate-impression 9"):
         bench.run(_args(dataset=db1, gallery_size=20, probes=2, limit=2, mate_impression=9))
     with pytest.raises(InvalidDataError, match="positive"):

@@ -43,8 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         if kind == "search":
             p.add_argument("--mate-impression", type=int, default=1,
                            help="impression enrolled as each real finger's mate (fingerprint)")
-            p.add_argument("--save-scores", type=Path,
-                           help="save the exhaustive score matrix (.npz) for offline re-evaluation")
+            p.add_argument("--scores-cache", type=Path,
+                           help="exhaustive score matrix (.npz): saved there, reused when it exists "
+                                "and matches (fingerprint)")
         p.add_argument("--limit", type=int, help="use only the first N subjects")
         p.set_defaults(func=_run)
 

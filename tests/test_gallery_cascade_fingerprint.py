@@ -228,3 +228,96 @@ def test_block_layout_survives_growth_moves_and_compaction(gallery, fingers):
         for chunk in (8, 16, 1000):
             np.testing.assert_array_equal(small.scores(probe, n - 1, chunk=chunk),
                                           fresh.scores(probe, n - 1))
+
+
+def _consistency_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, p, n_probe=24, layers=(0, 1, 3, 4)):
+    """Stage 1.5 with geometric consistency written pair by pair (slow, obviously right): each
+    picked probe cylinder takes its best direction-compatible cylinder of the finger (layers
+    `layers` only), then MCC's LSS-R relaxation of those pairs, summed."""
+    words = [4 * k + w for k in layers for w in range(4)]
+    pb = probe.bits[:, words]
+    pc = [int(np.bitwise_count(b).sum()) for b in pb]
+    pick = sorted(range(len(pc)), key=lambda i: -pc[i])[:n_probe]
+    sig = lambda v, mu, tau: 1.0 / (1.0 + np.exp(min(float(-tau * (v - mu)), 50.0)))  # noqa: E731
+    adiff = lambda x, y: abs((x - y + np.pi) % (2 * np.pi) - np.pi)  # noqa: E731
+    wrap = lambda d: (d + np.pi) % (2 * np.pi) - np.pi  # noqa: E731
+    out = []
+    for r in range(bits.shape[0]):
+        n = int(n_cyl[r])
+        lam, where = [], []
+        for i in pick:
+            best, arg = 0.0, 0
+            for j in range(n):
+                b = bits[r, j, words]
+                na, nb = int(np.bitwise_count(pb[i]).sum()), int(np.bitwise_count(b).sum())
+                if na + nb == 0 or adiff(float(probe.xyt[i, 2]), float(xyt[r, j, 2])) > p.delta_theta:
+                    continue
+                s = 1 - np.sqrt(int(np.bitwise_count(pb[i] ^ b).sum())) / (np.sqrt(na) + np.sqrt(nb))
+                if s > best:
+                    best, arg = s, j
+            lam.append(best)
+            where.append((probe.xyt[i], xyt[r, arg]))
+        k = len(pick)
+        rho = np.zeros((k, k))
+        for t in range(k):
+            for u in range(k):
+                if t == u or lam[t] <= 0 or lam[u] <= 0:
+                    continue
+                (at, bt), (au, bu) = where[t], where[u]
+                d1 = abs(np.hypot(*(bu[:2] - bt[:2])) - np.hypot(*(au[:2] - at[:2])))
+                d2 = adiff(wrap(at[2] - au[2]), wrap(bt[2] - bu[2]))
+                d3 = adiff(wrap(at[2] - np.arctan2(au[1] - at[1], au[0] - at[0])),
+                           wrap(bt[2] - np.arctan2(bu[1] - bt[1], bu[0] - bt[0])))
+                rho[t, u] = (sig(d1, p.mu_p1, p.tau_p1) * sig(d2, p.mu_p2, p.tau_p2)
+                             * sig(d3, p.mu_p3, p.tau_p3))
+        lam = np.array(lam)
+        for _ in range(p.n_rel):
+            lam = p.w_r * lam + (1 - p.w_r) / (k - 1) * rho @ lam
+        out.append(lam.sum())
+    return np.array(out)
+
+
+def test_consistent_stage_matches_a_pair_by_pair_reference(gallery, fingers):
+    from biocap.matching.gallery_consistency import consistent_scores
+
+    a, p = gallery._a, gallery.comparator.params
+    rows = np.array([1, 4, 9, 17, 26])
+    for fid in (4, 17):
+        probe = gallery.comparator.encode(fingers[fid][1]).cylinders
+        got = consistent_scores(probe, a["bits"], a["xyt"], a["n_cyl"], rows, p, chunk=2)  # chunks split the rows
+        want = _consistency_reference(probe, a["bits"][rows], a["xyt"][rows], a["n_cyl"][rows], p)
+        np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-3)
+        assert np.all(got > 0)
+
+
+def test_consistent_stage_prefers_a_consistent_placement(gallery, fingers):
+    """The mate's own cylinders at scrambled positions keep every cylinder similarity (the former
+    stage 1.5, a plain sum, scores them as the mate) but lose the geometric agreement: the
+    consistent stage must rank the true placement clearly higher."""
+    from biocap.matching.gallery_consistency import consistent_scores
+
+    cmp = gallery.comparator
+    mate = cmp.encode(fingers[6][0]).cylinders
+    probe = cmp.encode(fingers[6][1]).cylinders
+    n = min(len(mate), 60)
+    bits = np.zeros((2, 60, 24), np.uint64)
+    xyt = np.zeros((2, 60, 3), np.float32)
+    bits[:, :n] = mate.bits[:n]
+    xyt[:, :n] = mate.xyt[:n]
+    rng = np.random.default_rng(1)
+    xyt[1, :n, :2] = mate.xyt[rng.permutation(n), :2]  # same cylinders and directions, other places
+    n_cyl = np.array([n, n])
+    plain = rescore_rows(probe, bits, xyt, n_cyl, cmp.params, n_probe=24)
+    assert plain[0] == pytest.approx(plain[1])
+    true_place, scrambled = consistent_scores(probe, bits, xyt, n_cyl, np.arange(2), cmp.params)
+    assert true_place > 1.3 * scrambled
+
+
+def test_consistent_stage_checks_its_arrays(gallery, fingers):
+    from biocap.matching.gallery_consistency import consistent_scores
+
+    a, p = gallery._a, gallery.comparator.params
+    probe = gallery.comparator.encode(fingers[3][1]).cylinders
+    assert consistent_scores(probe, a["bits"], a["xyt"], a["n_cyl"], np.array([], int), p).shape == (0,)
+    with pytest.raises(InvalidDataError):
+        consistent_scores(probe, a["bits"][:, :, :8], a["xyt"], a["n_cyl"], np.array([0]), p)

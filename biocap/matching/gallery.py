@@ -14,9 +14,12 @@ fragmentation).
 Search, a cascade: stage 1 scores every finger with a reduced MCC comparison
 (`gallery_prefilter`: the probe's 12 most informative cylinders against every cylinder of the
 finger as 4-word pooled codes, `gallery_pooled`; a few AND + popcount passes over contiguous rows)
-and keeps the best `cascade_fraction` (10%); stage 1.5 rescores those with the same similarity over every cylinder
-and layer (read from the full arrays: no extra memory) and keeps the best `shortlist`
-(max(256, 1.5%)); stage 2 runs the full MCC LSS-R comparison, batched, on the shortlist only.
+and keeps the best `cascade_fraction` (10%); stage 1.5 (`gallery_consistency`) rescores those:
+the probe's 24 most informative cylinders, each paired with its most similar cylinder of the
+finger (every cylinder, 4 layers at full resolution, read from the full arrays: no extra memory),
+the pairs weighed by their geometric consistency as LSS-R weighs them; it keeps the best
+`shortlist` (max(256, 1.5%)); stage 2 runs the full MCC LSS-R comparison, batched, on the
+shortlist only.
 `search(..., exhaustive=True)` skips the pruning (the reference for the rank-1 cost of pruning).
 """
 from __future__ import annotations
@@ -34,7 +37,8 @@ import numpy as np
 from ..errors import InvalidDataError, TemplateFormatError
 from . import fingerprint_mcc as mcc
 from .fingerprint import MAX_CYLINDERS, FingerprintComparator, MccTemplate
-from .gallery_prefilter import CylinderPrefilter, rescore_rows
+from .gallery_consistency import consistent_scores
+from .gallery_prefilter import CylinderPrefilter
 
 MAGIC = b"BIOCAPFG"
 FORMAT_VERSION = 2
@@ -240,8 +244,8 @@ class FingerprintGallery:
         if c > s:
             rows = np.sort(rows)  # ascending rows: the gathers below read memory in order
             a = self._a
-            mid = rescore_rows(probe.cylinders, a["bits"][rows], a["xyt"][rows], a["n_cyl"][rows],
-                               self.comparator.params)
+            mid = consistent_scores(probe.cylinders, a["bits"], a["xyt"], a["n_cyl"], rows,
+                                    self.comparator.params)
             rows = rows[np.argpartition(-mid, s - 1)[:s]]
         return rows
 

@@ -11,9 +11,10 @@ finger's cylinders. The gallery side is word-major (word, finger * n_gallery), s
 AND + popcount passes over long contiguous rows; the similarity is then read from a per-probe
 table indexed by (|b|, |a & b|) and the gate is a uint8 comparison: a handful of passes a pair.
 
-Stage 1.5 (`rescore_rows`): the same score with the probe's 16 best cylinders against every
-cylinder of the finger over all layers at full resolution, read from the gallery's full arrays,
-on stage 1's best 10%.
+`rescore_rows`: the same score with the probe's 16 best cylinders against every cylinder of the
+finger over all layers at full resolution, read from the gallery's full arrays: the gallery's
+stage 1.5 until it was replaced by `gallery_consistency` (kept as the plain-sum reference the
+benchmarks and tests compare against).
 
 Measured on 40 real FVC mates + 9,960 synthetic fingers, 200 real probes (docs/matching.md): the
 former stage 1 (each finger's 30 most informative cylinders, layers 0 and 3 at full resolution)
@@ -218,12 +219,11 @@ def _theta_steps(theta: np.ndarray) -> np.ndarray:
 
 def rescore_rows(probe: mcc.CylinderSet, bits: np.ndarray, xyt: np.ndarray, n_cyl: np.ndarray,
                  params: mcc.MccParams, n_probe: int = 16, chunk: int = 256) -> np.ndarray:
-    """Stage 1.5 of the cascade: the stage-1 score (sum over the probe's `n_probe` most
+    """The former stage 1.5 of the cascade: the stage-1 score (sum over the probe's `n_probe` most
     informative cylinders of their best bit-based similarity, direction-gated) computed with every
     cylinder of each finger and all angular layers, read straight from the gallery's full arrays
     (no extra memory per finger). `bits` (m, C, words), `xyt` (m, C, 3), `n_cyl` (m,) are the rows
-    to score; returns (m,) float32. About 7x the cost of stage 1 per finger, so it runs on stage
-    1's best 10% only (docs/matching.md)."""
+    to score; returns (m,) float32. About 7x the cost of stage 1 per finger (docs/matching.md)."""
     m, C, W = bits.shape
     out = np.zeros(m, np.float32)
     if len(probe) == 0 or m == 0:

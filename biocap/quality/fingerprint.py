@@ -56,6 +56,12 @@ SMEAR_CLARITY = 0.45  # clarity below this with smeared edges: blur or wet
 WET_RIDGE_SHARE = 0.58  # ridges occupy most of the print: wet or smudged
 DRY_CLARITY = 0.27  # broken ridges: little energy in one clean sinusoid ...
 DRY_HIGH_ENERGY = 0.1  # ... and much in speckle above the ridge band: dry
+# ... or little clarity with thin ridges (dark pixels a minority of each block): the dotted,
+# broken ridges of a dry finger on an optical sensor (FVC 2002 DB4 108_3/5/6, NFIQ 2 5-11, whose
+# speckle is too coarse for the high-frequency test). On the 320 FVC originals no print with
+# NFIQ 2 >= 60 has clarity below 0.36 (docs/quality.md: the feedback table)
+DRY_THIN_CLARITY = 0.3
+DRY_RIDGE_SHARE = 0.28
 MAX_SCORE_NOT_FINGERPRINT = 5
 
 
@@ -97,7 +103,8 @@ def feedback_codes(a: FingerprintAnalysis) -> list[str]:
         codes.append("low_pressure")
     if a["ridge_share_mean"] > WET_RIDGE_SHARE or smeared and "blur" not in codes:
         codes.append("too_wet")
-    elif a["clarity_p50"] < DRY_CLARITY and a["high_energy_p50"] > DRY_HIGH_ENERGY:
+    elif a["clarity_p50"] < DRY_CLARITY and a["high_energy_p50"] > DRY_HIGH_ENERGY or \
+            a["clarity_p50"] < DRY_THIN_CLARITY and a["ridge_share_mean"] < DRY_RIDGE_SHARE:
         codes.append("too_dry")
     return codes
 

@@ -103,6 +103,8 @@ def lcs(windows: np.ndarray, signature: np.ndarray) -> np.ndarray:
         return np.zeros(0)
     line, ridge = _ridge_valley(signature)
     _, n_runs, width, starts_ridge = _runs(ridge)
+    # NFIQ 2 measures the first run up to the index before its last column (one px short)
+    width[:, 0] -= 1
     k = np.arange(ACROSS + 1)[None, :]
     # complete-enough runs: all but the last one (NFIQ 2 measures up to the last change)
     counted = k < (n_runs - 1)[:, None]
@@ -113,7 +115,7 @@ def lcs(windows: np.ndarray, signature: np.ndarray) -> np.ndarray:
     wr, wv = mean_width(is_ridge_run), mean_width(~is_ridge_run)
     plausible = (n_runs > 1) & (wr >= RIDGE_WIDTH[0]) & (wr <= RIDGE_WIDTH[1]) & \
         (wv >= VALLEY_WIDTH[0]) & (wv <= VALLEY_WIDTH[1])
-    below = windows < line[:, None, :].astype(np.float32)  # (n, ALONG, ACROSS)
+    below = windows < line[:, None, :].astype(windows.dtype)  # (n, ALONG, ACROSS)
     ridge_cols = ridge[:, None, :]
     # ridge pixels at least as bright as the line, valley pixels darker than it: misclassified
     wrong_ridge = (~below & ridge_cols).sum(axis=(1, 2)) / np.maximum(ridge.sum(axis=1) * ALONG, 1)
@@ -122,19 +124,36 @@ def lcs(windows: np.ndarray, signature: np.ndarray) -> np.ndarray:
 
 
 def rvu(signature: np.ndarray) -> np.ndarray:
-    """Ratios ridge width / valley width of neighbouring complete runs, pooled over all blocks
-    (the first and last run of each signature are cut by the window and left out)."""
-    if len(signature) == 0:
+    """Ridge-valley uniformity ratios of neighbouring complete runs, pooled over all blocks, as
+    NFIQ 2 computes them: runs are cut at the changes between columns 0..30 (a change into the
+    last column is ignored), the first and last runs are incomplete and dropped, and so is the
+    first complete one; the remaining widths are taken from the end of the signature backwards,
+    each ratio is a width over the next one, and every second ratio is inverted starting from
+    the kind of the first complete run. So a ratio is ridge / valley or valley / ridge depending
+    on the parity of the block's run count: we reproduce this, because NFIQ 2's score depends on
+    the histogram it gives."""
+    n = len(signature)
+    if n == 0:
         return np.zeros(0)
     _, ridge = _ridge_valley(signature)
-    _, n_runs, width, starts_ridge = _runs(ridge)
-    k = np.arange(ACROSS + 1)[None, :]
-    complete = (k >= 1) & (k < (n_runs - 1)[:, None])
-    pair = complete[:, :-1] & complete[:, 1:]
-    a, b = width[:, :-1], width[:, 1:]
-    first_is_ridge = (np.arange(ACROSS)[None, :] % 2 == 0) == starts_ridge[:, None]
-    ratio = np.where(first_is_ridge, a / np.maximum(b, 1), b / np.maximum(a, 1))
-    return ratio[pair]
+    last = ACROSS - 2  # changes are looked for between columns i - 1 and i for i = 1..30
+    change = ridge[:, 1:last + 1] != ridge[:, :last]
+    # each block's change indices (index of a run's last column), ascending, padded with `last`
+    pos = np.sort(np.where(change, np.arange(last)[None, :], last), axis=1)
+    complete = change.sum(axis=1) - 1  # runs between the first and the last change
+    widths = np.diff(pos, axis=1)  # widths[:, j]: complete run j + 1
+    rows = np.arange(n)
+    first_kind = ridge[rows, np.minimum(pos[:, 0] + 1, ACROSS - 1)].astype(np.int64)
+    m = np.arange(widths.shape[1] - 1)[None, :]
+    valid = m <= (complete - 3)[:, None]
+    num = np.clip(complete[:, None] - 1 - m, 0, widths.shape[1] - 1)
+    den = np.clip(complete[:, None] - 2 - m, 0, widths.shape[1] - 1)
+    # padding entries (not `valid`) get width 1 so that no division is by zero
+    top = np.where(valid, widths[rows[:, None], num], 1)
+    bottom = np.where(valid, widths[rows[:, None], den], 1)
+    invert = (m >= first_kind[:, None]) & ((m - first_kind[:, None]) % 2 == 0)
+    ratio = np.where(invert, bottom / top, top / bottom)
+    return ratio[valid]
 
 
 def histogram(values: np.ndarray, limits) -> list[float]:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Reproduces benchmarks/results/verify_fingerprint.{json,md,png}, search_fingerprint.{json,md}
+# Reproduces benchmarks/results/verify_fingerprint.{json,md,png}, search_fingerprint*.{json,md}
 # and biocap/matching/calibration_fingerprint.json.
 #
 #   benchmarks/bench_fingerprint_matching.sh            # everything (the 100k search takes long)
@@ -34,9 +34,18 @@ if [[ $what == all || $what == search ]]; then
   # 4. 1:N: 100,000-finger gallery (40 real mates + synthetic fillers), real FVC probes, the
   #    shipped pipeline (biocap's extractor). 200 probes: one probe is 0.5 points, the size of the
   #    target's margin (40 probes made it 2.5 points); the exhaustive reference costs about
-  #    11 CPU seconds a probe at 100,000 fingers (~40 min for 200), all 280 would be ~55 min
+  #    11 CPU seconds a probe at 100,000 fingers (~40 min for 200), all 280 would be ~55 min.
+  #    The exhaustive scores are cached (reused only when ids match and spot-checked scores agree
+  #    with this code): a rerun after a cascade change takes minutes
+  CACHE=${BIOCAP_BENCH_CACHE:-/tmp/biocap-bench}
   $BIOCAP bench search --modality fingerprint --gallery-size 100000 \
-      --probes "${SEARCH_PROBES:-200}" --json "$OUT/search_fingerprint.json"
+      --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates1-scores.npz" \
+      --json "$OUT/search_fingerprint.json"
+  # 4b. held out: impression 8 enrolled as the mate, probes = impressions 1-5; the cascade's
+  #     settings were chosen on run 4's probes, so this one says whether they carry over
+  $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression 8 \
+      --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates8-scores.npz" \
+      --json "$OUT/search_fingerprint_heldout.json"
   # 5. the same protocol on a 10,000-finger gallery with more probes (tighter rank-1 figures)
   $BIOCAP bench search --modality fingerprint --gallery-size 10000 \
       --probes 200 --json "$OUT/search_fingerprint_10k.json"

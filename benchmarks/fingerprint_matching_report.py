@@ -81,53 +81,66 @@ def verify_report() -> None:
 
 
 def search_report() -> None:
-    rows = [d for d in (_load(n) for n in ("search_fingerprint.json", "search_fingerprint_10k.json",
+    rows = [d for d in (_load(n) for n in ("search_fingerprint.json", "search_fingerprint_heldout.json",
+                                           "search_fingerprint_10k.json",
                                            "search_fingerprint_10k_mindtct_minutiae.json")) if d]
     if not rows:
         return
     lines = ["# Fingerprint 1:N search", "",
-             f"Reproduce: `{CMD} search`. Gallery: impression 1 of each of the 40 real FVC2002 B fingers "
-             "(the mates) + synthetic fillers from `biocap.synthetic.fingerprint_templates` (template-level "
+             f"Reproduce: `{CMD} search`. Gallery: one impression of each of the 40 real FVC2002 B fingers "
+             "(the mates: impression 1, or the `mates` column's) + synthetic fillers from "
+             "`biocap.synthetic.fingerprint_templates` (template-level "
              "simulator, seed 0); probes: the other impressions of the real fingers, spread over fingers; "
              "`extractor`: `biocap` is the shipped pipeline (biocap's minutia extractor), `nbis` "
              "mindtct's minutiae (`BIOCAP_FP_EXTRACTOR=nbis`, a reference run: the gallery measured apart "
-             "from the extractor). `rank1` is the cascaded search (stage 1: reduced MCC over every finger -> best "
-             "`cascade`; stage 1.5: the same similarity over every cylinder and layer -> `shortlist`; "
-             "stage 2: full MCC LSS-R on the shortlist), `rank1_exhaustive` the full 1:1 comparison of "
-             "every gallery finger, on the same probes. Speeds are CPU seconds of the process (per core).", "",
-             "| gallery | extractor | probes | cascade | shortlist | mates outside shortlist | fingers/s/core (cascade) | "
+             "from the extractor). The run with mates = impression 8 is the held-out check: the cascade's "
+             "settings were chosen looking at the impression-1 runs, so neither its gallery mates nor its "
+             "probe/mate pairs were seen. `rank1` is the cascaded search (stage 1: reduced MCC over every "
+             "finger -> best `cascade`; stage 1.5: the probe's 24 most informative cylinders paired with "
+             "each finger's most similar cylinders, the pairs weighed by geometric consistency as LSS-R "
+             "weighs them -> `shortlist`; stage 2: full MCC LSS-R on the shortlist), `rank1_exhaustive` the "
+             "full 1:1 comparison of every gallery finger, on the same probes. Speeds are CPU seconds of the "
+             "process (per core); the exhaustive speed is blank when the exhaustive scores were reused from "
+             "the bench's score cache (`--scores-cache`, spot-checked against this code).", "",
+             "| gallery | mates | extractor | probes | cascade | shortlist | mates outside shortlist | fingers/s/core (cascade) | "
              "fingers/s/core (exhaustive) | rank-1 | rank-1 exhaustive | rank-10 | bytes/finger |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for d in rows:
-        lines.append(f"| {d['gallery_size']:,} | {d.get('extractor', 'nbis')} | {d['n_probes']} | {d['cascade']:,} | {d['shortlist']:,} | "
+        ex = d.get("exhaustive_per_second_per_core")
+        lines.append(f"| {d['gallery_size']:,} | {d.get('mate_impression', 1)} | {d.get('extractor', 'nbis')} | "
+                     f"{d['n_probes']} | {d['cascade']:,} | {d['shortlist']:,} | "
                      f"{_pct(d['mates_outside_shortlist'])} | {d['per_second_per_core']:,.0f} | "
-                     f"{d['exhaustive_per_second_per_core']:,.0f} | {_pct(d['rank1'])} | "
+                     f"{'' if ex is None else f'{ex:,.0f}'} | {_pct(d['rank1'])} | "
                      f"{_pct(d['rank1_exhaustive'])} | {_pct(d['rank10'])} | {d['bytes_per_finger']:,.0f} |")
     fractions = rows[0]["rank1_by_shortlist_fraction"]
     lines += ["", "Stage 1 alone (no stage 1.5) for other shortlist sizes, read off the same exhaustive "
               "scores (stage-1 ranking, then the best full score within the shortlist):", "",
-              "| gallery | extractor | " + " | ".join(f"{100 * float(f):g}%" for f in fractions) + " | exhaustive |",
-              "|---|---|" + "---|" * (len(fractions) + 1)]
+              "| gallery | mates | extractor | " + " | ".join(f"{100 * float(f):g}%" for f in fractions) + " | exhaustive |",
+              "|---|---|---|" + "---|" * (len(fractions) + 1)]
     for d in rows:
-        lines.append(f"| {d['gallery_size']:,} | {d.get('extractor', 'nbis')} | " + " | ".join(
+        lines.append(f"| {d['gallery_size']:,} | {d.get('mate_impression', 1)} | {d.get('extractor', 'nbis')} | " + " | ".join(
             _pct(v) for v in d["rank1_by_shortlist_fraction"].values()) + f" | {_pct(d['rank1_exhaustive'])} |")
-    big = rows[0]
     # rates are multiples of 1/probes: round away float noise (0.96 - 0.955 is 0.0050000000000004)
-    gap = round(100 * (big["rank1_exhaustive"] - big["rank1"]), 6)
-    gaps = "; ".join(f"{d['gallery_size']:,} fingers, {d.get('extractor', 'nbis')}: "
-                     f"{100 * (d['rank1_exhaustive'] - d['rank1']):.1f}" for d in rows)
-    lines += ["", "Targets (100,000-finger gallery): >= 100,000 fingers/s/core: "
-              f"**{'met' if big['per_second_per_core'] >= 1e5 else 'not met'}** "
-              f"({big['per_second_per_core']:,.0f}); rank-1 within 0.5 points of exhaustive: "
-              f"**{'met' if gap <= 0.5 else 'not met'}** (gap {gap:.1f} points on {big['n_probes']} probes, {big.get('extractor', 'nbis')}'s extractor; "
-              f"gaps by run, points: {gaps}); "
-              f"<= 16 KB per finger: **{'met' if big['bytes_per_finger'] <= 16384 else 'not met'}** "
-              f"({big['bytes_per_finger']:,.0f} bytes, array row + id string + index entries).", "",
+    gap_of = lambda d: round(100 * (d["rank1_exhaustive"] - d["rank1"]), 6)  # noqa: E731
+    big = [d for d in rows if d["gallery_size"] >= 100_000] or rows[:1]
+    gaps = "; ".join(f"{d['gallery_size']:,} fingers, mates {d.get('mate_impression', 1)}, "
+                     f"{d.get('extractor', 'nbis')}: {gap_of(d):.1f}" for d in rows)
+    speed = min(d["per_second_per_core"] for d in big)
+    worst = max(gap_of(d) for d in big)
+    size = max(d["bytes_per_finger"] for d in big)
+    lines += ["", f"Targets ({len(big)} run(s) on 100,000-finger galleries; the worst run counts): "
+              f">= 100,000 fingers/s/core: **{'met' if speed >= 1e5 else 'not met'}** ({speed:,.0f}); "
+              f"rank-1 within 0.5 points of exhaustive: **{'met' if worst <= 0.5 else 'not met'}** "
+              f"(largest gap {worst:.1f} points on {big[0]['n_probes']} probes; gaps by run, points "
+              f"(negative: the cascade pruned an impostor that beat the mate in the full comparison): {gaps}); "
+              f"<= 16 KB per finger: **{'met' if size <= 16384 else 'not met'}** "
+              f"({size:,.0f} bytes, array row + id string + index entries).", "",
               "A true mate that stages 1 and 1.5 leave outside the shortlist is lost to the cascaded rank-1 "
               "even when the full comparison would have ranked it first (docs/matching.md, 1:N gallery). "
               "The fillers are synthetic, and easier impostors than real fingers, which flatters rank-1 "
               "figures on large galleries.", ""]
     (OUT / "search_fingerprint.md").write_text("\n".join(lines))
+
 
 if __name__ == "__main__":
     verify_report()

@@ -77,6 +77,18 @@ def test_background_and_degenerate_images():
     assert len(tiny["fda"]) == 0 and tiny["ocl"].size == 0
 
 
+def test_bad_input_raises():
+    from biocap.errors import InvalidRequest, InvalidSample
+
+    for bad in (np.zeros((100, 100), np.float32), np.zeros(100, np.uint8), [[1, 2], [3, 4]]):
+        with pytest.raises(InvalidSample):
+            nb.nfiq_block_measures(bad)
+    with pytest.raises(InvalidRequest):
+        nb.nfiq_block_measures(_ridges(9.0, 0.2), windows=("lcs", "nope"))
+    only = nb.nfiq_block_measures(_ridges(9.0, 0.2), windows=("lcs",))
+    assert set(only) == {"lcs", "ocl", "of"}
+
+
 def test_rvu_follows_nfiq2s_run_order():
     # ridge (1) / valley (0) columns: runs 3 V, 4 R, 2 V, 6 R, 3 V, 5 R, 4 V, then 5 R
     pattern = [0] * 3 + [1] * 4 + [0] * 2 + [1] * 6 + [0] * 3 + [1] * 5 + [0] * 4 + [1] * 5

@@ -404,7 +404,7 @@ def _nfiq_histograms(image, img, std, flow, gxx, gyy, gxy) -> list[float]:
     centres = np.stack([bx * BLOCK + (BLOCK - 1) / 2, by * BLOCK + (BLOCK - 1) / 2], axis=1)
     normal = 0.5 * np.arctan2(2 * gxy[keep], gxx[keep] - gyy[keep])  # gradient = ridge normal
     _, signature = sig.signatures(img, centres, normal)
-    m = nfiq_block_measures(image)
+    m = nfiq_block_measures(image, windows=("lcs", "rvu"))  # FDA: ours, above
     out = sig.histogram(sig.fda(signature), sig.FDA_LIMITS)
     out += sig.histogram(sig.lcs(m["lcs"], m["lcs"].mean(axis=1)), sig.LCS_LIMITS)
     out += sig.histogram(sig.rvu(m["rvu"].mean(axis=1)), sig.RVU_LIMITS)

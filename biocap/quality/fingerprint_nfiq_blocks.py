@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InvalidRequest, InvalidSample
+
 BLOCK = 32
 BORDER = 2  # (ceil(hypot(32, 16)) - 32) / 2: the margin of the 36 x 36 surround of a block
 NEAR_WHITE = 250.0  # edge rows / columns brighter than this on average are cropped
@@ -107,9 +109,10 @@ def _shifted_grid(img: np.ndarray, size: int, border: int):
     return grid.reshape(n_r, size, n_c, size).swapaxes(1, 2), keep
 
 
-def _windows(img: np.ndarray, keep: np.ndarray, angle: np.ndarray) -> dict[str, np.ndarray]:
-    """FDA / LCS / RVU windows (n, 16, 32) of the foreground blocks (`keep`) of the shifted grid,
-    each rotated by its NFIQ 2 `angle`."""
+def _windows(img: np.ndarray, keep: np.ndarray, angle: np.ndarray,
+             names) -> dict[str, np.ndarray]:
+    """Windows (n, 16, 32) of the measures `names` (keys of WINDOW_OFFSETS) for the foreground
+    blocks (`keep`) of the shifted grid, each rotated by its NFIQ 2 `angle`."""
     h, w = img.shape
     kr, kc = np.nonzero(keep)
     angle = angle[kr, kc]
@@ -118,7 +121,8 @@ def _windows(img: np.ndarray, keep: np.ndarray, angle: np.ndarray) -> dict[str, 
     cx = (BORDER + kc * BLOCK + BLOCK // 2).astype(np.float64)[:, None, None]
     cos, sin = np.cos(angle)[:, None, None], np.sin(angle)[:, None, None]
     out = {}
-    for name, (across, along) in WINDOW_OFFSETS.items():
+    for name in names:
+        across, along = WINDOW_OFFSETS[name]
         u = across[None, None, :].astype(np.float64)
         v = along[None, :, None].astype(np.float64)
         # nearest neighbour, rounding halves up as opencv's warpAffine does
@@ -163,15 +167,24 @@ def _orientation_flow(keep: np.ndarray, angle: np.ndarray) -> np.ndarray:
     return (loq[used] - lo) / span
 
 
-def nfiq_block_measures(image: np.ndarray) -> dict[str, np.ndarray]:
+def nfiq_block_measures(image: np.ndarray,
+                        windows=tuple(WINDOW_OFFSETS)) -> dict[str, np.ndarray]:
     """NFIQ 2's block measures' inputs for a 2-D uint8 image at 500 ppi: the slanted windows of
-    "lcs", "rvu" and "fda" ((n, 16, 32) grey levels, 16 rows along the ridges by 32 columns
-    across them, `WINDOW_OFFSETS`), and the block values of "ocl" and "of"."""
+    `windows` (any of "lcs", "rvu", "fda": (n, 16, 32) grey levels, 16 rows along the ridges by
+    32 columns across them, `WINDOW_OFFSETS`), and the block values of "ocl" and "of"."""
+    if not isinstance(image, np.ndarray) or image.ndim != 2 or image.dtype != np.uint8:
+        raise InvalidSample("NFIQ 2's block measures need a 2-D uint8 image at 500 ppi",
+                            hint="resample with biocap.imaging.to_working_resolution first")
+    unknown = set(windows) - set(WINDOW_OFFSETS)
+    if unknown:
+        raise InvalidRequest(f"unknown NFIQ 2 windows {sorted(unknown)}",
+                             hint=f"choose among {list(WINDOW_OFFSETS)}")
     img = crop_near_white(image).astype(np.float64)
     if min(img.shape) < BLOCK + 2 * BORDER + 2:
-        out = {name: np.zeros((0, 16, 32)) for name in WINDOW_OFFSETS}
+        out = {name: np.zeros((0, 16, 32)) for name in windows}
         return dict(out, ocl=np.zeros(0), of=np.zeros(0))
     grid, keep = _shifted_grid(img, BLOCK, BORDER)
     n_r, n_c = keep.shape
     angle = _orientation(grid.reshape(-1, BLOCK, BLOCK)).reshape(n_r, n_c)
-    return dict(_windows(img, keep, angle), ocl=_ocl(img), of=_orientation_flow(keep, angle))
+    return dict(_windows(img, keep, angle, windows), ocl=_ocl(img),
+                of=_orientation_flow(keep, angle))

@@ -95,7 +95,7 @@ def test_degradation_gives_its_feedback_and_a_lower_score(quality, good_prints, 
 
 
 def test_real_dry_prints_are_told_so(quality, shared_data):
-    """FVC 2002 DB4's dry prints (dotted, broken ridges; NFIQ 2 5-8) get `too_dry`, whose speckle
+    """FVC 2002 DB4's dry prints (dotted, broken ridges; NFIQ 2 3-8) get `too_dry`: their speckle
     is too coarse for the high-frequency test alone; the clean prints above get no feedback."""
     for name in ("108_3.tif", "108_6.tif", "110_3.tif"):
         report = quality.assess(_read(shared_data, 4, name), ppi=500)

@@ -56,10 +56,11 @@ SMEAR_CLARITY = 0.45  # clarity below this with smeared edges: blur or wet
 WET_RIDGE_SHARE = 0.58  # ridges occupy most of the print: wet or smudged
 DRY_CLARITY = 0.27  # broken ridges: little energy in one clean sinusoid ...
 DRY_HIGH_ENERGY = 0.1  # ... and much in speckle above the ridge band: dry
-# ... or little clarity with thin ridges (dark pixels a minority of each block): the dotted,
-# broken ridges of a dry finger on an optical sensor (FVC 2002 DB4 108_3/5/6, NFIQ 2 5-11, whose
-# speckle is too coarse for the high-frequency test). On the 320 FVC originals no print with
-# NFIQ 2 >= 60 has clarity below 0.36 (docs/quality.md: the feedback table)
+# ... or very little clarity where ridges are not thick (a smudged wet print has low clarity
+# too, but dark pixels fill most of its blocks): the dotted, broken ridges of a dry finger on an
+# optical sensor (FVC 2002 DB4 108_3/6, 110_1/3, NFIQ 2 3-8, whose speckle is too coarse for the
+# high-frequency test). On the 320 FVC originals no print with NFIQ 2 >= 60 has clarity below
+# 0.36 (docs/quality.md: the feedback table)
 DRY_THIN_CLARITY = 0.3
 DRY_RIDGE_SHARE = 0.28
 MAX_SCORE_NOT_FINGERPRINT = 5

@@ -5,6 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from biocap.imaging import to_working_resolution
 from biocap.quality import fingerprint_nfiq_blocks as nb
@@ -83,10 +85,29 @@ def test_bad_input_raises():
     for bad in (np.zeros((100, 100), np.float32), np.zeros(100, np.uint8), [[1, 2], [3, 4]]):
         with pytest.raises(InvalidSample):
             nb.nfiq_block_measures(bad)
+    with pytest.raises(InvalidSample):  # refused before anything is allocated
+        nb.nfiq_block_measures(np.broadcast_to(np.uint8(0), (5000, 100)))
+    for shape in ((0, 0), (0, 50), (1, 1)):
+        empty = np.zeros(shape, np.uint8)
+        m = nb.nfiq_block_measures(empty)
+        assert len(m["lcs"]) == 0 and m["ocl"].size == 0 and m["of"].size == 0
     with pytest.raises(InvalidRequest):
         nb.nfiq_block_measures(_ridges(9.0, 0.2), windows=("lcs", "nope"))
     only = nb.nfiq_block_measures(_ridges(9.0, 0.2), windows=("lcs",))
     assert set(only) == {"lcs", "ocl", "of"}
+
+
+@settings(max_examples=25, deadline=None)
+@given(h=st.integers(0, 140), w=st.integers(0, 140), seed=st.integers(0, 2**16),
+       levels=st.sampled_from([(0, 256), (250, 256), (0, 2), (100, 101)]))
+def test_any_small_image_gives_finite_measures(h, w, seed, levels):
+    img = np.random.default_rng(seed).integers(*levels, (h, w), dtype=np.uint8)
+    m = nb.nfiq_block_measures(img)
+    n = len(m["lcs"])
+    assert all(m[k].shape == (n, 16, 32) for k in ("lcs", "rvu", "fda"))
+    for values in (m["ocl"], m["of"], sig.lcs(m["lcs"], m["lcs"].mean(axis=1)),
+                   sig.rvu(m["rvu"].mean(axis=1)), sig.fda(m["fda"].mean(axis=1))):
+        assert np.all(np.isfinite(values))
 
 
 def test_rvu_follows_nfiq2s_run_order():

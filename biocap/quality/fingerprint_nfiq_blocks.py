@@ -29,6 +29,8 @@ BORDER = 2  # (ceil(hypot(32, 16)) - 32) / 2: the margin of the 36 x 36 surround
 NEAR_WHITE = 250.0  # edge rows / columns brighter than this on average are cropped
 SEGMENT_STD = 0.1  # foreground: cell std above this share of the image's std
 OF_ANGLE_MIN = 4.0  # degrees: smaller angle changes count as no change
+#: largest image side measured (NFIQ 2 itself takes at most 1,000 px): bounds memory to tens of MB
+MAX_SIDE = 4096
 #: offsets (px) from the centre of a block's 36 x 36 surround at which each measure samples its
 #: slanted window: (across the ridges, along them). LCS rotates the surround itself; FDA and RVU
 #: rotate a copy padded by 2 px, which moves the rotation centre 2 px away from their crop, so
@@ -175,11 +177,16 @@ def nfiq_block_measures(image: np.ndarray,
     if not isinstance(image, np.ndarray) or image.ndim != 2 or image.dtype != np.uint8:
         raise InvalidSample("NFIQ 2's block measures need a 2-D uint8 image at 500 ppi",
                             hint="resample with biocap.imaging.to_working_resolution first")
+    if max(image.shape) > MAX_SIDE:
+        raise InvalidSample(f"image of {image.shape[1]}x{image.shape[0]} px exceeds the "
+                            f"{MAX_SIDE}-px limit of NFIQ 2's block measures",
+                            hint="crop the image to the finger area first")
     unknown = set(windows) - set(WINDOW_OFFSETS)
     if unknown:
         raise InvalidRequest(f"unknown NFIQ 2 windows {sorted(unknown)}",
                              hint=f"choose among {list(WINDOW_OFFSETS)}")
-    img = crop_near_white(image).astype(np.float64)
+    small = min(image.shape) < BLOCK + 2 * BORDER + 2  # no block fits (nor an empty image)
+    img = image[:0, :0].astype(np.float64) if small else crop_near_white(image).astype(np.float64)
     if min(img.shape) < BLOCK + 2 * BORDER + 2:
         out = {name: np.zeros((0, 16, 32)) for name in windows}
         return dict(out, ocl=np.zeros(0), of=np.zeros(0))

@@ -53,11 +53,11 @@ _DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": 
 
 
 #: share of the gallery that stage 2 compares in full. Stage 1.5 weighs geometric consistency, so
-#: the mates it passes rank near the top: on the 100,000-finger benchmark's 200 probes every mate
-#: that stage 1 keeps and the full comparison ranks first is at most 17th after stage 1.5 (it was
-#: up to 1,397th with the plain similarity sum, hence the 1.5% used then); 0.5% (500) keeps a wide
-#: margin and pays for the wider cascade below (docs/matching.md). A saved gallery keeps the values
-#: it was saved with.
+#: the mates it passes rank near the top: on the 100,000-finger benchmark's 200 impression-1 probes
+#: every mate that stage 1 keeps and the full comparison ranks first is 1st or 2nd after stage 1.5
+#: (up to 1,397th with the plain similarity sum, hence the 1.5% used then); 0.5% (500) pays for the
+#: wider cascade below. On the held-out probes stage 1 is what loses mates (docs/matching.md). A
+#: saved gallery keeps the values it was saved with.
 SHORTLIST_FRACTION = 0.005
 #: share of the gallery that stage 1 passes on to stage 1.5. 15% rather than 10%: at 100,000
 #: fingers a real mate (DB4 106) ranks 11,192nd in stage 1 and 1st after stage 1.5

@@ -142,11 +142,12 @@ def test_stage_one_matches_a_pair_by_pair_reference(gallery, fingers):
     the exact score up to rounding (<= 0.5/255 a probe cylinder, 12 of them); a direction within
     1.4 degrees of the gate may flip, so most rows must agree."""
     pf, a = gallery.prefilter, gallery._a
-    assert pf.nbytes_per_row() == pf.n_gallery * (len(pf.layers) * 8 + 2)
+    assert pf.nbytes_per_row() == pf.n_gallery * (len(pf.layers) * 8 + 2) + 2  # + cohort offset
     close = 0
     for fid in (3, 12, 25):
         probe = gallery.comparator.encode(fingers[fid][1]).cylinders
         got = pf.scores(probe, len(gallery), chunk=7)  # a chunk that splits the rows
+        got = got + pf.offset[:len(gallery)] / 255  # the gallery centres its scores: undo it
         want = _stage_one_reference(probe, a["bits"][:len(gallery)], a["xyt"], a["n_cyl"], pf)
         close += int(np.sum(np.abs(got - want) <= pf.n_probe * 0.5 / 255 + 1e-4))
     assert close >= 0.9 * 3 * len(gallery)
@@ -321,3 +322,55 @@ def test_consistent_stage_checks_its_arrays(gallery, fingers):
     assert consistent_scores(probe, a["bits"], a["xyt"], a["n_cyl"], np.array([], int), p).shape == (0,)
     with pytest.raises(InvalidDataError):
         consistent_scores(probe, a["bits"][:, :, :8], a["xyt"], a["n_cyl"], np.array([0]), p)
+
+
+def test_cohort_offset_is_the_cohorts_mean_raw_score(gallery):
+    """Each finger's offset is the mean raw stage-1 score of the cohort's synthetic impostors
+    against it (1/255 steps), and the gallery's stage-1 scores are the raw ones minus it."""
+    from biocap.matching.gallery_cohort import cohort_cylinders
+
+    a, n = gallery._a, len(gallery)
+    raw = CylinderPrefilter(gallery.comparator.params)  # not centred
+    raw._alloc(n)
+    raw.set_rows(0, a["bits"][:n], a["xyt"][:n], a["n_cyl"][:n].astype(np.int64))
+    cohort = cohort_cylinders(gallery.comparator.params)
+    assert len(cohort) >= 30  # the generator's fingers are enrollable
+    mean = np.mean([raw.scores(c, n) for c in cohort], axis=0)
+    np.testing.assert_allclose(gallery.prefilter.offset[:n] / 255, mean, atol=0.6 / 255)
+    assert np.all(gallery.prefilter.offset[:n] > 0)  # every finger gathers some score
+    probe = cohort[0]
+    np.testing.assert_allclose(gallery.prefilter_scores(_as_template(probe)),
+                               raw.scores(probe, n) - gallery.prefilter.offset[:n] / 255, atol=1e-5)
+
+
+def _as_template(cylinders):
+    from biocap.matching.fingerprint import MccTemplate
+    return MccTemplate(cylinders, cylinders.n_minutiae, cylinders.xyt)
+
+
+def test_centring_lifts_a_partial_mate_over_dense_fingers(fingers):
+    """A mate enrolled from a partial impression (15 of its cylinders) among 20 dense fingers
+    (each cylinder the OR of three other fingers' cylinders: many minutiae in every neighbourhood,
+    so every probe finds something similar): the raw sum ranks all 20 dense fingers above the mate,
+    the cohort-centred score ranks the mate first."""
+    cmp = FingerprintComparator()
+    enc = {fid: cmp.encode(imps[0]).cylinders for fid, imps in fingers.items()}
+    mate, others = enc[6], [fid for fid in enc if fid != 6]
+    bits = np.zeros((21, 60, 24), np.uint64)
+    xyt = np.zeros((21, 60, 3), np.float32)
+    n_cyl = np.zeros(21, np.int64)
+    bits[0, :15], xyt[0, :15], n_cyl[0] = mate.bits[-15:], mate.xyt[-15:], 15
+    for d in range(1, 21):
+        srcs = [enc[others[(3 * d + j) % len(others)]] for j in range(3)]
+        n = min(60, *(len(c) for c in srcs))
+        bits[d, :n] = srcs[0].bits[:n] | srcs[1].bits[:n] | srcs[2].bits[:n]
+        xyt[d, :n], n_cyl[d] = srcs[0].xyt[:n], n
+    probe = cmp.encode(fingers[6][1]).cylinders
+    ranks = {}
+    for centred in (False, True):
+        pf = CylinderPrefilter(cmp.params, centred=centred)
+        pf._alloc(21)
+        pf.set_rows(0, bits, xyt, n_cyl)
+        s = pf.scores(probe, 21)
+        ranks[centred] = int(np.sum(s > s[0]))
+    assert ranks == {False: 20, True: 0}

@@ -80,7 +80,8 @@ class FingerprintGallery:
         self.shortlist_fraction = float(shortlist_fraction)
         self.cascade_fraction = float(cascade_fraction)
         self.min_shortlist = int(min_shortlist)
-        self.prefilter = CylinderPrefilter(self.comparator.params)
+        # stage-1 scores centred per finger on a synthetic impostor cohort (gallery_cohort)
+        self.prefilter = CylinderPrefilter(self.comparator.params, centred=True)
         self.capacity_cyl = self.comparator.max_cylinders
         self._n = 0
         self._ids: list[str] = []
@@ -163,10 +164,20 @@ class FingerprintGallery:
             seen.add(identifier)
             batch.append((identifier, enc))
         self._reserve(self._n + len(batch))
+        start = self._n
         for identifier, enc in batch:
             self._write_row(self._n, identifier, enc)
             self._n += 1
+        self._set_prefilter_rows(start, self._n)
         return len(batch)
+
+    def _set_prefilter_rows(self, start: int, stop: int, step: int = 4096) -> None:
+        """Stage-1 arrays of rows start..stop-1 (derived data), a few thousand rows at a time: the
+        cohort offsets are computed per call, so one call per batch, not per finger."""
+        a = self._a
+        for s in range(start, stop, step):
+            e = min(stop, s + step)
+            self.prefilter.set_rows(s, a["bits"][s:e], a["xyt"][s:e], a["n_cyl"][s:e].astype(np.int64))
 
     @staticmethod
     def _check_id(identifier: Any) -> None:
@@ -184,7 +195,6 @@ class FingerprintGallery:
         a["xyt"][r] = 0
         a["bits"][r, :c], a["mask"][r, :c], a["xyt"][r, :c] = cs.bits[:c], cs.mask[:c], cs.xyt[:c]
         a["n_cyl"][r], a["n_min"][r] = c, min(enc.n_minutiae, 32767)
-        self.prefilter.set_rows(r, a["bits"][r:r + 1], a["xyt"][r:r + 1], a["n_cyl"][r:r + 1].astype(np.int64))
         if r < len(self._ids):
             self._ids[r] = identifier
         else:
@@ -354,9 +364,7 @@ class FingerprintGallery:
         gal._a = {k: arrays[k].astype(expect[k].dtype, copy=False) for k in _ARRAYS}
         gal._n = count
         gal.prefilter._alloc(count)  # derived data: rebuilt, not stored
-        for s in range(0, count, 4096):
-            gal.prefilter.set_rows(s, gal._a["bits"][s:s + 4096], gal._a["xyt"][s:s + 4096],
-                                   gal._a["n_cyl"][s:s + 4096].astype(np.int64))
+        gal._set_prefilter_rows(0, count)
         gal._ids = ids
         gal._row = {i: r for r, i in enumerate(ids)}
         return gal

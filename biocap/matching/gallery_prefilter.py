@@ -27,6 +27,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import fingerprint_mcc as mcc
+from .gallery_cohort import cohort_cylinders
 from .gallery_pooled import DEFAULT_LAYERS, pooled_code
 
 _THETA_STEPS = 256  # stage-1 directions are stored as uint8
@@ -38,7 +39,7 @@ class CylinderPrefilter:
     BLOCK = 256
 
     def __init__(self, params: mcc.MccParams, n_gallery: int = 60, n_probe: int = 12,
-                 layers: tuple[int, ...] = DEFAULT_LAYERS):
+                 layers: tuple[int, ...] = DEFAULT_LAYERS, centred: bool = False):
         if params.ns != 16 or params.nd <= max(layers):
             raise ValueError(f"stage 1 pools 16 x 16-cell layers {layers}; the cylinders have "
                              f"{params.ns} x {params.ns} cells and {params.nd} layers")
@@ -46,6 +47,8 @@ class CylinderPrefilter:
         self.n_gallery = int(n_gallery)
         self.n_probe = int(n_probe)
         self.layers = tuple(int(k) for k in layers)
+        # scores are centred finger by finger on an impostor cohort (`gallery_cohort`)
+        self.centred = bool(centred)
         # the direction gate on the uint8 grid: |difference| <= gate_steps steps
         self.gate_steps = int(np.floor(params.delta_theta * _THETA_STEPS / mcc.TWO_PI + 1e-9))
         self._alloc(0)
@@ -60,6 +63,8 @@ class CylinderPrefilter:
         # An empty slot has no bits: its similarity is 0.
         self.count = np.zeros(cols, np.uint8)
         self.theta = np.zeros(cols, np.uint8)
+        # per finger (row-major): the cohort's mean stage-1 score against it, in 1/255 steps
+        self.offset = np.zeros(self.capacity, np.uint16)
 
     def _full_rows(self) -> int:
         """Rows in full blocks; the rows after them form one narrower last block."""
@@ -76,10 +81,10 @@ class CylinderPrefilter:
         """Change the capacity to `rows`, keeping rows 0..used-1 (the last block's width changes)."""
         keep = np.arange(min(used, rows))
         src = self._columns(keep).reshape(-1)
-        old = (self.codes_t[:, src], self.count[src], self.theta[src])
+        old = (self.codes_t[:, src], self.count[src], self.theta[src], self.offset[keep])
         self._alloc(rows)
         dst = self._columns(keep).reshape(-1)
-        self.codes_t[:, dst], self.count[dst], self.theta[dst] = old
+        self.codes_t[:, dst], self.count[dst], self.theta[dst], self.offset[keep] = old
 
     def reserve(self, rows: int, used: int) -> None:
         if rows > self.capacity:
@@ -90,10 +95,11 @@ class CylinderPrefilter:
         self._relayout(rows, rows)
 
     def nbytes(self) -> int:
-        return int(self.codes_t.nbytes + self.count.nbytes + self.theta.nbytes)
+        return int(self.codes_t.nbytes + self.count.nbytes + self.theta.nbytes + self.offset.nbytes)
 
     def nbytes_per_row(self) -> int:
-        return self.n_gallery * (len(self.layers) * 8 + self.count.itemsize + self.theta.itemsize)
+        return (self.n_gallery * (len(self.layers) * 8 + self.count.itemsize + self.theta.itemsize)
+                + self.offset.itemsize)
 
     def _select(self, bits: np.ndarray, n_cyl: np.ndarray, k: int) -> np.ndarray:
         """(rows, k) indices of the k cylinders with most bits set (padding sorts last)."""
@@ -124,10 +130,26 @@ class CylinderPrefilter:
         self.count[cols] = count.reshape(-1)
         th = np.take_along_axis(xyt[..., 2], pick, axis=1)
         self.theta[cols] = _theta_steps(np.where(valid, th, 0.0)).reshape(-1)  # NaN-safe itself
+        if self.centred:
+            self.offset[start:start + m] = self._cohort_offsets(bits, xyt, n_cyl)
+
+    def _cohort_offsets(self, bits: np.ndarray, xyt: np.ndarray, n_cyl: np.ndarray) -> np.ndarray:
+        """(m,) uint16: the cohort's mean raw stage-1 score against each of these fingers, in
+        1/255 steps, computed by the same kernel on a scratch prefilter holding only them."""
+        m = bits.shape[0]
+        scratch = CylinderPrefilter(self.params, self.n_gallery, self.n_probe, self.layers, centred=False)
+        scratch._alloc(m)
+        scratch.set_rows(0, bits, xyt, n_cyl)
+        cohort = cohort_cylinders(self.params)
+        total = np.zeros(m, np.float64)
+        for probe in cohort:
+            total += scratch.scores(probe, m)
+        return np.rint(total * (255.0 / max(len(cohort), 1))).astype(np.uint16)
 
     def move_row(self, src: int, dst: int) -> None:
         s, d = self._columns(np.array([src]))[0], self._columns(np.array([dst]))[0]
         self.codes_t[:, d], self.count[d], self.theta[d] = self.codes_t[:, s], self.count[s], self.theta[s]
+        self.offset[dst] = self.offset[src]
 
     # --- scoring ------------------------------------------------------------------------------
     def probe_codes(self, probe: mcc.CylinderSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,7 +160,8 @@ class CylinderPrefilter:
         return a, np.bitwise_count(a).sum(-1).astype(np.int64), _theta_steps(probe.xyt[pick, 2])
 
     def scores(self, probe: mcc.CylinderSet, n_rows: int, chunk: int = 2048) -> np.ndarray:
-        """Stage-1 score of every gallery row 0..n_rows-1: (n_rows,) float32."""
+        """Stage-1 score of every gallery row 0..n_rows-1: (n_rows,) float32; when `centred`, minus
+        the finger's cohort mean (so it can be negative)."""
         out = np.zeros(n_rows, np.float32)
         if len(probe) == 0 or n_rows == 0:
             return out
@@ -187,7 +210,10 @@ class CylinderPrefilter:
                     acc[:m] += sim[:split].reshape(-1, G, B).max(axis=1).reshape(-1)
                 if n > split:
                     acc[m:e_pad - s] += sim[split:n].reshape(G, -1).max(axis=0)
-            out[s:e] = acc[:e - s] * np.float32(1 / 255)
+            if self.centred:
+                out[s:e] = (acc[:e - s].astype(np.int32) - self.offset[s:e]) * np.float32(1 / 255)
+            else:
+                out[s:e] = acc[:e - s] * np.float32(1 / 255)
         return out
 
 

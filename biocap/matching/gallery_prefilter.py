@@ -140,11 +140,18 @@ class CylinderPrefilter:
         scratch = CylinderPrefilter(self.params, self.n_gallery, self.n_probe, self.layers, centred=False)
         scratch._alloc(m)
         scratch.set_rows(0, bits, xyt, n_cyl)
-        cohort = cohort_cylinders(self.params)
+        prepared = self._cohort_prepared()
         total = np.zeros(m, np.float64)
-        for probe in cohort:
-            total += scratch.scores(probe, m)
-        return np.rint(total * (255.0 / max(len(cohort), 1))).astype(np.uint16)
+        for prep in prepared:
+            total += scratch._scores_prepared(prep, m)
+        return np.rint(total * (255.0 / max(len(prepared), 1))).astype(np.uint16)
+
+    def _cohort_prepared(self) -> list:
+        """The cohort's probe codes and similarity tables, prepared once per prefilter (adding
+        one finger then costs a few small kernel calls per cohort finger, not a table build)."""
+        if getattr(self, "_cohort_prep", None) is None:
+            self._cohort_prep = [self._prepare(p) for p in cohort_cylinders(self.params)]
+        return self._cohort_prep
 
     def move_row(self, src: int, dst: int) -> None:
         s, d = self._columns(np.array([src]))[0], self._columns(np.array([dst]))[0]
@@ -159,21 +166,30 @@ class CylinderPrefilter:
         a = np.ascontiguousarray(pooled_code(probe.bits[pick], self.layers))
         return a, np.bitwise_count(a).sum(-1).astype(np.int64), _theta_steps(probe.xyt[pick, 2])
 
-    def scores(self, probe: mcc.CylinderSet, n_rows: int, chunk: int = 2048) -> np.ndarray:
-        """Stage-1 score of every gallery row 0..n_rows-1: (n_rows,) float32; when `centred`, minus
-        the finger's cohort mean (so it can be negative)."""
-        out = np.zeros(n_rows, np.float32)
-        if len(probe) == 0 or n_rows == 0:
-            return out
-        if n_rows > self.capacity:
-            raise ValueError(f"{n_rows} rows asked, {self.capacity} stored")
-        B, G, g = self.BLOCK, self.n_gallery, self.gate_steps
-        full = self._full_rows()
-        chunk = _round_up(max(int(chunk), 1), B)
+    def _prepare(self, probe: mcc.CylinderSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What the kernel needs of a probe: its codes, its similarity table and direction shifts."""
         a, a_count, a_theta = self.probe_codes(probe)
         # similarity in 1/255 steps (an error <= 0.002 a cylinder; scores are sums of ~12)
         table = np.rint(similarity_table(a_count) * 255).astype(np.uint8)  # (k, 256 * 257)
-        shift = ((g - a_theta.astype(np.int64)) % _THETA_STEPS).astype(np.uint8)  # + gallery theta: wraps mod 256
+        # + gallery theta: wraps mod 256
+        shift = ((self.gate_steps - a_theta.astype(np.int64)) % _THETA_STEPS).astype(np.uint8)
+        return a, table, shift
+
+    def scores(self, probe: mcc.CylinderSet, n_rows: int, chunk: int = 2048) -> np.ndarray:
+        """Stage-1 score of every gallery row 0..n_rows-1: (n_rows,) float32; when `centred`, minus
+        the finger's cohort mean (so it can be negative)."""
+        if len(probe) == 0 or n_rows == 0:
+            return np.zeros(n_rows, np.float32)
+        if n_rows > self.capacity:
+            raise ValueError(f"{n_rows} rows asked, {self.capacity} stored")
+        return self._scores_prepared(self._prepare(probe), n_rows, chunk)
+
+    def _scores_prepared(self, prep, n_rows: int, chunk: int = 2048) -> np.ndarray:
+        out = np.zeros(n_rows, np.float32)
+        B, G, g = self.BLOCK, self.n_gallery, self.gate_steps
+        full = self._full_rows()
+        chunk = _round_up(max(int(chunk), 1), B)
+        a, table, shift = prep
         k, n_words = a.shape
         width = min(chunk, self.capacity) * G
         tmp = np.empty(width, np.uint64)  # per-chunk buffers, reused: they stay in cache

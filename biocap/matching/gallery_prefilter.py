@@ -3,7 +3,9 @@
 Stage 1 (`CylinderPrefilter`): every cylinder of every gallery finger (up to `n_gallery`, 60, the
 gallery's capacity) is kept as a pooled code (`gallery_pooled`: layers 0, 1, 3, 4 pooled 2x2 to
 8 x 8 cells, 4 words), with its bit count and its direction as uint8 (34 bytes a cylinder); the
-probe contributes its `n_probe` (12) most informative cylinders (most bits set). A probe cylinder
+probe contributes `n_probe` (12) cylinders spread over the print (farthest-first among its 24
+most informative), and each finger's score is centred on an impostor cohort (`gallery_cohort`:
+minus the mean score 32 synthetic impostors get against that finger). A probe cylinder
 and a gallery cylinder are compared with the bit-based MCC similarity over whole codes (no
 validity masks: 1 - sqrt|a xor b| / (sqrt|a| + sqrt|b|)), gated by the direction difference; a
 finger's stage-1 score is the sum over the probe cylinders of their best similarity among the

@@ -12,9 +12,9 @@ minutiae; plus the stage-1 arrays of `gallery_prefilter`), so memory per finger 
 fragmentation).
 
 Search, a cascade: stage 1 scores every finger with a reduced MCC comparison
-(`gallery_prefilter`: the probe's 12 most informative cylinders against every cylinder of the
-finger as 4-word pooled codes, `gallery_pooled`; a few AND + popcount passes over contiguous rows)
-and keeps the best `cascade_fraction` (15%); stage 1.5 (`gallery_consistency`) rescores those:
+(`gallery_prefilter`: 12 probe cylinders spread over the print against every cylinder of the
+finger as 4-word pooled codes, `gallery_pooled`; a few AND + popcount passes over contiguous rows;
+each finger's score centred on a synthetic impostor cohort, `gallery_cohort`) and keeps the best `cascade_fraction` (15%); stage 1.5 (`gallery_consistency`) rescores those:
 the probe's 24 most informative cylinders, each paired with its most similar cylinder of the
 finger (every cylinder, 4 layers at full resolution, read from the full arrays: no extra memory),
 the pairs weighed by their geometric consistency as LSS-R weighs them; it keeps the best
@@ -56,8 +56,8 @@ _DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": 
 #: the mates it passes rank near the top: on the 100,000-finger benchmark's 200 impression-1 probes
 #: every mate that stage 1 keeps and the full comparison ranks first is 1st or 2nd after stage 1.5
 #: (up to 1,397th with the plain similarity sum, hence the 1.5% used then); 0.5% (500) pays for the
-#: wider cascade below. On the held-out probes stage 1 is what loses mates (docs/matching.md). A
-#: saved gallery keeps the values it was saved with.
+#: wider cascade below. On held-out probes the remaining losses are in stage 1.5
+#: (docs/matching.md). A saved gallery keeps the values it was saved with.
 SHORTLIST_FRACTION = 0.005
 #: share of the gallery that stage 1 passes on to stage 1.5. 15% rather than 10%: at 100,000
 #: fingers a real mate (DB4 106) ranks 11,192nd in stage 1 and 1st after stage 1.5

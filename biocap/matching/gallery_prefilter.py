@@ -51,6 +51,7 @@ class CylinderPrefilter:
         self.layers = tuple(int(k) for k in layers)
         # scores are centred finger by finger on an impostor cohort (`gallery_cohort`)
         self.centred = bool(centred)
+        self._cohort_prep = None  # the cohort's prepared probes, built on first use
         # the direction gate on the uint8 grid: |difference| <= gate_steps steps
         self.gate_steps = int(np.floor(params.delta_theta * _THETA_STEPS / mcc.TWO_PI + 1e-9))
         self._alloc(0)
@@ -151,7 +152,7 @@ class CylinderPrefilter:
     def _cohort_prepared(self) -> list:
         """The cohort's probe codes and similarity tables, prepared once per prefilter (adding
         one finger then costs a few small kernel calls per cohort finger, not a table build)."""
-        if getattr(self, "_cohort_prep", None) is None:
+        if self._cohort_prep is None:
             self._cohort_prep = [self._prepare(p) for p in cohort_cylinders(self.params)]
         return self._cohort_prep
 

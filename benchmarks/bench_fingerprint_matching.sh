@@ -51,12 +51,20 @@ if [[ $what == all || $what == search ]]; then
   $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression 7 \
       --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates7-scores.npz" \
       --json "$OUT/search_fingerprint_heldout7.json"
-  # 5. the same protocol on a 10,000-finger gallery with more probes (tighter rank-1 figures)
+  # 4d. held out a third time: impression 6 as the mate (same probes as 4b). Added in session 5
+  #     before stage 1.5's spread probe cylinders were measured anywhere; looked at once, after
+  #     that change was settled on runs 4, 4b and 4c
+  $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression 6 \
+      --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates6-scores.npz" \
+      --json "$OUT/search_fingerprint_heldout6.json"
+  # 5. the same protocol on a 10,000-finger gallery
   $BIOCAP bench search --modality fingerprint --gallery-size 10000 \
-      --probes 200 --json "$OUT/search_fingerprint_10k.json"
+      --probes 200 --scores-cache "$CACHE/search-10k-mates1-scores.npz" \
+      --json "$OUT/search_fingerprint_10k.json"
   # 6. reference: the 10,000-finger run on mindtct's minutiae (the gallery measured apart from
   #    the extractor; the cascade was first tuned on these)
   BIOCAP_FP_EXTRACTOR=nbis $BIOCAP bench search --modality fingerprint --gallery-size 10000 \
-      --probes 200 --json "$OUT/search_fingerprint_10k_mindtct_minutiae.json"
+      --probes 200 --scores-cache "$CACHE/search-10k-mates1-mindtct-scores.npz" \
+      --json "$OUT/search_fingerprint_10k_mindtct_minutiae.json"
 fi
 $PY benchmarks/fingerprint_matching_report.py

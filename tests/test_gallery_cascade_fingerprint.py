@@ -110,15 +110,21 @@ def _code_similarity(a, theta_a, codes, thetas, delta_theta) -> float:
     return best
 
 
+def _spread_reference(counts, xyt, n_probe):
+    """The probe cylinders both fast stages use, picked one by one: among the 2 * n_probe with
+    most bits set, the first, then each time the one farthest from those already taken."""
+    pool = sorted(range(len(counts)), key=lambda i: -counts[i])[:2 * n_probe]
+    pick = [pool[0]]
+    while len(pick) < min(n_probe, len(pool)):
+        far = lambda i: min(np.hypot(*(xyt[i, :2] - xyt[j, :2])) for j in pick)  # noqa: E731
+        pick.append(max((i for i in pool if i not in pick), key=far))
+    return pick
+
+
 def _stage_one_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, pf):
     """Stage 1 written pair by pair with exact (unquantized) directions and every cylinder of
     each finger."""
-    pc = [int(np.bitwise_count(b).sum()) for b in probe.bits]
-    pool = sorted(range(len(pc)), key=lambda i: -pc[i])[:2 * pf.n_probe]
-    pick = [pool[0]]  # spread: each next cylinder the farthest from those already taken
-    while len(pick) < min(pf.n_probe, len(pool)):
-        far = lambda i: min(np.hypot(*(probe.xyt[i, :2] - probe.xyt[j, :2])) for j in pick)  # noqa: E731
-        pick.append(max((i for i in pool if i not in pick), key=far))
+    pick = _spread_reference([int(np.bitwise_count(b).sum()) for b in probe.bits], probe.xyt, pf.n_probe)
     a = _pooled_reference(probe.bits[pick], pf.layers)
     out = []
     for r in range(bits.shape[0]):
@@ -235,14 +241,13 @@ def test_block_layout_survives_growth_moves_and_compaction(gallery, fingers):
                                           fresh.scores(probe, n - 1))
 
 
-def _consistency_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, p, n_probe=24, layers=(0, 1, 3, 4)):
+def _consistency_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, p, n_probe=32, layers=(0, 1, 3, 4)):
     """Stage 1.5 with geometric consistency written pair by pair (slow, obviously right): each
     picked probe cylinder takes its best direction-compatible cylinder of the finger (layers
     `layers` only), then MCC's LSS-R relaxation of those pairs, summed."""
     words = [4 * k + w for k in layers for w in range(4)]
     pb = probe.bits[:, words]
-    pc = [int(np.bitwise_count(b).sum()) for b in pb]
-    pick = sorted(range(len(pc)), key=lambda i: -pc[i])[:n_probe]
+    pick = _spread_reference([int(np.bitwise_count(b).sum()) for b in pb], probe.xyt, n_probe)
     sig = lambda v, mu, tau: 1.0 / (1.0 + np.exp(min(float(-tau * (v - mu)), 50.0)))  # noqa: E731
     adiff = lambda x, y: abs((x - y + np.pi) % (2 * np.pi) - np.pi)  # noqa: E731
     wrap = lambda d: (d + np.pi) % (2 * np.pi) - np.pi  # noqa: E731

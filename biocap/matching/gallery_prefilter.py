@@ -170,8 +170,8 @@ class CylinderPrefilter:
         an impression that overlaps the probe elsewhere (shifted, partial) offered none of them a
         counterpart; spread, the same 12 cost the same and reach the overlap (100k, mates =
         impression 8: rank-1 93.5 -> 95.5%, exhaustive 96.5%; docs/matching.md)."""
-        pool = self._select(probe.bits[None], np.array([len(probe)]), 2 * self.n_probe)[0]
-        pick = pool[_farthest_first(probe.xyt[pool, :2], self.n_probe)]
+        pick = spread_picks(np.bitwise_count(probe.bits).sum(-1, dtype=np.int64), probe.xyt[:, :2],
+                            self.n_probe)
         a = np.ascontiguousarray(pooled_code(probe.bits[pick], self.layers))
         return a, np.bitwise_count(a).sum(-1).astype(np.int64), _theta_steps(probe.xyt[pick, 2])
 
@@ -240,6 +240,15 @@ class CylinderPrefilter:
             else:
                 out[s:e] = acc[:e - s] * np.float32(1 / 255)
         return out
+
+
+def spread_picks(counts: np.ndarray, xy: np.ndarray, k: int) -> np.ndarray:
+    """Indices of k cylinders spread over the print: among the 2k most informative (`counts`, bits
+    set; ties in order), the most informative first, then each time the one farthest from those
+    taken. Both fast stages pick their probe cylinders this way (the most informative alone crowd
+    the print's centre, where a shifted or partial mate may offer no counterpart)."""
+    pool = np.argsort(-np.asarray(counts), kind="stable")[:2 * int(k)]
+    return pool[_farthest_first(np.asarray(xy)[pool], k)]
 
 
 def _farthest_first(xy: np.ndarray, k: int) -> np.ndarray:

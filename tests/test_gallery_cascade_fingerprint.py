@@ -130,8 +130,9 @@ def _stage_one_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, pf):
     for r in range(bits.shape[0]):
         n = int(n_cyl[r])
         codes = _pooled_reference(bits[r, :n], pf.layers)
-        out.append(sum(_code_similarity(a[j], probe.xyt[i, 2], codes, xyt[r, :n, 2],
-                                        pf.params.delta_theta) for j, i in enumerate(pick)))
+        sims = [_code_similarity(a[j], probe.xyt[i, 2], codes, xyt[r, :n, 2], pf.params.delta_theta)
+                for j, i in enumerate(pick)]
+        out.append(sum(sorted(sims, reverse=True)[:pf.n_best]))  # the n_best best probe cylinders
     return np.array(out)
 
 
@@ -197,6 +198,24 @@ def test_stage_one_sees_every_cylinder_of_a_finger(gallery, fingers):
         alone, with_decoys = pf.scores(probe, 2)
         assert alone > 1.0
         assert (with_decoys >= 0.95 * alone) == keeps
+
+
+def test_stage_one_sums_the_best_probe_cylinders_only(gallery, fingers):
+    """n_best must lie in 1..n_probe (default min(N_BEST, n_probe)); summing the best 10 of 16
+    probe cylinders never scores higher than summing all 16, and drops something for most fingers."""
+    cls, p, a, n = type(gallery.prefilter), gallery.comparator.params, gallery._a, len(gallery)
+    assert cls(p, n_probe=4).n_best == 4 and cls(p).n_best == 10
+    for bad in (0, 17):
+        with pytest.raises(ValueError):
+            cls(p, n_probe=16, n_best=bad)
+    probe = gallery.comparator.encode(fingers[5][1]).cylinders
+    scores = {}
+    for k in (16, 10):
+        pf = cls(p, n_probe=16, n_best=k)
+        pf._alloc(n)
+        pf.set_rows(0, a["bits"][:n], a["xyt"][:n], a["n_cyl"][:n].astype(np.int64))
+        scores[k] = pf.scores(probe, n)
+    assert np.all(scores[10] <= scores[16] + 1e-6) and np.mean(scores[10] < scores[16]) > 0.5
 
 
 def test_stage_one_directions_wrap_around(gallery):
@@ -360,8 +379,8 @@ def _as_template(cylinders):
 def test_centring_lifts_a_partial_mate_over_dense_fingers(fingers):
     """A mate enrolled from a partial impression (6 of its cylinders) among 20 dense fingers
     (each cylinder the OR of two other fingers' cylinders: many minutiae in every neighbourhood,
-    so every probe finds something similar): the raw sum ranks most dense fingers above the mate,
-    the cohort-centred score ranks the mate first."""
+    so every probe finds something similar): the raw score ranks at least half of the dense
+    fingers above the mate, the cohort-centred score ranks the mate first."""
     cmp = FingerprintComparator()
     enc = {fid: cmp.encode(imps[0]).cylinders for fid, imps in fingers.items()}
     mate, others = enc[6], [fid for fid in enc if fid != 6]
@@ -382,7 +401,7 @@ def test_centring_lifts_a_partial_mate_over_dense_fingers(fingers):
         pf.set_rows(0, bits, xyt, n_cyl)
         s = pf.scores(probe, 21)
         ranks[centred] = int(np.sum(s > s[0]))
-    assert ranks[False] >= 15 and ranks[True] == 0
+    assert ranks[False] >= 10 and ranks[True] == 0
 
 
 def test_stage_one_probe_cylinders_are_spread_over_the_print(gallery, fingers):

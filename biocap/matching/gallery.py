@@ -12,10 +12,10 @@ minutiae; plus the stage-1 arrays of `gallery_prefilter`), so memory per finger 
 fragmentation).
 
 Search, a cascade: stage 1 scores every finger with a reduced MCC comparison
-(`gallery_prefilter`: 12 probe cylinders spread over the print against every cylinder of the
-finger as 4-word pooled codes, `gallery_pooled`; a few AND + popcount passes over contiguous rows;
-each finger's score centred on a synthetic impostor cohort, `gallery_cohort`) and keeps the best
-`cascade_fraction` (10%); stage 1.5 (`gallery_consistency`) rescores those: 32 probe cylinders
+(`gallery_prefilter`: 16 probe cylinders spread over the print against every cylinder of the
+finger as 4-word pooled codes, `gallery_pooled`, the best 10 of them summed; a few AND + popcount
+passes over contiguous rows; each finger's score centred on a synthetic impostor cohort,
+`gallery_cohort`) and keeps the best `cascade_fraction` (5%); stage 1.5 (`gallery_consistency`) rescores those: 32 probe cylinders
 spread over the print, each paired with its most similar cylinder of the finger (every cylinder, 4 layers at full resolution, read from the full arrays: no extra memory),
 the pairs weighed by their geometric consistency as LSS-R weighs them; it keeps the best
 `shortlist` (max(256, 0.5%)); stage 2 runs the full MCC LSS-R comparison, batched, on the
@@ -58,10 +58,11 @@ _DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": 
 #: (up to 1,397th with the plain similarity sum, hence the 1.5% used then); 0.5% (500) pays for the
 #: wider cascade it was first paired with. A saved gallery keeps the values it was saved with.
 SHORTLIST_FRACTION = 0.005
-#: share of the gallery that stage 1 passes on to stage 1.5. 10%: with spread probe cylinders in
-#: both fast stages, 15% kept no further mate on the 100,000-finger runs (docs/matching.md), and
-#: the 5% saved pays for stage 1.5's 32 probe cylinders (24 before)
-CASCADE_FRACTION = 0.10
+#: share of the gallery that stage 1 passes on to stage 1.5. 5%: since stage 1 sums the best 10
+#: of 16 probe cylinders, no mate the full comparison ranks first fell between its 5% and 10% on
+#: the 100,000-finger runs (docs/matching.md), and the halved stage 1.5 pays for stage 1's extra
+#: probe cylinders and stage 1.5's 32 (24 before)
+CASCADE_FRACTION = 0.05
 
 
 class FingerprintGallery:

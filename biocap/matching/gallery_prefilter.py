@@ -3,13 +3,15 @@
 Stage 1 (`CylinderPrefilter`): every cylinder of every gallery finger (up to `n_gallery`, 60, the
 gallery's capacity) is kept as a pooled code (`gallery_pooled`: layers 0, 1, 3, 4 pooled 2x2 to
 8 x 8 cells, 4 words), with its bit count and its direction as uint8 (34 bytes a cylinder); the
-probe contributes `n_probe` (12) cylinders spread over the print (farthest-first among its 24
-most informative), and each finger's score is centred on an impostor cohort (`gallery_cohort`:
-minus the mean score 32 synthetic impostors get against that finger). A probe cylinder
+probe contributes `n_probe` (16) cylinders spread over the print (`spread_picks`: farthest-first
+among its 32 most informative), and each finger's score is centred on an impostor cohort
+(`gallery_cohort`: minus the mean score 32 synthetic impostors get against that finger). A probe cylinder
 and a gallery cylinder are compared with the bit-based MCC similarity over whole codes (no
 validity masks: 1 - sqrt|a xor b| / (sqrt|a| + sqrt|b|)), gated by the direction difference; a
-finger's stage-1 score is the sum over the probe cylinders of their best similarity among the
-finger's cylinders. The gallery side is word-major (word, finger * n_gallery), so |a & b| is 4
+finger's stage-1 score is the sum, over the `n_best` (10) probe cylinders that find the most
+similar counterparts, of their best similarity among the finger's cylinders (a partial mate shows
+only part of the print: the probe cylinders outside it find nothing there, and summing their
+noise let dense impostors outscore it). The gallery side is word-major (word, finger * n_gallery), so |a & b| is 4
 AND + popcount passes over long contiguous rows; the similarity is then read from a per-probe
 table indexed by (|b|, |a & b|) and the gate is a uint8 comparison: a handful of passes a pair.
 
@@ -33,6 +35,8 @@ from .gallery_cohort import cohort_cylinders
 from .gallery_pooled import DEFAULT_LAYERS, pooled_code
 
 _THETA_STEPS = 256  # stage-1 directions are stored as uint8
+#: probe cylinders whose similarities a finger's stage-1 score sums (the best of them)
+N_BEST = 10
 
 
 class CylinderPrefilter:
@@ -40,14 +44,21 @@ class CylinderPrefilter:
     #: best-of-the-finger's-cylinders step is an element-wise maximum over contiguous rows
     BLOCK = 256
 
-    def __init__(self, params: mcc.MccParams, n_gallery: int = 60, n_probe: int = 12,
-                 layers: tuple[int, ...] = DEFAULT_LAYERS, centred: bool = False):
+    def __init__(self, params: mcc.MccParams, n_gallery: int = 60, n_probe: int = 16,
+                 layers: tuple[int, ...] = DEFAULT_LAYERS, centred: bool = False,
+                 n_best: int | None = None):
         if params.ns != 16 or params.nd <= max(layers):
             raise ValueError(f"stage 1 pools 16 x 16-cell layers {layers}; the cylinders have "
                              f"{params.ns} x {params.ns} cells and {params.nd} layers")
         self.params = params
         self.n_gallery = int(n_gallery)
         self.n_probe = int(n_probe)
+        # a finger's score sums the n_best best of the probe cylinders' similarities: a probe
+        # cylinder outside the part of the print a mate shows has no counterpart there, and its
+        # best similarity is noise that a dense impostor wins
+        self.n_best = min(N_BEST, self.n_probe) if n_best is None else int(n_best)
+        if not 0 < self.n_best <= self.n_probe:
+            raise ValueError(f"n_best must be in 1..n_probe ({self.n_probe}), got {n_best}")
         self.layers = tuple(int(k) for k in layers)
         # scores are centred finger by finger on an impostor cohort (`gallery_cohort`)
         self.centred = bool(centred)
@@ -140,7 +151,8 @@ class CylinderPrefilter:
         """(m,) uint16: the cohort's mean raw stage-1 score against each of these fingers, in
         1/255 steps, computed by the same kernel on a scratch prefilter holding only them."""
         m = bits.shape[0]
-        scratch = CylinderPrefilter(self.params, self.n_gallery, self.n_probe, self.layers, centred=False)
+        scratch = CylinderPrefilter(self.params, self.n_gallery, self.n_probe, self.layers,
+                                    centred=False, n_best=self.n_best)
         scratch._alloc(m)
         scratch.set_rows(0, bits, xyt, n_cyl)
         prepared = self._cohort_prepared()
@@ -166,10 +178,11 @@ class CylinderPrefilter:
         """The probe's `n_probe` cylinders: codes (k, words), bit counts (k,), directions on the
         uint8 grid (k,). They are spread over the print: among the 2 * n_probe most informative
         cylinders, the most informative first, then each time the one farthest from those taken.
-        Why: the 12 most informative cylinders crowd the print's centre, so a mate enrolled from
-        an impression that overlaps the probe elsewhere (shifted, partial) offered none of them a
-        counterpart; spread, the same 12 cost the same and reach the overlap (100k, mates =
-        impression 8: rank-1 93.5 -> 95.5%, exhaustive 96.5%; docs/matching.md)."""
+        Why: the most informative cylinders crowd the print's centre, so a mate enrolled from an
+        impression that overlaps the probe elsewhere (shifted, partial) offered none of them a
+        counterpart; spread, as many cost the same and reach the overlap (session 4, 12 probe
+        cylinders, 100k, mates = impression 8: rank-1 93.5 -> 95.5%, exhaustive 96.5%;
+        docs/matching.md)."""
         pick = spread_picks(np.bitwise_count(probe.bits).sum(-1, dtype=np.int64), probe.xyt[:, :2],
                             self.n_probe)
         a = np.ascontiguousarray(pooled_code(probe.bits[pick], self.layers))
@@ -178,7 +191,7 @@ class CylinderPrefilter:
     def _prepare(self, probe: mcc.CylinderSet) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """What the kernel needs of a probe: its codes, its similarity table and direction shifts."""
         a, a_count, a_theta = self.probe_codes(probe)
-        # similarity in 1/255 steps (an error <= 0.002 a cylinder; scores are sums of ~12)
+        # similarity in 1/255 steps (an error <= 0.002 a cylinder; scores are sums of ~10)
         table = np.rint(similarity_table(a_count) * 255).astype(np.uint8)  # (k, 256 * 257)
         # + gallery theta: wraps mod 256
         shift = ((self.gate_steps - a_theta.astype(np.int64)) % _THETA_STEPS).astype(np.uint8)
@@ -207,6 +220,8 @@ class CylinderPrefilter:
         idx = np.empty(width, np.intp)
         ok = np.empty(width, np.uint8)
         acc = np.empty(min(chunk, self.capacity), np.uint16)  # k * 255 <= 65535 for k <= 257
+        best = np.zeros((k, len(acc)), np.uint8)  # each probe cylinder's best, finger by finger
+        n_drop = max(0, k - self.n_best)
         for s in range(0, n_rows, chunk):
             e = min(n_rows, s + chunk)
             e_pad = _round_up(e, B) if e <= full else self.capacity  # whole blocks
@@ -216,7 +231,6 @@ class CylinderPrefilter:
             b_t = self.codes_t[:, cols]
             base = self.count[cols].astype(np.intp) * 257
             b_theta = self.theta[cols]
-            acc[:] = 0
             for i in range(k):  # one probe cylinder against the chunk: a few vector passes
                 # idx = |b| * 257 + |a & b|; words counted in uint8 in groups of 3 (<= 192 bits)
                 for g0 in range(0, n_words, 3):
@@ -232,9 +246,14 @@ class CylinderPrefilter:
                 # best over the finger's slots: (block, slot, finger) -> max over slot
                 m = split // G
                 if m:
-                    acc[:m] += sim[:split].reshape(-1, G, B).max(axis=1).reshape(-1)
+                    best[i, :m] = sim[:split].reshape(-1, G, B).max(axis=1).reshape(-1)
                 if n > split:
-                    acc[m:e_pad - s] += sim[split:n].reshape(G, -1).max(axis=0)
+                    best[i, m:e_pad - s] = sim[split:n].reshape(G, -1).max(axis=0)
+            rows = e_pad - s
+            best[:, :rows].sum(axis=0, dtype=np.uint16, out=acc[:rows])
+            if n_drop:  # minus the n_drop weakest
+                acc[:rows] -= np.partition(best[:, :rows], n_drop - 1, axis=0)[:n_drop].sum(
+                    axis=0, dtype=np.uint16)
             if self.centred:
                 out[s:e] = (acc[:e - s].astype(np.int32) - self.offset[s:e]) * np.float32(1 / 255)
             else:

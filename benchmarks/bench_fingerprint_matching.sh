@@ -57,6 +57,12 @@ if [[ $what == all || $what == search ]]; then
   $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression 6 \
       --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates6-scores.npz" \
       --json "$OUT/search_fingerprint_heldout6.json"
+  # 4e. held out a fourth time: impression 5 as the mate (probes = impressions 1-4 and 6). Built in
+  #     session 5 while stage 1's best-10-of-16 sum was being measured on runs 4-4d; looked at
+  #     once, after that change was settled
+  $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression 5 \
+      --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates5-scores.npz" \
+      --json "$OUT/search_fingerprint_heldout5.json"
   # 5. the same protocol on a 10,000-finger gallery
   $BIOCAP bench search --modality fingerprint --gallery-size 10000 \
       --probes 200 --scores-cache "$CACHE/search-10k-mates1-scores.npz" \

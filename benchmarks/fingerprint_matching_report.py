@@ -84,6 +84,7 @@ def search_report() -> None:
     rows = [d for d in (_load(n) for n in ("search_fingerprint.json", "search_fingerprint_heldout.json",
                                            "search_fingerprint_heldout7.json",
                                            "search_fingerprint_heldout6.json",
+                                           "search_fingerprint_heldout5.json",
                                            "search_fingerprint_10k.json",
                                            "search_fingerprint_10k_mindtct_minutiae.json")) if d]
     if not rows:

@@ -38,31 +38,26 @@ if [[ $what == all || $what == search ]]; then
   #    The exhaustive scores are cached (reused only when ids match and spot-checked scores agree
   #    with this code): a rerun after a cascade change takes minutes
   CACHE=${BIOCAP_BENCH_CACHE:-/tmp/biocap-bench}
-  $BIOCAP bench search --modality fingerprint --gallery-size 100000 \
-      --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates1-scores.npz" \
-      --json "$OUT/search_fingerprint.json"
+  search_100k() {  # mate impression K, JSON name
+    $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression "$1" \
+        --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates$1-scores.npz" \
+        --json "$OUT/$2"
+  }
+  search_100k 1 search_fingerprint.json
   # 4b. held out: impression 8 enrolled as the mate, probes = impressions 1-5; the cascade's
   #     settings were chosen on run 4's probes, so this one says whether they carry over
-  $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression 8 \
-      --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates8-scores.npz" \
-      --json "$OUT/search_fingerprint_heldout.json"
+  search_100k 8 search_fingerprint_heldout.json
   # 4c. held out again: impression 7 as the mate (same probes as 4b). Run 4b's figures were looked
   #     at while the cohort centring of stage 1 was added; this set was not
-  $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression 7 \
-      --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates7-scores.npz" \
-      --json "$OUT/search_fingerprint_heldout7.json"
+  search_100k 7 search_fingerprint_heldout7.json
   # 4d. held out a third time: impression 6 as the mate (same probes as 4b). Added in session 5
   #     before stage 1.5's spread probe cylinders were measured anywhere; looked at once, after
   #     that change was settled on runs 4, 4b and 4c
-  $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression 6 \
-      --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates6-scores.npz" \
-      --json "$OUT/search_fingerprint_heldout6.json"
+  search_100k 6 search_fingerprint_heldout6.json
   # 4e. held out a fourth time: impression 5 as the mate (probes = impressions 1-4 and 6). Built in
   #     session 5 while stage 1's best-10-of-16 sum was being measured on runs 4-4d; looked at
   #     once, after that change was settled
-  $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression 5 \
-      --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates5-scores.npz" \
-      --json "$OUT/search_fingerprint_heldout5.json"
+  search_100k 5 search_fingerprint_heldout5.json
   # 5. the same protocol on a 10,000-finger gallery
   $BIOCAP bench search --modality fingerprint --gallery-size 10000 \
       --probes 200 --scores-cache "$CACHE/search-10k-mates1-scores.npz" \

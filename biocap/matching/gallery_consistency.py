@@ -1,7 +1,7 @@
 """Stage 1.5 of the 1:N cascade: cylinder similarity weighed by geometric consistency.
 
 For each finger that stage 1 kept, each of the probe's `n_probe` (32) cylinders, spread over the
-print (farthest-first among its 64 most informative, as stage 1 picks its 12), is paired with its
+print (farthest-first among its 64 most informative, as stage 1 picks its 16), is paired with its
 most similar cylinder of the finger (the bit-based MCC similarity over angular
 layers 0, 1, 3 and 4 at full resolution, direction-gated, read from the gallery's full arrays:
 no extra memory per finger). Those pairs are then relaxed as MCC's LSS-R relaxes its pairs in the

@@ -5,14 +5,14 @@ gallery's capacity) is kept as a pooled code (`gallery_pooled`: layers 0, 1, 3, 
 8 x 8 cells, 4 words), with its bit count and its direction as uint8 (34 bytes a cylinder); the
 probe contributes `n_probe` (16) cylinders spread over the print (`spread_picks`: farthest-first
 among its 32 most informative), and each finger's score is centred on an impostor cohort
-(`gallery_cohort`: minus the mean score 32 synthetic impostors get against that finger). A probe cylinder
-and a gallery cylinder are compared with the bit-based MCC similarity over whole codes (no
-validity masks: 1 - sqrt|a xor b| / (sqrt|a| + sqrt|b|)), gated by the direction difference; a
-finger's stage-1 score is the sum, over the `n_best` (10) probe cylinders that find the most
+(`gallery_cohort`: minus the mean score 32 synthetic impostors get against that finger). A probe
+cylinder and a gallery cylinder are compared with the bit-based MCC similarity over whole codes
+(no validity masks: 1 - sqrt|a xor b| / (sqrt|a| + sqrt|b|)), gated by the direction difference;
+a finger's stage-1 score is the sum, over the `n_best` (10) probe cylinders that find the most
 similar counterparts, of their best similarity among the finger's cylinders (a partial mate shows
 only part of the print: the probe cylinders outside it find nothing there, and summing their
-noise let dense impostors outscore it). The gallery side is word-major (word, finger * n_gallery), so |a & b| is 4
-AND + popcount passes over long contiguous rows; the similarity is then read from a per-probe
+noise let dense impostors outscore it). The gallery side is word-major (word, finger *
+n_gallery), so |a & b| is 4 AND + popcount passes over long contiguous rows; the similarity is then read from a per-probe
 table indexed by (|b|, |a & b|) and the gate is a uint8 comparison: a handful of passes a pair.
 
 `rescore_rows`: the same score with the probe's 16 best cylinders against every cylinder of the

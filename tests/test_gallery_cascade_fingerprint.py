@@ -164,6 +164,19 @@ def test_stage_one_matches_a_pair_by_pair_reference(gallery, fingers):
     assert close >= 0.9 * 3 * len(gallery)
 
 
+@pytest.mark.parametrize("n_best", [1, 5, 16])
+def test_stage_one_sums_the_n_best_like_the_reference(gallery, fingers, n_best):
+    """Other n_best than the default, uncentred, against the pair-by-pair reference."""
+    a, n = gallery._a, len(gallery)
+    pf = CylinderPrefilter(gallery.comparator.params, n_probe=16, n_best=n_best)
+    pf._alloc(n)
+    pf.set_rows(0, a["bits"][:n], a["xyt"][:n], a["n_cyl"][:n].astype(np.int64))
+    probe = gallery.comparator.encode(fingers[12][1]).cylinders
+    got = pf.scores(probe, n, chunk=7)
+    want = _stage_one_reference(probe, a["bits"][:n], a["xyt"], a["n_cyl"], pf)
+    assert np.mean(np.abs(got - want) <= n_best * 0.5 / 255 + 1e-4) >= 0.9
+
+
 def test_stage_one_ranks_most_mates_first(gallery, fingers):
     """On these 30 synthetic fingers stage 1 ranks 25 mates first (the former stage 1: 24; a
     majority vote instead of OR pooling, 10 probe cylinders: 16); a weak mate may rank lower:

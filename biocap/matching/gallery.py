@@ -18,9 +18,9 @@ passes over contiguous rows; each finger's score centred on a synthetic impostor
 `gallery_cohort`) and keeps the best `cascade_fraction` (5%); stage 1.5 (`gallery_consistency`)
 rescores those: 32 probe cylinders spread over the print, each paired with its most similar
 cylinder of the finger (every cylinder, 4 layers at full resolution, read from the full arrays: no
-extra memory), the pairs weighed by their geometric consistency as LSS-R weighs them; it keeps the best
-`shortlist` (max(256, 0.5%)); stage 2 runs the full MCC LSS-R comparison, batched, on the
-shortlist only.
+extra memory), the pairs weighed by their geometric consistency as LSS-R weighs them; it keeps
+the best `shortlist` (max(256, 0.5%)); stage 2 runs the full MCC LSS-R comparison, batched, on
+the shortlist only.
 `search(..., exhaustive=True)` skips the pruning (the reference for the rank-1 cost of pruning).
 """
 from __future__ import annotations

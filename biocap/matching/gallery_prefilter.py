@@ -12,13 +12,14 @@ a finger's stage-1 score is the sum, over the `n_best` (10) probe cylinders that
 similar counterparts, of their best similarity among the finger's cylinders (a partial mate shows
 only part of the print: the probe cylinders outside it find nothing there, and summing their
 noise let dense impostors outscore it). The gallery side is word-major (word, finger *
-n_gallery), so |a & b| is 4 AND + popcount passes over long contiguous rows; the similarity is then read from a per-probe
-table indexed by (|b|, |a & b|) and the gate is a uint8 comparison: a handful of passes a pair.
+n_gallery), so |a & b| is 4 AND + popcount passes over long contiguous rows; the similarity is
+then read from a per-probe table indexed by (|b|, |a & b|) and the gate is a uint8 comparison: a
+handful of passes a pair.
 
 `rescore_rows`: the same score with the probe's 16 best cylinders against every cylinder of the
 finger over all layers at full resolution, read from the gallery's full arrays: the gallery's
 stage 1.5 until it was replaced by `gallery_consistency` (kept as the plain-sum reference the
-benchmarks and tests compare against).
+tests compare the consistency stage against).
 
 Measured on 40 real FVC mates + 9,960 synthetic fingers, 200 real probes (docs/matching.md): the
 former stage 1 (each finger's 30 most informative cylinders, layers 0 and 3 at full resolution)

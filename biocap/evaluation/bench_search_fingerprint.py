@@ -136,7 +136,11 @@ def _impression_number(text) -> int | None:
         return None
 
 
-def run(args) -> dict:
+def search_setup(args):
+    """The benchmark's gallery and probes: (comparator, gallery, encoded probes [(finger key,
+    template)], number of mates, mates enrolled, extraction times in ms). One impression of each
+    real finger (`--mate-impression`) is enrolled among the synthetic fillers; the probes are the
+    finger's other impressions, spread over fingers."""
     n_gallery = int(args.gallery_size)
     n_probes = int(args.probes)
     if n_gallery < 1 or n_probes < 1:
@@ -179,7 +183,12 @@ def run(args) -> dict:
     gal.add_many(enrolled)  # a mate that fails to enrol stays out: its probes count as misses
     gal.compact()
     enc = [(k, cmp.encode(t)) for k, t in probes]
+    return cmp, gal, enc, len(mates), len(enrolled), extract_ms
 
+
+def run(args) -> dict:
+    _, gal, enc, n_mates, n_enrolled, extract_ms = search_setup(args)
+    mate_impression = _mate_impression(args)
     t0 = time.process_time()
     ranked = [gal.search(e, top_k=10) for _, e in enc]
     cpu = time.process_time() - t0
@@ -215,9 +224,9 @@ def run(args) -> dict:
     rx = rank_k_rates([[i for i, _ in h] for h in ranked_ex], truth, ks=(1, 5, 10))
     n = len(gal)
     return {
-        "gallery_size": n, "n_probes": len(enc), "n_mates": len(enrolled),
+        "gallery_size": n, "n_probes": len(enc), "n_mates": n_enrolled,
         "mate_impression": mate_impression,
-        "mates_failed_to_enrol": len(mates) - len(enrolled),
+        "mates_failed_to_enrol": n_mates - n_enrolled,
         "fillers": "biocap.synthetic.fingerprint_templates (seed %d)" % int(args.seed),
         "extractor": os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap"),
         "per_second_per_core": n * len(enc) / cpu if cpu > 0 else None,

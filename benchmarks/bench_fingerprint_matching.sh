@@ -4,6 +4,7 @@
 #
 #   benchmarks/bench_fingerprint_matching.sh            # everything (the 100k search takes long)
 #   benchmarks/bench_fingerprint_matching.sh verify     # only the 1:1 part
+#   benchmarks/bench_fingerprint_matching.sh stage1     # stage-1 variants, after a search run
 #
 # Needs the shared data (BIOCAP_DATA) and the `reference` extra (nbis-py). Speeds are CPU time of
 # the benchmark process (per core), measured beside NBIS in the same run; BLAS is pinned to one
@@ -67,5 +68,9 @@ if [[ $what == all || $what == search ]]; then
   BIOCAP_FP_EXTRACTOR=nbis $BIOCAP bench search --modality fingerprint --gallery-size 10000 \
       --probes 200 --scores-cache "$CACHE/search-10k-mates1-mindtct-scores.npz" \
       --json "$OUT/search_fingerprint_10k_mindtct_minutiae.json"
+fi
+if [[ $what == stage1 ]]; then
+  # 7. stage-1 variants side by side on the 100k runs above (reads their score caches; ~50 min)
+  $PY benchmarks/bench_search_fingerprint_stage1.py
 fi
 $PY benchmarks/fingerprint_matching_report.py

@@ -23,7 +23,7 @@ test: $(STAMP)
 
 # every benchmark of the README's table (long: tens of minutes; needs ../shared/data)
 bench: $(STAMP)
-	$(PY) benchmarks/bench_capture.py
+	$(PY) benchmarks/bench_capture.py --out benchmarks
 	$(PY) benchmarks/bench_quality_fingerprint.py --matcher both
 	$(PY) benchmarks/bench_extract.py
 	benchmarks/bench_fingerprint_matching.sh

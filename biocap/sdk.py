@@ -135,7 +135,8 @@ class SDK:
         found = []
         for cls in self._collect("biocap_drivers"):
             if isinstance(cls, type) and issubclass(cls, DeviceDriver):
-                found.append(cls)
+                if cls not in found:  # one class contributed twice (two plugin objects) is one driver
+                    found.append(cls)
             else:
                 self._note("drivers", "biocap_drivers", f"{cls!r} is not a DeviceDriver subclass")
         return found

@@ -15,7 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def driver_conflicts(drivers) -> list[str]:
     """One line per USB id claimed by more than one driver's id table (`usb_ids`)."""
     claims: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for cls in drivers:
+    for cls in dict.fromkeys(drivers):  # the same class contributed twice is not a conflict
         for vid_pid in getattr(cls, "usb_ids", ()) or ():
             claims[tuple(vid_pid)].append(str(getattr(cls, "name", cls)))
     return [f"driver conflict: {vid:04x}:{pid:04x} is claimed by {', '.join(names)}; the most "

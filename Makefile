@@ -10,7 +10,9 @@ PLUGINS := plugins/vendor_sim $(wildcard plugins/nb1010) $(wildcard plugins/aes3
 $(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,reference,plot,distributed]" $(foreach p,$(PLUGINS),-e $(p))
+	# editable_mode=compat: a path entry, not an import hook, so a folder named `biocap` beside a
+	# user's script cannot shadow the package (the hook loses to any namespace folder on the path)
+	$(PY) -m pip install -q --config-settings editable_mode=compat -e ".[dev,reference,plot,distributed]" $(foreach p,$(PLUGINS),-e $(p))
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -157,6 +157,12 @@ class Sample:
         if self.modality is Modality.SIGNATURE and self.pen is None:
             pass  # an offline (scanned) signature has no pen series; that is allowed
 
+    def __repr__(self) -> str:  # the pixels are not printed: an image is megabytes of digits
+        shape = "x".join(map(str, self.image.shape[::-1])) if hasattr(self.image, "shape") else "?"
+        extra = f", pen={len(self.pen)} points" if self.pen is not None else ""
+        return (f"Sample({self.modality.value}, position={int(self.position or 0)}, {shape} px at "
+                f"{self.ppi:g} ppi, device_quality={self.device_quality}{extra})")
+
     @property
     def height(self) -> int:
         return int(self.image.shape[0])

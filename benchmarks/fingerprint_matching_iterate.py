@@ -6,10 +6,10 @@ with `biocap bench verify`), all-impostors EER per set for matcher parameter ove
 Overrides are MccParams fields (`name=value`, Python literals); `max_cyl=N` sets the cylinder cap.
 Speed is CPU seconds of the scoring loop (each probe against the whole set), for comparisons only.
 """
-import argparse
 import os
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
@@ -18,6 +18,7 @@ from biocap.evaluation import bench_verify_fingerprint as bench  # noqa: E402
 from biocap.evaluation.metrics import error_rates  # noqa: E402
 from biocap.matching import fingerprint as fp  # noqa: E402
 from biocap.evaluation.datasets import all_pairs  # noqa: E402
+from biocap.evaluation.options import BenchOptions  # noqa: E402
 
 
 def main(argv):
@@ -33,12 +34,14 @@ def main(argv):
     import dataclasses
     params = dataclasses.replace(fp.MATCHER_PARAMS, **over)
     cmp = fp.FingerprintComparator(params, max_cyl)
-    args = argparse.Namespace(dataset=None, layout="fvc", ppi=None, reference=None, plot=None, limit=None)
+    options = BenchOptions(extractor=os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap"),
+                           cache=Path(os.environ.get("BIOCAP_BENCH_CACHE", "/tmp/biocap-bench")))
     eers, rates = [], []
-    for spec in bench.default_sets(args):
+    for spec in bench.default_sets(options):
         if sets and not any(s in spec.name for s in sets):
             continue
-        name, items, templates, _ = bench.load_templates(spec, args)
+        loaded = bench.load_templates(spec, options)
+        name, items, templates = loaded.name, loaded.items, loaded.templates
         enc = [cmp.encode(t) for t in templates]
         ok = np.array([e.enrollable for e in enc])
         prep = cmp.prepare_many(enc)

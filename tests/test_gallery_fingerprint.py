@@ -173,3 +173,22 @@ def test_random_bytes_are_refused_cleanly(tmp_path_factory, data):
     path.write_bytes(MAGIC + data if data[:1] == b"\x00" else data)
     with pytest.raises((TemplateFormatError, InvalidDataError)):
         FingerprintGallery.load(path)
+
+
+@pytest.mark.parametrize("drop", ["cascade_fraction", "shortlist_fraction", "min_shortlist",
+                                  "mcc_params.delta_theta", "mcc_params.max_nr"])
+def test_a_file_lacking_a_parameter_is_refused_not_defaulted(gallery, tmp_path, drop):
+    """Defaults in the code may differ from what the file was saved with (MccParams' defaults are
+    the paper's, the matcher's are tuned): a missing parameter is an error, never a default."""
+    path, raw = _saved(gallery, tmp_path)
+    hlen = struct.unpack("<I", raw[12:16])[0]
+    header = json.loads(raw[16:16 + hlen])
+    if drop.startswith("mcc_params."):
+        del header["mcc_params"][drop.split(".")[1]]
+    else:
+        del header[drop]
+    body = raw[16 + hlen:]  # array offsets count from the end of the header: still valid
+    new = json.dumps(header).encode()
+    path.write_bytes(bytes(raw[:12]) + struct.pack("<I", len(new)) + new + bytes(body))
+    with pytest.raises(TemplateFormatError, match=drop.split(".")[-1]):
+        FingerprintGallery.load(path)

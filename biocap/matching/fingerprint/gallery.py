@@ -53,6 +53,8 @@ MAX_ID_LENGTH = 256
 MAX_HEADER_BYTES = 1 << 20
 
 _ARRAYS = ("bits", "mask", "xyt", "n_cyl", "n_min")
+#: search settings every file records (and `load` requires: no silent defaults)
+_SEARCH_PARAMS = ("shortlist_fraction", "min_shortlist", "cascade_fraction")
 _DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": "<i2", "ids": "u1",
            "pre_q": "u1", "pre_scale": "<f4"}  # the last two: version 1 only (ignored on load)
 
@@ -353,16 +355,29 @@ class FingerprintGallery:
                 header = _MIGRATIONS.get(version, lambda h: h)(json.loads(f.read(hlen).decode()))
                 entries = {e["name"]: e for e in header["arrays"]}
                 count = int(header["count"])
-                params = mcc.MccParams(**header["mcc_params"])
+                stored = header["mcc_params"]
+                lacking = [fld.name for fld in dataclasses.fields(mcc.MccParams) if fld.name not in stored]
+                if lacking:  # MccParams' defaults are the paper's, not the matcher's: refuse
+                    raise TemplateFormatError(f"{path}: the header lacks the MCC parameter(s) "
+                                              f"{', '.join(lacking)}", field="mcc_params", offset=16,
+                                              hint="re-save the gallery with this biocap")
+                params = mcc.MccParams(**stored)
                 cap = int(header["capacity_cylinders"])
             except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
                 raise TemplateFormatError(f"{path}: the header is corrupt ({exc})", field="header",
                                           offset=16) from exc
+            missing = [k for k in _SEARCH_PARAMS if k not in header]
+            if missing:  # never fall back to defaults that may differ from the file's
+                raise TemplateFormatError(f"{path}: the header lacks the search parameter(s) "
+                                          f"{', '.join(missing)}", field="header", offset=16,
+                                          hint="re-save the gallery with this biocap")
             base = 16 + hlen
-            gal = cls(MccMatcher(params, max_cylinders=cap),
-                      float(header.get("shortlist_fraction", 0.01)),
-                      int(header.get("min_shortlist", 256)),
-                      float(header.get("cascade_fraction", 0.1)))
+            try:
+                gal = cls(MccMatcher(params, max_cylinders=cap), float(header["shortlist_fraction"]),
+                          int(header["min_shortlist"]), float(header["cascade_fraction"]))
+            except (TypeError, ValueError) as exc:
+                raise TemplateFormatError(f"{path}: search parameters are invalid ({exc})",
+                                          field="header", offset=16) from exc
             gal._alloc(0)
             arrays = {}
             for name in list(_ARRAYS) + ["ids"]:

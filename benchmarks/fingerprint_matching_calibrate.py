@@ -1,4 +1,4 @@
-"""Write biocap/matching/calibration_fingerprint.json from the impostor scores of the FVC
+"""Write biocap/matching/fingerprint/calibration.json from the impostor scores of the FVC
 all-impostors protocol (the four FVC2002 B sets). Run by bench_fingerprint_matching.sh.
 
     .venv/bin/python benchmarks/fingerprint_matching_calibrate.py [--extractor biocap|nbis] [--cache DIR]
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from biocap.evaluation.bench_verify_fingerprint import run_with_impostors
 from biocap.evaluation.options import BenchOptions
-from biocap.matching.fingerprint import CALIBRATION_FILE, calibration_table
+from biocap.matching.fingerprint.matcher import CALIBRATION_FILE, calibration_table
 
 ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
 ap.add_argument("--extractor", default="biocap", choices=("biocap", "nbis"))

@@ -27,8 +27,7 @@ def _version() -> str:
     try:
         return version("biocap")
     except PackageNotFoundError:  # running from a source tree that was never installed
-        from .. import __version__
-        return f"{__version__} (not installed)"
+        return "(not installed: version unknown)"
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..templates.fingerprint_template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint
+from ..templates.fingerprint.template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint
 
 FORMAT = "biocap-template-cache/1"
 

@@ -1,0 +1,40 @@
+"""Every parameter of signature features, templates and verification, each with its reason.
+
+What was tried and the figures behind each choice: docs/decisions/19-signature-verification.md.
+"""
+from __future__ import annotations
+
+#: pen samples per second after resampling: SVC2004 and most pads sample at 100-200 Hz, and a
+#: common rate makes velocities and DTW path lengths comparable across pads
+RATE_HZ = 100.0
+#: keep every k-th resampled point for the elastic match: 50 Hz still holds a signature's
+#: strokes (handwriting has little energy above 10-15 Hz) and DTW cost falls by k^2
+DECIMATE = 2
+#: Gaussian smoothing of x, y, pressure before derivatives, in resampled samples: suppresses
+#: the pad's quantisation steps without flattening strokes (1 sample = 10 ms)
+SMOOTH_SIGMA = 1.0
+#: Sakoe-Chiba band for DTW as a fraction of the longer series: genuine signatures of one person
+#: vary in local timing by well under a fifth; a band bounds cost and stops absurd warps
+BAND_FRACTION = 0.2
+#: smallest band, in samples (short signatures still need room to warp)
+BAND_MIN = 8
+#: longest pen series accepted for a template, in resampled points (60 s at 100 Hz): bounds
+#: memory and DTW time on hostile input
+MAX_POINTS = 6000
+#: a template needs this many resampled points (0.2 s of writing) to carry a signature at all
+MIN_POINTS = 20
+#: floor of a reference set's spread of a global feature, in that feature's units (log units
+#: for the logged ones): with 3-5 references the sample spread can be near zero by chance
+GLOBAL_SIGMA_FLOOR = 0.1
+#: largest per-feature deviation (in floored sigmas) counted: one wild global feature should
+#: not outweigh the elastic match alone
+GLOBAL_Z_CAP = 6.0
+#: weight of the global-feature distance (mean capped z, minus the references' own leave-one-out
+#: value) added to the two elastic terms; chosen on SVC2004 users 1-10 (0, 0.02, 0.05, 0.1, 0.2
+#: tried), reported on users 11-20: global features alone separate poorly (EER 25-30%)
+GLOBAL_WEIGHT = 0.1
+#: logistic scale of the similarity 1 / (1 + exp(score / SIMILARITY_SCALE)): maps the fused
+#: distance (0 = as far as the person's references are from each other) into (0, 1); rank-preserving
+SIMILARITY_SCALE = 0.5
+#: smallest and largest enrolment set
+MIN_REFERENCES, MAX_REFERENCES = 1, 10

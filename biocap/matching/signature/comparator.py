@@ -177,12 +177,16 @@ class SignatureComparator:
         s = self.distance(a, b) / P.SIMILARITY_SCALE
         return float(1.0 / (1.0 + math.exp(min(max(s, -700.0), 700.0))))
 
-    def threshold_for_fmr(self, fmr: float) -> float:
-        """Similarity a genuine signature must reach for a zero-effort (random-forgery) false match
-        rate `fmr`, from the shipped calibration (SVC2004 users 1-10, see calibration.json)."""
+    def threshold_for_fmr(self, fmr: float, *, attack: str = "zero-effort") -> float:
+        """Similarity a genuine signature must reach for false match rate `fmr` against
+        zero-effort impostors (other people's signatures; the default) or skilled forgeries
+        (attack="skilled"), from the shipped calibration (SVC2004 users 1-10, calibration.json).
+        Below the smallest FMR the calibration resolves, its strictest threshold is returned."""
         if not (isinstance(fmr, (int, float)) and 0 < fmr < 1):
             raise InvalidRequest(f"fmr must be in (0, 1), got {fmr!r}")
-        table = self._cal["thresholds"]["random"]
+        if attack not in ("zero-effort", "skilled"):
+            raise InvalidRequest(f"attack must be 'zero-effort' or 'skilled', got {attack!r}")
+        table = self._cal["thresholds"]["random" if attack == "zero-effort" else "skilled"]
         fmrs = np.array([r[0] for r in table], float)
         thr = np.array([r[1] for r in table], float)
         if fmr <= fmrs.min():

@@ -35,7 +35,7 @@ from ...errors import InvalidRequest, NoProvider, TemplateFormatError
 from ...templates.signature import params as P
 from ...templates.signature.template import SignatureTemplate
 from ...types import Modality
-from .dtw import dtw, dtw_many
+from .dtw import dtw_many
 
 _REF_MAGIC = b"BSGR"
 _REF_VERSION = 1
@@ -80,9 +80,10 @@ class SignatureReferences:
             return cls(templates, float("nan"), float("nan"), G[0], np.full(G.shape[1], np.nan),
                        float("nan"))
         D = np.zeros((k, k))
-        for i in range(k):
-            for j in range(i + 1, k):
-                D[i, j] = D[j, i] = dtw(templates[i].local, templates[j].local)
+        for i in range(k):  # each reference queried against the others, as a signature would be
+            others = [templates[j].local for j in range(k) if j != i]
+            D[i, [j for j in range(k) if j != i]] = dtw_many(templates[i].local, others)
+        D = (D + D.T) / 2
         off = D[~np.eye(k, dtype=bool)].reshape(k, k - 1)
         sd = np.maximum(G.std(0, ddof=1), P.GLOBAL_SIGMA_FLOOR)
         return cls(templates, float(off.min(1).mean()), float(off.mean()), G.mean(0), sd,

@@ -15,7 +15,7 @@ MIN_POINTS, GOOD_POINTS = 50, 100
 MIN_DOWN_FRACTION, GOOD_DOWN_FRACTION = 0.3, 0.5
 #: pen-down interval longer than this (ms) is a sampling gap (pads sample every 5-10 ms)
 GAP_MS = 50.0
-#: share of pen-down intervals that may be gaps before the rate counts as broken
+#: share of the pen-down time that may fall in gaps before the capture counts as broken
 MAX_GAP_SHARE, GOOD_GAP_SHARE = 0.05, 0.0
 #: coefficient of variation of the pen-down sampling interval: steady pads stay under 0.1
 MAX_RATE_CV, GOOD_RATE_CV = 0.5, 0.15

@@ -82,7 +82,8 @@ def pen_measures(pen: PenSeries, pad: dict[str, float] | None = None) -> dict[st
     backwards = int(np.count_nonzero(dt < 0))
     if ddt.size >= 2:
         med = float(np.median(ddt[ddt > 0])) if np.any(ddt > 0) else 0.0
-        gaps = float(np.mean(ddt > max(P.GAP_MS, 3 * med)))
+        is_gap = ddt > max(P.GAP_MS, 3 * med)
+        gaps = float(ddt[is_gap].sum() / max(float(ddt[ddt > 0].sum()), 1e-9))  # share of ink time
         good = ddt[(ddt > 0) & (ddt <= max(P.GAP_MS, 3 * med))]
         rate_cv = float(good.std() / good.mean()) if good.size >= 2 and good.mean() > 0 else 0.0
     else:

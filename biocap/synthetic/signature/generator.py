@@ -110,6 +110,10 @@ def _execute(strokes, speed, pressure, evenness, rng, rate_hz, hover_gap_prob=0.
                 hov = prev_end + (path[0] - prev_end) * u
                 xs.append(hov[:, 0]), ys.append(hov[:, 1])
                 ts.append(t0 + u[:, 0] * gap), ps.append(np.zeros(n)), ds.append(np.zeros(n, bool))
+            else:  # out of range: the pad reports the lift once, then nothing until touch-down
+                xs.append(prev_end[:1]), ys.append(prev_end[1:2])
+                ts.append(np.array([t0 + 1.0 / rate_hz])), ps.append(np.zeros(1))
+                ds.append(np.zeros(1, bool))
             t0 += gap
         grid = np.arange(0, times[-1], 1.0 / rate_hz)
         gx = np.interp(grid, times, path[:, 0])

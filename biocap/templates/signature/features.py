@@ -1,7 +1,7 @@
 """Features of an online signature's pen series, as named stages.
 
     prepared = prepare(pen)          # validated, time-ordered, resampled at RATE_HZ, smoothed
-    local = local_features(prepared) # (n, 7) per-point series for elastic matching, z-normalised
+    local = local_features(prepared) # (128, 7) per-point series for elastic matching, z-normalised
     glob = global_features(prepared) # (k,) whole-signature features (duration, speed, ...)
 
 Local features per point: x, y (centred, scaled by the signature's height spread), dx, dy
@@ -103,15 +103,22 @@ def _z(col: np.ndarray) -> np.ndarray:
     return (col - col.mean()) / sd if sd > 1e-9 else col - col.mean()
 
 
-def local_features(pp: PreparedPen, decimate: int = P.DECIMATE) -> np.ndarray:
-    """(n, 7) float64 z-normalised per-point features (LOCAL_NAMES), every `decimate`-th point."""
+def _resample(cols: np.ndarray, n: int) -> np.ndarray:
+    src = np.arange(len(cols))
+    dst = np.linspace(0, len(cols) - 1, n)
+    return np.stack([np.interp(dst, src, cols[:, k]) for k in range(cols.shape[1])], axis=1)
+
+
+def local_features(pp: PreparedPen, points: int = P.LOCAL_POINTS) -> np.ndarray:
+    """(points, 7) float64 z-normalised per-point features (LOCAL_NAMES), resampled evenly in
+    time to `points` rows."""
     dx = np.gradient(pp.x)
     dy = np.gradient(pp.y)
     speed = np.hypot(dx, dy)
     ang_c = np.where(speed > 1e-9, dx / np.maximum(speed, 1e-9), 0.0)
     ang_s = np.where(speed > 1e-9, dy / np.maximum(speed, 1e-9), 0.0)
     cols = [_z(pp.x), _z(pp.y), _z(dx), _z(dy), _z(pp.pressure), ang_c, ang_s]
-    feats = np.stack(cols, axis=1)[::max(1, decimate)]
+    feats = _resample(np.stack(cols, axis=1), points)
     return np.ascontiguousarray(feats, dtype=np.float64)
 
 

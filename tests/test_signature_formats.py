@@ -1,6 +1,7 @@
 """ISO/IEC 19794-7:2007 full and compact codecs: round trips, an independent producer's record,
 hostile records (one clean TemplateFormatError naming field and offset), fuzz."""
 import base64
+import functools
 import struct
 
 import numpy as np
@@ -30,6 +31,7 @@ def _pens(n=4, seed=0):
     return out
 
 
+@functools.lru_cache(maxsize=None)
 def _valid(seed=0) -> bytes:
     return encode(F7.SignatureRecord.from_pen(_pens(1, seed)[0]))
 

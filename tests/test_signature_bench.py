@@ -46,6 +46,7 @@ def manifest_dir(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_bench_on_a_generated_manifest(manifest_dir, tmp_path):
     users = load_manifest(manifest_dir)
     assert len(users) == 4 and len(users[0].genuine) == 11 and len(users[0].skilled) == 3

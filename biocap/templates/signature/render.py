@@ -17,6 +17,8 @@ from ...types import MAX_IMAGE_SIDE, PenSeries
 
 #: supersampling factor of the drawing: 4x makes width steps of a quarter pixel
 _SS = 4
+#: most pen samples drawn (30 minutes at 100 Hz): beyond it the input is not a signature
+MAX_POINTS = 180_000
 
 
 def render_signature(pen: PenSeries, *, width_mm: float = 40.0, height_mm: float = 12.0,
@@ -36,6 +38,9 @@ def render_signature(pen: PenSeries, *, width_mm: float = 40.0, height_mm: float
                              "side", hint="change the size or the resolution")
     if not isinstance(pen, PenSeries):
         raise InvalidSample(f"expected a PenSeries, got {type(pen).__name__}")
+    if len(pen) > MAX_POINTS:
+        raise InvalidSample(f"{len(pen)} pen samples is far more than a signature holds",
+                            hint="render one signature at a time")
     x = np.asarray(pen.x, np.float64)
     y = np.asarray(pen.y, np.float64)
     p = np.asarray(pen.pressure, np.float64)

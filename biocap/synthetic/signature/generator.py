@@ -49,16 +49,27 @@ def make_signer(seed: int) -> Signer:
     n_strokes = int(rng.integers(2, 5))
     strokes, x = [], 0.0
     for _ in range(n_strokes):
-        k = int(rng.integers(6, 16))
-        pts, y = [], float(rng.normal(0, 2))
+        k = int(rng.integers(8, 20))
+        pts = []
+        base = float(rng.normal(0, 1.5))
         for i in range(k):
-            x += float(rng.uniform(1.5, 6.0))
-            y = float(np.clip(y + rng.normal(0, 6.0), -9, 12))
-            if rng.random() < 0.25:  # a loop: back-step
-                x -= float(rng.uniform(1.0, 4.0))
+            # cursive letters: alternate up- and down-strokes around a drifting baseline, with
+            # the odd ascender or descender and a loop (a step back) now and then
+            x += float(rng.uniform(1.2, 4.0))
+            if i % 2 == 0:
+                h = float(rng.uniform(3.0, 8.0))
+                if rng.random() < 0.2:
+                    h = float(rng.uniform(12.0, 18.0))
+                y = base + h
+            else:
+                y = base - (float(rng.uniform(6.0, 10.0)) if rng.random() < 0.12 else
+                            float(rng.uniform(0.0, 1.5)))
+                base += float(rng.normal(0, 0.6))
+            if rng.random() < 0.2:
+                x -= float(rng.uniform(1.0, 3.0))
             pts.append((x, y))
         strokes.append(np.asarray(pts))
-        x += float(rng.uniform(2.0, 6.0))
+        x += float(rng.uniform(3.0, 8.0))
     return Signer(seed, tuple(strokes), float(rng.uniform(40, 90)), float(rng.uniform(350, 800)),
                   float(rng.uniform(-0.25, 0.25)))
 

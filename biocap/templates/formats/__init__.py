@@ -6,12 +6,14 @@
 
 Format names: iso19794-2:2005, iso19794-2:2011, ansi378:2004, ansi378:2009, ansi378:2009am1,
 iso19794-2:card (compact card), and ansi378:2007 (the layout NIST libbiomeval calls ANSI 2007).
+Signature/sign time series: iso19794-7:2007 (full format; `decode` returns a SignatureRecord);
+the headerless compact format is in `iso19794_7_compact` (it needs its layout to be read).
 """
 from __future__ import annotations
 
 from ...errors import TemplateFormatError
 from . import (ansi378_2004, ansi378_2007, ansi378_2009, ansi378_2009am1, iso19794_2_2005,
-               iso19794_2_2011, iso19794_2_card)
+               iso19794_2_2011, iso19794_2_card, iso19794_7_2007)
 from .record import FingerprintRecord
 
 __all__ = ["FORMATS", "FingerprintRecord", "convert", "decode", "detect_format", "encode"]
@@ -20,6 +22,8 @@ _CODECS = {m.NAME: m for m in (iso19794_2_2005, iso19794_2_2011, ansi378_2004, a
                                ansi378_2009am1, iso19794_2_card, ansi378_2007)}
 #: every format name `encode` accepts
 FORMATS: tuple[str, ...] = tuple(_CODECS)
+#: signature/sign time series formats (records are SignatureRecord, not FingerprintRecord)
+SIGNATURE_FORMATS: tuple[str, ...] = (iso19794_7_2007.NAME,)
 
 # version bytes -> the codecs that use them, most common first
 _BY_VERSION = {
@@ -48,6 +52,8 @@ def _as_bytes(data) -> bytes:
 def _detect_and_decode(data: bytes, strict: bool) -> FingerprintRecord:
     if iso19794_2_card.looks_like_card(data):
         return iso19794_2_card.decode(data, strict=strict)
+    if data[:4] == iso19794_7_2007.MAGIC:
+        return iso19794_7_2007.decode(data, strict=strict)
     if len(data) < 8 or data[:4] != b"FMR\x00" or data[7] != 0:
         raise TemplateFormatError(
             f"unknown record format (starts with {data[:8].hex(' ')}); expected 'FMR\\0' "
@@ -92,6 +98,8 @@ def decode(data: bytes, format: str | None = None, *, strict: bool = True) -> Fi
 
 def encode(record: FingerprintRecord, format: str | None = None) -> bytes:
     """Encode a record in `format` (default: the record's own format)."""
+    if isinstance(record, iso19794_7_2007.SignatureRecord):
+        return _codec(format or record.format).encode(record)
     if not isinstance(record, FingerprintRecord):
         raise TemplateFormatError(f"expected a FingerprintRecord, got {type(record).__name__}",
                                   hint="wrap templates with FingerprintRecord.from_templates")
@@ -108,8 +116,8 @@ def convert(data: bytes, to: str) -> bytes:
 
 
 def _codec(name: str):
-    codec = _CODECS.get(name)
+    codec = _CODECS.get(name) or {iso19794_7_2007.NAME: iso19794_7_2007}.get(name)
     if codec is None:
         raise TemplateFormatError(f"unknown template format {name!r}",
-                                  hint=f"use one of: {', '.join(FORMATS)}")
+                                  hint=f"use one of: {', '.join(FORMATS + SIGNATURE_FORMATS)}")
     return codec

@@ -20,12 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..matching.iris.gallery import CODE_BYTES, STAGE1_WORDS, IrisGallery, stage_stats
+from ..matching.iris.gallery import CODE_BYTES, STAGE1_WORDS, IrisGallery
 from ..matching.iris.hamming import as_words, masked_distances, normalize_hd, rotations
 from ..synthetic.iris.codes import filler_codes, neighbour_agreement
 from ..templates.iris import IrisExtractor
 from .data import data_path
 from .datasets import load_layout
+from .iris_stages import stage_stats
 from .metrics import det_curve, error_rates
 
 MAX_SHIFT = 8

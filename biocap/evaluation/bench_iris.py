@@ -20,7 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..matching.iris.gallery import CODE_BYTES, STAGE1_WORDS, IrisGallery
+from ..matching.iris.gallery import CODE_BYTES, IrisGallery
 from ..matching.iris.hamming import as_words, masked_distances, normalize_hd, rotations
 from ..synthetic.iris.codes import filler_codes, neighbour_agreement
 from ..templates.iris import IrisExtractor

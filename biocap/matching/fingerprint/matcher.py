@@ -32,17 +32,8 @@ from ...templates.formats import decode
 from ...types import Modality
 from . import mcc
 from .pairing import DEFAULT_PAIRING, PairingParams
+from .params import MATCHER_PARAMS, MAX_CYLINDERS, MAX_MINUTIAE, MIN_MINUTIAE  # noqa: F401
 
-#: the tuned parameters (the paper's, with delta_theta = pi/3, up to 64 relaxed pairs and 8
-#: relaxation iterations: each lowers the EER on FVC2002 with mindtct minutiae; docs/matching.md)
-MATCHER_PARAMS = mcc.MccParams(delta_theta=np.pi / 3, max_nr=64, n_rel=8)
-#: at most this many cylinders per template (the most informative are kept): bounds time and
-#: the gallery's memory per finger
-MAX_CYLINDERS = 60
-#: fewer minutiae than this and a template is not enrolled (failure to enrol)
-MIN_MINUTIAE = 8
-#: refuse absurd inputs instead of allocating for them
-MAX_MINUTIAE = 1000
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 

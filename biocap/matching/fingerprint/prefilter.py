@@ -28,11 +28,11 @@ import numpy as np
 
 from . import mcc
 from .cohort import cohort_cylinders
+from .params import STAGE1_N_BEST, STAGE1_N_PROBE
 from .pooled import DEFAULT_LAYERS, pooled_code
 
 _THETA_STEPS = 256  # stage-1 directions are stored as uint8
-#: probe cylinders whose similarities a finger's stage-1 score sums (the best of them)
-N_BEST = 10
+N_BEST = STAGE1_N_BEST
 
 
 class CylinderPrefilter:
@@ -40,7 +40,7 @@ class CylinderPrefilter:
     #: best-of-the-finger's-cylinders step is an element-wise maximum over contiguous rows
     BLOCK = 256
 
-    def __init__(self, params: mcc.MccParams, n_gallery: int = 60, n_probe: int = 16,
+    def __init__(self, params: mcc.MccParams, n_gallery: int = 60, n_probe: int = STAGE1_N_PROBE,
                  layers: tuple[int, ...] = DEFAULT_LAYERS, centred: bool = False,
                  n_best: int | None = None):
         if params.ns != 16 or params.nd <= max(layers):

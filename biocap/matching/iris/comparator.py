@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ...errors import InvalidDataError
 from ...templates.iris.template import IrisTemplate
 from ...types import Modality
+from . import params
 from .calibration import similarity, threshold_for_fmr
 from .gallery import IrisGallery
 from .hamming import best_distance
@@ -41,7 +42,7 @@ class IrisComparator:
 
     name: str = "biocap-iris"
     modality: Modality = Modality.IRIS
-    max_shift: int = 8  # code columns each way (128 columns: +-22.5 degrees)
+    max_shift: int = params.MAX_SHIFT  # code columns each way (`params`)
 
     def distance(self, a: IrisTemplate, b: IrisTemplate) -> IrisMatch:
         a, b = _check(a, "first template"), _check(b, "second template")

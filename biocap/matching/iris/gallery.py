@@ -38,11 +38,7 @@ and counts the other's genuine pairs lost (held-out check), and the search bench
 lines on its dataset's genuine pairs and compares every decision with `exhaustive_codes`, which
 takes the same decisions without pruning.
 
-Tried and dropped (issue 8 notes): testing every third rotation with probe bits that agree over
-three columns (one tested shift then covers three; but only ~38 % of bits qualify, and >= 90 % of
-impostors survived); keys over all 128 columns for the mask-free first stage (lid-sector bits are
-mostly fill noise: 30-50 % survived); inpainting masked bits from their row neighbours instead of
-a fixed fill (no better); radius rows 0-5 or 1-6 only (worse than all eight).
+What was tried and dropped: docs/decisions/15-iris-gallery-pruning.md.
 """
 from __future__ import annotations
 
@@ -60,6 +56,7 @@ from ...errors import InvalidDataError, TemplateFormatError
 from ...plugins.contracts import Candidate, SearchResult
 from ...templates.iris.template import IrisTemplate
 from ...types import Modality
+from . import params
 from .calibration import distance_of, similarity, threshold_for_fmr
 from .hamming import as_words, masked_distances, normalize_hd, rotations
 
@@ -147,20 +144,15 @@ class IrisGallery:
     is answered by comparing every eye in full (`extra["exhaustive"]`)."""
 
     modality = Modality.IRIS  # not a field: class attribute (no annotation)
-    max_shift: int = 8
-    # HD_norm at or below which a gallery eye is a match: well below the 0.1st percentile of
-    # real impostor comparisons (about 0.35 on CASIA-IrisV1 and MMU2), see docs/iris.md
-    threshold: float = 0.28
-    # survival lines, calibrated by `biocap.evaluation.bench_iris.calibrate_coarse` on all
-    # CASIA-IrisV1 + MMU2 genuine pairs at or below the threshold, 8 disagreements above the
-    # worst of them (benchmarks/iris_calibrate.py --write-defaults writes them here; its
-    # held-out check is in benchmarks/results/iris_calibration.json)
-    slope1: float = 0.04
-    offset1: float = 184.0
-    slope2: float = 0.38
-    offset2: float = -5.0
-    min_key_bits: int = 64
-    chunk: int = 4096  # gallery eyes per first-stage step (keeps the temporaries in cache)
+    # defaults and their reasons: `params` (the survival lines are calibrated there)
+    max_shift: int = params.MAX_SHIFT
+    threshold: float = params.SEARCH_THRESHOLD
+    slope1: float = params.SLOPE1
+    offset1: float = params.OFFSET1
+    slope2: float = params.SLOPE2
+    offset2: float = params.OFFSET2
+    min_key_bits: int = params.MIN_KEY_BITS
+    chunk: int = params.CHUNK
     ids: list = field(default_factory=list)
 
     def __post_init__(self):

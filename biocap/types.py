@@ -15,6 +15,7 @@ MAX_IMAGE_SIDE = 8192
 
 
 class Modality(str, enum.Enum):
+    """The four biometric modalities biocap handles."""
     FINGERPRINT = "fingerprint"
     IRIS = "iris"
     FACE = "face"
@@ -84,6 +85,7 @@ class DeviceInfo:
     positions: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of the device's description."""
         return {
             "id": self.id, "modality": self.modality.value, "vendor": self.vendor,
             "model": self.model, "serial": self.serial,

@@ -146,6 +146,7 @@ class FingerprintGallery:
 
     # --- enrolment ----------------------------------------------------------------------------
     def add(self, identifier: str, template: Any) -> None:
+        """Enrol one template under a new id."""
         self.add_many([(identifier, template)])
 
     def add_many(self, items: Iterable[tuple[str, Any]]) -> int:
@@ -203,6 +204,7 @@ class FingerprintGallery:
         self._row[identifier] = r
 
     def remove(self, identifier: str) -> None:
+        """Take a finger out; the last row moves into its place (O(1))."""
         r = self._row.pop(identifier, None)
         if r is None:
             raise InvalidDataError(f"id {identifier!r} is not in the gallery")
@@ -244,6 +246,7 @@ class FingerprintGallery:
         return out
 
     def shortlist_size(self) -> int:
+        """Fingers that reach the full comparison (stage 2)."""
         return int(min(self._n, max(self.min_shortlist, math.ceil(self.shortlist_fraction * self._n))))
 
     def cascade_size(self) -> int:

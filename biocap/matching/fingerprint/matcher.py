@@ -112,6 +112,7 @@ class MccMatcher:
         self._calibration: list[tuple[float, float]] | None = None
 
     def encode(self, template: Any) -> MccTemplate:
+        """A template (or record bytes) prepared for matching; reuse it across compares."""
         return encode(template, self.params, self.max_cylinders)
 
     def compare(self, a: Any, b: Any) -> float:
@@ -138,6 +139,7 @@ class MccMatcher:
 
     def compare_prepared(self, probe: MccTemplate, prepared: mcc.Prepared,
                          enrollable: np.ndarray | None = None) -> np.ndarray:
+        """Scores of an encoded probe against candidates prepared by `prepare_many`."""
         if not probe.enrollable:
             return np.zeros(len(prepared), np.float32)
         out = mcc.compare_prepared(probe.probe_prepared(self.params), prepared, self.params,
@@ -171,6 +173,7 @@ class MccMatcher:
 
 
 def load_calibration(path: Path) -> list[tuple[float, float]]:
+    """(fmr, threshold) rows of a calibration table, FMR descending."""
     try:
         data = json.loads(Path(path).read_text())
         rows = [(float(f), float(t)) for f, t in data["fmr_threshold"]]

@@ -45,6 +45,7 @@ class IrisComparator:
     max_shift: int = params.MAX_SHIFT  # code columns each way (`params`)
 
     def distance(self, a: IrisTemplate, b: IrisTemplate) -> IrisMatch:
+        """HD_norm of two templates at their best rotation, with the shift and the bits compared."""
         a, b = _check(a, "first template"), _check(b, "second template")
         if (a.rows, a.cols, a.bits_per_sample) != (b.rows, b.cols, b.bits_per_sample):
             raise InvalidDataError(f"iris codes of different grids ({a.rows}x{a.cols} and "

@@ -183,6 +183,7 @@ class IrisGallery:
 
     # -- the two pruning rules (shared with the calibration and the bench's check) -------------
     def eye_term(self, seen_gallery) -> np.ndarray:
+        """The gallery side of the first survival line: round(slope1 x key bits seen)."""
         return np.round(self.slope1 * np.asarray(seen_gallery)).astype(np.int64)
 
     def rotation_limit(self, seen_probe) -> np.ndarray:
@@ -194,6 +195,7 @@ class IrisGallery:
         return self.rotation_limit(st["seen_probe"])[None, :] - self.eye_term(st["seen_gallery"])[:, None] - st["x"]
 
     def stage2_slack(self, st: dict) -> np.ndarray:
+        """How far under the second survival line each rotation is (>= 0: survives)."""
         return self.table2[st["n"]].astype(np.int64) - st["d"]
 
     def joint_slack(self, st: dict) -> np.ndarray:
@@ -263,6 +265,7 @@ class IrisGallery:
         self._n -= 1
 
     def add_codes(self, ids, codes: np.ndarray, masks: np.ndarray) -> None:
+        """Enrol packed codes and masks, (N, 256) uint8 each, under `ids`."""
         codes, masks = np.asarray(codes), np.asarray(masks)
         if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != CODE_BYTES \
                 or masks.shape != codes.shape or masks.dtype != np.uint8:
@@ -456,6 +459,7 @@ class IrisGallery:
 
     def search_codes(self, codes: np.ndarray, masks: np.ndarray,
                      threshold: float | None = None) -> list[CodeHits]:
+        """The pruned search's decisions for a batch of packed probe codes (HD_norm scale)."""
         codes, masks = self._check_probes(codes, masks)
         thr = self._threshold(threshold)
         shifts, pk, pm, limit = self._probe_keys(codes, masks)

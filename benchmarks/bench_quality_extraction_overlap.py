@@ -1,8 +1,9 @@
 """How much of fingerprint quality + extraction on one sample is the extractor's segmentation and
 orientation: the most that handing them to the quality provider could save. (Quality computes its
 own on NFIQ 2's 32-px block grid at 500 ppi, extraction on its grid at 570 ppi: different
-algorithms on different images, so sharing them would change quality scores or minutiae.) CPU
-medians over the first 10 images of each FVC2002 B set, both measured in one process.
+algorithms on different images, so sharing them would change quality scores or minutiae.)
+Medians over the first 10 images of each FVC2002 B set, both measured in one process (wall
+clock, as the extractor's own stage timings are: on a loaded machine read the ratios).
 
     .venv/bin/python benchmarks/bench_quality_extraction_overlap.py [--json OUT]
 """
@@ -32,12 +33,12 @@ def main(argv=None) -> int:
     for db, ppi in (("fvc2002_db1_b", 500), ("fvc2002_db2_b", 569), ("fvc2002_db3_b", 500), ("fvc2002_db4_b", 500)):
         for path in sorted(data_path("fingerprint", db).glob("*.tif"))[:args.per_set]:
             sample = Sample(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE), ppi, Modality.FINGERPRINT)
-            t0 = time.process_time()
+            t0 = time.perf_counter()
             quality.assess(sample)
-            t_quality = time.process_time() - t0
-            t0 = time.process_time()
+            t_quality = time.perf_counter() - t0
+            t0 = time.perf_counter()
             trace = trace_extraction(sample)
-            t_extract = time.process_time() - t0
+            t_extract = time.perf_counter() - t0
             rows.append({"image": f"{db}/{path.name}", "quality_ms": 1000 * t_quality,
                          "extract_ms": 1000 * t_extract,
                          "extract_segmentation_ms": trace.timings_ms.get("segmentation", 0.0),

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidDataError, InvalidSample, NoProvider, TemplateFormatError
+from ..errors import InvalidDataError, InvalidSample, TemplateFormatError
 
 DEFAULT_FORMAT = "iso19794-2:2011"
 TYPE_NAMES = {0: "other", 1: "ending", 2: "bifurcation"}

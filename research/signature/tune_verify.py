@@ -72,7 +72,8 @@ def protocol(n_users, seed=0, trials=10):
 
 def run(dist, glob, users_eval, n_users, score_fn, seed=0):
     gen, skl, rnd = [], [], []
-    idx = lambda u, s: u * 40 + s
+    def idx(u, s):
+        return u * 40 + s
     for u, refs, g, s, others in protocol(n_users, seed):
         if u not in users_eval:
             continue

@@ -2,9 +2,7 @@
 from __future__ import annotations
 
 import json
-import os
 import struct
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,8 +15,9 @@ from biocap.templates.formats import (FACE_FORMATS, FaceImage, FaceImageRecord, 
 from biocap.templates.formats._face_common import (FeaturePoint, QualityBlock, pose_code, pose_degrees,
                                                    payload_dimensions)
 
-SHARED = Path(os.environ.get("BIOCAP_SHARED_DATA", Path(__file__).resolve().parents[1] / ".." / "shared" / "data"))
-FACE01 = SHARED / "interchange" / "iso" / "face01.iso2005"
+from biocap.evaluation.data import data_dir
+
+FACE01 = data_dir() / "interchange" / "iso" / "face01.iso2005"
 
 
 def _face_image(seed=0, h=48, w=40, colour=True):

@@ -18,6 +18,7 @@ RUNNERS = {
     ("search", "fingerprint"): "biocap.evaluation.bench_search_fingerprint:run",
     ("verify", "iris"): "biocap.evaluation.bench_iris:run_verify",
     ("search", "iris"): "biocap.evaluation.bench_iris:run_search",
+    ("search", "face"): "biocap.evaluation.bench_search_face:run",
 }
 
 

@@ -35,8 +35,8 @@ DIM = 128                 # dlib's ResNet face descriptor (the FaceTemplate of b
 UNIT_ROUNDOFF_F32 = 2.0 ** -24
 SAFETY = 2.0              # the bound is doubled: a margin, not a tuning knob
 FLOAT64_SLACK = 1e-12     # covers the float64 rounding of (1 + dot) / 2 and of 2 tau - 1
-BLOCK_ROWS = 32_768       # rows per sgemm call: 32768 x 64 probes x 4 B = 8 MB of scores
-PROBE_BATCH = 64          # probes per sgemm: enough columns for sgemm to run compute-bound
+BLOCK_ROWS = 32_768       # rows per sgemm call: 32768 x 128 probes x 4 B = 16 MB of scores
+PROBE_BATCH = 128         # probes per sgemm: measured 64 -> 128 gains ~20% (docs/decisions)
 
 
 def gamma(n: int, u: float = UNIT_ROUNDOFF_F32) -> float:
@@ -111,9 +111,11 @@ def search_block(block: np.ndarray, probes: np.ndarray, *, top_k: int, threshold
     cand_vals: list[list[np.ndarray]] = [[] for _ in range(m)]
     kth = np.full(m, -np.inf)            # k-th best approximate dot seen so far (or -inf)
     pooled = np.zeros(m, np.int64)
+    buffer = np.empty((m, min(BLOCK_ROWS, n)), np.float32)   # reused: no page faults per block
     for start in range(0, n, BLOCK_ROWS):
         part = block[start:start + BLOCK_ROWS]
-        approx = probes @ part.T                              # (m, rows) float32, sgemm
+        approx = buffer[:, :part.shape[0]]
+        np.matmul(probes, part.T, out=approx)                 # (m, rows) float32, sgemm
         if start == 0 and part.shape[0] >= k:                 # seed the floor from block 0
             kth = np.partition(approx, part.shape[0] - k, axis=1)[:, part.shape[0] - k].astype(np.float64)
         floor = kth - 2.0 * eps
@@ -121,18 +123,13 @@ def search_block(block: np.ndarray, probes: np.ndarray, *, top_k: int, threshold
             floor = np.minimum(floor, dot_thr)
         floor32 = floor.astype(np.float32)                    # round down, never up
         floor32 = np.where(floor32 > floor, np.nextafter(floor32, np.float32(-np.inf)), floor32)
-        hit_c, hit_r = np.nonzero(approx >= floor32[:, None])  # sorted by probe, then row
-        if hit_r.size == 0:
-            continue
-        vals = approx[hit_c, hit_r].astype(np.float64)
-        bounds = np.searchsorted(hit_c, np.arange(m + 1))
-        for j in range(m):
-            a, b = bounds[j], bounds[j + 1]
-            if a == b:
-                continue
-            cand_rows[j].append(hit_r[a:b] + start)
-            cand_vals[j].append(vals[a:b])
-            pooled[j] += b - a
+        # hits are rare once the floor is set: find the probes with any, then their rows
+        active = np.flatnonzero(approx.max(axis=1) >= floor32)
+        for j in active.tolist():
+            hit = np.flatnonzero(approx[j] >= floor32[j])
+            cand_rows[j].append(hit + start)
+            cand_vals[j].append(approx[j, hit].astype(np.float64))
+            pooled[j] += hit.size
             if pooled[j] > 4 * k + 256:
                 r = np.concatenate(cand_rows[j])
                 v = np.concatenate(cand_vals[j])

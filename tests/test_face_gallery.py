@@ -237,3 +237,18 @@ def test_a_forged_header_with_a_valid_checksum_cannot_claim_huge_sizes():
     data[64:96] = hashlib.sha256(bytes(data[:64])).digest()
     with pytest.raises(GalleryFileError, match="announces"):
         FaceGallery.from_bytes(bytes(data))
+
+
+def test_bench_search_face_cli(tmp_path):
+    import json
+
+    from biocap.cli import main
+
+    out = tmp_path / "face_search.json"
+    assert main(["bench", "search", "--modality", "face", "--gallery-size", "3000", "--probes", "6",
+                 "--json", str(out)]) == 0
+    result = json.loads(out.read_text())
+    assert result["same_as_exhaustive"] is True
+    assert result["probes_same_as_exhaustive"] == 6
+    assert result["per_second_per_core"] > 0 and result["reference_per_second_per_core"] > 0
+    assert result["rank1_of_mated_probes"] == 1.0

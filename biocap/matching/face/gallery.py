@@ -209,7 +209,8 @@ class FaceGallery:
         if isinstance(probes, np.ndarray) and probes.ndim == 2:
             p = _check_rows(np.ascontiguousarray(probes, dtype=np.float32))
         else:
-            p = np.stack([as_embedding(x) for x in probes]) if len(probes) else np.zeros((0, kernel.DIM), np.float32)
+            rows = [as_embedding(x) for x in probes]
+            p = np.stack(rows) if rows else np.zeros((0, kernel.DIM), np.float32)
         if not isinstance(top_k, int) or top_k < 1:
             raise InvalidRequest(f"top_k must be a positive int, got {top_k!r}")
         threshold = self._threshold(fmr)

@@ -202,12 +202,11 @@ def _saved_bytes():
         g, _, _ = _data(30, 1)
         gallery = FaceGallery()
         gallery.add_arrays([f"s{i}" for i in range(len(g))], g)
-        import io
         import tempfile
         with tempfile.TemporaryDirectory() as d:
             gallery.save(os.path.join(d, "g"))
-            SAVED = open(os.path.join(d, "g"), "rb").read()
-        del io
+            with open(os.path.join(d, "g"), "rb") as fh:
+                SAVED = fh.read()
     return SAVED
 
 

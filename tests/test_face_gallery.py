@@ -251,3 +251,22 @@ def test_bench_search_face_cli(tmp_path):
     assert result["probes_same_as_exhaustive"] == 6
     assert result["per_second_per_core"] > 0 and result["reference_per_second_per_core"] > 0
     assert result["rank1_of_mated_probes"] == 1.0
+
+
+def test_threshold_exactly_at_a_score_and_near_ties_within_the_bound():
+    g, p, _ = _data(5000, 4)
+    rng = np.random.default_rng(3)
+    # 300 rows that differ from row 7 by less than the float32 first pass can resolve
+    near = g[7] + rng.standard_normal((300, 128)).astype(np.float32) * 2e-7
+    near /= np.linalg.norm(near, axis=1, keepdims=True)
+    g[1000:1300] = near
+    p[0] = g[7]
+    exact = kernel.exhaustive_search(g, p[0], top_k=40)
+    thr = float(exact.scores[25])                   # a threshold equal to a row's exact score
+    gallery = FaceGallery(lambda fmr: thr)
+    gallery.add_arrays([f"s{i}" for i in range(len(g))], g)
+    res = gallery.search(p[0], top_k=20, fmr=1e-3)
+    ref = kernel.exhaustive_search(g, p[0], top_k=20, threshold=thr)
+    assert [c.id for c in res.candidates] == [f"s{r}" for r in ref.rows]
+    assert [c.score for c in res.candidates] == ref.scores.tolist()
+    assert len(res.matches) == int(np.sum(ref.scores >= thr)) >= 26

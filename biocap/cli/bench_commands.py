@@ -21,6 +21,7 @@ RUNNERS = {
     ("verify", "iris"): "biocap.evaluation.bench_iris:run_verify",
     ("search", "iris"): "biocap.evaluation.bench_iris:run_search",
     ("verify", "signature"): "biocap.evaluation.bench_verify_signature:run",
+    ("search", "face"): "biocap.evaluation.bench_search_face:run",
 }
 
 KINDS = (("quality", "quality scores against a reference (NFIQ 2)", "score scatter"),

@@ -23,7 +23,7 @@ def _msg(exc: Exception, store: "OfficeStore") -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
-def check_store(store: "OfficeStore") -> list[str]:
+def check_store(store: "OfficeStore", *, deep: bool = False, progress=None) -> list[str]:
     if store._db is None:
         raise StoreError("the store is closed")
     problems: list[str] = []
@@ -132,8 +132,10 @@ def check_store(store: "OfficeStore") -> list[str]:
                 if not hmac.compare_digest(store._digest(kind, plain), bytes(digest)):
                     add(f"{what} does not match its digest")
                     continue
-                if kind == "capture":
+                if deep and kind == "capture":
                     decode_capture(plain)
+                if progress is not None:
+                    progress(len(plain))
             except (StoreError, InvalidDataError, TypeError, ValueError) as exc:
                 add(_msg(exc, store))
                 continue

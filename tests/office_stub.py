@@ -64,7 +64,10 @@ class StubCentre:
                     self.close_connection = True
                     self.connection.close()
                     return
-                self._answer(200, verdict)
+                try:
+                    self._answer(200, verdict)
+                except (BrokenPipeError, ConnectionResetError):  # the client gave up: a lost answer
+                    self.close_connection = True
 
             def do_GET(self):
                 subject = self.path.rsplit("/", 1)[-1]

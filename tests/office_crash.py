@@ -186,7 +186,9 @@ def crash_sending(folder: Path, kills: int, rng: random.Random, packages=30, max
             problems.append(f"{len(centre.processed)} of {packages} packages reached the centre")
         posted = sum(centre.posted.values())
     with OfficeStore(store_path, keys=keys) as store:
-        states = [store.resident_status(f"s-{i:03d}")["status"] for i in range(packages)]
+        rows = [store.resident_status(f"s-{i:03d}") for i in range(packages)]
+        states = [r["status"] for r in rows]
+        problems += [f"{r['subject']}: {r['reasons']}" for r in rows if r.get("reasons")][:3]
         if store.check_integrity():
             problems.append("the store is damaged")
     if set(states) != {"accepted"}:

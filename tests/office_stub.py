@@ -46,6 +46,9 @@ class StubCentre:
                 length = int(self.headers.get("Content-Length", 0))
                 data = self.rfile.read(length)
                 key = self.headers.get("Idempotency-Key", "")
+                if len(data) != length:  # the sender died mid-request: nothing to process or remember
+                    self.close_connection = True
+                    return
                 with stub.lock:
                     stub.posted[key] += 1
                     fault = stub.rng.random()

@@ -198,10 +198,18 @@ def jp2_encode(image: np.ndarray) -> bytes:
 
 
 def _jp2_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from the JP2 header box and the codestream's SIZ marker, which must agree
+    (the decoder allocates what SIZ says)."""
     i = data.find(b"ihdr", 0, 256)
     if i < 0 or i + 12 > len(data):
         raise PackageError("JPEG 2000 data has no image header box")
     h, w = struct.unpack_from(">II", data, i + 4)
+    j = data.find(b"\xff\x4f\xff\x51")  # start of codestream + SIZ
+    if j < 0 or j + 24 > len(data):
+        raise PackageError("JPEG 2000 data has no codestream size marker (SIZ)")
+    xs, ys, xo, yo = struct.unpack_from(">IIII", data, j + 8)
+    if (xs - xo, ys - yo) != (w, h):
+        raise PackageError(f"JPEG 2000 header says {w}x{h} but its codestream {xs - xo}x{ys - yo}")
     return w, h
 
 

@@ -24,7 +24,9 @@ def office(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def record():
-    return full_record(fingers=[1, 2, 3, 4, 5, 6, 7, 8, 10], slaps=(14,))
+    rec = full_record(fingers=[1, 2, 3, 4, 5, 6, 7, 8, 10], slaps=(14,))
+    rec.metadata["name"] = "Siti Rahayu Ñoño 李"  # UTF-8 through a latin-1 writer and back
+    return rec
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +46,7 @@ def _trusted(*identities):
 def test_round_trip_of_every_record_type(office, record, package):
     pkg = read_package(package, trusted=_trusted(*office))
     assert (pkg.office_id, pkg.sequence, pkg.previous_hash) == ("office-1", 1, b"\0" * 32)
-    assert pkg.subject == record.subject and pkg.name == "Siti Rahayu" and pkg.complete
+    assert pkg.subject == record.subject and pkg.name == "Siti Rahayu Ñoño 李" and pkg.complete
     assert pkg.package_hash == hashlib.sha256(package).digest()
     assert pkg.idempotency_key.startswith("office-1-00000001-")
     caps = {c.step: c for c in record.captures}

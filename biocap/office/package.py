@@ -130,7 +130,7 @@ def _text(value: Any, what: str) -> str:
 
 
 def _from_field(value: str | None) -> str | None:
-    return None if value is None else value.encode("latin-1", "replace").decode("utf-8", "replace")
+    return value  # biocap's reader already decodes field bytes as UTF-8
 
 
 def _gmt(dt: datetime) -> str:

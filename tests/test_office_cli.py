@@ -63,6 +63,14 @@ def test_office_cli_end_to_end(tmp_path, capsys, monkeypatch):
     assert code == 0 and "sound" in out
     code, out, _ = _run(capsys, "office", "rotate-key", "--store", str(store))
     assert code == 0 and "store-2.key" in out
+    # the centre's side: no office keys, only the office's public key
+    monkeypatch.delenv("BIOCAP_KEYS")
+    code, out, _ = _run(capsys, "office", "verify", str(pkg), "--trust",
+                        f"jkt-01={keys / 'office-signing.pub'}")
+    assert code == 0 and "sound" in out
+    code, _, err = _run(capsys, "office", "verify", str(pkg), "--trust",
+                        f"other={keys / 'office-signing.pub'}")
+    assert code == 2 and "not a trusted office" in err
 
 
 @pytest.mark.parametrize("argv, needle", [

@@ -21,7 +21,7 @@ from typing import Callable
 
 from .errors import StoreError
 from .keys import KeyRing
-from .store import SQLITE_MAGIC, OfficeStore
+from .store import SQLITE_ERRORS, SQLITE_MAGIC, OfficeStore
 
 BACKUP_SUFFIX = ".bcb"
 MANIFEST_FORMAT = "biocap-office-backup/1"
@@ -92,7 +92,7 @@ def backup(store: OfficeStore, to: str | Path, *, progress: Callable[[str], None
         finally:
             dst.close()
             src.close()
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         partial.unlink(missing_ok=True)
         raise StoreError(f"backup of {store.path} failed: {exc}") from None
     with open(partial, "rb+") as fh:
@@ -212,7 +212,7 @@ def restore(source: str | Path, store_path: str | Path, *, keys: KeyRing,
         finally:
             dst.close()
             src.close()
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         partial.unlink(missing_ok=True)
         raise StoreError(f"restore from {source} failed: {exc}") from None
     with open(partial, "rb+") as fh:

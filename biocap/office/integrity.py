@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidDataError
 from .errors import StoreError
 from .records import decode_capture
+from .store import SQLITE_ERRORS
 
 if TYPE_CHECKING:
     from .store import OfficeStore
@@ -51,13 +52,13 @@ def check_store(store: "OfficeStore", *, deep: bool = False, progress=None) -> l
     def rows(sql: str) -> list[tuple]:
         try:
             return store._db.execute(sql).fetchall()
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             add(f"sqlite: {exc} (reading: {sql.split(' FROM ')[-1].split()[0]})")
             return []
 
     try:
         result = [r[0] for r in store._db.execute("PRAGMA integrity_check(50)")]
-    except sqlite3.Error as exc:
+    except SQLITE_ERRORS as exc:
         result = [str(exc)]
     if result != ["ok"]:
         for r in result:

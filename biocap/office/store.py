@@ -81,6 +81,9 @@ CREATE INDEX outbound_by_subject ON outbound(subject_tag);
 """
 
 OUTBOUND_STATES = ("queued", "sent", "accepted", "rejected")
+#: what the sqlite3 module raises on a damaged file: its own errors, and UnicodeDecodeError when
+#: an error message or a text value holds bytes that are not UTF-8
+SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
 
 
 class UnknownSubject(StoreError):
@@ -180,7 +183,7 @@ class OfficeStore:
             self._unlock()
             if verify_on_open and not readonly:
                 self._quick_check()
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             self.close()
             raise StoreError(f"{self.path} cannot be opened as a store: {exc}") from None
         except BaseException:
@@ -298,7 +301,7 @@ class OfficeStore:
     def _quick_check(self) -> None:
         try:
             rows = [r[0] for r in self._db.execute("PRAGMA quick_check(20)")]
-        except sqlite3.DatabaseError as exc:
+        except SQLITE_ERRORS as exc:
             rows = [str(exc)]
         if rows != ["ok"]:
             self._damaged = [f"sqlite: {r}" for r in rows]
@@ -360,12 +363,12 @@ class OfficeStore:
         return StoreDamaged(f"{self.path}: {problem}")
 
     # --- sqlite access: never a raw sqlite3 error out of here -------------------------------------
-    def _sqlite_failure(self, exc: sqlite3.Error) -> StoreError:
+    def _sqlite_failure(self, exc: Exception) -> StoreError:
         text = str(exc)
         if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
             return StoreError(f"{self.path} is busy (another process holds it): {text}",
                               hint="try again when the other writer is done")
-        if isinstance(exc, sqlite3.DatabaseError):
+        if isinstance(exc, (sqlite3.DatabaseError, UnicodeDecodeError)):
             return self._flag(f"sqlite: {text}")
         return StoreError(f"{self.path}: {text}")
 
@@ -374,7 +377,7 @@ class OfficeStore:
             raise StoreError("the store is closed")
         try:
             return self._db.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise self._sqlite_failure(exc) from None
 
     @contextmanager
@@ -388,7 +391,7 @@ class OfficeStore:
                                f"{'; '.join(self._damaged[:3])}")
         try:
             self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
+        except SQLITE_ERRORS as exc:
             raise self._sqlite_failure(exc) from None
         try:
             yield self._db
@@ -398,7 +401,7 @@ class OfficeStore:
                 self._db.execute("ROLLBACK")
             except sqlite3.Error:
                 pass
-            if isinstance(exc, sqlite3.Error):
+            if isinstance(exc, SQLITE_ERRORS):
                 raise self._sqlite_failure(exc) from None
             raise
 

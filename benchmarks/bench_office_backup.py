@@ -20,6 +20,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+import biocap.office.integrity  # noqa: F401 - loaded now, not lazily mid-run
 from biocap.office import CaptureRecord, KeyRing, OfficeStore
 from biocap.office.backup import backup, verify_backup_file
 from biocap.types import FingerPosition, Modality, Sample

@@ -61,7 +61,8 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def backup(store: OfficeStore, to: str | Path, *, progress: Callable[[str], None] | None = None) -> BackupReport:
+def backup(store: OfficeStore, to: str | Path, *,
+           progress: Callable[[str], None] | None = None) -> BackupReport:
     """Back the store up into folder `to` (or to file `to` ending in .bcb); verified before it counts."""
     say = progress or (lambda _m: None)
     to = Path(to)

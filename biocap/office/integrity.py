@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import json
-import sqlite3
 from typing import TYPE_CHECKING
 
 from ..errors import InvalidDataError

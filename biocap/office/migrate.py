@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..types import FingerPosition, IrisPosition, Modality, PenSeries, Sample
-from .records import CaptureRecord
+from .records import CaptureRecord, encode_capture
 
 if TYPE_CHECKING:
     from .store import OfficeStore
@@ -57,7 +57,8 @@ def migrate_v1(store: "OfficeStore") -> None:
         db.execute("DROP INDEX IF EXISTS samples_by_enrollment")
         db.execute("DROP INDEX IF EXISTS enrollments_by_subject")
         store._create(migrating=True)
-        old = db.execute("SELECT id, subject, created_at, metadata FROM v1_enrollments ORDER BY id").fetchall()
+        old = db.execute("SELECT id, subject, created_at, metadata FROM v1_enrollments "
+                         "ORDER BY id").fetchall()
         for eid, subject, created_at, metadata in old:
             tag = store.subject_tag(subject)
             previous = db.execute("SELECT uuid FROM enrollments WHERE subject_tag = ? ORDER BY id",
@@ -72,7 +73,6 @@ def migrate_v1(store: "OfficeStore") -> None:
             for row in db.execute("SELECT id, modality, position, ppi, image_png, pen, record, quality "
                                   "FROM v1_samples WHERE enrollment_id = ? ORDER BY id", (eid,)).fetchall():
                 capture = _v1_sample(row)
-                from .records import encode_capture
                 plain = encode_capture(capture)
                 digest = store._digest("capture", plain)
                 body = store._seal(plain, f"captures|{new_id}|{capture.step}")

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import io
 import re
 import struct
 from dataclasses import dataclass, field
@@ -47,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from ..errors import TemplateFormatError
 from ..types import MAX_IMAGE_SIDE, Modality
-from .an2k import FS, RS, US, Transaction, missing_fields, read_transaction
+from .an2k import FS, Transaction, missing_fields, read_transaction
 from .errors import PackageError
 from .keys import OfficeIdentity
 from .records import CaptureRecord, ResidentRecord

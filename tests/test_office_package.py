@@ -50,8 +50,8 @@ def test_round_trip_of_every_record_type(office, record, package):
     assert pkg.package_hash == hashlib.sha256(package).digest()
     assert pkg.idempotency_key.startswith("office-1-00000001-")
     caps = {c.step: c for c in record.captures}
-    assert sorted(pkg.fingers) == [1, 2, 3, 4, 5, 6, 7, 8, 10, 14]
-    for pos, entry in pkg.fingers.items():
+    assert sorted(pkg.fingers) == [1, 2, 3, 4, 5, 6, 7, 8, 10] and sorted(pkg.slaps) == [14]
+    for pos, entry in [*pkg.fingers.items(), *pkg.slaps.items()]:
         src = caps[f"finger-{pos}" if pos <= 10 else f"slap-{pos}"].sample.image
         assert entry.image.shape == src.shape and entry.ppi == 500
         err = entry.image.astype(float) - src

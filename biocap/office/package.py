@@ -107,12 +107,13 @@ class ResidentPackage:
     policy: str
     operator: str
     complete: bool
-    fingers: dict[int, FingerEntry]
+    fingers: dict[int, FingerEntry]          # single fingers, positions 1-10
     irises: dict[int, ImageEntry]
     face: ImageEntry | None
     signature: SignatureEntry | None
     exceptions: list[dict[str, Any]]
     warnings: list[str]
+    slaps: dict[int, FingerEntry] = field(default_factory=dict)  # 13, 14, 15: four-finger/thumb slaps
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -458,7 +459,8 @@ def verify_signature(data: bytes, trusted: dict[str, Ed25519PublicKey]) -> tuple
                 other_key.verify(signature, unsigned)
             except InvalidSignature:
                 continue
-            raise _refuse(f"signed by office {other!r}, not by office {office_id!r} that it names") from None
+            raise _refuse(f"bad signature: signed by office {other!r}, not by office {office_id!r} "
+                          "that it names") from None
         raise _refuse(f"the signature does not verify with office {office_id!r}'s key: the bytes "
                       "were altered after signing, or another key signed them") from None
     return tx, office_id
@@ -525,7 +527,7 @@ def read_package(data: bytes, *, trusted: dict[str, Ed25519PublicKey],
         except ValueError:
             raise _refuse(f"9.180 of the Type-9 record IDC {t9.idc} is not base64") from None
         templates.setdefault(t9.idc, {})[fmt] = blob
-    fingers, irises, face, signature = {}, {}, None, None
+    fingers, slaps, irises, face, signature = {}, {}, {}, None, None
     for rec in tx.records[1:]:
         if rec.type in (10, 14, 17):
             digest = hashlib.sha256(rec.data).hexdigest().upper()
@@ -539,8 +541,9 @@ def read_package(data: bytes, *, trusted: dict[str, Ed25519PublicKey],
                 raise _refuse(f"Type-14 IDC {rec.idc}: compression {rec.get(11)!r}, WSQ20 expected")
             pos = _int(rec, 13, "FGP")
             img = wsq_decode(rec.data, size) if decode_images else np.zeros((1, 1), np.uint8)
-            fingers[pos] = FingerEntry(pos, img, ppi, _quality_value(rec, 24), _int(rec, 3, "IMP"),
-                                       rec.data, templates.get(rec.idc, {}))
+            entry = FingerEntry(pos, img, ppi, _quality_value(rec, 24), _int(rec, 3, "IMP"),
+                                rec.data, templates.get(rec.idc, {}))
+            (slaps if pos in (13, 14, 15) else fingers)[pos] = entry
         elif rec.type in (10, 17):
             if rec.get(11) != "JP2L":
                 raise _refuse(f"Type-{rec.type} IDC {rec.idc}: compression {rec.get(11)!r}, JP2L expected")
@@ -571,7 +574,7 @@ def read_package(data: bytes, *, trusted: dict[str, Ed25519PublicKey],
         subject=subject, enrollment_id=t2.get(4) or "", name=_from_field(t2.get(5)),
         policy=_from_field(t2.get(6)) or "", operator=_from_field(t2.get(7)) or "",
         complete=t2.get(9) == "1", fingers=fingers, irises=irises, face=face, signature=signature,
-        exceptions=exceptions, warnings=tx.warnings)
+        exceptions=exceptions, warnings=tx.warnings, slaps=slaps)
     if chain is not None:
         chain.accept(pkg)
     return pkg

@@ -119,6 +119,17 @@ def _position(modality: Modality, value: int | None):
     return None
 
 
+def json_default(value: Any) -> Any:
+    """JSON for the numpy values quality reports and metadata often hold; anything else refused."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray) and value.size <= 4096:
+        return value.tolist()
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON-serialisable")
+
+
 def encode_capture(capture: CaptureRecord) -> bytes:
     """A capture as bytes: magic, header length, JSON header, then the binary parts it lists."""
     sample = capture.sample
@@ -154,7 +165,7 @@ def encode_capture(capture: CaptureRecord) -> bytes:
                        "device_quality": sample.device_quality, "metadata": sample.metadata,
                        "pen": pen},
             "parts": [[name, len(blob)] for name, blob in parts],
-        }, sort_keys=True, allow_nan=False).encode()
+        }, sort_keys=True, allow_nan=False, default=json_default).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidDataError(f"capture {capture.step!r}: quality or metadata is not JSON-serialisable: "
                                f"{exc}") from exc

@@ -43,7 +43,7 @@ from ..types import Modality
 from .errors import MissingKeys, StoreDamaged, StoreError
 from .keys import KeyRing
 from .records import (CaptureRecord, EnrollmentInfo, ExceptionRecord, ResidentRecord,
-                      decode_capture, encode_capture)
+                      decode_capture, encode_capture, json_default)
 
 __all__ = ["OfficeStore", "StoreError", "StoreDamaged", "UnknownSubject", "CaptureRecord",
            "ResidentRecord", "ExceptionRecord", "EnrollmentInfo", "SCHEMA_VERSION", "OutboundItem"]
@@ -139,7 +139,7 @@ def _text(value: Any, what: str, limit: int = MAX_TEXT_LEN, empty: bool = False)
 
 def _json(value: Any, what: str) -> bytes:
     try:
-        return json.dumps(value, sort_keys=True, allow_nan=False, default=str).encode()
+        return json.dumps(value, sort_keys=True, allow_nan=False, default=json_default).encode()
     except (TypeError, ValueError) as exc:
         raise InvalidDataError(f"{what} is not JSON-serialisable: {exc}") from exc
 

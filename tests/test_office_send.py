@@ -62,7 +62,7 @@ def test_dropped_connections_and_slow_answers_deliver_exactly_once(office):
     _residents(store, 8)
     with StubCentre({"office-1": keys.identity.public_key}, drop=0.3, slow=0.3, slow_s=0.4,
                     seed=3) as centre:
-        sender = Sender(store, centre.url, timeout=0.25, max_attempts=40, backoff=0.001,
+        sender = Sender(store, centre.url, timeout=0.25, max_attempts=400, backoff=0.001,
                         backoff_max=0.01)
         report = sender.send()
         assert report.accepted == list(range(1, 9)), report

@@ -17,10 +17,11 @@ Layers, lowest first; a module may import its own layer and the layers below it:
   5  biocap.synthetic                                  generators with ground truth
   6  biocap.evaluation                                 datasets, metrics, bench runners
   7  biocap.sdk, biocap.builtin_plugin,                the facade: devices + providers; the
-     biocap.enrollment, biocap.store                   built-in plugin may name any algorithm
-  8  biocap.station
-  9  biocap.office
-  10 biocap.centre
+     biocap.enrollment                                 built-in plugin may name any algorithm
+  8  biocap.office, biocap.store                       the office's store (biocap.store is its
+                                                       old name), backup, package, sending
+  9  biocap.station                                    the desk writes into the office's store
+  10 biocap.centre                                     reads the office's packages
   11 biocap.cli
   12 biocap (the package's __init__)                   the public face, re-exports only
 
@@ -46,9 +47,9 @@ LAYERS: list[tuple[str, ...]] = [
     ("biocap.matching",),
     ("biocap.synthetic",),
     ("biocap.evaluation",),
-    ("biocap.sdk", "biocap.builtin_plugin", "biocap.enrollment", "biocap.store"),
+    ("biocap.sdk", "biocap.builtin_plugin", "biocap.enrollment"),
+    ("biocap.office", "biocap.store"),
     ("biocap.station",),
-    ("biocap.office",),
     ("biocap.centre",),
     ("biocap.cli",),
     ("biocap",),

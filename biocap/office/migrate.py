@@ -16,6 +16,7 @@ import numpy as np
 
 from ..types import FingerPosition, IrisPosition, Modality, PenSeries, Sample
 from .records import CaptureRecord, encode_capture
+from .sqlite_facts import now_text as _now
 
 if TYPE_CHECKING:
     from .store import OfficeStore
@@ -45,7 +46,6 @@ def _v1_sample(row) -> CaptureRecord:
 
 
 def migrate_v1(store: "OfficeStore") -> None:
-    from .store import _now
     db = store._db
     db.execute("BEGIN EXCLUSIVE")
     try:

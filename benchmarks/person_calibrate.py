@@ -25,8 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from biocap.matching.fingerprint import FingerprintComparator  # noqa: E402
-from biocap.matching.iris_gallery import IrisGallery  # noqa: E402
+from biocap.matching.fingerprint.comparator import FingerprintComparator  # noqa: E402
+from biocap.matching.iris.gallery import IrisGallery  # noqa: E402
 from biocap.matching.person import (CALIBRATION_FILE, FINGER_CAP, IRIS_LINE, Calibration,  # noqa: E402
                                     PersonTemplates, threshold_for_fmr)
 from biocap.synthetic.population import resident  # noqa: E402

@@ -139,7 +139,7 @@ def _label_of(name: Any) -> str:
 
 def arrival_from_package(pkg: Any) -> Arrival:
     """The centre's view of an office `ResidentPackage` (biocap.office.package)."""
-    from ..matching.fingerprint import as_template
+    from ..matching.fingerprint.matcher import as_template
 
     fingers, quality, irises = {}, {}, {}
     for pos, item in dict(getattr(pkg, "fingers", {}) or {}).items():

@@ -531,7 +531,7 @@ def run(args) -> dict:
         "irises": "biocap.synthetic.population.iris_capture (encoder-spectrum texture, fresh-noise captures, "
                   "synthetic occlusion masks)",
         "faces": "biocap.synthetic.population.face_capture (isotropic 128-D identities, noisy captures)",
-        "fingers": "biocap.synthetic.fingerprint_templates (template-only, statistical masters)",
+        "fingers": "biocap.synthetic.fingerprint.templates (template-only, statistical masters)",
     }
     return result
 

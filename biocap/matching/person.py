@@ -57,9 +57,9 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import InvalidDataError, TemplateFormatError
-from ..templates.fingerprint_template import MINUTIA_DTYPE, FingerprintTemplate
-from .fingerprint import FingerprintComparator
-from .iris_gallery import CODE_BYTES, IrisGallery
+from ..templates.fingerprint.template import MINUTIA_DTYPE, FingerprintTemplate
+from .fingerprint.comparator import FingerprintComparator
+from .iris.gallery import CODE_BYTES, IrisGallery
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration_person.json")
 #: cap on the fingers' summed evidence (see the module docstring): above the duplicate threshold

@@ -5,11 +5,11 @@ gallery of 100,000 residents can be regenerated (or split across processes) iden
 same person can be "enrolled again" at another office with fresh captures (`capture` > 1).
 
 * Fingers: `iter_finger_templates` (template-only generation from statistical masters, the
-  generator of `fingerprint_templates`): person p's finger at ISO position k is synthetic finger
+  generator of `synthetic.fingerprint.templates`): person p's finger at ISO position k is synthetic finger
   10 (p - 1) + k; capture c is its impression c (fresh placement, distortion, missed and spurious
   minutiae).
 * Irises: an eye's "texture" is the encoder's complex Gabor response on the 8 x 128 code grid,
-  modelled as in `matching.iris_synthetic` (complex white noise band-passed along the angle with the
+  modelled as in `synthetic.iris.codes` (complex white noise band-passed along the angle with the
   encoder's transfer function, smoothed along the radius), drawn from the eye's own random stream.
   A capture mixes that texture with fresh noise of the same spectrum (weight `IRIS_CAPTURE_NOISE`,
   so phase bits flip in correlated patches, as between two real captures), turns the eye by up to
@@ -33,12 +33,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import InvalidDataError
-from ..matching.iris_gallery import CODE_BYTES, COLUMNS, ROWS
-from ..matching.iris_synthetic import _radial_matrix, _transfer
-from ..templates.fingerprint_template import FingerprintTemplate
-from .fingerprint_templates import iter_finger_templates
+from ..matching.iris.gallery import CODE_BYTES, COLUMNS, ROWS
+from .iris.codes import _radial_matrix, _transfer
+from ..templates.fingerprint.template import FingerprintTemplate
+from .fingerprint.templates import iter_finger_templates
 
-#: the encoder's spectrum as `iris_synthetic.filler_codes` models it (wavelength 6.5 code
+#: the encoder's spectrum as `synthetic.iris.codes.filler_codes` models it (wavelength 6.5 code
 #: columns, envelope 1.8 columns, radial smoothing 0.85 rows): neighbouring bits agree as in
 #: real CASIA-IrisV1 codes
 IRIS_SPECTRUM = (6.5, 1.8, 0.85)

@@ -118,7 +118,7 @@ def arrival_of(pkg: ResidentPackage) -> Any:
 
 
 def interim_reader(data: bytes, trusted: dict) -> Any:
-    from .service import Refused
+    from .errors import Refused
 
     try:
         return arrival_of(read_package(data, trusted=trusted))

@@ -27,6 +27,7 @@ from ..matching.person import PersonGallery, PersonSearchResult, decide, person_
 from .arrival import Arrival, CentrePolicy, check_arrival
 from .db import CentreDB, CentreStoreError
 from .dedup import Deduplicator, merge, start_cluster
+from .errors import Refused
 
 log = logging.getLogger("biocap.centre")
 
@@ -37,14 +38,6 @@ MAX_PACKAGE_BYTES = 16 << 20
 BATCH = 16
 #: window over which throughput (for the ETA) is measured, seconds
 THROUGHPUT_WINDOW = 120.0
-
-
-class Refused(BiocapError):
-    """A package the centre will not store: `code` says why, `status` is the HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 400, hint: str | None = None):
-        super().__init__(message, hint=hint)
-        self.code, self.status = code, status
 
 
 Reader = Callable[[bytes, dict], Arrival]

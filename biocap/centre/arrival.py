@@ -74,6 +74,11 @@ class Arrival:
     templates: PersonTemplates
     quality: dict[str, float | None] = field(default_factory=dict)  # "finger:2", "iris:1", "face"
     exceptions: dict[str, str] = field(default_factory=dict)  # same labels -> declared reason
+    #: captures in the package (labels), whether or not a template could be made from them;
+    #: None: exactly those in `templates`
+    present: set[str] | None = None
+    #: captures whose template could not be made (label -> why): sent back to the office
+    unusable: dict[str, str] = field(default_factory=dict)
 
 
 def reason(code: str, where: str, message: str) -> dict:
@@ -95,13 +100,16 @@ def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
         reasons.append(reason("format", "templates", "no biometric templates in the package"))
         return reasons
     exc = dict(a.exceptions or {})
+    present = a.present if a.present is not None else set(t.modalities)
+    for label, why in (a.unusable or {}).items():
+        reasons.append(reason("unusable", label, f"{label}: {why}; recapture it"))
     for pos in policy.fingers:
         label = f"finger:{pos}"
-        if pos in t.fingers:
+        if label in present:
             if label in exc:
                 reasons.append(reason("contradiction", label, f"finger {pos} is captured and also declared "
                                       f"missing ({exc[label]}); remove the exception or the capture"))
-            if len(t.fingers[pos]) < policy.min_minutiae:
+            if pos in t.fingers and len(t.fingers[pos]) < policy.min_minutiae:
                 reasons.append(reason("quality", label, f"finger {pos} has {len(t.fingers[pos])} minutiae "
                                       f"(< {policy.min_minutiae}): recapture it (clean, press flat)"))
         elif not str(exc.get(label, "")).strip():
@@ -109,13 +117,13 @@ def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
                                   "exception with a reason (amputated, bandaged, ...)"))
     for eye in policy.eyes:
         label = f"iris:{eye}"
-        if eye in t.irises:
+        if label in present:
             if label in exc:
                 reasons.append(reason("contradiction", label, f"eye {eye} is captured and also declared missing"))
         elif not str(exc.get(label, "")).strip():
             reasons.append(reason("missing", label, f"eye {eye} is neither captured nor declared as an "
                                   "exception with a reason"))
-    if policy.face_required and t.face is None:
+    if policy.face_required and "face" not in present:
         reasons.append(reason("missing", "face", "the face is mandatory (no exception: the card needs a photo)"))
     for label, q in (a.quality or {}).items():
         modality = {"finger": "fingerprint", "iris": "iris", "face": "face"}.get(label.split(":")[0])
@@ -133,50 +141,82 @@ def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
     return reasons
 
 
-def _label_of(name: Any) -> str:
-    return str(name)
-
-
 def arrival_from_package(pkg: Any) -> Arrival:
-    """The centre's view of an office `ResidentPackage` (biocap.office.package)."""
+    """The centre's view of an office `ResidentPackage` (biocap.office.package): finger
+    templates from the ISO/IEC 19794-2 records the office sent with each finger, iris templates
+    extracted here from the ISO/IEC 19794-6 images, the face embedding when this build has a face
+    extractor (else the face counts as present but is not searched)."""
+    from ..errors import BiocapError
     from ..matching.fingerprint.matcher import as_template
 
-    fingers, quality, irises = {}, {}, {}
+    fingers, irises, quality, unusable, present = {}, {}, {}, {}, set()
     for pos, item in dict(getattr(pkg, "fingers", {}) or {}).items():
-        rec = _field(item, ("template", "iso_record", "record", "minutiae"))
-        if rec is None and isinstance(item, Mapping):
-            tm = item.get("templates") or {}
-            rec = next(iter(tm.values()), None) if tm else None
-        if rec is not None:
+        label = f"finger:{int(pos)}"
+        present.add(label)
+        quality[label] = _quality(item)
+        records = dict(getattr(item, "templates", {}) or {})
+        rec = records.get("iso19794-2:2011") or next(iter(records.values()), None)
+        if rec is None:
+            unusable[label] = "no minutiae record with the finger"
+            continue
+        try:
             tmpl = as_template(rec)
             tmpl.position = int(pos)
             fingers[int(pos)] = tmpl
-        quality[f"finger:{int(pos)}"] = _quality(item)
+        except BiocapError as exc:
+            unusable[label] = f"its minutiae record does not decode ({exc})"
     for eye, item in dict(getattr(pkg, "irises", {}) or {}).items():
-        code, mask = _field(item, ("code",)), _field(item, ("mask",))
-        tmpl = _field(item, ("template",))
-        if tmpl is not None and hasattr(tmpl, "code"):
-            code, mask = tmpl.code, tmpl.mask
-        if code is not None and mask is not None:
-            irises[int(eye)] = (code, mask)
-        quality[f"iris:{int(eye)}"] = _quality(item)
+        label = f"iris:{int(eye)}"
+        present.add(label)
+        quality[label] = _quality(item)
+        try:
+            irises[int(eye)] = _iris_template(item)
+        except BiocapError as exc:
+            unusable[label] = f"no iris template from the image ({exc})"
     face = getattr(pkg, "face", None)
     emb = None
     if face is not None:
-        emb = _field(face, ("embedding", "template"))
-        emb = getattr(emb, "embedding", emb)
+        present.add("face")
         quality["face"] = _quality(face)
+        emb = _face_embedding(face)
     exceptions = {}
     for e in getattr(pkg, "exceptions", []) or []:
         mod = str(_field(e, ("modality",)) or "").lower()
         pos = _field(e, ("position",))
-        label = ("finger" if mod.startswith("finger") else "iris" if mod.startswith("iris") else mod)
-        exceptions[f"{label}:{int(pos)}" if pos is not None else label] = str(
-            _field(e, ("reason", "code")) or "declared")
-    return Arrival(office_id=pkg.office_id, sequence=int(pkg.sequence), previous_hash=pkg.previous_hash,
+        label = "finger" if mod.startswith("finger") else "iris" if mod.startswith("iris") else mod
+        exceptions[f"{label}:{int(pos)}" if pos else label] = str(_field(e, ("reason", "code")) or "declared")
+    prev = pkg.previous_hash
+    if prev is not None and not any(prev):  # the office's first package: previous = 32 zero bytes
+        prev = None
+    return Arrival(office_id=pkg.office_id, sequence=int(pkg.sequence), previous_hash=prev,
                    package_hash=pkg.package_hash, key=pkg.idempotency_key, subject=pkg.subject,
                    templates=PersonTemplates(fingers=fingers, irises=irises, face=emb),
-                   quality=quality, exceptions=exceptions)
+                   quality=quality, exceptions=exceptions, present=present, unusable=unusable)
+
+
+def _iris_template(item: Any) -> tuple:
+    from ..templates.iris import IrisExtractor
+    from ..types import Modality, Sample
+
+    s = Sample(item.image, float(getattr(item, "ppi", 0) or 500), Modality.IRIS)
+    t = IrisExtractor().extract(s)
+    return t.code, t.mask
+
+
+def _face_embedding(item: Any):
+    """The face embedding when the face extractor is in this build (biocap.templates.face)."""
+    try:
+        from ..templates.face import FaceExtractor  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    from ..errors import BiocapError
+    from ..types import Modality, Sample
+
+    try:
+        t = FaceExtractor().extract(Sample(item.image, float(getattr(item, "ppi", 0) or 300), Modality.FACE))
+    except BiocapError:
+        return None
+    return getattr(t, "embedding", None)
 
 
 def _field(obj: Any, names: tuple[str, ...]) -> Any:

@@ -302,21 +302,23 @@ def office_process(office: int, key_bytes: bytes, items: list[dict], seed: int, 
             log.append({"key": key, "subject": subject, "sent_at": t0, "answered_at": time.time(),
                         "attempts": attempts, "http": answer[0], "status": answer[1].get("status"),
                         "reasons": answer[1].get("reasons")})
-        # follow each resident until the centre has decided (the office's status view)
+        # follow the office's residents until the centre has decided: the office's queue view
+        # (one request for all of them; the per-resident view is tested elsewhere)
         pending = {e["subject"]: e for e in log if e["status"] == "accepted"}
         deadline = time.time() + 3600
         while pending and time.time() < deadline:
-            for subject in list(pending):
-                try:
-                    resp = client.get(f"{url}/residents/{subject}")
-                    st = resp.json()
-                except (httpx.TransportError, ValueError):
-                    continue
-                if st.get("state") in ("card ready", "duplicate", "adjudication"):
-                    e = pending.pop(subject)
-                    e["state"] = st["state"]
-                    e["matched"] = st.get("matched")
-                    e["decided_at"] = next((p["at"] for p in st["path"] if p["step"] == "de-duplicated"), None)
+            try:
+                q = client.get(f"{url}/offices/{ident.office_id}/queue", params={"limit": 100000}).json()
+            except (httpx.TransportError, ValueError):
+                time.sleep(1.0)
+                continue
+            for p in q.get("packages", []):
+                e = pending.get(p["subject"])
+                if e is not None and p.get("decision"):
+                    e["state"] = {"unique": "card ready"}.get(p["decision"], p["decision"])
+                    e["matched"] = p.get("matched")
+                    e["decided_at"] = p.get("decided_at")
+                    del pending[p["subject"]]
             time.sleep(2.0)  # the decision time is the centre's own timestamp: no need to poll hard
     Path(out).write_text(json.dumps(log))
 

@@ -259,14 +259,15 @@ class Centre:
                    evidence=(d["result"].get("candidates") or [{}])[0].get("evidence"))
         return out
 
-    def office_queue(self, office_id: str) -> dict:
-        pkgs = self.db.office_packages(office_id)
+    def office_queue(self, office_id: str, limit: int = 200) -> dict:
+        pkgs = self.db.office_packages(office_id, limit)
         items = []
         for p in pkgs:
             d = self.db.decision(p["key"]) if p["status"] == "accepted" else None
             items.append({"key": p["key"], "subject": p["subject"], "sequence": p["sequence"],
                           "status": p["status"], "decision": d["decision"] if d else None,
-                          "matched": d["matched"] if d else None, "received_at": p["received_at"]})
+                          "matched": d["matched"] if d else None, "received_at": p["received_at"],
+                          "decided_at": d["decided_at"] if d else None})
         seq, _ = self.db.chain_head(office_id)
         return {"office_id": office_id, "last_sequence": seq, "pending": self.db.pending_count(office_id),
                 "packages": items}
@@ -375,8 +376,8 @@ def create_app(centre: Centre):
         return st
 
     @app.get("/offices/{office_id}/queue")
-    async def queue(office_id: str):
-        return await run_in_threadpool(centre.office_queue, office_id)
+    async def queue(office_id: str, limit: int = 200):
+        return await run_in_threadpool(centre.office_queue, office_id, max(1, min(int(limit), 10000)))
 
     @app.get("/health")
     async def health():

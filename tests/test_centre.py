@@ -275,3 +275,30 @@ def test_restart_decides_every_accepted_package_once(tmp_path):
     assert again.status == 200 and again.body["resident_status"]["state"] == "duplicate"
     assert c3.process_batch() == 0 and c3.db.counts()["packages"] == {"accepted": 3}
     c3.close()
+
+
+def test_shards_rebalance_when_workers_join_and_leave():
+    from biocap.centre.dedup import Deduplicator
+
+    class Workers:
+        def __init__(self, names):
+            self.names = list(names)
+
+        def scheduler_info(self):
+            return {"workers": {n: {} for n in self.names}}
+
+    client = Workers(["tcp://a:1", "tcp://b:1"])
+    d = Deduplicator("db", "key", 64, client)
+    first = d.plan().assignment
+    assert set(first.values()) == {"tcp://a:1", "tcp://b:1"}
+    client.names.append("tcp://c:1")  # a worker joins: it takes about a third, nothing else moves
+    joined = d.plan()
+    moved = [s for s in first if first[s] != joined.assignment[s]]
+    assert 10 <= joined.moves == len(moved) <= 35
+    assert all(joined.assignment[s] == "tcp://c:1" for s in moved)
+    client.names.remove("tcp://a:1")  # a worker leaves: only its shards move
+    left = d.plan()
+    assert all(left.assignment[s] == joined.assignment[s] for s in left.assignment
+               if joined.assignment[s] != "tcp://a:1")
+    assert "tcp://a:1" not in left.assignment.values()
+    assert d.shard_moves == joined.moves + left.moves

@@ -5,7 +5,7 @@
 #   benchmarks/bench_dedup_cluster.sh [RESIDENTS] [NEW] [DUPLICATES]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N=${1:-10000}; NEW=${2:-400}; DUPS=${3:-40}
+N=${1:-10000}; NEW=${2:-160}; DUPS=${3:-40}
 BIN=.venv/bin
 OUT=benchmarks/results
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

@@ -323,6 +323,34 @@ def office_process(office: int, key_bytes: bytes, items: list[dict], seed: int, 
     Path(out).write_text(json.dumps(log))
 
 
+def _centre_cpu(service_pid: int | None, external: bool = False) -> float:
+    """CPU seconds (user + system) used so far by the service's process tree and every Dask
+    scheduler / worker process on this machine (the centre's whole work)."""
+    import psutil
+
+    procs = {}
+    if service_pid:
+        try:
+            root = psutil.Process(service_pid)
+            procs[root.pid] = root
+            for c in root.children(recursive=True):
+                procs[c.pid] = c
+        except psutil.NoSuchProcess:
+            pass
+    for p in psutil.process_iter(["cmdline"]) if external else ():
+        cmd = " ".join(p.info.get("cmdline") or [])
+        if "dask" in cmd and ("worker" in cmd or "scheduler" in cmd) and "bench" not in cmd:
+            procs[p.pid] = p
+    total = 0.0
+    for p in procs.values():
+        try:
+            t = p.cpu_times()
+            total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
 def _start_service(data: Path, port: int, scheduler: str | None, log_path: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "biocap.cli", "centre", "serve", "--data", str(data), "--port", str(port)]
     if scheduler:
@@ -437,6 +465,10 @@ def run(args) -> dict:
             p.start()
             procs.append(p)
         t_start = start_at
+        while time.time() < start_at:
+            time.sleep(0.05)
+        cpu_before = _centre_cpu(svc.pid, bool(args.scheduler))
+        cpu_lost = 0.0  # CPU of a service process tree killed mid-run (counted, not forgotten)
         killed = restarted = None
         while any(p.is_alive() for p in procs):
             now = time.time()
@@ -447,6 +479,7 @@ def run(args) -> dict:
                 except ProcessLookupError:
                     killed = -1
             if args.restart_after and restarted is None and now - t_start >= args.restart_after:
+                cpu_lost += _centre_cpu(svc.pid, False)
                 os.killpg(svc.pid, signal.SIGKILL)
                 svc.wait()
                 svc = _start_service(data, port, args.scheduler, work / "service.log")
@@ -455,6 +488,7 @@ def run(args) -> dict:
         for p in procs:
             p.join()
         metrics = _get_json(f"{url_service}/metrics")
+        cpu_used = _centre_cpu(svc.pid, bool(args.scheduler)) + cpu_lost - cpu_before
     finally:
         for p in procs:
             if p.is_alive():
@@ -523,6 +557,9 @@ def run(args) -> dict:
     db_bytes = sum(f.stat().st_size for f in data.glob("centre.sqlite*"))
     result = {
         "residents_per_s": round(len(t_dec) / span, 2) if t_dec else 0.0,
+        "centre_cpu_s": round(cpu_used, 1),
+        "centre_cpu_ms_per_resident": round(1000 * cpu_used / max(len(t_dec), 1), 1),
+        "residents_per_s_per_dedicated_core": round(len(t_dec) / max(cpu_used, 1e-9), 2),
         "latency_ms_p50": round(lat[len(lat) // 2], 1) if lat else None,
         "latency_ms_p99": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1) if lat else None,
         "duplicates_planted": len(planted_cases),

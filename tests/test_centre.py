@@ -219,6 +219,9 @@ def test_hostile_packages_refused_nothing_stored(service):
     assert post(url, k, good).status_code == 200
     assert stored_packages(data) == before + 1
     office.seq, office.prev = office.seq + 1, package_hash(good)
+    replay = post(url, k, good)  # replayed later: the stored verdict, nothing new stored
+    assert replay.status_code == 200 and replay.json()["key"] == k
+    assert stored_packages(data) == before + 1
     k2, _ = office.package("S-next", 106, advance=False)
     r = post(url, k2, good)
     assert r.status_code == 400  # header key differs from the package's

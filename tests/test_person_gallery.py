@@ -88,6 +88,8 @@ def test_thresholds_follow_fmr():
     g = PersonGallery()
     with pytest.raises(BiocapError):
         g.search(PersonTemplates(), fmr=(1e-3, 1e-6))  # duplicate line under adjudication line
+    r = g.search(PersonTemplates(), fmr=1e-6)  # one FMR: one line
+    assert r.threshold_duplicate == r.threshold_adjudication == pytest.approx(6.0)
 
 
 def test_save_load_and_damage(gallery, probes, tmp_path):

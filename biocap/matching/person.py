@@ -386,7 +386,7 @@ class PersonGallery:
         return enc
 
     # -- search --------------------------------------------------------------------------------
-    def search(self, probe: PersonTemplates, *, fmr: tuple[float, float] = (FMR_DUPLICATE, FMR_ADJUDICATION),
+    def search(self, probe: PersonTemplates, *, fmr: float | tuple[float, float] = (FMR_DUPLICATE, FMR_ADJUDICATION),
                top_k: int = 5, exhaustive: bool | str = False) -> PersonSearchResult:
         """The fused 1:N search of one person. `exhaustive=True`: every eye in full (no pruning)
         and every finger of every resident; `exhaustive="iris"`: every eye in full, fingers
@@ -394,12 +394,16 @@ class PersonGallery:
         return self.search_many([probe], fmr=fmr, top_k=top_k, exhaustive=exhaustive)[0]
 
     def search_many(self, probes: Sequence[PersonTemplates], *,
-                    fmr: tuple[float, float] = (FMR_DUPLICATE, FMR_ADJUDICATION), top_k: int = 5,
+                    fmr: float | tuple[float, float] = (FMR_DUPLICATE, FMR_ADJUDICATION), top_k: int = 5,
                     exhaustive: bool | str = False) -> list[PersonSearchResult]:
         if exhaustive not in (False, True, "iris"):
             raise InvalidDataError("exhaustive is False, True or 'iris'")
         if not isinstance(top_k, int) or top_k < 1:
             raise InvalidDataError(f"top_k must be a positive integer, got {top_k!r}")
+        if isinstance(fmr, (int, float)) and not isinstance(fmr, bool):
+            fmr = (float(fmr), float(fmr))  # one FMR: one line, decisions unique or duplicate
+        if not isinstance(fmr, (tuple, list)) or len(fmr) != 2:
+            raise InvalidDataError("fmr is one false match rate or (duplicate FMR, adjudication FMR)")
         t_dup, t_adj = threshold_for_fmr(fmr[0]), threshold_for_fmr(fmr[1])
         if t_dup < t_adj:
             raise InvalidDataError("the duplicate FMR must not be above the adjudication FMR")

@@ -59,11 +59,29 @@ def _shard(db_path: str, key_path: str, shard: int, upto: int) -> PersonGallery:
         return g
 
 
+_PROBES: dict[bytes, PersonTemplates] = {}
+
+
+def _probe(data: bytes) -> PersonTemplates:
+    """A probe decoded once per worker process: the shards a worker serves share it (and the
+    MCC templates its finger stage builds)."""
+    import hashlib as _h
+
+    key = _h.sha256(data).digest()
+    with _CACHE_LOCK:
+        p = _PROBES.get(key)
+        if p is None:
+            if len(_PROBES) > 256:
+                _PROBES.clear()
+            p = _PROBES[key] = person_from_bytes(data)
+    return p
+
+
 def search_shard(db_path: str, key_path: str, shard: int, upto: int, probes: list[bytes],
                  fmr: tuple[float, float], exhaustive: bool = False) -> list[dict]:
     """One shard's answer for a batch of probes (runs on a Dask worker)."""
     g = _shard(db_path, key_path, shard, upto)
-    persons = [person_from_bytes(p) for p in probes]
+    persons = [_probe(p) for p in probes]
     out = []
     for r in g.search_many(persons, fmr=fmr, top_k=SHARD_TOP_K, exhaustive=exhaustive):
         out.append({"candidates": [(c.id, c.score, c.evidence) for c in r.candidates], "stats": r.stats})

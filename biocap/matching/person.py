@@ -483,7 +483,9 @@ class PersonGallery:
         compared = 0
         settled = None
         if live.size:
-            probe_enc: dict[int, Any] = {}
+            # the probe's MCC templates, kept on the probe: several shards searched by one
+            # process with the same probe object build them once
+            probe_enc: dict[int, Any] = p.__dict__.setdefault("_encoded", {})
             for q in positions:
                 if not exhaustive:
                     live = live[upper(live) >= t_adj]

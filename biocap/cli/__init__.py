@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "biocap.cli.sim_commands",       # sim generate
     "biocap.cli.plugin_commands",    # plugins
     "biocap.cli.office_commands",    # office init/export/verify/backup/restore/send/status
+    "biocap.cli.centre_commands",    # centre serve/add-office
 )
 
 EXIT_ERROR = 2

@@ -69,6 +69,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                            help="fingerprint: exhaustive score matrix (.npz): saved there, reused "
                                 "when it exists and matches")
         p.set_defaults(func=_run)
+    from .centre_commands import register_bench_dedup  # bench dedup: the centre's load test
+    register_bench_dedup(kinds)
 
 
 def _dataset_options(p: argparse.ArgumentParser, required: bool = False) -> None:

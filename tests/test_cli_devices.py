@@ -1,7 +1,6 @@
 """`biocap devices / info / capture / preview / demo` end to end on the simulated sensors."""
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -89,15 +88,17 @@ def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys
     assert main(["demo", "--out", str(tmp_path), "--timeout", "3"]) == 0
     out = capsys.readouterr().out
     assert "fingerprint right_index" in out and "fingerprint left_index" in out
-    db = sqlite3.connect(tmp_path / "enrollment.sqlite")
-    modalities = sorted(r[0] for r in db.execute("SELECT modality FROM samples"))
+    from biocap.store import EnrollmentStore  # encrypted; the demo's keys sit beside the store
+    with EnrollmentStore(tmp_path / "enrollment.sqlite") as store:
+        (enrollment,) = store.enrollments()
+        modalities = sorted(r["modality"] for r in store.samples(enrollment["id"]))
     assert modalities == ["face", "fingerprint", "fingerprint", "iris", "iris", "signature"]
     # the fingers' minutiae went into a standard record, and the desk's 1:1 check ran on them
     from biocap.templates.formats import decode
     record = decode((tmp_path / "fingerprints.iso19794-2-2011").read_bytes())
     assert sorted(v.position for v in record.views) == [2, 7]
     assert all(len(v) >= 10 for v in record.views)
-    meta = json.loads(db.execute("SELECT metadata FROM enrollments").fetchone()[0])
+    meta = enrollment["metadata"]
     assert [v["position"] for v in meta["verification"]] == [2, 7]
     assert all(v["accepted"] for v in meta["verification"]), meta["verification"]
 

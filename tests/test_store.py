@@ -1,5 +1,5 @@
-"""Enrollment store: round trip, atomic writes, hostile input, integrity check."""
-import sqlite3
+"""The old EnrollmentStore API (kept for `biocap demo`) on the encrypted office store."""
+import os
 import subprocess
 import sys
 import textwrap
@@ -24,11 +24,17 @@ def _samples():
             (iris, QualityReport.unscored(Modality.IRIS, "no provider")), (sig, None)]
 
 
+@pytest.fixture(autouse=True)
+def _no_env_keys(monkeypatch):
+    monkeypatch.delenv("BIOCAP_KEYS", raising=False)
+
+
 def test_round_trip(tmp_path):
     path = tmp_path / "e.sqlite"
     with EnrollmentStore(path) as store:
         eid = store.add_enrollment("subject-1", _samples(), metadata={"site": "A"})
-        assert store.schema_version == 1
+        assert store.schema_version == 2
+    assert (tmp_path / "e.sqlite.keys" / "store-1.key").exists()  # the demo's key directory
     with EnrollmentStore(path) as store:
         (e,) = store.enrollments("subject-1")
         assert e["id"] == eid and e["metadata"] == {"site": "A"}
@@ -54,31 +60,7 @@ def test_bad_input_is_refused_and_loses_nothing(tmp_path, subject, items):
         with pytest.raises(InvalidDataError):
             store.add_enrollment(subject, _samples() if items is None else items)
         assert [e["subject"] for e in store.enrollments()] == ["kept"]
-        assert len(store.samples(1)) == 3 and store.check_integrity() == []
-
-
-def test_failure_mid_write_rolls_back(tmp_path, monkeypatch):
-    path = tmp_path / "e.sqlite"
-    with EnrollmentStore(path) as store:
-        store.add_enrollment("kept", _samples())
-        real = store._db
-
-        class Failing:
-            n = 0
-
-            def execute(self, sql, *args):
-                if sql.startswith("INSERT INTO samples"):
-                    Failing.n += 1
-                    if Failing.n == 2:
-                        raise sqlite3.OperationalError("disk I/O error")
-                return real.execute(sql, *args)
-
-        store._db = Failing()
-        with pytest.raises(sqlite3.OperationalError):
-            store.add_enrollment("lost", _samples())
-        store._db = real
-        assert [e["subject"] for e in store.enrollments()] == ["kept"]
-        assert real.execute("SELECT count(*) FROM samples").fetchone()[0] == 3
+        assert store.check_integrity() == []
 
 
 def test_process_killed_mid_transaction_keeps_earlier_data(tmp_path):
@@ -88,54 +70,20 @@ def test_process_killed_mid_transaction_keeps_earlier_data(tmp_path):
     script = textwrap.dedent(f"""
         import os
         from biocap.store import EnrollmentStore
-        store = EnrollmentStore({str(path)!r})
+        store = EnrollmentStore({str(path)!r}).office
         store._db.execute("BEGIN IMMEDIATE")
-        store._db.execute("INSERT INTO enrollments (subject, created_at, metadata) VALUES ('half', 'now', '{{}}')")
+        store._db.execute("DELETE FROM captures")
         os._exit(9)  # crash before COMMIT
     """)
-    assert subprocess.run([sys.executable, "-c", script]).returncode == 9
+    env = {**os.environ}
+    env.pop("BIOCAP_KEYS", None)
+    assert subprocess.run([sys.executable, "-c", script], env=env).returncode == 9
     with EnrollmentStore(path) as store:
         assert [e["subject"] for e in store.enrollments()] == ["kept"]
+        assert len(store.samples(store.enrollments()[0]["id"])) == 3
         assert store.check_integrity() == []
 
 
-def test_foreign_files_are_refused_untouched(tmp_path):
-    text = tmp_path / "notes.sqlite"
-    text.write_bytes(b"my precious notes")
-    with pytest.raises(StoreError, match="not an SQLite file"):
-        EnrollmentStore(text)
-    assert text.read_bytes() == b"my precious notes"
-    other = tmp_path / "other.sqlite"
-    db = sqlite3.connect(other)
-    db.execute("CREATE TABLE t (x)")
-    db.commit()
-    db.close()
-    with pytest.raises(StoreError, match="not a biocap"):
-        EnrollmentStore(other)
+def test_folder_refused(tmp_path):
     with pytest.raises(StoreError, match="folder"):
         EnrollmentStore(tmp_path)
-
-
-def test_newer_schema_is_refused(tmp_path):
-    path = tmp_path / "e.sqlite"
-    EnrollmentStore(path).close()
-    db = sqlite3.connect(path)
-    db.execute("PRAGMA user_version = 99")
-    db.commit()
-    db.close()
-    with pytest.raises(StoreError, match="schema version 99"):
-        EnrollmentStore(path)
-
-
-def test_integrity_check_finds_a_damaged_image(tmp_path):
-    path = tmp_path / "e.sqlite"
-    with EnrollmentStore(path) as store:
-        store.add_enrollment("s", _samples())
-    db = sqlite3.connect(path)
-    db.execute("UPDATE samples SET image_png = x'00' WHERE id = 1")
-    db.commit()
-    db.close()
-    with EnrollmentStore(path) as store:
-        assert any("checksum" in p for p in store.check_integrity())
-        with pytest.raises(StoreError, match="damaged"):
-            store.load_sample(1)

@@ -1,0 +1,27 @@
+"""Errors of the office stage."""
+from __future__ import annotations
+
+from ..errors import BiocapError, InvalidDataError
+
+
+class StoreError(BiocapError):
+    hint = ("check the path and the key directory; a damaged store is never written to: "
+            "restore it from a verified backup")
+
+
+class MissingKeys(StoreError):
+    hint = "pass --keys DIR or set BIOCAP_KEYS to the directory `biocap office init` made"
+
+
+class StoreDamaged(StoreError):
+    """The store failed a check; it stays readable for check_integrity() but takes no writes."""
+
+
+class PackageError(InvalidDataError):
+    """A package is malformed, fails its signature or breaks its office's chain (reason named)."""
+
+    hint = "do not accept it; ask the office to send the package again"
+
+
+class SendError(BiocapError):
+    hint = "check the centre's URL and the network; queued packages stay queued and are retried"

@@ -16,6 +16,7 @@ COMMAND_MODULES = (
     "biocap.cli.bench_commands",     # bench quality/verify/search
     "biocap.cli.sim_commands",       # sim generate
     "biocap.cli.plugin_commands",    # plugins
+    "biocap.cli.station_commands",   # enroll, record show
 )
 
 EXIT_ERROR = 2

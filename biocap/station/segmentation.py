@@ -39,7 +39,9 @@ WORK_PPI = 500  # the working resolution of fingerprints in biocap
 TEXTURE_SIGMA = 2.0  # half-resolution px: removes shading, keeps ridges (period ~5 px there)
 ENERGY_SIGMA = 2.0  # half-resolution px over which ridge contrast is pooled
 TEXTURE_FACTOR = 2.5  # print: ridge contrast this many times the glass's noise ...
-TEXTURE_MIN = 3.0  # ... and at least this many grey levels above it
+TEXTURE_MIN = 3.0  # ... and at least this many grey levels above it ...
+OTSU_SHARE = 0.6  # ... and above this share of Otsu's print/background split (paper grain)
+OPEN_PX = 7  # map px (1.4 mm): removes strokes, letters and specks, never a fingertip
 SCALE = 4  # the map is a quarter of 500 ppi: ridges (10 px) average out, fingers stay 60+ px wide
 MIN_TIP_AREA_MM2 = 40.0  # a fingertip prints far more (a little finger ~ 150 mm2); less is dirt
 TIP_WIDTH_MM = 15.0  # a typical fingertip width: the yardstick for splitting and chaining
@@ -182,10 +184,16 @@ def _foreground(work: np.ndarray) -> np.ndarray:
     size = (work.shape[1] // SCALE, work.shape[0] // SCALE)
     energy = cv2.resize(energy, size, interpolation=cv2.INTER_AREA)
     glass = float(np.percentile(energy, 30))  # most of a slap is empty glass
-    level = max(TEXTURE_FACTOR * glass, glass + TEXTURE_MIN)
+    # print vs glass (or paper) split by Otsu on the energy, never below the glass's noise
+    scaled = np.clip(energy * (255.0 / max(float(energy.max()), 1e-6)), 0, 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    otsu = float(otsu) * max(float(energy.max()), 1e-6) / 255.0
+    level = max(TEXTURE_FACTOR * glass, glass + TEXTURE_MIN, OTSU_SHARE * otsu)
     mask = (energy > level).astype(np.uint8)
     k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, k3)
+    # an opening wider than a pen stroke or a letter (ink cards carry text and handwriting)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (OPEN_PX, OPEN_PX)))
     mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k3)
     # fill holes (a dry patch or a scar inside a print is still print)
     inv = np.pad(1 - mask, 1, constant_values=1)

@@ -115,7 +115,7 @@ def compose_slap(source: Any, slap: int, rng: np.random.Generator, *,
             entry["label"] = getattr(sample, "label", "")
             if phal is not None:  # the middle phalanx, past the crease, further down the axis
                 gap = rng.uniform(*CREASE_GAP)
-                dist = 0.5 * lengths[i] + gap + 0.5 * phal.shape[0]
+                dist = 0.5 * tip.shape[0] + gap + 0.5 * phal.shape[0]
                 px = xs[i] - np.sin(theta[i]) * dist * -1.0
                 py = ys[i] + np.cos(theta[i]) * dist
                 _place(ink, phal, float(px), float(py), float(theta[i]))
@@ -154,9 +154,13 @@ def _finger_layers(image: np.ndarray, ppi: float, rng, width: float, length: flo
     cw = max(32.0, (x1 - x0) * 0.92)
     ch = min(y1 - y0, cw * length / width)
     cx = 0.5 * (x0 + x1)
-    size = (int(round(width)), int(round(length)))
-    tip = cv2.resize(_crop(ink, cx, y0 + 0.5 * ch, cw, ch), size, interpolation=cv2.INTER_LINEAR)
-    skin = cv2.resize(_crop(soft, cx, y0 + 0.5 * ch, cw, ch), size, interpolation=cv2.INTER_LINEAR)
+    # centred on the print (where a flat single capture of the finger has its core too), kept
+    # inside the printed rows
+    cy = float(np.clip(np.mean(ys), y0 + 0.5 * ch, y1 - 0.5 * ch))
+    # one scale both ways (a stretched print would not match the finger's flat capture)
+    size = (int(round(width)), int(round(ch * width / cw)))
+    tip = cv2.resize(_crop(ink, cx, cy, cw, ch), size, interpolation=cv2.INTER_LINEAR)
+    skin = cv2.resize(_crop(soft, cx, cy, cw, ch), size, interpolation=cv2.INTER_LINEAR)
     shape = _outline(tip.shape, 2.4, rng)
     tip *= shape * rng.uniform(0.85, 1.15)
     outline = shape * skin  # the fingertip's print: the outline where the skin printed

@@ -44,7 +44,8 @@ OTSU_SHARE = 0.6  # ... and above this share of Otsu's print/background split (p
 OPEN_PX = 7  # map px (1.4 mm): removes strokes, letters and specks, never a fingertip
 SCALE = 4  # the map is a quarter of 500 ppi: ridges (10 px) average out, fingers stay 60+ px wide
 MIN_TIP_AREA_MM2 = 40.0  # a fingertip prints far more (a little finger ~ 150 mm2); less is dirt
-TIP_WIDTH_MM = 15.0  # a typical fingertip width: the yardstick for splitting and chaining
+TIP_WIDTH_MM = 15.0  # a typical fingertip width: the yardstick for splitting and chaining ...
+TIP_WIDTH_RANGE_MM = (8.0, 20.0)  # ... measured on each slap within this range
 SPLIT_WIDTH = 1.55  # a blob wider than this many fingertip widths holds touching fingers ...
 SPLIT_VALLEY = 0.6  # ... when its column count dips below this share of both shoulders
 MIN_TIP_SHARE = 0.35  # a fingertip prints at least this share of the largest one's area
@@ -52,7 +53,7 @@ MIN_TIP_SHARE = 0.35  # a fingertip prints at least this share of the largest on
 CHAIN_OFFSET = 0.5  # a blob belongs to a finger when it lies within this share of the
 # finger's width from the finger's axis, below the fingertip
 CREASE_SEARCH = (0.75, 1.9)  # the distal crease lies this many fingertip widths from the tip
-ANGLE_SEARCH_DEG = (10, 30)  # refine the axis this far: from the phalanx line / from the tip
+ANGLE_SEARCH_DEG = (10, 40)  # the axis: within this of the phalanx line / of upright
 MAX_TIP_ASPECT = 1.65  # a tip blob longer than this times its width has run past the crease
 BOX_PERCENTILE = 0.3  # box extents ignore this share of outlying pixels on each side
 CROP_MARGIN = 8  # px of context around the fingertip in its upright crop
@@ -260,8 +261,10 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
     tip_w = TIP_WIDTH_MM * px_mm
     min_area = int(MIN_TIP_AREA_MM2 * px_mm ** 2)
     mask = _foreground(work)
+    found = _blobs(mask, min_area // 3)
+    tip_w = _tip_width(found, min_area, tip_w, px_mm)
     blobs = []
-    for b in _blobs(mask, min_area // 3):
+    for b in found:
         blobs += _split_wide(b, tip_w, min_area)
     notes: list[str] = []
     # chain blobs top-down: a blob below an existing finger, in line with its axis, joins it
@@ -275,7 +278,9 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
             c, s = np.cos(a), np.sin(a)
             u = (cx - fx) * c - (cy - fy) * s
             v = (cx - fx) * s + (cy - fy) * c
-            if v > 0.4 * tip_w and abs(u) < CHAIN_OFFSET * tip_w:
+            own = (f.tip.xs - fx) * c - (f.tip.ys - fy) * s  # the finger's own width
+            fw = min(float(own.max() - own.min()), 1.3 * tip_w)
+            if v > 0.4 * fw and abs(u) < CHAIN_OFFSET * fw:
                 f.below.append(blob)
                 joined = True
                 break
@@ -294,6 +299,20 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
         _fingertip(f, small, tip_w)
     fingers.sort(key=lambda f: f.box.cx)
     return fingers, extra, notes
+
+
+def _tip_width(blobs: list[_Blob], min_area: int, default: float, px_mm: float) -> float:
+    """This slap's fingertip width: the median width of the print blobs' upper parts (a blob
+    of several touching fingers counts once, so the median holds), within a hand's range."""
+    widths = []
+    for b in blobs:
+        if b.area < min_area:
+            continue
+        upper = b.ys <= b.top + 0.6 * default
+        widths.append(float(np.ptp(b.xs[upper])) + 1)
+    if len(widths) < 2:
+        return default
+    return float(np.clip(np.median(widths), TIP_WIDTH_RANGE_MM[0] * px_mm, TIP_WIDTH_RANGE_MM[1] * px_mm))
 
 
 def _fingertip(f: _Finger, small: np.ndarray, tip_w: float) -> None:
@@ -324,8 +343,10 @@ def _fingertip(f: _Finger, small: np.ndarray, tip_w: float) -> None:
         v_bot = np.percentile(v, 100 - BOX_PERCENTILE)
     # the fingertip's outline fits its tightest box at the finger's angle: refine around the
     # first estimate (closer when the phalanx marks gave the axis)
-    span = np.deg2rad(ANGLE_SEARCH_DEG[0 if chained_ok else 1])
-    angle = _tightest(f.tip, angle, span)
+    if chained_ok:
+        angle = _tightest(f.tip, angle, np.deg2rad(ANGLE_SEARCH_DEG[0]))
+    else:  # a fingertip alone: fingers in a slap point up, within the search range
+        angle = _tightest(f.tip, 0.0, np.deg2rad(ANGLE_SEARCH_DEG[1]))
     c, s = np.cos(angle), np.sin(angle)
     cx, cy = f.tip.centre
     u = (f.tip.xs - cx) * c - (f.tip.ys - cy) * s
@@ -350,7 +371,9 @@ def _tightest(blob: _Blob, angle: float, span: float) -> float:
     q = (BOX_PERCENTILE, 100 - BOX_PERCENTILE)
     pu = np.percentile(u, q, axis=1)
     pv = np.percentile(v, q, axis=1)
-    area = (pu[1] - pu[0]) * (pv[1] - pv[0])
+    wu, hv = pu[1] - pu[0], pv[1] - pv[0]
+    # a fingertip is longer than wide: a box lying across the finger is penalised
+    area = wu * hv * (1.0 + 2.0 * np.maximum(wu / np.maximum(hv, 1e-6) - 1.0, 0.0))
     return float(cands[int(np.argmin(area))])
 
 

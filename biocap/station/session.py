@@ -460,7 +460,12 @@ class EnrollmentSession:
                 if not getattr(prepared, "enrollable", True):
                     problems.append(Problem("extract", f"{_finger(pos)}: too few minutiae "
                                             f"({len(template)}): press flat and retake", pos))
-            templates = template_records(step.modality, template)
+            try:
+                templates = template_records(step.modality, template)
+            except BiocapError as exc:  # e.g. a finger view without minutiae
+                if not any(p.code == "extract" for p in problems):
+                    problems.append(Problem("extract", f"{_what(step.modality, pos)}: the "
+                                            f"template cannot be recorded: {exc}", pos))
         self._time("extract " + step.modality.value, t0, times)
         return (_Unit(_key(step, pos), step.modality, pos, sample, quality, templates, prepared),
                 prepared, problems)

@@ -151,16 +151,18 @@ def _finger_layers(image: np.ndarray, ppi: float, rng, width: float, length: flo
         raise ValueError("the sample source gave an impression without a print")
     x0, x1 = np.percentile(xs, (4, 96))
     y0, y1 = np.percentile(ys, (2, 98))
-    cw = max(32.0, (x1 - x0) * 0.92)
-    ch = min(y1 - y0, cw * length / width)
+    # at the print's own scale (ridges keep their spacing: a rescaled print would not match
+    # the finger's flat capture); the finger's size sets how much of the print the slap shows
+    # (the little finger shows less of it than the others, a thumb the most)
+    rel = width / max(TIP_WIDTH.values()) * 1.1
+    cw = float(min(max(32.0, (x1 - x0) * 0.95 * min(rel, 1.0)), width))
+    ch = float(min(y1 - y0, cw * length / width))
     cx = 0.5 * (x0 + x1)
     # centred on the print (where a flat single capture of the finger has its core too), kept
     # inside the printed rows
     cy = float(np.clip(np.mean(ys), y0 + 0.5 * ch, y1 - 0.5 * ch))
-    # one scale both ways (a stretched print would not match the finger's flat capture)
-    size = (int(round(width)), int(round(ch * width / cw)))
-    tip = cv2.resize(_crop(ink, cx, cy, cw, ch), size, interpolation=cv2.INTER_LINEAR)
-    skin = cv2.resize(_crop(soft, cx, cy, cw, ch), size, interpolation=cv2.INTER_LINEAR)
+    tip = _crop(ink, cx, cy, cw, ch)
+    skin = _crop(soft, cx, cy, cw, ch)
     shape = _outline(tip.shape, 2.4, rng)
     tip *= shape * rng.uniform(0.85, 1.15)
     outline = shape * skin  # the fingertip's print: the outline where the skin printed
@@ -170,7 +172,7 @@ def _finger_layers(image: np.ndarray, ppi: float, rng, width: float, length: flo
         # the lower part of the impression has the flat, nearly horizontal ridges of a joint
         src = _crop(ink, cx, y1 - 0.3 * (y1 - y0), cw, 0.55 * (y1 - y0))
         src = np.flipud(src) if rng.random() < 0.5 else src
-        phal = cv2.resize(src, (int(round(width * rng.uniform(0.85, 1.0))), int(round(plen))),
+        phal = cv2.resize(src, (int(round(cw * rng.uniform(0.85, 1.0))), int(round(plen))),
                           interpolation=cv2.INTER_LINEAR)
         phal *= _outline(phal.shape, 4.0, rng) * rng.uniform(*PHALANX_CONTRAST)
     return tip, outline, phal

@@ -27,7 +27,8 @@ def test_ektp_is_shipped_and_complete():
     fingers = sorted(f for s in p.steps if s.is_slap for f in s.fingers)
     assert fingers == list(range(1, 11))  # 4-4-2 slaps yield all ten
     assert {s.modality for s in p.steps} == set(Modality)
-    assert p.threshold(Modality.FINGERPRINT, 5) == 30 and p.threshold(Modality.FINGERPRINT, 2) == 40
+    assert p.threshold(Modality.FINGERPRINT, 5) == 25 and p.threshold(Modality.FINGERPRINT, 2) == 40
+    assert p.threshold(Modality.FINGERPRINT, 3, slap=True) == 30
     assert p.exception(Modality.FINGERPRINT, "UP").reason
     assert p.checks.verify_positions == (2, 7)
 

@@ -83,6 +83,7 @@ class Policy:
     exceptions: tuple[ExceptionCode, ...]
     checks: Checks = field(default_factory=Checks)
     source: str = ""
+    slap_quality: int | None = None
 
     def step(self, step_id: str) -> Step:
         for s in self.steps:
@@ -91,10 +92,16 @@ class Policy:
         raise PolicyError(f"policy {self.name!r} has no step {step_id!r}; its steps: "
                           + ", ".join(s.id for s in self.steps))
 
-    def threshold(self, modality: Modality, position: int | None = None) -> int:
+    def threshold(self, modality: Modality, position: int | None = None, *,
+                  slap: bool = False) -> int:
+        """Lowest accepted score; a finger cut from a slap by the slap threshold when the
+        policy sets one (a plain fingertip in a slap prints a smaller area than a flat single)."""
+        base = self.quality[Modality(modality)]
+        if modality is Modality.FINGERPRINT and slap and self.slap_quality is not None:
+            base = self.slap_quality
         if modality is Modality.FINGERPRINT and position in self.finger_quality:
-            return self.finger_quality[int(position)]
-        return self.quality[Modality(modality)]
+            return min(base, self.finger_quality[int(position)])
+        return base
 
     def exception(self, modality: Modality, code: str) -> ExceptionCode:
         for e in self.exceptions:
@@ -190,12 +197,13 @@ def parse_policy(data: bytes | str, *, source: str = "<text>") -> Policy:
     max_attempts = _int(attempts, "max", f"{where} [attempts]", 1, 20, default=3)
 
     steps = _steps(doc, where)
-    quality, finger_quality, unscored = _quality(doc, where, {s.modality for s in steps})
+    quality, finger_quality, unscored, slap_quality = _quality(doc, where, {s.modality for s in steps})
     exceptions = _exceptions(doc, where)
     checks = _checks(doc, where, steps)
     return Policy(name=name, title=title, version=version, max_attempts=max_attempts,
                   quality=quality, finger_quality=finger_quality, unscored=unscored,
-                  steps=steps, exceptions=exceptions, checks=checks, source=source)
+                  steps=steps, exceptions=exceptions, checks=checks, source=source,
+                  slap_quality=slap_quality)
 
 
 def _steps(doc: dict, where: str) -> tuple[Step, ...]:
@@ -238,7 +246,7 @@ def _steps(doc: dict, where: str) -> tuple[Step, ...]:
 
 def _quality(doc, where, modalities):
     q = _table(doc, "quality", where, required=True)
-    allowed = {m.value for m in Modality} | {"unscored", "finger"}
+    allowed = {m.value for m in Modality} | {"unscored", "finger", "fingerprint_slap"}
     _only(q, allowed, f"{where} [quality]")
     quality = {}
     for m in Modality:
@@ -260,7 +268,8 @@ def _quality(doc, where, modalities):
         if not key.isdigit() or not 1 <= int(key) <= 10:
             raise PolicyError(f"{where} [quality.finger]: {key!r} is not a finger code 1-10")
         finger_quality[int(key)] = _int(finger, key, f"{where} [quality.finger]", 0, 100)
-    return quality, finger_quality, unscored
+    slap = _int(q, "fingerprint_slap", f"{where} [quality]", 0, 100) if "fingerprint_slap" in q else None
+    return quality, finger_quality, unscored, slap
 
 
 def _exceptions(doc, where) -> tuple[ExceptionCode, ...]:

@@ -1,17 +1,15 @@
 """Sequence check: are the fingers where the desk says they are?
 
-Every finger of a new capture (the segmented fingers of a slap, or a finger taken alone) is
-compared 1:1 with the fingers already accepted in this enrollment:
-- same position, no match: `mismatch` (a wrong hand, a swapped slap, a wrong finger alone);
-- different positions, a match: `duplicate` (the same finger placed twice, or fingers out of
-  order; the message names where the finger really is).
-A wrong hand on a four-finger slap fails both ways: its index does not match the index taken
-alone, and usually matches a finger of the other hand.
+Each finger captured alone (the references: e-KTP's index fingers) is compared 1:1 with every
+segmented finger of each slap, and with the other fingers captured alone:
+- `out_of_place`: a reference matches a slap finger at another position clearly better than the
+  slap's finger at its own position (a wrong hand, a swapped slap, a wrong finger alone);
+- `mismatch`: the slap's finger at the reference's position does not match it at all;
+- `duplicate`: two fingers captured alone are the same finger (a finger placed twice).
+Slap fingers are not compared with each other (ten fingers of one person would make ~45
+impostor pairs per enrollment for no extra evidence).
 
-Thresholds come from the comparator's shipped calibration: a same-position pair must reach the
-threshold at MATCH_FMR (a lenient one, so a genuine pair of a slap fingertip and a flat finger is
-rarely refused), a cross-position pair is a duplicate at DUPLICATE_FMR (a strict one, since an
-enrollment makes about 50 such comparisons).
+Thresholds come from the comparator's shipped calibration (FVC impostors): see the constants.
 """
 from __future__ import annotations
 
@@ -20,8 +18,12 @@ from typing import Any, Mapping
 
 from ..types import FingerPosition
 
-MATCH_FMR = 1e-2  # same position must match at least this well (FNMR is what counts here)
-DUPLICATE_FMR = 1e-4  # ~50 cross-position pairs per enrollment: a false flag in ~1 of 200
+MISMATCH_FMR = 1e-1  # own-position score below this threshold: nothing of the finger is there
+DUPLICATE_FMR = 1e-4  # a reference matching a finger at another position: at least this strong
+RATIO = 3.0  # ... and this many times its own position's score (a genuine own score wins)
+STRONG_FACTOR = 3.0  # a slap without the reference's position: the cross match must reach this
+# many times the DUPLICATE_FMR threshold (no own score to weigh it against; synthetic impostor
+# tails run above the FVC calibration's)
 
 
 @dataclass(frozen=True)
@@ -44,52 +46,69 @@ def _name(p: int) -> str:
 @dataclass
 class SequenceChecker:
     comparator: Any
-    match_threshold: float
+    mismatch_threshold: float
     duplicate_threshold: float
 
     @classmethod
     def from_comparator(cls, comparator: Any) -> "SequenceChecker":
-        return cls(comparator, float(comparator.threshold_for_fmr(MATCH_FMR)),
+        return cls(comparator, float(comparator.threshold_for_fmr(MISMATCH_FMR)),
                    float(comparator.threshold_for_fmr(DUPLICATE_FMR)))
+
+    @property
+    def strong_threshold(self) -> float:
+        return STRONG_FACTOR * self.duplicate_threshold
 
     def prepare(self, template: Any) -> Any:
         """A template in the comparator's fastest form (encoded once, compared many times)."""
         encode = getattr(self.comparator, "encode", None)
         return encode(template) if encode is not None else template
 
-    def check(self, new: Mapping[int, Any], accepted: Mapping[int, Any],
-              *, within_new: bool = True) -> list[Finding]:
-        """Findings for the new fingers {position: template} against the accepted ones (and,
-        with `within_new`, among themselves). Templates may be prepared (`prepare`)."""
-        findings: list[Finding] = []
+    def check_slap(self, slap: Mapping[int, Any], references: Mapping[int, Any]) -> list[Finding]:
+        """Findings for a slap's segmented fingers {position: template} against the fingers
+        captured alone {position: template}."""
+        findings = []
         cmp = self.comparator.compare
-        for p, t in new.items():
-            best_other, best_score = None, -1.0
-            for q, u in accepted.items():
-                score = float(cmp(t, u))
-                if q == p:
-                    if score < self.match_threshold:
-                        findings.append(Finding("mismatch", p, q, score, ""))
-                elif score >= self.duplicate_threshold and score > best_score:
-                    best_other, best_score = q, score
-            if within_new:
-                for q, u in new.items():
-                    if q > p:
-                        score = float(cmp(t, u))
-                        if score >= self.duplicate_threshold and score > best_score:
-                            best_other, best_score = q, score
-            if best_other is not None:
-                findings.append(Finding("duplicate", p, best_other, best_score, ""))
-        return [self._explain(f, findings) for f in findings]
+        for p, r in references.items():
+            own = float(cmp(r, slap[p])) if p in slap else None
+            cross = {q: float(cmp(r, t)) for q, t in slap.items() if q != p}
+            best = max(cross, key=cross.get) if cross else None
+            if best is not None:
+                score = cross[best]
+                if own is None and score >= self.strong_threshold:
+                    findings.append(Finding("out_of_place", best, p, score, ""))
+                    continue
+                if own is not None and score >= self.duplicate_threshold and score > RATIO * own:
+                    findings.append(Finding("out_of_place", best, p, score, ""))
+                    continue
+            if own is not None and own < self.mismatch_threshold:
+                findings.append(Finding("mismatch", p, p, own, ""))
+        return [self._explain(f) for f in findings]
+
+    def check_single(self, position: int, template: Any, references: Mapping[int, Any],
+                     slaps: list[Mapping[int, Any]] = ()) -> list[Finding]:
+        """Findings for a finger captured alone: the same finger as another captured alone, or
+        out of place against slaps accepted before it."""
+        findings = []
+        for q, u in references.items():
+            if q == position:
+                continue
+            score = float(self.comparator.compare(template, u))
+            if score >= self.duplicate_threshold:
+                findings.append(self._explain(Finding("duplicate", position, q, score, "")))
+        for slap in slaps:
+            findings += self.check_slap(slap, {position: template})
+        return findings
 
     @staticmethod
-    def _explain(f: Finding, all_: list[Finding]) -> Finding:
+    def _explain(f: Finding) -> Finding:
         if f.kind == "mismatch":
-            where = [g.other for g in all_ if g.kind == "duplicate" and g.position == f.position]
-            also = f"; it matches the {_name(where[0])} instead" if where else ""
-            msg = (f"the {_name(f.position)} does not match the {_name(f.other)} captured before"
-                   f"{also}: wrong hand, swapped slap or wrong finger: check and retake")
+            msg = (f"the {_name(f.position)} in the slap does not match the {_name(f.other)} "
+                   "captured alone: wrong hand, swapped slap or wrong finger: check and retake")
+        elif f.kind == "out_of_place":
+            msg = (f"the {_name(f.other)} captured alone matches the finger in the slap's "
+                   f"{_name(f.position)} place: wrong hand, swapped slap or a wrong finger "
+                   "alone: check which hand and finger, and retake")
         else:
-            msg = (f"the finger captured as {_name(f.position)} matches the {_name(f.other)}: the "
-                   "same finger was placed twice or the fingers are out of order: retake")
+            msg = (f"the {_name(f.position)} captured alone is the same finger as the "
+                   f"{_name(f.other)}: a finger was placed twice: retake with the right finger")
         return Finding(f.kind, f.position, f.other, f.score, msg)

@@ -165,6 +165,17 @@ class EnrollmentSession:
                         if not step.is_slap:
                             self.alone[p] = t
 
+    def _slaps(self) -> list[dict[int, Any]]:
+        """The accepted slaps' fingers, {position: template} per slap."""
+        out = []
+        for step in self.policy.steps:
+            if step.is_slap and self._step_done(step):
+                fingers = {p: self.fingers[p] for p in step.fingers
+                           if p in self.fingers and _key(step, p) in self.captured}
+                if fingers:
+                    out.append(fingers)
+        return out
+
     def _decode_finger(self, data: bytes, position: int):
         from ..templates.formats import decode
         record = decode(data)
@@ -418,7 +429,13 @@ class EnrollmentSession:
             if step.id == VERIFY_STEP:
                 problems += self._verify(fingers_new, units)
             elif self.policy.checks.sequence:
-                for finding in self.checker.check(fingers_new, self.fingers):
+                if step.is_slap:
+                    findings = self.checker.check_slap(fingers_new, self.alone)
+                else:
+                    findings = []
+                    for p, t in fingers_new.items():
+                        findings += self.checker.check_single(p, t, self.alone, self._slaps())
+                for finding in findings:
                     problems.append(Problem("sequence", finding.message, finding.position))
             self._time("sequence check" if step.id != VERIFY_STEP else "verify 1:1", t0, times)
         return units, problems
@@ -437,7 +454,8 @@ class EnrollmentSession:
             report = self.sdk.assess(sample)
             quality = {"score": report.score, "provider": report.provider,
                        "feedback": [f.code for f in report.feedback]}
-            limit = self.policy.threshold(step.modality, pos if step.modality is Modality.FINGERPRINT else None)
+            limit = self.policy.threshold(step.modality, pos if step.modality is Modality.FINGERPRINT
+                                          else None, slap=step.is_slap)
             if report.score is None or report.score < limit:
                 hint = report.hint or "retake"
                 problems.append(Problem("quality", f"{_what(step.modality, pos)}: quality "

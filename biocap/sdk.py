@@ -422,17 +422,14 @@ def _check_sample(sample: Any) -> None:
 
 
 def _modality_of(obj: Any) -> Modality | None:
+    """The modality a template declares (its `modality` attribute); never guessed from a name."""
     value = getattr(obj, "modality", None)
-    if value is not None:
-        try:
-            return Modality(value)
-        except ValueError:
-            return None
-    name = type(obj).__name__.lower()
-    for modality in Modality:
-        if modality.value in name:
-            return modality
-    return None
+    if value is None:
+        return None
+    try:
+        return Modality(value)
+    except ValueError:
+        return None
 
 
 def _dispose(dev) -> None:

@@ -13,7 +13,7 @@ from biocap.templates.fingerprint import (STAGES, FingerprintExtractor, extract_
                                           trace_extraction)
 from biocap.templates.fingerprint.overlay import draw_minutiae
 from biocap.templates.fingerprint.resolution import WORKING_PPI
-from biocap.templates.fingerprint_template import FingerprintTemplate, MinutiaType
+from biocap.templates.fingerprint.template import FingerprintTemplate, MinutiaType
 from biocap.types import Modality, Sample
 
 WAVELENGTH = 10

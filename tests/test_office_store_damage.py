@@ -77,7 +77,7 @@ def _exercise(path, keys) -> str:
     return "problems" if problems else "sound"
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow,
                                                                    HealthCheck.function_scoped_fixture])
 @given(spec=damage)
 def test_damaged_file_gives_store_error_or_problems(tmp_path_factory, pristine, spec):
@@ -135,7 +135,7 @@ def _racer(path, key_dir, barrier, i, out):
 def test_first_open_race(tmp_path):
     keys = make_keys(tmp_path)
     ctx = multiprocessing.get_context("fork")
-    trials, procs = 12, 3
+    trials, procs = 8, 3
     for t in range(trials):
         path = str(tmp_path / f"race-{t}.db")
         barrier = ctx.Barrier(procs)

@@ -87,3 +87,25 @@ def test_process_killed_mid_transaction_keeps_earlier_data(tmp_path):
 def test_folder_refused(tmp_path):
     with pytest.raises(StoreError, match="folder"):
         EnrollmentStore(tmp_path)
+
+
+def test_damaged_store_is_not_written_and_errors_cleanly(tmp_path):
+    """Issue 17 item 1: the demo wrote a new enrollment into a damaged store, then crashed."""
+    path = tmp_path / "e.sqlite"
+    with EnrollmentStore(path) as store:
+        for i in range(3):
+            store.add_enrollment(f"s{i}", _samples())
+    data = bytearray(path.read_bytes())
+    data[2 * 4096:3 * 4096] = bytes(4096)  # a zeroed b-tree page
+    path.write_bytes(bytes(data))
+    before = path.read_bytes()
+    try:
+        store = EnrollmentStore(path)
+    except StoreError:
+        pass
+    else:
+        with store:
+            assert store.check_integrity()
+            with pytest.raises(StoreError, match="refusing to write"):
+                store.add_enrollment("new", _samples())
+    assert path.read_bytes() == before

@@ -16,6 +16,8 @@ COMMAND_MODULES = (
     "biocap.cli.bench_commands",     # bench quality/verify/search
     "biocap.cli.sim_commands",       # sim generate
     "biocap.cli.plugin_commands",    # plugins
+    "biocap.cli.office_commands",    # office init/export/verify/backup/restore/send/status
+    "biocap.cli.centre_commands",    # centre serve/add-office
     "biocap.cli.station_commands",   # enroll, record show
 )
 

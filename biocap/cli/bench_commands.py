@@ -48,6 +48,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                                 "and matches (fingerprint)")
         p.add_argument("--limit", type=int, help="use only the first N subjects")
         p.set_defaults(func=_run)
+    from .centre_commands import register_bench_dedup  # bench dedup: the centre's load test
+    register_bench_dedup(kinds)
 
 
 def _run(args: argparse.Namespace) -> int:

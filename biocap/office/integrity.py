@@ -23,7 +23,23 @@ def _msg(exc: Exception, store: "OfficeStore") -> str:
     return text[len(prefix):] if text.startswith(prefix) else text
 
 
-def check_store(store: "OfficeStore") -> list[str]:
+def _replay(action, target, detail, begun, finished, captures, exceptions, packages) -> None:
+    """Apply one audit entry to the state the tables must hold."""
+    if action == "enrollment.begin":
+        begun[target] = detail.get("subject_tag")
+    elif action == "enrollment.finish":
+        finished.add(target)
+    elif action == "capture.put":
+        captures[tuple(target.split("/", 1))] = detail["digest"]
+    elif action == "exception.put":
+        exceptions[tuple(target.split("/", 1))] = detail["digest"]
+    elif action == "package.queue":
+        packages[int(target)] = {"hash": detail["package_hash"], "state": "queued"}
+    elif action == "package.state":
+        packages.setdefault(int(target), {"hash": None})["state"] = detail["state"]
+
+
+def check_store(store: "OfficeStore", *, deep: bool = False, progress=None) -> list[str]:
     if store._db is None:
         raise StoreError("the store is closed")
     problems: list[str] = []
@@ -73,18 +89,10 @@ def check_store(store: "OfficeStore") -> list[str]:
             last_seq = seq if isinstance(seq, int) else last_seq
             continue
         prev, last_seq = digest, seq
-        if action == "enrollment.begin":
-            begun[target] = detail.get("subject_tag")
-        elif action == "enrollment.finish":
-            finished.add(target)
-        elif action == "capture.put":
-            captures[tuple(target.split("/", 1))] = detail["digest"]
-        elif action == "exception.put":
-            exceptions[tuple(target.split("/", 1))] = detail["digest"]
-        elif action == "package.queue":
-            packages[int(target)] = {"hash": detail["package_hash"], "state": "queued"}
-        elif action == "package.state":
-            packages.setdefault(int(target), {"hash": None})["state"] = detail["state"]
+        try:
+            _replay(action, target, detail, begun, finished, captures, exceptions, packages)
+        except (KeyError, TypeError, ValueError):
+            add(f"audit entry {seq} ({action}) does not hold what its action needs")
     try:
         head = store._get_head("audit_head")
     except StoreError as exc:
@@ -132,8 +140,10 @@ def check_store(store: "OfficeStore") -> list[str]:
                 if not hmac.compare_digest(store._digest(kind, plain), bytes(digest)):
                     add(f"{what} does not match its digest")
                     continue
-                if kind == "capture":
+                if deep and kind == "capture":
                     decode_capture(plain)
+                if progress is not None:
+                    progress(len(plain))
             except (StoreError, InvalidDataError, TypeError, ValueError) as exc:
                 add(_msg(exc, store))
                 continue

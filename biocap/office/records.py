@@ -47,6 +47,10 @@ class CaptureRecord:
             raise InvalidDataError(f"capture {self.step!r} holds a {type(self.sample).__name__}, "
                                    "not a Sample")
         self.position = int(self.position or 0)
+        if self.quality is not None and hasattr(self.quality, "to_json"):  # a QualityReport
+            self.quality = self.quality.to_json()
+        if self.quality is not None and not isinstance(self.quality, dict):
+            raise InvalidDataError(f"capture {self.step!r}: quality must be a dict or a QualityReport")
         for name, blob in self.templates.items():
             if not isinstance(name, str) or not isinstance(blob, (bytes, bytearray)):
                 raise InvalidDataError(f"capture {self.step!r}: templates must map a format name "

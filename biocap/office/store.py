@@ -167,7 +167,7 @@ class OfficeStore:
             raise StoreError(f"{self.path} does not exist or is empty")
         try:
             if readonly:
-                self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True,
+                self._db = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True,
                                            isolation_level=None, timeout=BUSY_TIMEOUT_S)
             else:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -691,14 +691,25 @@ class OfficeStore:
     def key_generation(self) -> int:
         return int(self._read("SELECT value FROM meta WHERE key = 'kek_generation'")[0][0])
 
+    def _write_audit_restore(self, source: str) -> None:
+        with self._write():
+            self._audit("store.restore", "store", {"from": source})
+
+    def note(self, action: str, detail: dict[str, Any]) -> None:
+        """Add an audit entry for an office action outside the tables (backup, export, send)."""
+        _text(action, "audit action", 64)
+        with self._write():
+            self._audit(action, "store", detail)
+
     # --- integrity -------------------------------------------------------------------------------
-    def check_integrity(self) -> list[str]:
+    def check_integrity(self, *, deep: bool = False, progress=None) -> list[str]:
         """Every problem found (empty when the store is sound); never a raw sqlite3 error.
 
         SQLite's own check, every row's MAC and decryption, capture digests, the audit chain and
-        its head, and the audit log replayed against the tables (deleted or inserted rows)."""
+        its head, and the audit log replayed against the tables (deleted or inserted rows).
+        `deep` also decodes every capture's image; `progress(n_bytes)` is called per payload."""
         from .integrity import check_store
-        problems = check_store(self)
+        problems = check_store(self, deep=deep, progress=progress)
         for p in problems:
             if p not in self._damaged:
                 self._damaged.append(p)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...types import Modality, Sample
-from ..fingerprint_template import FingerprintTemplate
+from .template import FingerprintTemplate
 from .pipeline import extract_template
 
 

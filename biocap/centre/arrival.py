@@ -1,0 +1,236 @@
+"""What the centre needs from a package, and the checks it runs on arrival.
+
+`Arrival` is the centre's view of one resident package: the office's identity and chain
+position, the idempotency key, the subject, the templates to de-duplicate, per-capture quality
+and the declared exceptions. `arrival_from_package` builds it from the office's
+`ResidentPackage` (biocap.office.package); tests and benchmarks may build it directly.
+
+Checks (all run; every failure is one reason the office can act on while the resident is still
+at the desk):
+* format and mandatory fields: office id, subject, sequence, key present and sane;
+* completeness: every finger (1-10) and both eyes captured or covered by a declared exception
+  with a reason; a face always (no exception: the card needs a photo); a declared exception for
+  a modality that was captured anyway is reported (the record contradicts itself);
+* quality: every capture's score (0-100) at or above the programme policy's minimum for its
+  modality; a finger template with too few minutiae to search on.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..errors import InvalidDataError
+from ..matching.person import PersonTemplates
+
+SUBJECT_RE = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+OFFICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+
+
+@dataclass
+class CentrePolicy:
+    """The programme's minimums the centre checks (a JSON file `policy.json` in the data
+    directory overrides these defaults, field by field)."""
+
+    #: quality score (0-100, each modality's provider scale) below which a capture is sent back:
+    #: fingers NFIQ-2-like 30 (NFIQ 2 below ~30 is where matching accuracy falls off), irises
+    #: 50 (ISO/IEC 29794-6 score, biocap's IrisQuality), faces 40 (ISO/IEC 29794-5 unified score)
+    min_quality: dict[str, float] = field(default_factory=lambda: {"fingerprint": 30.0, "iris": 50.0, "face": 40.0})
+    #: fewest minutiae a finger template may have (below it cannot be searched: MIN_MINUTIAE is 8)
+    min_minutiae: int = 12
+    fingers: tuple[int, ...] = tuple(range(1, 11))
+    eyes: tuple[int, ...] = (1, 2)
+    face_required: bool = True
+
+    @classmethod
+    def load(cls, data_dir: str | Path) -> "CentrePolicy":
+        p = Path(data_dir) / "policy.json"
+        pol = cls()
+        if p.exists():
+            try:
+                spec = json.loads(p.read_text())
+                if "min_quality" in spec:
+                    pol.min_quality.update({str(k): float(v) for k, v in spec["min_quality"].items()})
+                for k in ("min_minutiae",):
+                    if k in spec:
+                        setattr(pol, k, int(spec[k]))
+                if "face_required" in spec:
+                    pol.face_required = bool(spec["face_required"])
+            except (ValueError, TypeError, AttributeError) as exc:
+                raise InvalidDataError(f"{p} is not a valid centre policy: {exc}") from exc
+        return pol
+
+
+@dataclass
+class Arrival:
+    office_id: str
+    sequence: int
+    previous_hash: bytes | None
+    package_hash: bytes
+    key: str
+    subject: str
+    templates: PersonTemplates
+    quality: dict[str, float | None] = field(default_factory=dict)  # "finger:2", "iris:1", "face"
+    exceptions: dict[str, str] = field(default_factory=dict)  # same labels -> declared reason
+    #: captures in the package (labels), whether or not a template could be made from them;
+    #: None: exactly those in `templates`
+    present: set[str] | None = None
+    #: captures whose template could not be made (label -> why): sent back to the office
+    unusable: dict[str, str] = field(default_factory=dict)
+
+
+def reason(code: str, where: str, message: str) -> dict:
+    return {"code": code, "field": where, "message": message}
+
+
+def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
+    reasons: list[dict] = []
+    if not isinstance(a.office_id, str) or not OFFICE_RE.match(a.office_id):
+        reasons.append(reason("format", "office_id", "office id missing or malformed"))
+    if not isinstance(a.subject, str) or not SUBJECT_RE.match(a.subject):
+        reasons.append(reason("format", "subject", "subject (NIK) missing or malformed: 1-64 letters, digits, . _ : -"))
+    if isinstance(a.sequence, bool) or not isinstance(a.sequence, int) or a.sequence < 1:
+        reasons.append(reason("format", "sequence", "package sequence must be a positive integer"))
+    if not isinstance(a.key, str) or not 8 <= len(a.key) <= 128:
+        reasons.append(reason("format", "idempotency_key", "idempotency key must be 8-128 characters"))
+    t = a.templates
+    if not isinstance(t, PersonTemplates):
+        reasons.append(reason("format", "templates", "no biometric templates in the package"))
+        return reasons
+    exc = dict(a.exceptions or {})
+    present = a.present if a.present is not None else set(t.modalities)
+    for label, why in (a.unusable or {}).items():
+        reasons.append(reason("unusable", label, f"{label}: {why}; recapture it"))
+    for pos in policy.fingers:
+        label = f"finger:{pos}"
+        if label in present:
+            if label in exc:
+                reasons.append(reason("contradiction", label, f"finger {pos} is captured and also declared "
+                                      f"missing ({exc[label]}); remove the exception or the capture"))
+            if pos in t.fingers and len(t.fingers[pos]) < policy.min_minutiae:
+                reasons.append(reason("quality", label, f"finger {pos} has {len(t.fingers[pos])} minutiae "
+                                      f"(< {policy.min_minutiae}): recapture it (clean, press flat)"))
+        elif not str(exc.get(label, "")).strip():
+            reasons.append(reason("missing", label, f"finger {pos} is neither captured nor declared as an "
+                                  "exception with a reason (amputated, bandaged, ...)"))
+    for eye in policy.eyes:
+        label = f"iris:{eye}"
+        if label in present:
+            if label in exc:
+                reasons.append(reason("contradiction", label, f"eye {eye} is captured and also declared missing"))
+        elif not str(exc.get(label, "")).strip():
+            reasons.append(reason("missing", label, f"eye {eye} is neither captured nor declared as an "
+                                  "exception with a reason"))
+    if policy.face_required and "face" not in present:
+        reasons.append(reason("missing", "face", "the face is mandatory (no exception: the card needs a photo)"))
+    for label, q in (a.quality or {}).items():
+        modality = {"finger": "fingerprint", "iris": "iris", "face": "face"}.get(label.split(":")[0])
+        if modality is None or q is None:
+            continue
+        lim = policy.min_quality.get(modality)
+        try:
+            qv = float(q)
+        except (TypeError, ValueError):
+            reasons.append(reason("format", label, f"quality {q!r} is not a number"))
+            continue
+        if lim is not None and qv < lim:
+            reasons.append(reason("quality", label, f"{label} quality {qv:.0f} is below the programme's "
+                                  f"{lim:.0f}: recapture it"))
+    return reasons
+
+
+def arrival_from_package(pkg: Any) -> Arrival:
+    """The centre's view of an office `ResidentPackage` (biocap.office.package): finger
+    templates from the ISO/IEC 19794-2 records the office sent with each finger, iris templates
+    extracted here from the ISO/IEC 19794-6 images, the face embedding when this build has a face
+    extractor (else the face counts as present but is not searched)."""
+    from ..errors import BiocapError
+    from ..matching.fingerprint.matcher import as_template
+
+    fingers, irises, quality, unusable, present = {}, {}, {}, {}, set()
+    for pos, item in dict(getattr(pkg, "fingers", {}) or {}).items():
+        label = f"finger:{int(pos)}"
+        present.add(label)
+        quality[label] = _quality(item)
+        records = dict(getattr(item, "templates", {}) or {})
+        rec = records.get("iso19794-2:2011") or next(iter(records.values()), None)
+        if rec is None:
+            unusable[label] = "no minutiae record with the finger"
+            continue
+        try:
+            tmpl = as_template(rec)
+            tmpl.position = int(pos)
+            fingers[int(pos)] = tmpl
+        except BiocapError as exc:
+            unusable[label] = f"its minutiae record does not decode ({exc})"
+    for eye, item in dict(getattr(pkg, "irises", {}) or {}).items():
+        label = f"iris:{int(eye)}"
+        present.add(label)
+        quality[label] = _quality(item)
+        try:
+            irises[int(eye)] = _iris_template(item)
+        except BiocapError as exc:
+            unusable[label] = f"no iris template from the image ({exc})"
+    face = getattr(pkg, "face", None)
+    emb = None
+    if face is not None:
+        present.add("face")
+        quality["face"] = _quality(face)
+        emb = _face_embedding(face)
+    exceptions = {}
+    for e in getattr(pkg, "exceptions", []) or []:
+        mod = str(_field(e, ("modality",)) or "").lower()
+        pos = _field(e, ("position",))
+        label = "finger" if mod.startswith("finger") else "iris" if mod.startswith("iris") else mod
+        exceptions[f"{label}:{int(pos)}" if pos else label] = str(_field(e, ("reason", "code")) or "declared")
+    prev = pkg.previous_hash
+    if prev is not None and not any(prev):  # the office's first package: previous = 32 zero bytes
+        prev = None
+    return Arrival(office_id=pkg.office_id, sequence=int(pkg.sequence), previous_hash=prev,
+                   package_hash=pkg.package_hash, key=pkg.idempotency_key, subject=pkg.subject,
+                   templates=PersonTemplates(fingers=fingers, irises=irises, face=emb),
+                   quality=quality, exceptions=exceptions, present=present, unusable=unusable)
+
+
+def _iris_template(item: Any) -> tuple:
+    from ..templates.iris import IrisExtractor
+    from ..types import Modality, Sample
+
+    s = Sample(item.image, float(getattr(item, "ppi", 0) or 500), Modality.IRIS)
+    t = IrisExtractor().extract(s)
+    return t.code, t.mask
+
+
+def _face_embedding(item: Any):
+    """The face embedding when the face extractor is in this build (biocap.templates.face)."""
+    try:
+        from ..templates.face import FaceExtractor  # type: ignore[attr-defined]
+    except ImportError:
+        return None
+    from ..errors import BiocapError
+    from ..types import Modality, Sample
+
+    try:
+        t = FaceExtractor().extract(Sample(item.image, float(getattr(item, "ppi", 0) or 300), Modality.FACE))
+    except BiocapError:
+        return None
+    return getattr(t, "embedding", None)
+
+
+def _field(obj: Any, names: tuple[str, ...]) -> Any:
+    for n in names:
+        if isinstance(obj, Mapping) and n in obj:
+            return obj[n]
+        if hasattr(obj, n):
+            return getattr(obj, n)
+    return None
+
+
+def _quality(item: Any) -> float | None:
+    q = _field(item, ("quality",))
+    if isinstance(q, Mapping):
+        q = q.get("score")
+    q = getattr(q, "score", q)
+    return None if q is None else float(q)

@@ -1,0 +1,572 @@
+"""`biocap bench dedup`: the centre under load, with planted duplicates, a lossy network and faults.
+
+1. The gallery: `--residents` synthetic persons (capture 1: ten fingers, two irises, a face; 2 %
+   without irises and 2 % with two fingers missing, as declared exceptions) are enrolled straight
+   into a fresh centre database (the population the centre already holds). Generated populations
+   and the prebuilt database are cached under `--cache` (never the repository).
+2. The new residents: `--new` enrolments spread over `--offices` offices. `--duplicates` of them
+   are planted: half re-enrol a person already in the gallery with fresh captures (capture 2) at
+   an office, half enrol one new person at two offices (captures 1 and 2); every fourth planted
+   duplicate has no irises at its second enrolment, every fifth lacks two fingers. Every
+   enrolment has its own subject number (a duplicate is a person trying to get a second card).
+3. The run: the service (`biocap centre serve`) runs as its own process; a network stub process
+   between the offices and the service drops `--drop` of the connections and delays the others
+   by up to `--delay-ms`; each office is a process that builds its signed, chained packages first
+   (so the clock measures the centre, not the generator), then sends them in order, retrying with
+   the same Idempotency-Key until it has an answer, and polls each resident's status until it is
+   decided. Faults on request: `--kill-worker PID` (SIGKILL a Dask worker mid-run),
+   `--restart-after S` (SIGKILL the service and start it again).
+4. The figures: throughput and end-to-end latency (office's first send to the centre's
+   decision), planted duplicates found, false duplicates, adjudications, decisions per accepted
+   package (exactly one each, read from the database), and `same_as_exhaustive`: every planted
+   case and `--exhaustive-sample` unique residents searched again, fast path against the
+   exhaustive reference, on the final gallery (see `reference_check`).
+"""
+from __future__ import annotations
+
+import json
+import multiprocessing as mp
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..matching.person import PersonGallery, PersonTemplates, person_parts
+
+CHUNK = 2000
+
+
+# --- population ---------------------------------------------------------------------------------
+def _missing(person: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Declared exceptions of the pre-enrolled population: 2 % without irises, 2 % without two
+    fingers (deterministic by person)."""
+    h = (person * 2654435761) % 100
+    if h < 2:
+        return (), (1, 2)
+    if h < 4:
+        return (4, 9), ()
+    return (), ()
+
+
+def _chunk_path(cache: Path, seed: int, first: int) -> Path:
+    return cache / f"pop-s{seed}-{first:07d}-{CHUNK}.npz"
+
+
+def _build_one(job):
+    from ..synthetic.population import build_chunk
+
+    cache, seed, first, count = job
+    p = _chunk_path(Path(cache), seed, first)
+    if not p.exists():
+        build_chunk(seed, first, count, p)
+    return str(p)
+
+
+def ensure_population(cache: Path, seed: int, n: int, procs: int = 2) -> list[Path]:
+    cache.mkdir(parents=True, exist_ok=True)
+    jobs = [(str(cache), seed, first, min(CHUNK, n - first + 1)) for first in range(1, n + 1, CHUNK)]
+    todo = [j for j in jobs if not _chunk_path(cache, seed, j[2]).exists()]
+    if todo:
+        print(f"generating {sum(j[3] for j in todo)} residents into {cache} ...", file=sys.stderr)
+        with mp.get_context("spawn").Pool(procs) as pool:
+            pool.map(_build_one, todo)
+    return [_chunk_path(cache, seed, j[2]) for j in jobs]
+
+
+def _population_rows(chunks: list[Path], n: int):
+    """(subject, person_to_bytes-compatible bytes) of persons 1..n with their exceptions."""
+    from ..synthetic.population import load_chunk
+
+    done = 0
+    for path in chunks:
+        z = load_chunk(path)
+        offs = z["finger_offsets"]
+        blob = z["fingers"].tobytes()
+        for k, person in enumerate(z["persons"].tolist()):
+            if person > n:
+                return
+            mf, mi = _missing(person)
+            fingers = {pos: blob[offs[10 * k + pos - 1]:offs[10 * k + pos]] for pos in range(1, 11) if pos not in mf}
+            irises = {e: (z["iris_codes"][k, e - 1], z["iris_masks"][k, e - 1]) for e in (1, 2) if e not in mi}
+            yield f"R{person:08d}", _person_bytes(fingers, irises, z["face"][k])
+            done += 1
+
+
+def _person_bytes(fingers: dict[int, bytes], irises: dict, face) -> bytes:
+    """person_to_bytes without decoding the finger records (same bytes)."""
+    import struct
+    import zlib
+
+    out = [bytes([len(fingers)])]
+    for pos in sorted(fingers):
+        out.append(struct.pack("<BI", pos, len(fingers[pos])) + fingers[pos])
+    out.append(bytes([len(irises)]))
+    for e in sorted(irises):
+        out.append(bytes([e]) + np.asarray(irises[e][0], np.uint8).tobytes() + np.asarray(irises[e][1], np.uint8).tobytes())
+    out.append(b"\x01" + np.asarray(face, "<f4").tobytes())
+    body = b"".join(out)
+    return b"BPT1" + struct.pack("<I", zlib.crc32(body)) + body
+
+
+def prebuilt_db(cache: Path, seed: int, n: int, shards: int) -> Path:
+    """A centre data directory holding the gallery of persons 1..n (built once, then copied)."""
+    from .db import CentreDB
+
+    d = cache / f"centre-s{seed}-n{n}-sh{shards}"
+    if (d / "READY").exists():
+        return d
+    shutil.rmtree(d, ignore_errors=True)
+    chunks = ensure_population(cache, seed, n)
+    db = CentreDB(d, shards=shards)
+    rows = []
+    for subject, b in _population_rows(chunks, n):
+        rows.append((subject, b))
+        if len(rows) >= 5000:
+            db.enrol_bulk(rows)
+            rows = []
+    if rows:
+        db.enrol_bulk(rows)
+    db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    (d / "READY").write_text(str(n))
+    return d
+
+
+# --- the plan of new enrolments -----------------------------------------------------------------
+def plan(n: int, new: int, dups: int, offices: int, seed: int) -> list[dict]:
+    rng = random.Random(seed)
+    items = []
+    d_gallery = dups // 2
+    d_pairs = dups - d_gallery
+    uniques = new - d_gallery - 2 * d_pairs
+    if uniques < 0:
+        raise ValueError("--new must be at least --duplicates plus the pairs' first enrolments")
+    nxt = n + 1
+    planted = 0
+
+    def exceptions(k):
+        return ((4, 7) if k % 5 == 4 else (), (1, 2) if k % 4 == 3 else ())
+
+    for k, person in enumerate(rng.sample(range(1, n + 1), d_gallery)):
+        mf, mi = exceptions(planted)
+        items.append({"person": person, "capture": 2, "missing_fingers": mf, "missing_irises": mi,
+                      "planted": True, "mate": f"R{person:08d}", "office": rng.randrange(offices)})
+        planted += 1
+    for k in range(d_pairs):
+        person = nxt
+        nxt += 1
+        a, b = rng.sample(range(offices), 2) if offices > 1 else (0, 0)
+        first = {"person": person, "capture": 1, "missing_fingers": (), "missing_irises": (),
+                 "planted": False, "mate": None, "office": a, "pair_first": True}
+        mf, mi = exceptions(planted)
+        second = {"person": person, "capture": 2, "missing_fingers": mf, "missing_irises": mi,
+                  "planted": True, "mate": None, "office": b, "pair_second": True}
+        planted += 1
+        items += [first, second]
+    for k in range(uniques):
+        mf, mi = _missing(nxt)
+        items.append({"person": nxt, "capture": 1, "missing_fingers": mf, "missing_irises": mi,
+                      "planted": False, "mate": None, "office": rng.randrange(offices)})
+        nxt += 1
+    rng.shuffle(items)
+    # a pair's first enrolment is sent before its second (one is the other's mate)
+    seen = {}
+    for i, it in enumerate(items):
+        if it.get("pair_first") or it.get("pair_second"):
+            seen.setdefault(it["person"], []).append(i)
+    for person, (i, j) in seen.items():
+        if items[i].get("pair_second"):
+            items[i], items[j] = items[j], items[i]
+    for i, it in enumerate(items):
+        it["subject"] = f"N{i:06d}-{it['person']}"
+    firsts = {it["person"]: it["subject"] for it in items if it.get("pair_first")}
+    for it in items:
+        if it.get("pair_second"):
+            it["mate"] = firsts[it["person"]]
+    return items
+
+
+# --- processes: network stub, offices, service --------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def network_stub(listen: int, target: int, drop: float, delay_ms: float, seed: int) -> None:
+    """TCP proxy: drops a share of connections (closes them unanswered, before or after the
+    request reached the service), delays the others."""
+    import asyncio
+
+    rng = random.Random(seed)
+
+    async def pipe(r, w):
+        try:
+            while True:
+                data = await r.read(65536)
+                if not data:
+                    break
+                w.write(data)
+                await w.drain()
+        except (ConnectionError, asyncio.CancelledError):
+            pass
+        finally:
+            try:
+                w.close()
+            except Exception:
+                pass
+
+    async def handle(cr, cw):
+        fate = rng.random()
+        if fate < drop / 2:  # dropped before the service sees it
+            cw.close()
+            return
+        await asyncio.sleep(rng.random() * delay_ms / 1000)
+        try:
+            sr, sw = await asyncio.open_connection("127.0.0.1", target)
+        except OSError:
+            cw.close()
+            return
+        if fate < drop:  # the request reaches the service, the answer is lost
+            data = await cr.read(1 << 24)
+            sw.write(data)
+            await sw.drain()
+            await asyncio.sleep(0.05)
+            sw.close()
+            cw.close()
+            return
+        await asyncio.gather(pipe(cr, sw), pipe(sr, cw))
+
+    async def main():
+        server = await asyncio.start_server(handle, "127.0.0.1", listen)
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+def office_process(office: int, key_bytes: bytes, items: list[dict], seed: int, url: str, out: str,
+                   start_at: float) -> None:
+    import httpx
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ..synthetic.population import resident
+    from .interim import OfficeIdentity, build_package, package_hash
+
+    ident = OfficeIdentity(f"office-{office}", Ed25519PrivateKey.from_private_bytes(key_bytes))
+    packages = []
+    prev = None
+    for seq, it in enumerate(items, 1):
+        r = resident(seed, it["person"], it["capture"], missing_fingers=tuple(it["missing_fingers"]),
+                     missing_irises=tuple(it["missing_irises"]))
+        exc = {f"finger:{p}": "amputated" for p in it["missing_fingers"]}
+        exc.update({f"iris:{e}": "eye condition" for e in it["missing_irises"]})
+        quality = {f"finger:{p}": 60.0 for p in r.fingers}
+        quality.update({f"iris:{e}": 80.0 for e in r.irises})
+        quality["face"] = 75.0
+        key = f"{ident.office_id}-{seq:06d}-{it['subject']}"
+        data = build_package(it["subject"], PersonTemplates(r.fingers, r.irises, r.face), office=ident,
+                             sequence=seq, previous_hash=prev, idempotency_key=key, quality=quality,
+                             exceptions=exc)
+        prev = package_hash(data)
+        packages.append((key, it["subject"], data))
+    while time.time() < start_at:
+        time.sleep(0.01)
+    log = []
+    with httpx.Client(timeout=30.0) as client:
+        for key, subject, data in packages:
+            t0 = time.time()
+            attempts = 0
+            answer = None
+            while answer is None:
+                attempts += 1
+                try:
+                    resp = client.post(f"{url}/packages", content=data, headers={"Idempotency-Key": key})
+                    if resp.status_code >= 500:
+                        raise httpx.TransportError(f"server {resp.status_code}")
+                    answer = (resp.status_code, resp.json())
+                except (httpx.TransportError, ValueError):
+                    time.sleep(min(2.0, 0.05 * attempts))
+                    if attempts > 400:
+                        answer = (0, {"status": "unsent"})
+            log.append({"key": key, "subject": subject, "sent_at": t0, "answered_at": time.time(),
+                        "attempts": attempts, "http": answer[0], "status": answer[1].get("status"),
+                        "reasons": answer[1].get("reasons")})
+        # follow the office's residents until the centre has decided: the office's queue view
+        # (one request for all of them; the per-resident view is tested elsewhere)
+        pending = {e["subject"]: e for e in log if e["status"] == "accepted"}
+        deadline = time.time() + 3600
+        while pending and time.time() < deadline:
+            try:
+                q = client.get(f"{url}/offices/{ident.office_id}/queue", params={"limit": 100000}).json()
+            except (httpx.TransportError, ValueError):
+                time.sleep(1.0)
+                continue
+            for p in q.get("packages", []):
+                e = pending.get(p["subject"])
+                if e is not None and p.get("decision"):
+                    e["state"] = {"unique": "card ready"}.get(p["decision"], p["decision"])
+                    e["matched"] = p.get("matched")
+                    e["decided_at"] = p.get("decided_at")
+                    del pending[p["subject"]]
+            time.sleep(2.0)  # the decision time is the centre's own timestamp: no need to poll hard
+    Path(out).write_text(json.dumps(log))
+
+
+def _start_service(data: Path, port: int, scheduler: str | None, log_path: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "biocap.cli", "centre", "serve", "--data", str(data), "--port", str(port)]
+    if scheduler:
+        cmd += ["--scheduler", scheduler]
+    return subprocess.Popen(cmd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def _wait_health(url: str, timeout: float = 300.0) -> None:
+    import httpx
+
+    t = time.time()
+    while time.time() - t < timeout:
+        try:
+            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the centre at {url} did not come up in {timeout} s")
+
+
+# --- the reference check ------------------------------------------------------------------------
+def reference_check(data: Path, cases: list[dict], seed: int) -> dict:
+    """Every case searched twice against the final gallery (its own entry excluded): the fast
+    path and the exhaustive reference (every eye compared in full, no pruning; every face;
+    fingers of every resident whose upper bound can reach the adjudication line, which is the
+    exact all-finger search: a resident below the bound cannot change the decision (tests check
+    this bound against computing every finger on small galleries)). Returns counts."""
+    from ..synthetic.population import resident
+    from .db import CentreDB, load_shard_rows
+
+    db = CentreDB(data)
+    head = db.gallery_head()
+    rows = []
+    for s in range(db.shards):
+        rows += load_shard_rows(str(db.path), str(data / "centre.key"), s, 0, head)
+    db.close()
+    g = PersonGallery()
+    g.add_encoded([(res,) + person_parts(b) for _, res, b in rows])
+    same = 0
+    mismatches = []
+    t_fast = t_ref = 0.0
+    for c in cases:
+        r = resident(seed, c["person"], c["capture"], missing_fingers=tuple(c["missing_fingers"]),
+                     missing_irises=tuple(c["missing_irises"]))
+        probe = PersonTemplates(r.fingers, r.irises, r.face)
+        t = time.process_time()
+        fast = g.search(probe, top_k=3)
+        t_fast += time.process_time() - t
+        t = time.process_time()
+        ref = g.search(probe, top_k=3, exhaustive="iris")
+        t_ref += time.process_time() - t
+        fast, ref = _drop_self(fast, c["subject"]), _drop_self(ref, c["subject"])
+        recorded = (c.get("recorded_decision"), c.get("recorded_matched"))
+        ok = fast == ref and (recorded[0] is None or fast == recorded)
+        if ok:
+            same += 1
+        else:
+            mismatches.append({"subject": c["subject"], "fast": fast, "reference": ref,
+                               "recorded": recorded})
+    return {"checked": len(cases), "same": same, "mismatches": mismatches[:10],
+            "bytes_per_resident_in_memory": round(g.bytes_per_resident, 1),
+            "cpu_s_fast": round(t_fast, 2), "cpu_s_reference": round(t_ref, 2), "gallery": len(g)}
+
+
+def _drop_self(res, subject):
+    cands = [c for c in res.candidates if c.id != subject]
+    from ..matching.person import decide
+    d = decide(cands, res.threshold_duplicate, res.threshold_adjudication)
+    return (d, cands[0].id if d != "unique" else None)
+
+
+# --- the run ------------------------------------------------------------------------------------
+def run(args) -> dict:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    n, k = int(args.residents), int(args.offices)
+    if n < 10 or k < 1 or args.new < args.duplicates + 1:
+        raise ValueError("need --residents >= 10, --offices >= 1 and --new > --duplicates")
+    cache = Path(args.cache)
+    t_build = time.time()
+    base = prebuilt_db(cache, args.seed, n, shards=4)
+    build_s = time.time() - t_build
+    work = Path(tempfile.mkdtemp(prefix="biocap-dedup-"))
+    data = work / "centre"
+    shutil.copytree(base, data)
+    (data / "READY").unlink(missing_ok=True)
+    (data / "offices").mkdir(exist_ok=True)
+    keys = []
+    for o in range(k):
+        sk = Ed25519PrivateKey.generate()
+        keys.append(sk.private_bytes_raw())
+        (data / "offices" / f"office-{o}.pub").write_bytes(sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+    items = plan(n, int(args.new), int(args.duplicates), k, args.seed)
+    port = args.port or _free_port()
+    stub_port = _free_port()
+    url_service = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{stub_port}"
+    svc = _start_service(data, port, args.scheduler, work / "service.log")
+    ctx = mp.get_context("spawn")
+    stub = ctx.Process(target=network_stub, args=(stub_port, port, args.drop, args.delay_ms, args.seed), daemon=True)
+    stub.start()
+    procs = []
+    try:
+        _wait_health(url_service)
+        start_at = time.time() + 5 + 0.02 * len(items) / k  # time for offices to build their packages
+        for o in range(k):
+            mine = [it for it in items if it["office"] == o]
+            p = ctx.Process(target=office_process, args=(o, keys[o], mine, args.seed, url,
+                                                          str(work / f"office-{o}.json"), start_at))
+            p.start()
+            procs.append(p)
+        t_start = start_at
+        killed = restarted = None
+        while any(p.is_alive() for p in procs):
+            now = time.time()
+            if args.kill_worker and killed is None and now - t_start >= args.kill_after:
+                try:
+                    os.kill(int(args.kill_worker), signal.SIGKILL)
+                    killed = round(now - t_start, 1)
+                except ProcessLookupError:
+                    killed = -1
+            if args.restart_after and restarted is None and now - t_start >= args.restart_after:
+                os.killpg(svc.pid, signal.SIGKILL)
+                svc.wait()
+                svc = _start_service(data, port, args.scheduler, work / "service.log")
+                restarted = round(now - t_start, 1)
+            time.sleep(0.5)
+        for p in procs:
+            p.join()
+        metrics = _get_json(f"{url_service}/metrics")
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        stub.terminate()
+        try:
+            os.killpg(svc.pid, signal.SIGTERM)
+            svc.wait(timeout=60)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(svc.pid, signal.SIGKILL)
+    logs = [e for o in range(k) for e in json.loads((work / f"office-{o}.json").read_text())]
+    by_subject = {e["subject"]: e for e in logs}
+    # exactly once: every accepted package has one decision (decisions.key is the primary key,
+    # so count accepted packages without one and decisions without an accepted package)
+    conn = sqlite3.connect(f"file:{data / 'centre.sqlite'}?mode=ro", uri=True)
+    accepted = conn.execute("SELECT COUNT(*) FROM packages WHERE status='accepted'").fetchone()[0]
+    decided = conn.execute("SELECT COUNT(*) FROM decisions d JOIN packages p ON p.key=d.key "
+                           "WHERE p.status='accepted'").fetchone()[0]
+    orphan = conn.execute("SELECT COUNT(*) FROM decisions WHERE key NOT IN (SELECT key FROM packages)").fetchone()[0]
+    recorded = {r[0]: (r[1], r[2]) for r in conn.execute(
+        "SELECT p.subject, d.decision, d.matched FROM decisions d JOIN packages p ON p.key=d.key")}
+    gallery_rows = conn.execute("SELECT COUNT(*) FROM gallery").fetchone()[0]
+    conn.close()
+    # planted cases: a re-enrolment of a gallery person must be found as a duplicate of that
+    # person; a pair sent by two offices (whichever the centre decided first is unique) must end
+    # with exactly one unique and the other a duplicate of it
+    def dec(subject):
+        return recorded.get(subject, ("undecided", None))
+    pairs: dict[int, list[dict]] = {}
+    for it in items:
+        if it.get("pair_first") or it.get("pair_second"):
+            pairs.setdefault(it["person"], []).append(it)
+    planted_cases, found, wrong_mate = [], 0, 0
+    for it in items:
+        if it["planted"] and not it.get("pair_second"):
+            planted_cases.append(it)
+            d = dec(it["subject"])
+            found += d == ("duplicate", it["mate"])
+            wrong_mate += d[0] == "duplicate" and d[1] != it["mate"]
+    for person, (x, y) in pairs.items():
+        dx, dy = dec(x["subject"]), dec(y["subject"])
+        later, earlier = (y, x) if dx[0] == "unique" else (x, y)
+        planted_cases.append(dict(later, mate=earlier["subject"]))
+        ok = {dx, dy} == {("unique", None), ("duplicate", earlier["subject"])}
+        found += ok
+        wrong_mate += (not ok) and "duplicate" in (dx[0], dy[0])
+    in_pairs = {it["subject"] for its in pairs.values() for it in its}
+    unplanted = [it for it in items if not it["planted"] and it["subject"] not in in_pairs]
+    false_dup = sum(1 for it in unplanted if dec(it["subject"])[0] == "duplicate")
+    adjud = sum(1 for v in recorded.values() if v[0] == "adjudication")
+    uniques = sum(1 for v in recorded.values() if v[0] == "unique")
+    sent = [e["sent_at"] for e in logs]
+    t_start = min(sent) if sent else t_start
+    t_dec = [by_subject[s]["decided_at"] for s in by_subject if by_subject[s].get("decided_at")]
+    lat = sorted((e["decided_at"] - e["sent_at"]) * 1000 for e in logs if e.get("decided_at"))
+    span = (max(t_dec) - t_start) if t_dec else float("nan")
+    rng = random.Random(args.seed + 7)
+    sample = rng.sample(unplanted, min(args.exhaustive_sample, len(unplanted)))
+    cases = []
+    for it in planted_cases + sample:
+        rec = recorded.get(it["subject"])
+        if rec is None:
+            continue
+        cases.append(dict(it, recorded_decision=rec[0], recorded_matched=rec[1]))
+    ref = reference_check(data, cases, args.seed)
+    db_bytes = sum(f.stat().st_size for f in data.glob("centre.sqlite*"))
+    result = {
+        "residents_per_s": round(len(t_dec) / span, 2) if t_dec else 0.0,
+        "latency_ms_p50": round(lat[len(lat) // 2], 1) if lat else None,
+        "latency_ms_p99": round(lat[min(len(lat) - 1, int(0.99 * len(lat)))], 1) if lat else None,
+        "duplicates_planted": len(planted_cases),
+        "duplicates_found": found,
+        "duplicates_wrong_mate": wrong_mate,
+        "false_duplicates": false_dup,
+        "false_duplicate_rate": round(false_dup / max(len(unplanted), 1), 5),
+        "unique_residents": uniques,
+        "adjudications": adjud,
+        "same_as_exhaustive": ref["same"],
+        "exhaustive_checked": ref["checked"],
+        "bytes_per_resident": ref["bytes_per_resident_in_memory"],
+        "db_bytes_per_resident": round(db_bytes / max(gallery_rows, 1), 1),
+        "gallery_before": n,
+        "new_residents": len(items),
+        "offices": k,
+        "accepted": accepted,
+        "decided": decided,
+        "undecided_accepted": accepted - decided,
+        "decisions_without_package": orphan,
+        "office_answers": {s: sum(1 for e in logs if e["status"] == s) for s in {e["status"] for e in logs}},
+        "office_attempts": sum(e["attempts"] for e in logs),
+        "worker_killed_at_s": killed,
+        "service_restarted_at_s": restarted,
+        "scheduler": args.scheduler or "local cluster (2 workers)",
+        "network_stub": {"drop": args.drop, "delay_ms": args.delay_ms},
+        "centre_metrics": metrics,
+        "reference": ref,
+        "population_build_s": round(build_s, 1),
+        "workdir": str(work),
+        "irises": "biocap.synthetic.population.iris_capture (encoder-spectrum texture, fresh-noise captures, "
+                  "synthetic occlusion masks)",
+        "faces": "biocap.synthetic.population.face_capture (isotropic 128-D identities, noisy captures)",
+        "fingers": "biocap.synthetic.fingerprint.templates (template-only, statistical masters)",
+    }
+    return result
+
+
+def _get_json(url: str) -> Any:
+    import httpx
+
+    for _ in range(20):
+        try:
+            return httpx.get(url, timeout=10).json()
+        except (httpx.TransportError, ValueError):
+            time.sleep(1)
+    return None

@@ -1,0 +1,247 @@
+"""`biocap office ...`: keys, export, verify, backup, restore, send, status (issue 21)."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..errors import BiocapError
+
+
+def _say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _keys(args):
+    from ..office.keys import KeyRing
+    return KeyRing.from_env(args.keys)
+
+
+def _store(args, **kw):
+    from ..office.store import OfficeStore
+    path = Path(args.store)
+    if not kw.get("create") and not path.exists():
+        from ..office.errors import StoreError
+        raise StoreError(f"store {path} does not exist", hint="check --store")
+    kw.pop("create", None)
+    keys = kw.pop("keys", None) or _keys(args)
+    return OfficeStore(path, keys=keys, **kw)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".partial")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+# --- commands ----------------------------------------------------------------------------------------
+def _init(args) -> int:
+    from ..office.keys import KEYS_ENV, PUBLIC_FILE, KeyRing
+    directory = args.keys or os.environ.get(KEYS_ENV)
+    if not directory:
+        from ..office.errors import MissingKeys
+        raise MissingKeys("`office init` needs --keys DIR (or BIOCAP_KEYS) to make the keys in")
+    ring = KeyRing.create(directory, args.office_id)
+    _say(f"made the store key and the signing key of office {args.office_id} in {directory}")
+    if args.store:
+        from ..office.store import OfficeStore
+        OfficeStore(args.store, keys=ring).close()
+        _say(f"made the store {args.store}")
+    print(Path(directory) / PUBLIC_FILE)
+    return 0
+
+
+def _export(args) -> int:
+    from ..office.outbound import export
+    with _store(args) as store:
+        _say(f"building and signing the package of {args.subject}...")
+        item = export(store, args.subject, centre=args.centre)
+        store.note("package.export", {"sequence": item.seq, "file": str(args.out)})
+    _write_private(Path(args.out), item.package)
+    print(f"{args.out}: package {item.seq} ({len(item.package)} bytes, key {item.idempotency_key})")
+    return 0
+
+
+def _trusted(args) -> dict:
+    from ..office.keys import load_public_key
+    trusted = {}
+    for spec in args.trust or ():
+        office_id, sep, path = spec.partition("=")
+        if not sep:
+            raise BiocapError(f"--trust takes OFFICE_ID=PUBLIC_KEY_FILE, got {spec!r}")
+        trusted[office_id] = load_public_key(path)
+    if args.keys or os.environ.get("BIOCAP_KEYS"):
+        ring = _keys(args)
+        if ring.identity is not None:
+            trusted.setdefault(ring.identity.office_id, ring.identity.public_key)
+    return trusted
+
+
+def _verify(args) -> int:
+    path = Path(args.path)
+    if path.is_file():
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+    else:
+        head = b""
+    if head == b"1.001:":
+        from ..office.package import read_package
+        trusted = _trusted(args)
+        if not trusted:
+            raise BiocapError("no trusted office key: give --keys DIR or --trust OFFICE=KEY.pub")
+        pkg = read_package(path.read_bytes(), trusted=trusted)
+        print(f"{path}: sound: package {pkg.sequence} of office {pkg.office_id}, "
+              f"{len(pkg.fingers)} finger images, {len(pkg.irises)} irises, "
+              f"{'a' if pkg.face else 'no'} face, {'a' if pkg.signature else 'no'} signature")
+        return 0
+    from ..office.backup import verify
+    results = verify(path, keys=_keys(args))
+    for r in results:
+        print(f"{r['path']}: sound: {r['stats']['enrollments']} enrollments, "
+              f"{r['stats']['captures']} captures, audit entry {r['audit_seq']}")
+    return 0
+
+
+def _backup(args) -> int:
+    from ..office.backup import backup
+    with _store(args) as store:
+        report = backup(store, args.to, progress=_say)
+        store.note("store.backup", {"file": report.path.name, "bytes": report.bytes})
+    _say(f"verified in {report.seconds_verify:.2f} s")
+    print(f"{report.path}: {report.bytes / 1e6:.1f} MB at {report.mb_per_s:.0f} MB/s, "
+          f"{report.stats['enrollments']} enrollments, verified")
+    return 0
+
+
+def _restore(args) -> int:
+    from ..office.backup import restore
+    path = restore(args.source, args.store, keys=_keys(args), progress=_say)
+    print(f"{path}: restored and checked")
+    return 0
+
+
+def _send(args) -> int:
+    from ..office.outbound import Sender
+    with _store(args) as store:
+        report = Sender(store, args.to, timeout=args.timeout, max_attempts=args.attempts,
+                        progress=_say).send()
+    print(f"accepted {len(report.accepted)}, rejected {len(report.rejected)}, "
+          f"still queued {len(report.pending)} ({report.attempts} attempts)")
+    if report.pending:
+        from ..office.errors import SendError
+        raise SendError(f"{len(report.pending)} packages not delivered: "
+                        f"{report.errors[-1] if report.errors else 'no answer'}")
+    return 0
+
+
+def _status(args) -> int:
+    with _store(args) as store:
+        subjects = [args.subject] if args.subject else store.subjects()
+        rows = [store.resident_status(s) for s in subjects]
+    if args.centre:
+        from ..office.outbound import centre_status
+        for row in rows:
+            row["centre_view"] = centre_status(args.centre, row["subject"])
+    if args.json:
+        print(json.dumps(rows if not args.subject else rows[0], indent=1, default=str))
+    else:
+        for r in rows:
+            extra = f" ({'; '.join(r['reasons'])})" if r.get("reasons") else ""
+            print(f"{r['subject']}: {r['status']}{extra}")
+    return 0
+
+
+def _check(args) -> int:
+    with _store(args) as store:
+        problems = store.check_integrity(deep=args.deep)
+    if problems:
+        for p in problems:
+            print(p)
+        from ..office.errors import StoreDamaged
+        raise StoreDamaged(f"{args.store}: {len(problems)} problems (first: {problems[0]})")
+    print(f"{args.store}: sound")
+    return 0
+
+
+def _rotate(args) -> int:
+    ring = _keys(args)
+    with _store(args, keys=ring) as store:  # opened with the current key first
+        generation = ring.rotate()
+        store.rotate_key(generation)
+    print(f"{args.store}: data key re-wrapped under store-{generation}.key; keep the older key "
+          "files until no backup needs them")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    office = sub.add_parser("office", help="encrypted office store, backups, signed packages, sending")
+    osub = office.add_subparsers(dest="office_command", metavar="ACTION", required=True)
+
+    def keys_arg(p):
+        p.add_argument("--keys", help="key directory (default: $BIOCAP_KEYS)")
+
+    p = osub.add_parser("init", help="make the store key and the office signing key")
+    keys_arg(p)
+    p.add_argument("--office-id", default="office-1", help="this office's id in packages")
+    p.add_argument("--store", help="also create an empty store here")
+    p.set_defaults(func=_init)
+
+    p = osub.add_parser("export", help="the signed ANSI/NIST-ITL package of a resident")
+    p.add_argument("subject")
+    p.add_argument("--store", required=True)
+    p.add_argument("--out", required=True, type=Path)
+    p.add_argument("--centre", default="CENTRE", help="destination agency (1.007 DAI)")
+    keys_arg(p)
+    p.set_defaults(func=_export)
+
+    p = osub.add_parser("verify", help="check a package or a backup (exit 0 when sound)")
+    p.add_argument("path")
+    p.add_argument("--trust", action="append", metavar="OFFICE=KEY.pub",
+                   help="a trusted office's public key (repeatable)")
+    keys_arg(p)
+    p.set_defaults(func=_verify)
+
+    p = osub.add_parser("backup", help="online backup, verified before it counts")
+    p.add_argument("--store", required=True)
+    p.add_argument("--to", required=True, help="backup folder (or a file ending in .bcb)")
+    keys_arg(p)
+    p.set_defaults(func=_backup)
+
+    p = osub.add_parser("restore", help="restore a verified backup into a new store")
+    p.add_argument("source", help="a backup file or a folder (its newest backup)")
+    p.add_argument("--store", required=True)
+    keys_arg(p)
+    p.set_defaults(func=_restore)
+
+    p = osub.add_parser("send", help="deliver the queued packages to the centre")
+    p.add_argument("--store", required=True)
+    p.add_argument("--to", required=True, metavar="URL")
+    p.add_argument("--timeout", type=float, default=15.0)
+    p.add_argument("--attempts", type=int, default=8, help="attempts per package in this run")
+    keys_arg(p)
+    p.set_defaults(func=_send)
+
+    p = osub.add_parser("status", help="each resident's delivery status")
+    p.add_argument("subject", nargs="?")
+    p.add_argument("--store", required=True)
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--centre", metavar="URL", help="also ask the centre (GET /residents/SUBJECT)")
+    keys_arg(p)
+    p.set_defaults(func=_status)
+
+    p = osub.add_parser("check", help="full integrity check of a store")
+    p.add_argument("--store", required=True)
+    p.add_argument("--deep", action="store_true", help="also decode every image")
+    keys_arg(p)
+    p.set_defaults(func=_check)
+
+    p = osub.add_parser("rotate-key", help="add a store master key and re-wrap the data key")
+    p.add_argument("--store", required=True)
+    keys_arg(p)
+    p.set_defaults(func=_rotate)

@@ -1,0 +1,277 @@
+"""The centre: HTTP service on 127.0.0.1 over a small local Dask cluster started here, arrival
+checks, hostile packages, idempotency, restart, a worker lost mid-search."""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("distributed")
+httpx = pytest.importorskip("httpx")
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey  # noqa: E402
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
+
+from biocap.centre.db import CentreDB  # noqa: E402
+from biocap.centre.interim import OfficeIdentity, build_package, package_hash  # noqa: E402
+from biocap.centre.service import MAX_PACKAGE_BYTES, Centre, create_app  # noqa: E402
+from biocap.matching.person import PersonTemplates, person_to_bytes  # noqa: E402
+from biocap.synthetic.population import resident  # noqa: E402
+
+SEED = 44
+
+
+def person(p, capture=1, **kw):
+    r = resident(SEED, p, capture, **kw)
+    return PersonTemplates(fingers=r.fingers, irises=r.irises, face=r.face), r
+
+
+class Office:
+    """A test office: signs and chains packages like the office software would."""
+
+    def __init__(self, name, data_dir=None):
+        self.ident = OfficeIdentity(name, Ed25519PrivateKey.generate())
+        self.seq, self.prev = 0, None
+        if data_dir is not None:
+            (data_dir / "offices").mkdir(parents=True, exist_ok=True)
+            (data_dir / "offices" / f"{name}.pub").write_bytes(
+                self.ident.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+
+    def package(self, subject, p, capture=1, advance=True, quality=None, exceptions=None, **kw):
+        t, r = person(p, capture, **kw)
+        exc = {f"finger:{q}": "amputated" for q in kw.get("missing_fingers", ())}
+        exc.update({f"iris:{e}": "eye condition" for e in kw.get("missing_irises", ())})
+        if exceptions is not None:
+            exc = exceptions
+        q = {f"finger:{k}": 60.0 for k in t.fingers}
+        q.update(quality or {})
+        seq = self.seq + 1
+        key = f"{self.ident.office_id}-{seq:05d}"
+        data = build_package(subject, t, office=self.ident, sequence=seq, previous_hash=self.prev,
+                             idempotency_key=key, quality=q, exceptions=exc)
+        if advance:
+            self.seq, self.prev = seq, package_hash(data)
+        return key, data
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    from distributed import Client, LocalCluster
+
+    c = LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                     silence_logs=40)
+    client = Client(c)
+    yield c, client
+    client.close()
+    c.close()
+
+
+@pytest.fixture(scope="module")
+def service(cluster, tmp_path_factory):
+    import uvicorn
+
+    data = tmp_path_factory.mktemp("centre")
+    db = CentreDB(data, shards=3)
+    db.enrol_bulk([(f"G{p}", person_to_bytes(person(p)[0])) for p in range(1, 9)])
+    db.close()
+    office = Office("office-a", data)
+    other = Office("office-b", data)
+    centre = Centre(data, client=cluster[1], batch=4)
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(centre), host="127.0.0.1", port=port, log_level="warning"))
+    th = threading.Thread(target=server.run, daemon=True)
+    th.start()
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            httpx.get(f"{url}/health", timeout=2)
+            break
+        except httpx.TransportError:
+            time.sleep(0.05)
+    yield {"url": url, "centre": centre, "office": office, "other": other, "data": data}
+    server.should_exit = True
+    th.join(timeout=10)
+    centre.close()
+
+
+def post(url, key, data):
+    return httpx.post(f"{url}/packages", content=data, headers={"Idempotency-Key": key}, timeout=60)
+
+
+def wait_decided(url, subject, timeout=120):
+    t = time.time()
+    while time.time() - t < timeout:
+        st = httpx.get(f"{url}/residents/{subject}", timeout=10).json()
+        if st.get("state") in ("card ready", "duplicate", "adjudication"):
+            return st
+        time.sleep(0.1)
+    raise AssertionError(f"{subject} not decided: {st}")
+
+
+def stored_packages(data):
+    import sqlite3
+    c = sqlite3.connect(data / "centre.sqlite")
+    try:
+        return c.execute("SELECT COUNT(*) FROM packages").fetchone()[0]
+    finally:
+        c.close()
+
+
+def test_unique_duplicate_and_status_end_to_end(service):
+    url, office, other = service["url"], service["office"], service["other"]
+    k1, d1 = office.package("S-new-1", 100)
+    r = post(url, k1, d1)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["status"] == "accepted" and body["reasons"] == []
+    assert body["resident_status"]["state"] in ("queued", "card ready")
+    # the same person at another office, fresh captures, another subject number, no irises
+    k2, d2 = other.package("S-dup-1", 100, capture=2, missing_irises=(1, 2))
+    assert post(url, k2, d2).status_code == 200
+    # a person already in the gallery, again
+    k3, d3 = office.package("S-dup-2", 4, capture=2)
+    assert post(url, k3, d3).status_code == 200
+    st1 = wait_decided(url, "S-new-1")
+    assert st1["state"] == "card ready" and [p["step"] for p in st1["path"]] == [
+        "received", "checked", "de-duplicated", "card ready"]
+    st2 = wait_decided(url, "S-dup-1")
+    assert st2["state"] == "duplicate" and st2["matched"] == "S-new-1"
+    assert "face" in st2["evidence"] and not any(k.startswith("iris") for k in st2["evidence"])
+    st3 = wait_decided(url, "S-dup-2")
+    assert st3["state"] == "duplicate" and st3["matched"] == "G4" and st3["evidence"]["iris:1"] > 0
+    q = httpx.get(f"{url}/offices/office-a/queue").json()
+    assert {p["subject"]: p["decision"] for p in q["packages"]}["S-dup-2"] == "duplicate"
+    m = httpx.get(f"{url}/metrics").json()
+    assert m["db"]["decisions"]["duplicate"] >= 2 and m["latency_ms_p50"] is not None
+
+
+def test_idempotent_resend(service):
+    url, office, centre = service["url"], service["office"], service["centre"]
+    k, d = office.package("S-idem", 101)
+    a = post(url, k, d)
+    b = post(url, k, d)  # the office lost the answer and sends again
+    assert a.status_code == b.status_code == 200 and b.json()["key"] == k
+    wait_decided(url, "S-idem")
+    assert post(url, k, d).json()["resident_status"]["state"] == "card ready"
+    assert centre.db.decision(k)["decision"] == "unique"
+
+
+def test_checks_on_arrival_answer_with_reasons(service):
+    url, office = service["url"], service["office"]
+    k, d = office.package("S-bad", 102, missing_fingers=(3,), exceptions={},
+                          quality={"finger:2": 12.0})
+    r = post(url, k, d)
+    assert r.status_code == 422
+    body = r.json()
+    assert body["status"] == "rejected"
+    codes = {(x["code"], x["field"]) for x in body["reasons"]}
+    assert ("missing", "finger:3") in codes and ("quality", "finger:2") in codes
+    assert all(x["message"] for x in body["reasons"])
+    assert httpx.get(f"{url}/residents/S-bad").json()["state"] == "rejected"
+
+
+def test_hostile_packages_refused_nothing_stored(service):
+    url, office, data = service["url"], service["office"], service["data"]
+    before = stored_packages(data)
+    k, good = office.package("S-hostile", 103, advance=False)
+    tampered = bytearray(good)
+    tampered[len(tampered) // 2] ^= 1
+    stranger = Office("office-x")  # key not registered
+    ks, ds = stranger.package("S-stranger", 104)
+    ahead = Office("office-a")
+    ahead.ident, ahead.seq, ahead.prev = office.ident, office.seq + 5, office.prev  # a gap in the chain
+    kg, dg = ahead.package("S-gap", 105)
+    cases = [
+        (k, b"not a package", 400, "corrupt"),
+        (k, bytes(tampered), 401, "bad_signature"),
+        (ks, ds, 401, "unknown_office"),
+        (kg, dg, 409, "broken_chain"),
+        ("other-key-123", good, 400, "key_mismatch"),
+        (k, good[: len(good) // 3], 400, "corrupt"),
+    ]
+    for key, body, status, code in cases:
+        r = post(url, key, body)
+        assert r.status_code == status, (code, r.text)
+        assert r.json()["status"] == "rejected" and r.json()["reasons"][0]["code"] == code
+    # oversized: declared (refused before reading) and streamed without a length (cut off)
+    host, port = url.rsplit(":", 1)
+    with socket.create_connection(("127.0.0.1", int(port)), timeout=30) as s:
+        s.sendall(f"POST /packages HTTP/1.1\r\nHost: x\r\nIdempotency-Key: {k}\r\n"
+                  f"Content-Length: {MAX_PACKAGE_BYTES + 1}\r\n\r\n".encode() + b"x" * 100)
+        assert b" 413 " in s.recv(4096).split(b"\r\n")[0] + b" "
+
+    def chunks():
+        for _ in range(40):
+            yield b"y" * (1 << 20)
+    r = httpx.post(f"{url}/packages", content=chunks(), headers={"Idempotency-Key": k}, timeout=60)
+    assert r.status_code == 413
+    assert stored_packages(data) == before
+    # the real package still goes through, once; the same bytes again under another key: replay
+    assert post(url, k, good).status_code == 200
+    assert stored_packages(data) == before + 1
+    office.seq, office.prev = office.seq + 1, package_hash(good)
+    k2, _ = office.package("S-next", 106, advance=False)
+    r = post(url, k2, good)
+    assert r.status_code == 400  # header key differs from the package's
+    assert httpx.get(f"{url}/health").json()["status"] == "ok"
+
+
+def test_worker_lost_mid_search_decides_once(service, cluster):
+    """Kill one of the two Dask worker processes while a batch is searched: the batch is rerun,
+    every package decided exactly once, and the shards move to the surviving worker."""
+    url, office, centre = service["url"], service["office"], service["centre"]
+    c, client = cluster
+    keys = []
+    for i in range(4):
+        k, d = office.package(f"S-kill-{i}", 110 + i)
+        assert post(url, k, d).status_code == 200
+        keys.append(k)
+    victim = sorted(c.workers)[0]
+    proc = c.workers[victim].process.process  # the worker's OS process
+    proc.kill()
+    for i in range(4):
+        wait_decided(url, f"S-kill-{i}", timeout=180)
+    for k in keys:
+        assert centre.db.decision(k) is not None
+    import sqlite3
+    conn = sqlite3.connect(service["data"] / "centre.sqlite")
+    dup = conn.execute("SELECT key, COUNT(*) FROM decisions GROUP BY key HAVING COUNT(*) > 1").fetchall()
+    conn.close()
+    assert dup == []
+
+
+def test_restart_decides_every_accepted_package_once(tmp_path):
+    """Packages accepted, service stopped before de-duplicating, started again: each decided once."""
+    office = Office("office-r", tmp_path)
+    c1 = Centre(tmp_path, scheduler=False, start=False)  # in-process shards, no dedup thread
+    db = c1.db
+    db.enrol_bulk([(f"G{p}", person_to_bytes(person(p)[0])) for p in range(1, 4)])
+    keys, datas = [], []
+    for i, (p, cap) in enumerate([(200, 1), (2, 2), (201, 1)]):
+        k, d = office.package(f"S-r{i}", p, capture=cap)
+        assert c1.submit(d, k).status == 200
+        keys.append(k)
+        datas.append(d)
+    assert c1.db.pending_count() == 3
+    c1.close()  # the service dies with three packages queued
+    c2 = Centre(tmp_path, scheduler=False, start=False)
+    assert c2.process_batch() == 3
+    assert c2.process_batch() == 0  # nothing left, nothing decided twice
+    assert c2.db.decision(keys[1])["matched"] == "G2"
+    c2.close()
+    c3 = Centre(tmp_path, scheduler=False, start=False)
+    assert c3.process_batch() == 0 and c3.db.counts()["decisions"] == {"unique": 2, "duplicate": 1}
+    # a resend after the restart gets the stored answer, not a second package or decision
+    again = c3.submit(datas[1], keys[1])
+    assert again.status == 200 and again.body["resident_status"]["state"] == "duplicate"
+    assert c3.process_batch() == 0 and c3.db.counts()["packages"] == {"accepted": 3}
+    c3.close()

@@ -10,8 +10,10 @@ desk's order (index fingers alone first, then each slap checked against what was
 `SequenceChecker` exactly as the session runs it. A clean enrollment must raise no finding.
 Planted (each clean enrollment gets one, in turn):
 - `hands_swapped`: the left hand on the right-four slap and the right hand on the left-four
-  (the images are segmented as the slap the desk asked for, so positions follow the slots);
-- `same_hand_twice`: the right hand again (a new slap) for the left-four slap;
+  (the segmenter names fingertips by their slots, left to right, so the left hand's little ..
+  index take the right slap's index .. little names);
+- `same_hand_twice`: the right hand again for the left-four slap (its fingertips in the left
+  slap's slots);
 - `finger_twice`: the right index again for the left index alone;
 - `wrong_finger_alone`: the right middle finger for the right index alone.
 Every planted enrollment must be flagged. Report: benchmarks/results/sequence_check.json.
@@ -58,6 +60,12 @@ class Person:
             t = self.ext.extract(f.sample)
             out[f.position] = self.checker.prepare(t)
         return out, list(seg.missing)
+
+
+def relabel(fingers: dict, old: tuple, new: tuple) -> dict:
+    """A slap presented in the wrong place: its fingertips keep their slots (left to right), so
+    the segmenter names them by the slots of the slap the desk asked for."""
+    return {new[old.index(p)]: t for p, t in fingers.items()}
 
 
 def run_desk(checker, steps) -> list[dict]:
@@ -125,17 +133,16 @@ def main(argv=None) -> int:
         genuine += g
         impostor += i
         plant = PLANTS[e % len(PLANTS)]
-        if plant == "hands_swapped":
-            as_right, _ = person.slap(14, 13)
-            as_left, _ = person.slap(13, 14)
-            steps = clean[:2] + [("slap-right", as_right, True), ("slap-left", as_left, True),
+        if plant == "hands_swapped":  # each hand's fingertips in the other slap's slots
+            steps = clean[:2] + [("slap-right", relabel(left, (10, 9, 8, 7), (2, 3, 4, 5)), True),
+                                 ("slap-left", relabel(right, (2, 3, 4, 5), (10, 9, 8, 7)), True),
                                  clean[4]]
-        elif plant == "same_hand_twice":
-            again, _ = person.slap(13, 14)
-            steps = clean[:3] + [("slap-left", again, True), clean[4]]
-        elif plant == "finger_twice":
+        elif plant == "same_hand_twice":  # the right hand again for the left-four slap
+            steps = clean[:3] + [("slap-left", relabel(right, (2, 3, 4, 5), (10, 9, 8, 7)), True),
+                                 clean[4]]
+        elif plant == "finger_twice":  # the right index (a new impression) as the left alone
             steps = [clean[0], ("index-left", {7: person.single(2, label=7)}, False)] + clean[2:]
-        else:
+        else:  # the right middle finger as the right index alone
             steps = [("index-right", {2: person.single(3, label=2)}, False)] + clean[1:]
         found = run_desk(checker, steps)
         planted_flagged[plant].append(bool(found))

@@ -110,7 +110,7 @@ def test_whole_enrollment_resume_and_reenrollment(store):
         if c.modality is Modality.FINGERPRINT and c.step != "slap-right":
             assert "iso19794-2:2011" in c.templates  # the ISO record beside the image
         if c.modality is Modality.IRIS:
-            assert "biocap-iriscode:1" in c.templates
+            assert "biocap-iris:IrisTemplate" in c.templates
         if c.modality is Modality.FACE:  # no quality provider: accepted only with a reason
             assert c.override_reason and "unscored" in c.override_reason
         if c.quality and c.quality.get("score") is not None and c.override_reason is None:
@@ -191,3 +191,19 @@ def test_cli_refuses_bad_exception_before_capture(tmp_path, capsys):
                "--keys", str(tmp_path / "k"), "--exception", "5:XX:"])
     assert rc == 2 and "reason is empty" in capsys.readouterr().err
     assert not (tmp_path / "o.db").exists()
+
+
+@pytest.mark.slow
+def test_desk_duplicate_check_finds_the_same_person_under_another_id(store):
+    """Two enrollments of one simulated person under two ids: the second is a duplicate."""
+    policy = parse_policy(MINI.replace('[checks]\nverify_positions = [2]', '[checks]\nduplicate_fmr = 1e-6'))
+    first = EnrollmentSession.begin(_sdk(seed=3), policy, store, "D-1", operator="ani",
+                                    capture_type=CaptureRecord)
+    _run(first)
+    assert first.finish()["duplicate_check"]["decision"] == "unique"  # an empty office
+    second = EnrollmentSession.begin(_sdk(seed=4), policy, store, "D-2", operator="ani",
+                                     capture_type=CaptureRecord)
+    _run(second)
+    check = second.finish()["duplicate_check"]
+    assert check["residents_searched"] == 1
+    assert check["decision"] == "duplicate" and check["matched"] == "D-1"

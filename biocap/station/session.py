@@ -362,8 +362,46 @@ class EnrollmentSession:
                                hint="capture them or declare exceptions; the enrollment stays open")
         complete = not self.excepted
         summary = self.summary(complete)
+        t0 = time.process_time()
+        duplicate = self.duplicate_check()
+        self._time("duplicate check", t0)
+        if duplicate is not None:
+            summary["duplicate_check"] = duplicate
         self.store.finish_enrollment(self.enrollment_id, complete=complete, summary=summary)
         return summary
+
+    def duplicate_check(self) -> dict | None:
+        """Desk-side person-level 1:N against this office's own store (its other residents'
+        latest finished records): fingers and irises fused into one candidate list with one
+        decision at the policy's `duplicate_fmr`. None when the store cannot list residents."""
+        from ..matching.person import PersonGallery
+        subjects = getattr(self.store, "subjects", None)
+        record = getattr(self.store, "record", None)
+        if not callable(subjects) or not callable(record):
+            return None
+        gallery = PersonGallery()
+        items = []
+        for other in subjects():
+            if other == self.subject:
+                continue
+            try:
+                rec = record(other, finished_only=True)
+            except BiocapError:
+                continue  # nothing finished yet
+            person = _person(rec.captures)
+            if person is not None:
+                items.append((other, person))
+        if items:
+            gallery.add_many(items)
+        probe = _person(self.captured.values())
+        fmr = self.policy.checks.duplicate_fmr
+        if probe is None or not len(gallery):
+            return {"decision": "unique", "residents_searched": len(gallery), "fmr": fmr,
+                    "candidates": []}
+        result = gallery.search(probe, fmr=(fmr, fmr))
+        out = result.to_dict()
+        out["residents_searched"] = len(gallery)
+        return out
 
     def summary(self, complete: bool | None = None) -> dict:
         caps = sorted(self.captured.values(), key=lambda c: c.step)
@@ -542,6 +580,41 @@ class EnrollmentSession:
         self.timings[name] = self.timings.get(name, 0.0) + dt
         if into is not None:
             into[name] = into.get(name, 0.0) + dt
+
+
+def _person(captures: Iterable[Any]):
+    """A resident's fingers (from the ISO records; a finger alone preferred to the same finger
+    cut from a slap) and irises (iris codes) as the person gallery's templates."""
+    from ..matching.person import PersonTemplates
+    from ..templates.formats import decode
+    from ..templates.iris.template import IrisTemplate
+    iris_format = f"biocap-iris:{IrisTemplate.__name__}"  # as template_format names it
+    fingers: dict[int, Any] = {}
+    alone: set[int] = set()
+    irises: dict[int, tuple] = {}
+    for c in captures:
+        if ":" not in c.step or c.step.startswith(VERIFY_STEP + ":"):
+            continue
+        try:
+            if c.modality is Modality.FINGERPRINT and ISO_FINGER in c.templates:
+                p = int(c.position)
+                is_alone = "segmented_from" not in (c.sample.metadata or {})
+                if p in fingers and (p in alone or not is_alone):
+                    continue
+                record = decode(c.templates[ISO_FINGER])
+                views = getattr(record, "views", None) or [record]
+                views[0].position = p
+                fingers[p] = views[0]
+                if is_alone:
+                    alone.add(p)
+            elif c.modality is Modality.IRIS and iris_format in c.templates:
+                t = IrisTemplate.from_bytes(c.templates[iris_format])
+                irises[int(c.position)] = (t.code, t.mask)
+        except BiocapError:
+            continue  # a damaged or unusual record: searched without it
+    if not fingers and not irises:
+        return None
+    return PersonTemplates(fingers=fingers, irises=irises)
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,13 @@ $(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 
 install: $(STAMP)
 
+# a whole e-KTP enrollment on the simulated devices into demo-output/office.db (the operator's
+# reason is given for the face and signature, which have no quality provider yet)
 demo: $(STAMP)
-	$(VENV)/bin/biocap demo --out demo-output
+	rm -rf demo-output && mkdir -p demo-output
+	$(VENV)/bin/biocap enroll --policy ektp --subject demo-subject-0001 --store demo-output/office.db \
+		--operator-reason "demo operator: reviewed on screen"
+	$(VENV)/bin/biocap record show demo-subject-0001 --store demo-output/office.db
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

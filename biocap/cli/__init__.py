@@ -18,6 +18,7 @@ COMMAND_MODULES = (
     "biocap.cli.plugin_commands",    # plugins
     "biocap.cli.office_commands",    # office init/export/verify/backup/restore/send/status
     "biocap.cli.centre_commands",    # centre serve/add-office
+    "biocap.cli.station_commands",   # enroll, record show
 )
 
 EXIT_ERROR = 2

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import enum
 import json
+import os
 import zlib
 from dataclasses import dataclass
 
@@ -16,6 +17,7 @@ import cv2
 import numpy as np
 
 from . import protocol as p
+from .slaps import compose_slap
 from .sources import SampleSource, SourceSample, fit_to_window, vary_presentation
 
 
@@ -126,7 +128,7 @@ class Firmware:
                          f"{self.modality} sensor (supported: {sorted(self.positions)})")
         if mode not in (p.MODE_CAPTURE, p.MODE_PREVIEW):
             raise Reject(p.Status.BAD_ARGUMENT, f"unknown mode {mode}")
-        never = self.fault_hook("nopresent")
+        never = self.fault_hook("nopresent") or self.absent(position)
         self.presentation = Presentation(
             position=position,
             polls_until_present=-1 if never else int(self.rng.integers(*self.presentation_delay_polls)),
@@ -224,6 +226,10 @@ class Firmware:
     def window(self, position: int) -> tuple[int, int]:
         raise NotImplementedError
 
+    def absent(self, position: int) -> bool:
+        """The subject cannot present this position at all (e.g. a missing finger)."""
+        return False
+
     def frame_image(self, base: np.ndarray, pres: Presentation) -> np.ndarray:
         """One live frame: the presentation settles (contrast rises over the first frames)."""
         settle = min(1.0, 0.55 + 0.15 * pres.frames)
@@ -283,24 +289,32 @@ class FingerprintFirmware(Firmware):
     def window(self, position: int) -> tuple[int, int]:
         return self.SLAP if position in self.SLAP_FINGERS else self.SINGLE
 
+    def absent(self, position: int) -> bool:
+        return position in missing_fingers()
+
     def compose(self, position: int):
         fingers = self.SLAP_FINGERS.get(position)
         if fingers is None:
             return super().compose(position)
-        w, h = self.SLAP
-        slap = np.full((h, w), self.background, np.uint8)
-        labels = []
-        slot = w // len(fingers)
-        for i, finger in enumerate(fingers):
-            sample = self.source.next_sample(finger, self.rng)
-            tile = fit_to_window(_checked(sample), sample.ppi, self.ppi, (slot, 600), self.background)
-            tile = vary_presentation(tile, self.rng, background=self.background, max_angle_deg=12)
-            arc = int(120 * abs(i - (len(fingers) - 1) / 2))  # fingertips lie on an arc
-            y0 = 150 + arc
-            region = slap[y0:y0 + 600, i * slot:(i + 1) * slot]
-            np.minimum(region, tile[: region.shape[0]], out=region)
-            labels.append(sample.label)
-        return [slap], labels
+        # a hand-like slap (slaps.py); the subject's missing fingers never print
+        image, truth = compose_slap(self.source, position, self.rng, missing=missing_fingers(),
+                                    size=self.SLAP)
+        self.last_slap_truth = truth
+        return [image], [f.get("label", "") for f in truth["fingers"] if f["present"]]
+
+
+def missing_fingers() -> tuple[int, ...]:
+    """The simulated subject's missing fingers: `BIOCAP_SIM_MISSING="5,10"` (ISO codes)."""
+    raw = os.environ.get("BIOCAP_SIM_MISSING", "").strip()
+    if not raw:
+        return ()
+    try:
+        codes = tuple(int(p) for p in raw.split(",") if p.strip())
+    except ValueError:
+        raise ValueError(f"BIOCAP_SIM_MISSING={raw!r}: expected finger codes like 5,10") from None
+    if any(not 1 <= c <= 10 for c in codes):
+        raise ValueError(f"BIOCAP_SIM_MISSING={raw!r}: finger codes are 1-10")
+    return codes
 
 
 class IrisFirmware(Firmware):

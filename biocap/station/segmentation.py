@@ -1,0 +1,460 @@
+"""Slap segmentation: each finger of a 4-4-2 slap, its position, box, rotation and fingertip.
+
+    result = segment_slap(sample)                      # Sample of position 13, 14 or 15
+    for f in result.fingers: f.position, f.box, f.sample   # the fingertip as its own Sample
+    result.missing                                     # positions expected but not found
+
+The way of NIST's NFSEG (NBIS), on a quarter-resolution map of the slap:
+1. foreground: the print is darker than the glass once ridges and valleys are averaged;
+   Otsu's threshold on that darkness, cleaned by a small opening and closing;
+2. components: each blob of print (a fingertip, a middle-phalanx mark, a palm mark); blobs too
+   wide for one fingertip (touching fingers) are split at the deepest valley of their column
+   profile;
+3. fingers: blobs are chained down each finger's axis (a phalanx mark lies below its
+   fingertip, in line with it); the top blob of a chain is the fingertip, the chain gives the
+   finger's axis; a fingertip blob that runs on past the crease is cut at the crease (the
+   lightest band across the finger between 0.8 and 1.9 finger widths from the top);
+4. positions: fingers left to right take the slap's finger order (right four: index..little;
+   left four: little..index; thumbs: left, right). With fingers missing, the order-keeping
+   assignment that best fits a hand (heights: the middle finger highest, the little finger
+   lowest and smallest; even spacing) is chosen, so the missing ones are named.
+The fingertip of each finger is cut out upright (rotated by its angle), other fingers blanked.
+Parameters are below with a one-line reason each; docs/decisions/20-slap-segmentation.md has
+what was tried.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from ..errors import InvalidSample
+from ..types import FingerPosition, Modality, Sample, validate_image
+
+#: left-to-right finger order in each slap (as the scanner images a hand palm down)
+SLAP_ORDER = {13: (2, 3, 4, 5), 14: (10, 9, 8, 7), 15: (6, 1)}
+WORK_PPI = 500  # the working resolution of fingerprints in biocap
+TEXTURE_SIGMA = 2.0  # half-resolution px: removes shading, keeps ridges (period ~5 px there)
+ENERGY_SIGMA = 2.0  # half-resolution px over which ridge contrast is pooled
+TEXTURE_FACTOR = 2.5  # print: ridge contrast this many times the glass's noise ...
+TEXTURE_MIN = 3.0  # ... and at least this many grey levels above it ...
+OTSU_SHARE = 0.6  # ... and above this share of Otsu's print/background split (paper grain)
+OPEN_PX = 7  # map px (1.4 mm): removes strokes, letters and specks, never a fingertip
+SCALE = 4  # the map is a quarter of 500 ppi: ridges (10 px) average out, fingers stay 60+ px wide
+MIN_TIP_AREA_MM2 = 40.0  # a fingertip prints far more (a little finger ~ 150 mm2); less is dirt
+TIP_WIDTH_MM = 15.0  # a typical fingertip width: the yardstick for splitting and chaining ...
+TIP_WIDTH_RANGE_MM = (8.0, 20.0)  # ... measured on each slap within this range
+SPLIT_WIDTH = 1.55  # a blob wider than this many fingertip widths holds touching fingers ...
+SPLIT_VALLEY = 0.6  # ... when its column count dips below this share of both shoulders
+MIN_TIP_SHARE = 0.35  # a fingertip prints at least this share of the largest one's area
+# (a little finger ~0.65 of an index); smaller blobs are fragments or dirt
+CHAIN_OFFSET = 0.5  # a blob belongs to a finger when it lies within this share of the
+# finger's width from the finger's axis, below the fingertip
+CREASE_SEARCH = (0.75, 1.9)  # the distal crease lies this many fingertip widths from the tip
+ANGLE_SEARCH_DEG = (10, 40)  # the axis: within this of the phalanx line / of upright
+MAX_TIP_ASPECT = 1.65  # a tip blob longer than this times its width has run past the crease
+BOX_PERCENTILE = 0.3  # box extents ignore this share of outlying pixels on each side
+CROP_MARGIN = 8  # px of context around the fingertip in its upright crop
+# hand model for naming fingers when some are missing: how far below the highest fingertip
+# each finger's top lies, in fingertip widths (middle 0, index/ring ~0.2, little ~0.75)
+HAND_DROP = {2: 0.22, 3: 0.0, 4: 0.18, 5: 0.75, 7: 0.22, 8: 0.0, 9: 0.18, 10: 0.75, 1: 0.0, 6: 0.0}
+HAND_WIDTH = {2: 1.0, 3: 1.02, 4: 0.95, 5: 0.8, 7: 1.0, 8: 1.02, 9: 0.95, 10: 0.8, 1: 1.0, 6: 1.0}
+
+
+@dataclass(frozen=True)
+class FingerBox:
+    """A fingertip's rotated box in the slap's pixels: centre, width (across the finger),
+    height (along it), angle in radians counter-clockwise from up to the finger's axis."""
+
+    cx: float
+    cy: float
+    width: float
+    height: float
+    angle: float
+
+    def corners(self) -> np.ndarray:
+        c, s = np.cos(self.angle), np.sin(self.angle)
+        u = np.array([-1, 1, 1, -1]) * self.width / 2
+        v = np.array([-1, -1, 1, 1]) * self.height / 2
+        return np.stack([self.cx + c * u + s * v, self.cy - s * u + c * v], 1)
+
+    def bbox(self) -> tuple[int, int, int, int]:
+        pts = self.corners()
+        x0, y0 = np.floor(pts.min(0)).astype(int)
+        x1, y1 = np.ceil(pts.max(0)).astype(int)
+        return int(x0), int(y0), int(x1), int(y1)
+
+    def to_json(self) -> dict:
+        return {"cx": round(self.cx, 1), "cy": round(self.cy, 1), "width": round(self.width, 1),
+                "height": round(self.height, 1), "angle": round(self.angle, 4)}
+
+
+@dataclass
+class SegmentedFinger:
+    position: int
+    box: FingerBox
+    sample: Sample  # the fingertip, upright, other fingers blanked
+    area_mm2: float
+
+
+@dataclass
+class SlapSegmentation:
+    slap: int
+    fingers: list[SegmentedFinger]
+    missing: tuple[int, ...]  # expected positions not found
+    extra: int = 0  # finger-like blobs beyond the slap's count (ignored)
+    notes: list[str] = field(default_factory=list)
+
+    def finger(self, position: int) -> SegmentedFinger | None:
+        for f in self.fingers:
+            if f.position == position:
+                return f
+        return None
+
+
+@dataclass
+class _Blob:
+    ys: np.ndarray
+    xs: np.ndarray
+
+    @property
+    def area(self) -> int:
+        return len(self.xs)
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return float(self.xs.mean()), float(self.ys.mean())
+
+    @property
+    def top(self) -> float:
+        return float(self.ys.min())
+
+
+@dataclass
+class _Finger:
+    tip: _Blob
+    below: list[_Blob] = field(default_factory=list)
+    angle: float = 0.0
+    box: FingerBox | None = None  # on the map
+
+
+def segment_slap(sample: Sample, *, slap: int | None = None) -> SlapSegmentation:
+    """Segment a 4-4-2 slap (`sample.position` 13, 14 or 15 unless `slap` says)."""
+    if not isinstance(sample, Sample):
+        raise InvalidSample(f"segment_slap takes a Sample, got {type(sample).__name__}")
+    if sample.modality is not Modality.FINGERPRINT:
+        raise InvalidSample(f"a slap is a fingerprint sample, not {sample.modality.value}")
+    slap = int(slap if slap is not None else (sample.position or 0))
+    if slap not in SLAP_ORDER:
+        raise InvalidSample(f"position {slap} is not a slap (13 right four, 14 left four, 15 thumbs)",
+                            hint="give the slap position: segment_slap(sample, slap=13)")
+    image = validate_image(sample.image)
+    to_work = WORK_PPI / float(sample.ppi)
+    work = image if abs(to_work - 1) < 1e-3 else cv2.resize(
+        image, None, fx=to_work, fy=to_work,
+        interpolation=cv2.INTER_AREA if to_work < 1 else cv2.INTER_LINEAR)
+    fingers, extra, notes = _find_fingers(work, len(SLAP_ORDER[slap]))
+    named, missing = _name(fingers, slap, work.shape[1] // SCALE)
+    out = []
+    px_mm = WORK_PPI / 25.4 / SCALE  # map pixels per mm
+    for position, finger in named:
+        box_map = finger.box
+        box = FingerBox(cx=(box_map.cx + 0.5) * SCALE / to_work - 0.5,
+                        cy=(box_map.cy + 0.5) * SCALE / to_work - 0.5,
+                        width=box_map.width * SCALE / to_work, height=box_map.height * SCALE / to_work,
+                        angle=box_map.angle)
+        crop = _upright_crop(work, finger, box_map)
+        tip = Sample(image=crop, ppi=float(WORK_PPI), modality=Modality.FINGERPRINT,
+                     position=FingerPosition(position), device=sample.device,
+                     captured_at=sample.captured_at,
+                     metadata={"segmented_from": slap, "box": box.to_json()})
+        out.append(SegmentedFinger(position, box, tip, finger.tip.area / px_mm ** 2))
+    return SlapSegmentation(slap, out, tuple(missing), extra, notes)
+
+
+# --- 1-3: foreground, blobs, fingers -----------------------------------------------------------
+def _foreground(work: np.ndarray) -> np.ndarray:
+    """Print = ridge texture: the local contrast of ridges and valleys (at half resolution,
+    where a ridge period is still ~5 px) well above the glass's own noise; on the map."""
+    half = cv2.resize(work, (work.shape[1] // 2, work.shape[0] // 2),
+                      interpolation=cv2.INTER_AREA).astype(np.float32)
+    detail = half - cv2.GaussianBlur(half, (0, 0), TEXTURE_SIGMA)
+    energy = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), ENERGY_SIGMA))
+    size = (work.shape[1] // SCALE, work.shape[0] // SCALE)
+    energy = cv2.resize(energy, size, interpolation=cv2.INTER_AREA)
+    glass = float(np.percentile(energy, 30))  # most of a slap is empty glass
+    # print vs glass (or paper) split by Otsu on the energy, never below the glass's noise
+    scaled = np.clip(energy * (255.0 / max(float(energy.max()), 1e-6)), 0, 255).astype(np.uint8)
+    otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    otsu = float(otsu) * max(float(energy.max()), 1e-6) / 255.0
+    level = max(TEXTURE_FACTOR * glass, glass + TEXTURE_MIN, OTSU_SHARE * otsu)
+    mask = (energy > level).astype(np.uint8)
+    k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    # an opening wider than a pen stroke or a letter (ink cards carry text and handwriting)
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(
+        cv2.MORPH_ELLIPSE, (OPEN_PX, OPEN_PX)))
+    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k3)
+    # fill holes (a dry patch or a scar inside a print is still print)
+    inv = np.pad(1 - mask, 1, constant_values=1)
+    cv2.floodFill(inv, None, (0, 0), 2)
+    mask[inv[1:-1, 1:-1] == 1] = 1
+    return mask
+
+
+def _blobs(mask: np.ndarray, min_area: int) -> list[_Blob]:
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
+    out = []
+    for i in range(1, n):
+        if stats[i, cv2.CC_STAT_AREA] < min_area:
+            continue
+        ys, xs = np.nonzero(labels == i)
+        out.append(_Blob(ys, xs))
+    return out
+
+
+def _split_wide(blob: _Blob, tip_w: float, min_area: int) -> list[_Blob]:
+    """Touching fingertips: cut a too-wide blob at the deepest valley of its column counts."""
+    x0 = int(blob.xs.min())
+    width = int(blob.xs.max()) - x0 + 1
+    if width <= SPLIT_WIDTH * tip_w:
+        return [blob]
+    # the upper part of the blob (fingertips) separates best: count its columns there
+    top = blob.ys <= blob.top + 1.2 * tip_w
+    counts = np.bincount(blob.xs[top] - x0, minlength=width).astype(np.float32)
+    counts = np.convolve(counts, np.ones(3) / 3, mode="same")
+    lo, hi = int(0.35 * tip_w), width - int(0.35 * tip_w)
+    if hi <= lo:
+        return [blob]
+    cut = lo + int(np.argmin(counts[lo:hi]))
+    # a real gap between two fingertips: the valley is deep next to both shoulders
+    shoulder = min(counts[:cut].max(), counts[cut:].max())
+    if counts[cut] > SPLIT_VALLEY * shoulder:
+        return [blob]
+    left = blob.xs - x0 < cut
+    parts = [_Blob(blob.ys[left], blob.xs[left]), _Blob(blob.ys[~left], blob.xs[~left])]
+    if min(p.area for p in parts) < min_area:
+        return [blob]
+    out = []
+    for part in parts:
+        out += _split_wide(part, tip_w, min_area)
+    return out
+
+
+def _axis_angle(blob: _Blob) -> float:
+    """The blob's long axis as an angle counter-clockwise from up (within +-90 degrees)."""
+    x = blob.xs - blob.xs.mean()
+    y = blob.ys - blob.ys.mean()
+    cov = np.cov(np.stack([x, y]).astype(np.float64))
+    evals, evecs = np.linalg.eigh(cov)
+    dx, dy = evecs[:, 1]
+    if dy > 0:  # point up
+        dx, dy = -dx, -dy
+    return float(np.arctan2(-dx, -dy))
+
+
+def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, list[str]]:
+    small = cv2.resize(work, (work.shape[1] // SCALE, work.shape[0] // SCALE),
+                       interpolation=cv2.INTER_AREA)
+    px_mm = WORK_PPI / 25.4 / SCALE
+    tip_w = TIP_WIDTH_MM * px_mm
+    min_area = int(MIN_TIP_AREA_MM2 * px_mm ** 2)
+    mask = _foreground(work)
+    found = _blobs(mask, min_area // 3)
+    tip_w = _tip_width(found, min_area, tip_w, px_mm)
+    blobs = []
+    for b in found:
+        blobs += _split_wide(b, tip_w, min_area)
+    notes: list[str] = []
+    # chain blobs top-down: a blob below an existing finger, in line with its axis, joins it
+    fingers: list[_Finger] = []
+    for blob in sorted(blobs, key=lambda b: b.top):
+        cx, cy = blob.centre
+        joined = False
+        for f in fingers:
+            fx, fy = f.tip.centre
+            a = _axis_angle(f.tip) if f.tip.area >= min_area else 0.0
+            c, s = np.cos(a), np.sin(a)
+            u = (cx - fx) * c - (cy - fy) * s
+            v = (cx - fx) * s + (cy - fy) * c
+            own = (f.tip.xs - fx) * c - (f.tip.ys - fy) * s  # the finger's own width
+            fw = min(float(own.max() - own.min()), 1.3 * tip_w)
+            if v > 0.4 * fw and abs(u) < CHAIN_OFFSET * fw:
+                f.below.append(blob)
+                joined = True
+                break
+        if not joined and blob.area >= min_area:
+            fingers.append(_Finger(blob))
+    if fingers:
+        largest = max(f.tip.area for f in fingers)
+        fingers = [f for f in fingers if f.tip.area >= MIN_TIP_SHARE * largest]
+    # keep the slap's count of fingers: the largest fingertips
+    extra = max(0, len(fingers) - count)
+    if extra:
+        fingers.sort(key=lambda f: f.tip.area, reverse=True)
+        fingers = fingers[:count]
+        notes.append(f"{extra} finger-like blob(s) beyond the slap's {count} fingers ignored")
+    for f in fingers:
+        _fingertip(f, small, tip_w)
+    fingers.sort(key=lambda f: f.box.cx)
+    return fingers, extra, notes
+
+
+def _tip_width(blobs: list[_Blob], min_area: int, default: float, px_mm: float) -> float:
+    """This slap's fingertip width: the median width of the print blobs' upper parts (a blob
+    of several touching fingers counts once, so the median holds), within a hand's range."""
+    widths = []
+    for b in blobs:
+        if b.area < min_area:
+            continue
+        upper = b.ys <= b.top + 0.6 * default
+        widths.append(float(np.ptp(b.xs[upper])) + 1)
+    if len(widths) < 2:
+        return default
+    return float(np.clip(np.median(widths), TIP_WIDTH_RANGE_MM[0] * px_mm, TIP_WIDTH_RANGE_MM[1] * px_mm))
+
+
+def _fingertip(f: _Finger, small: np.ndarray, tip_w: float) -> None:
+    """The finger's axis, the crease cut and the fingertip's rotated box (map pixels)."""
+    tip = f.tip
+    angle = _axis_angle(tip)
+    chained_ok = False
+    if f.below:  # the line from the phalanx marks to the tip is the finger's axis
+        by = np.concatenate([b.ys for b in f.below])
+        bx = np.concatenate([b.xs for b in f.below])
+        tx, ty = tip.centre
+        dx, dy = tx - bx.mean(), ty - by.mean()
+        chained = float(np.arctan2(-dx, -dy))
+        if abs(chained - angle) < np.deg2rad(35):
+            angle, chained_ok = chained, True
+    c, s = np.cos(angle), np.sin(angle)
+    cx, cy = tip.centre
+    u = (tip.xs - cx) * c - (tip.ys - cy) * s
+    v = (tip.xs - cx) * s + (tip.ys - cy) * c
+    width = np.percentile(u, 100 - BOX_PERCENTILE) - np.percentile(u, BOX_PERCENTILE)
+    v_top = np.percentile(v, BOX_PERCENTILE)
+    v_bot = np.percentile(v, 100 - BOX_PERCENTILE)
+    if v_bot - v_top > MAX_TIP_ASPECT * width:  # ran on past the crease: cut at the crease
+        cut = _crease(small, cx, cy, angle, u, v, v_top, width)
+        keep = v < cut
+        u, v = u[keep], v[keep]
+        f.tip = _Blob(tip.ys[keep], tip.xs[keep])
+        v_bot = np.percentile(v, 100 - BOX_PERCENTILE)
+    # the fingertip's outline fits its tightest box at the finger's angle: refine around the
+    # first estimate (closer when the phalanx marks gave the axis)
+    if chained_ok:
+        angle = _tightest(f.tip, angle, np.deg2rad(ANGLE_SEARCH_DEG[0]))
+    else:  # a fingertip alone: fingers in a slap point up, within the search range
+        angle = _tightest(f.tip, 0.0, np.deg2rad(ANGLE_SEARCH_DEG[1]))
+    c, s = np.cos(angle), np.sin(angle)
+    cx, cy = f.tip.centre
+    u = (f.tip.xs - cx) * c - (f.tip.ys - cy) * s
+    v = (f.tip.xs - cx) * s + (f.tip.ys - cy) * c
+    u0, u1 = np.percentile(u, BOX_PERCENTILE), np.percentile(u, 100 - BOX_PERCENTILE) + 1
+    v0, v1 = np.percentile(v, BOX_PERCENTILE), np.percentile(v, 100 - BOX_PERCENTILE) + 1
+    uc, vc = (u0 + u1) / 2 - 0.5, (v0 + v1) / 2 - 0.5
+    f.angle = angle
+    f.box = FingerBox(cx=cx + uc * c + vc * s, cy=cy - uc * s + vc * c,
+                      width=float(u1 - u0), height=float(v1 - v0), angle=angle)
+
+
+def _tightest(blob: _Blob, angle: float, span: float) -> float:
+    """The angle within +-span of `angle` whose box around the blob has the least area."""
+    cands = angle + np.linspace(-span, span, 2 * int(np.rad2deg(span)) + 1)
+    step = max(1, blob.area // 3000)  # a subsample is plenty for the extents
+    x = (blob.xs[::step] - blob.xs.mean()).astype(np.float32)
+    y = (blob.ys[::step] - blob.ys.mean()).astype(np.float32)
+    c, s = np.cos(cands)[:, None], np.sin(cands)[:, None]
+    u = x * c - y * s
+    v = x * s + y * c
+    q = (BOX_PERCENTILE, 100 - BOX_PERCENTILE)
+    pu = np.percentile(u, q, axis=1)
+    pv = np.percentile(v, q, axis=1)
+    wu, hv = pu[1] - pu[0], pv[1] - pv[0]
+    # a fingertip is longer than wide: a box lying across the finger is penalised
+    area = wu * hv * (1.0 + 2.0 * np.maximum(wu / np.maximum(hv, 1e-6) - 1.0, 0.0))
+    return float(cands[int(np.argmin(area))])
+
+
+def _crease(small, cx, cy, angle, u, v, v_top, width) -> float:
+    """Along the axis, the lightest band across the finger in the crease's search range."""
+    c, s = np.cos(angle), np.sin(angle)
+    lo, hi = v_top + CREASE_SEARCH[0] * width, v_top + CREASE_SEARCH[1] * width
+    steps = np.arange(lo, hi, 1.0)
+    if len(steps) < 3:
+        return hi
+    across = np.linspace(-0.3 * width, 0.3 * width, 9)
+    vv, uu = np.meshgrid(steps, across, indexing="ij")
+    xs = cx + uu * c + vv * s
+    ys = cy - uu * s + vv * c
+    grey = cv2.remap(small.astype(np.float32), xs.astype(np.float32), ys.astype(np.float32),
+                     cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).mean(1)
+    grey = np.convolve(grey, np.ones(3) / 3, mode="same")
+    return float(steps[int(np.argmax(grey[1:-1])) + 1])
+
+
+# --- 4: names ----------------------------------------------------------------------------------
+def _name(fingers: list[_Finger], slap: int, map_width: int) -> tuple[list[tuple[int, _Finger]], list[int]]:
+    order = SLAP_ORDER[slap]
+    k, n = len(fingers), len(order)
+    if k == 0:
+        return [], list(order)
+    if k == n:
+        return list(zip(order, fingers)), []
+    best, best_cost = None, np.inf
+    for chosen in itertools.combinations(range(n), k):
+        cost = _hand_cost([order[i] for i in chosen], chosen, fingers, slap, map_width)
+        if cost < best_cost:
+            best, best_cost = chosen, cost
+    named = [(order[i], f) for i, f in zip(best, fingers)]
+    missing = [order[i] for i in range(n) if i not in best]
+    return named, missing
+
+
+def _hand_cost(positions, slots, fingers, slap, map_width) -> float:
+    widths = np.array([f.box.width for f in fingers])
+    unit = float(np.median(widths / np.array([HAND_WIDTH[p] for p in positions])))
+    tops = np.array([f.box.cy - f.box.height / 2 for f in fingers])
+    drops = np.array([HAND_DROP[p] for p in positions]) * unit
+    offset = np.median(tops - drops)
+    cost = float(np.sum(((tops - drops - offset) / (0.25 * unit)) ** 2))
+    cost += float(np.sum(((widths / unit - [HAND_WIDTH[p] for p in positions]) / 0.08) ** 2))
+    xs = np.array([f.box.cx for f in fingers])
+    if len(fingers) >= 2:
+        spacing = np.diff(xs) / np.diff(slots)
+        pitch = float(np.median(spacing))
+        cost += float(np.sum(((spacing - pitch) / (0.2 * pitch)) ** 2))
+        # a gap one finger wide left empty where the slot skips one
+        pitch_est = 1.15 * unit
+        cost += float(np.sum(((np.diff(xs) - np.diff(slots) * pitch_est) / (0.35 * pitch_est)) ** 2))
+    else:
+        # one finger: the side of the glass it lies on (the hand is placed about centred)
+        n = len(SLAP_ORDER[slap])
+        expected = (slots[0] + 0.5) / n
+        cost += ((fingers[0].box.cx / map_width - expected) / 0.2) ** 2
+    return cost
+
+
+# --- the upright fingertip ---------------------------------------------------------------------
+def _upright_crop(work: np.ndarray, finger: _Finger, box_map: FingerBox) -> np.ndarray:
+    """The fingertip cut out upright at the working resolution; pixels outside the finger's
+    own blob (neighbours, its phalanx) are set to the glass level."""
+    w = int(round(box_map.width * SCALE)) + 2 * CROP_MARGIN
+    h = int(round(box_map.height * SCALE)) + 2 * CROP_MARGIN
+    w, h = max(w, 16), max(h, 16)
+    c, s = np.cos(box_map.angle), np.sin(box_map.angle)
+    cx, cy = (box_map.cx + 0.5) * SCALE - 0.5, (box_map.cy + 0.5) * SCALE - 0.5
+    # output (u, v) -> work image: x = cx + c*u' + s*v', y = cy - s*u' + c*v'
+    m = np.array([[c, s, 0.0], [-s, c, 0.0]])
+    m[:, 2] = (cx, cy) - m[:, :2] @ np.array([(w - 1) / 2, (h - 1) / 2])
+    glass = int(np.percentile(work[::4, ::4], 95))
+    crop = cv2.warpAffine(work, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_CONSTANT, borderValue=glass)
+    own = np.zeros((work.shape[0] // SCALE, work.shape[1] // SCALE), np.uint8)
+    own[finger.tip.ys, finger.tip.xs] = 255
+    own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    own = cv2.resize(own, (work.shape[1], work.shape[0]), interpolation=cv2.INTER_LINEAR)
+    own_crop = cv2.warpAffine(own, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+    return np.where(own_crop > 127, crop, np.uint8(glass)).astype(np.uint8)

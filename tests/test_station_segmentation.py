@@ -1,0 +1,50 @@
+"""Slap segmentation on simulated slaps with ground truth (generated here, no shared data)."""
+import numpy as np
+import pytest
+
+from biocap.errors import InvalidSample
+from biocap.station.segmentation import FingerBox, segment_slap
+from biocap.types import Modality, Sample
+
+slaps = pytest.importorskip("biocap_vendor_sim.slaps")
+from biocap_vendor_sim.sources import make_source  # noqa: E402
+
+
+def _iou(a, b):
+    import cv2
+    inter, _ = cv2.intersectConvexConvex(a.corners().astype(np.float32), b.corners().astype(np.float32))
+    return inter / (a.width * a.height + b.width * b.height - inter)
+
+
+@pytest.mark.slow
+def test_boxes_numbers_and_missing_fingers_on_simulated_slaps():
+    source = make_source("fingerprint-synthetic")  # fast; the benchmark uses the realistic one
+    rng = np.random.default_rng(11)
+    ious, named, missing_ok = [], [], []
+    for k, (slap, missing) in enumerate([(13, ()), (14, ()), (15, ()), (13, (3,)), (14, (10,)),
+                                          (15, (1,))]):
+        image, truth = slaps.compose_slap(source, slap, rng, missing=missing)
+        seg = segment_slap(Sample(image, 500, Modality.FINGERPRINT, position=slap))
+        missing_ok.append(sorted(seg.missing) == sorted(truth["missing"]))
+        for f in truth["fingers"]:
+            if f["present"]:
+                got = seg.finger(f["position"])
+                gt = FingerBox(f["cx"], f["cy"], f["width"], f["height"], f["angle"])
+                ious.append(_iou(gt, got.box) if got else 0.0)
+                named.append(got is not None)
+                if got:
+                    assert got.sample.position == f["position"] and got.sample.ppi == 500
+                    assert got.sample.image.shape[0] > got.sample.image.shape[1] * 0.9
+    assert all(missing_ok)
+    assert all(named)
+    assert np.mean(np.array(ious) >= 0.8) >= 0.8
+
+
+def test_empty_glass_finds_nothing_and_bad_input_is_refused():
+    blank = np.full((1000, 1600), 240, np.uint8)
+    seg = segment_slap(Sample(blank, 500, Modality.FINGERPRINT, position=13))
+    assert seg.fingers == [] and seg.missing == (2, 3, 4, 5)
+    with pytest.raises(InvalidSample):
+        segment_slap(Sample(blank, 500, Modality.FINGERPRINT, position=2))
+    with pytest.raises(InvalidSample):
+        segment_slap(blank)

@@ -67,6 +67,7 @@ def _irises():
 DATA = {Modality.FINGERPRINT: _fingerprints, Modality.IRIS: _irises}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("modality", sorted(BUILT_IN, key=lambda m: m.value), ids=lambda m: m.value)
 def test_comparator_and_gallery_answer_on_one_scale(sdk, modality, tmp_path):
     comparator = sdk.comparator(modality)

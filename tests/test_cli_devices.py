@@ -81,6 +81,7 @@ def test_usb_recording_option_fails_clearly_without_the_module(tmp_path, capsys,
     assert "biocap.plugins.recording" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys, monkeypatch):
     # the demo's own default without research data: fingers a matcher can tell apart
     monkeypatch.setenv("BIOCAP_SIM_SOURCES", SYNTHETIC.replace("fingerprint-synthetic",
@@ -103,6 +104,7 @@ def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys
     assert all(v["accepted"] for v in meta["verification"]), meta["verification"]
 
 
+@pytest.mark.slow
 def test_desk_verification_accepts_the_same_finger_and_rejects_others(monkeypatch, shared_data):
     import biocap.builtin_plugin
     from biocap.enrollment import verify
@@ -122,6 +124,7 @@ def test_desk_verification_accepts_the_same_finger_and_rejects_others(monkeypatc
     assert accepted[~np.eye(len(fingers), dtype=bool)].sum() <= 1
 
 
+@pytest.mark.slow
 def test_env_fault_unplug_fails_clearly_then_a_later_capture_succeeds(tmp_path):
     env = {**os.environ, "BIOCAP_SIM_SOURCES": SYNTHETIC, "BIOCAP_SIM_FAULTS": "fingerprint=unplug@2"}
     script = Path(sys.executable).parent / "biocap"  # the installed `biocap` command

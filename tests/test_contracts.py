@@ -67,6 +67,7 @@ def _irises():
 DATA = {Modality.FINGERPRINT: _fingerprints, Modality.IRIS: _irises}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("modality", sorted(BUILT_IN, key=lambda m: m.value), ids=lambda m: m.value)
 def test_comparator_and_gallery_answer_on_one_scale(sdk, modality, tmp_path):
     comparator = sdk.comparator(modality)
@@ -165,3 +166,25 @@ def test_an_iris_gallery_file_lacking_a_parameter_is_refused(tmp_path):
 
 def sdk_comparator_gallery(modality):
     return biocap.SDK().comparator(modality).gallery()
+
+
+def test_fingerprint_template_bytes_round_trip_and_refuse_damage():
+    from biocap.templates.fingerprint.template import FingerprintTemplate, SingularPoint
+
+    t = _fingerprints()[0][0][1]
+    t.singular_points = [SingularPoint("delta", 10.5, 20.0, 0.3, (0.3, 1.2, 2.5))]
+    t.quality, t.position = 61, 7
+    t.extended = {"resolution_ppcm": (197, 197), "angle_units_raw": {3: 250, 7: 1},
+                  "vendor": b"\x00\x01\xff", "counts": np.arange(4, dtype=np.uint8)}
+    data = t.to_bytes()
+    back = FingerprintTemplate.from_bytes(data)
+    assert back.minutiae.tobytes() == t.minutiae.tobytes() and back.modality is Modality.FINGERPRINT
+    assert (back.width, back.height, back.ppi, back.quality, back.position) == (t.width, t.height, t.ppi, 61, 7)
+    assert back.singular_points == t.singular_points
+    ext = back.extended
+    assert ext["resolution_ppcm"] == (197, 197) and ext["angle_units_raw"] == {3: 250, 7: 1}
+    assert ext["vendor"] == b"\x00\x01\xff" and np.array_equal(ext["counts"], np.arange(4, dtype=np.uint8))
+    for bad in (data[:-1], data[:20], bytes([data[0] ^ 1]) + data[1:],
+                data[:60] + bytes([data[60] ^ 4]) + data[61:], b"", None):
+        with pytest.raises(InvalidDataError):
+            FingerprintTemplate.from_bytes(bad)

@@ -23,6 +23,7 @@ def test_cmc_curve_counts_ties_against_the_mate():
     np.testing.assert_allclose(cmc, [1 / 3, 2 / 3, 1.0])
 
 
+@pytest.mark.slow
 def test_det_plot_writes_a_png(tmp_path):
     from biocap.evaluation.det_plot import plot_det
 
@@ -51,6 +52,7 @@ def bench_env(tmp_path):
     return tmp_path
 
 
+@pytest.mark.slow
 def test_bench_verify_on_a_tiny_subset_with_reference(shared_data, bench_env):
     from biocap.evaluation import bench_verify_fingerprint as bench
 
@@ -64,6 +66,7 @@ def test_bench_verify_on_a_tiny_subset_with_reference(shared_data, bench_env):
     assert out["compare_per_s"] > 0 and 0 <= out["eer"] <= 0.5
 
 
+@pytest.mark.slow
 def test_bench_verify_counts_failure_to_enrol(shared_data, bench_env, monkeypatch):
     from biocap.evaluation import bench_verify_fingerprint as bench
 
@@ -101,6 +104,7 @@ def test_bench_verify_reads_a_folder_of_iso_records(shared_data, bench_env):
     assert out["eer"] < 0.5
 
 
+@pytest.mark.slow
 def test_bench_search_on_a_tiny_gallery(shared_data, bench_env):
     from biocap.evaluation import bench_search_fingerprint as bench
 
@@ -113,6 +117,7 @@ def test_bench_search_on_a_tiny_gallery(shared_data, bench_env):
     assert 0 <= out["rank1"] <= 1 and out["rank1_exhaustive"] >= 0.5
 
 
+@pytest.mark.slow
 def test_bench_search_enrols_the_chosen_impression_and_saves_the_scores(shared_data, bench_env):
     from biocap.errors import InvalidDataError
     from biocap.evaluation import bench_search_fingerprint as bench

@@ -7,6 +7,7 @@ distributed = pytest.importorskip("distributed", reason="the optional `distribut
 from biocap.synthetic.fingerprint import templates as synthetic  # noqa: E402
 
 
+@pytest.mark.slow
 def test_sharded_search_matches_one_gallery(tmp_path):
     from biocap.matching.fingerprint.sharded import ShardedGallery
 

@@ -15,6 +15,7 @@ def _args(dataset, **kw):
     return BenchOptions(progress=False, **base)
 
 
+@pytest.mark.slow
 def test_runner_reports_the_agreed_figures(shared_data):
     pytest.importorskip("nbis", reason="the NFIQ 2 reference needs the optional extra nbis-py")
     from biocap.evaluation.bench_quality import run

@@ -130,6 +130,7 @@ def nfiq2_reference():
     return nbis_reference.NbisReference()
 
 
+@pytest.mark.slow
 def test_histograms_reproduce_nfiq2s_own_values(shared_data, nfiq2_reference):
     names = ["101_1.tif", "102_3.tif", "104_5.tif", "105_8.tif", "107_2.tif", "108_6.tif",
              "110_4.tif", "103_4.tif"]

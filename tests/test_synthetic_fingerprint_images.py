@@ -21,6 +21,7 @@ def _images(seed, finger=1, n=2, sensor="optical"):
             impressions_of_finger(seed, finger, n, sensor_profile(sensor))]
 
 
+@pytest.mark.slow
 def test_same_seed_same_bytes_different_seed_differs():
     assert _images(4) == _images(4)
     assert _images(4) != _images(5)
@@ -81,6 +82,7 @@ def test_sensor_profiles(sensor, shape, ppi):
     assert np.all((m[:, 0] >= 0) & (m[:, 0] < shape[1]) & (m[:, 1] >= 0) & (m[:, 1] < shape[0]))
 
 
+@pytest.mark.slow
 def test_cli_writes_the_fvc_layout_with_ground_truth(tmp_path, capsys):
     out = tmp_path / "set"
     rc = main(["sim", "generate", "--modality", "fingerprint", "--fingers", "2",

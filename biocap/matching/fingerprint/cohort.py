@@ -7,7 +7,7 @@ collects low sums even from its own mate. Score normalisation against an imposto
 usual remedy: each gallery finger stores the mean stage-1 score a fixed cohort of synthetic
 impostor fingers gets against it, and stage 1 ranks fingers by score minus that mean.
 
-Measured on the 100,000-finger benchmark (docs/matching.md): with mates enrolled from impression 8
+Measured on the 100,000-finger benchmark (docs/decisions/15-fingerprint-search-cascade.md): with mates enrolled from impression 8
 (a set the cascade was not tuned on), real mates scored 4.66 on average against the cohort where
 synthetic fillers scored 4.87, and stage 1 ranked 10 of 200 mates between 19,598th and 81,756th;
 centring moved most of them into the first few hundred.

@@ -12,7 +12,7 @@ placement and loses it when it stands alone. A finger's score is the sum of its 
 Why: the fingers stage 1.5 used to rank were compared by the sum of best cylinder similarities,
 which a filler with many vaguely similar cylinders wins over a real mate that overlaps the probe
 in a small area only. Measured on 40 real FVC mates + 9,960 synthetic fingers, 200 real probes
-(docs/matching.md): mates inside stage 1's best 1,000 rank at most 64th after this stage with biocap's
+(docs/decisions/15-fingerprint-search-cascade.md): mates inside stage 1's best 1,000 rank at most 64th after this stage with biocap's
 extractor (179th, 211th before) and the mate beats all 39 other real fingers for 97.0% of
 probes (88.0% before).
 """

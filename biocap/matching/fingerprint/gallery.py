@@ -30,14 +30,13 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-import struct
-import zlib
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
 from ...errors import InvalidDataError, TemplateFormatError
+from .. import array_file
 from . import mcc
 from ...plugins.contracts import Candidate, SearchResult
 from ...types import Modality
@@ -297,53 +296,20 @@ class FingerprintGallery:
         """Write the gallery to a versioned file (see docs/matching.md for the layout)."""
         arrays = {k: np.ascontiguousarray(v[:self._n]) for k, v in self._a.items()}
         arrays["ids"] = np.frombuffer("\n".join(self._ids).encode(), np.uint8)
-        entries, offset = [], 0
-        for name, arr in arrays.items():
-            entries.append({"name": name, "dtype": arr.dtype.str, "shape": list(arr.shape),
-                            "offset": offset, "nbytes": int(arr.nbytes),
-                            "crc32": zlib.crc32(arr.tobytes())})
-            offset += int(arr.nbytes)
         header = {"format": "biocap-fingerprint-gallery", "format_version": FORMAT_VERSION,
                   "matcher": self.comparator.name, "count": self._n,
                   "capacity_cylinders": self.capacity_cyl,
                   "mcc_params": dataclasses.asdict(self.comparator.params),
                   "shortlist_fraction": self.shortlist_fraction, "min_shortlist": self.min_shortlist,
-                  "cascade_fraction": self.cascade_fraction,
-                  "arrays": entries}
-        raw = json.dumps(header).encode()
-        tmp = Path(str(path) + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + struct.pack("<II", FORMAT_VERSION, len(raw)) + raw)
-            for arr in arrays.values():
-                f.write(arr.tobytes())
-        tmp.replace(path)  # never leave a half-written gallery under the real name
+                  "cascade_fraction": self.cascade_fraction}
+        array_file.write(path, MAGIC, FORMAT_VERSION, header, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "FingerprintGallery":
         path = Path(path)
-        try:
-            size = path.stat().st_size
-            f = open(path, "rb")
-        except OSError as exc:
-            raise InvalidDataError(f"cannot open gallery file {path}: {exc}") from exc
+        f, size, version, hlen = array_file.open_file(path, MAGIC, READABLE_VERSIONS, "fingerprint gallery",
+                                                      MAX_HEADER_BYTES)
         with f:
-            head = f.read(16)
-            if len(head) < 16 or head[:8] != MAGIC:
-                raise TemplateFormatError(f"{path} is not a biocap fingerprint gallery file",
-                                          field="magic", offset=0)
-            version, hlen = struct.unpack("<II", head[8:16])
-            if version not in READABLE_VERSIONS:
-                newer = version > max(READABLE_VERSIONS)
-                raise TemplateFormatError(
-                    f"{path} is gallery format version {version}; this biocap reads versions "
-                    f"{', '.join(map(str, READABLE_VERSIONS))}",
-                    field="format_version", offset=8,
-                    hint="upgrade biocap to read it" if newer else
-                    "re-enrol from the templates: no converter exists for that old version")
-            if hlen > min(MAX_HEADER_BYTES, size - 16):
-                raise TemplateFormatError(f"{path}: header length {hlen} is impossible "
-                                          f"(file has {size} bytes); the file is truncated or corrupt",
-                                          field="header_length", offset=12)
             try:
                 header = _MIGRATIONS.get(version, lambda h: h)(json.loads(f.read(hlen).decode()))
                 entries = {e["name"]: e for e in header["arrays"]}
@@ -400,25 +366,7 @@ class FingerprintGallery:
 
 
 def _read_array(f, path: Path, name: str, e: dict, base: int, size: int) -> np.ndarray:
-    try:
-        dtype = np.dtype(e["dtype"])
-        shape = tuple(int(x) for x in e["shape"])
-        offset, nbytes, crc = int(e["offset"]), int(e["nbytes"]), int(e["crc32"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TemplateFormatError(f"{path}: entry of array {name!r} is corrupt ({exc})", field=name) from exc
-    if dtype.str != np.dtype(_DTYPES[name]).str or any(s < 0 for s in shape):
-        raise TemplateFormatError(f"{path}: array {name!r} has type {dtype.str} shape {shape}",
-                                  field=name)
-    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes or offset < 0 \
-            or base + offset + nbytes > size:
-        raise TemplateFormatError(f"{path}: array {name!r} does not fit in the file; it is truncated "
-                                  "or corrupt", field=name, offset=base + offset)
-    f.seek(base + offset)
-    data = f.read(nbytes)
-    if len(data) != nbytes or zlib.crc32(data) != crc:
-        raise TemplateFormatError(f"{path}: array {name!r} fails its checksum; the file is corrupt",
-                                  field=name, offset=base + offset)
-    return np.frombuffer(data, dtype).reshape(shape).copy()
+    return array_file.read_array(f, path, name, e, base, size, _DTYPES[name])
 
 
 def _from_v1(header: dict) -> dict:

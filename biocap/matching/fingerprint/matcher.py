@@ -19,17 +19,17 @@ docs/matching.md for the algorithm and the reasons for choosing it.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-from ...errors import InvalidDataError, NoProvider, TemplateFormatError
+from ...errors import InvalidDataError, TemplateFormatError
 from ...templates.fingerprint.template import FingerprintTemplate
 from ...templates.formats import decode
 from ...types import Modality
+from ..calibration import FMR_TARGETS, impostor_table, load_table, threshold_at
 from . import mcc
 from .pairing import DEFAULT_PAIRING, PairingParams
 from .params import MATCHER_PARAMS, MAX_CYLINDERS, MAX_MINUTIAE, MIN_MINUTIAE  # noqa: F401
@@ -158,50 +158,20 @@ class MccMatcher:
     def threshold_for_fmr(self, fmr: float) -> float:
         """The lowest score threshold whose false match rate on the calibration impostors is at
         most `fmr` (accept when score >= threshold)."""
-        if not (isinstance(fmr, (int, float)) and 0 < fmr < 1):
-            raise InvalidDataError(f"FMR must be a number in (0, 1), got {fmr!r}")
-        rows = self.calibration()
-        lowest = rows[-1][0]
-        if fmr < lowest:
-            raise InvalidDataError(
-                f"FMR {fmr:g} is below what the calibration resolves ({lowest:g})",
-                hint="calibrate on more impostor comparisons (benchmarks/bench_fingerprint_matching.sh)")
-        fmrs = np.array([r[0] for r in rows])
-        thr = np.array([r[1] for r in rows])
-        k = int(np.searchsorted(-fmrs, -fmr, side="left"))  # first row with table fmr <= fmr
-        return float(thr[min(k, len(thr) - 1)])
+        return threshold_at(self.calibration(), fmr, remedy=_REMEDY)
 
 
 def load_calibration(path: Path) -> list[tuple[float, float]]:
     """(fmr, threshold) rows of a calibration table, FMR descending."""
-    try:
-        data = json.loads(Path(path).read_text())
-        rows = [(float(f), float(t)) for f, t in data["fmr_threshold"]]
-    except FileNotFoundError as exc:
-        raise NoProvider(f"calibration table {path} is missing",
-                         hint="run benchmarks/bench_fingerprint_matching.sh to make it") from exc
-    except (ValueError, KeyError, TypeError) as exc:
-        raise InvalidDataError(f"calibration table {path} is malformed: {exc}") from exc
-    if not rows:
-        raise InvalidDataError(f"calibration table {path} is empty")
-    rows.sort(key=lambda r: -r[0])
-    return rows
+    return load_table(path, remedy=_REMEDY)
 
 
 def calibration_table(impostor_scores: np.ndarray, matcher: str = "biocap-mcc",
                       source: str = "") -> dict:
-    """The JSON calibration table from impostor scores: for FMR targets down to 1/n, the lowest
-    threshold whose impostor acceptance rate is at most the target."""
-    s = np.sort(np.asarray(impostor_scores, np.float64))[::-1]
-    n = len(s)
-    if n < 100:
-        raise InvalidDataError(f"{n} impostor scores are too few to calibrate (need >= 100)")
-    rows = []
-    for fmr in [0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001, 5e-4, 2e-4, 1e-4, 5e-5, 2e-5, 1e-5]:
-        allowed = int(np.floor(fmr * n))  # impostors that may score at/above the threshold
-        if allowed < 1:
-            break
-        # threshold just above the (allowed+1)-th highest impostor score
-        thr = float(np.nextafter(s[allowed], np.inf))
-        rows.append([fmr, thr])
-    return {"matcher": matcher, "n_impostor": n, "source": source, "fmr_threshold": rows}
+    """The JSON calibration table from impostor scores: for FMR targets from 10% down to 1e-5
+    (and 1/n), the lowest threshold whose impostor acceptance rate is at most the target."""
+    rows = impostor_table(impostor_scores, FMR_TARGETS[:13])
+    return {"matcher": matcher, "n_impostor": len(impostor_scores), "source": source, "fmr_threshold": rows}
+
+
+_REMEDY = "rebuild it: benchmarks/bench_fingerprint_matching.sh verify"

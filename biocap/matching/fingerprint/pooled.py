@@ -4,7 +4,7 @@ An MCC cylinder (`mcc`) is 6 angular layers of 16 x 16 cells, 4 uint64 words a l
 (cell (i, j) at bit 16 i + j of the layer, little-endian). The first stage needs every cylinder of
 every finger within a few bytes each, so a layer is pooled to 8 x 8 cells: a pooled cell is set
 when any of its 4 cells is (OR pooling; a majority vote, at least 2 of 4, scored the same on real
-mates but emptied sparse cylinders: docs/matching.md). One uint64 per layer, pooled cell (r, c) at bit
+mates but emptied sparse cylinders: docs/decisions/15-fingerprint-search-cascade.md). One uint64 per layer, pooled cell (r, c) at bit
 8 r + c, computed with word operations only (no unpacking to one byte per bit), so rebuilding the
 codes of a 100,000-finger gallery on load stays cheap.
 """

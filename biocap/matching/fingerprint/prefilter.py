@@ -16,7 +16,7 @@ n_gallery), so |a & b| is 4 AND + popcount passes over long contiguous rows; the
 then read from a per-probe table indexed by (|b|, |a & b|) and the gate is a uint8 comparison: a
 handful of passes a pair.
 
-Measured on 40 real FVC mates + 9,960 synthetic fingers, 200 real probes (docs/matching.md): the
+Measured on 40 real FVC mates + 9,960 synthetic fingers, 200 real probes (docs/decisions/15-fingerprint-search-cascade.md): the
 former stage 1 (each finger's 30 most informative cylinders, layers 0 and 3 at full resolution)
 lost mates whose matching cylinders were not among those 30; seeing all 60 pooled cylinders moves
 the cascade's rank-1 from 95.5 to 96.5% with biocap's extractor (exhaustive 97.0%) and from 92.5
@@ -176,9 +176,8 @@ class CylinderPrefilter:
         cylinders, the most informative first, then each time the one farthest from those taken.
         Why: the most informative cylinders crowd the print's centre, so a mate enrolled from an
         impression that overlaps the probe elsewhere (shifted, partial) offered none of them a
-        counterpart; spread, as many cost the same and reach the overlap (session 4, 12 probe
-        cylinders, 100k, mates = impression 8: rank-1 93.5 -> 95.5%, exhaustive 96.5%;
-        docs/matching.md)."""
+        counterpart; spread, as many cost the same and reach the overlap
+        (docs/decisions/15-fingerprint-search-cascade.md)."""
         pick = spread_picks(np.bitwise_count(probe.bits).sum(-1, dtype=np.int64), probe.xyt[:, :2],
                             self.n_probe)
         a = np.ascontiguousarray(pooled_code(probe.bits[pick], self.layers))

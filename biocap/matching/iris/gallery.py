@@ -44,8 +44,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -56,6 +54,7 @@ from ...errors import InvalidDataError, TemplateFormatError
 from ...plugins.contracts import Candidate, SearchResult
 from ...templates.iris.template import IrisTemplate
 from ...types import Modality
+from .. import array_file
 from . import params
 from .calibration import distance_of, similarity, threshold_for_fmr
 from .hamming import as_words, masked_distances, normalize_hd, rotations
@@ -519,43 +518,17 @@ class IrisGallery:
             self._check_id(i)
         arrays = {"codes": np.ascontiguousarray(self.codes), "masks": np.ascontiguousarray(self.masks),
                   "ids": np.frombuffer("\n".join(self.ids).encode(), np.uint8)}
-        entries, offset = [], 0
-        for name, arr in arrays.items():
-            entries.append({"name": name, "dtype": arr.dtype.str, "shape": list(arr.shape),
-                            "offset": offset, "nbytes": int(arr.nbytes), "crc32": zlib.crc32(arr.tobytes())})
-            offset += int(arr.nbytes)
         header = {"format": "biocap-iris-gallery", "format_version": FILE_VERSION, "count": self._n,
-                  "params": {k: getattr(self, k) for k in _FILE_PARAMS}, "arrays": entries}
-        raw = json.dumps(header).encode()
-        tmp = Path(str(path) + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(FILE_MAGIC + struct.pack("<II", FILE_VERSION, len(raw)) + raw)
-            for arr in arrays.values():
-                f.write(arr.tobytes())
-        tmp.replace(path)
+                  "params": {k: getattr(self, k) for k in _FILE_PARAMS}}
+        array_file.write(path, FILE_MAGIC, FILE_VERSION, header, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "IrisGallery":
         """Read a gallery written by `save`; a damaged or edited file raises TemplateFormatError."""
         path = Path(path)
-        try:
-            size = path.stat().st_size
-            f = open(path, "rb")
-        except OSError as exc:
-            raise InvalidDataError(f"cannot open iris gallery file {path}: {exc}") from exc
+        f, size, version, hlen = array_file.open_file(path, FILE_MAGIC, (FILE_VERSION,), "iris gallery",
+                                                      MAX_HEADER_BYTES)
         with f:
-            head = f.read(16)
-            if len(head) < 16 or head[:8] != FILE_MAGIC:
-                raise TemplateFormatError(f"{path} is not a biocap iris gallery file", field="magic", offset=0)
-            version, hlen = struct.unpack("<II", head[8:16])
-            if version != FILE_VERSION:
-                raise TemplateFormatError(f"{path} is iris gallery format version {version}; this biocap "
-                                          f"reads version {FILE_VERSION}", field="format_version", offset=8,
-                                          hint="upgrade biocap to read it" if version > FILE_VERSION else
-                                          "re-enrol from the templates")
-            if hlen > min(MAX_HEADER_BYTES, size - 16):
-                raise TemplateFormatError(f"{path}: header length {hlen} is impossible (file has {size} "
-                                          "bytes); the file is truncated or corrupt", field="header_length", offset=12)
             try:
                 header = json.loads(f.read(hlen).decode())
                 params = header["params"]
@@ -599,21 +572,7 @@ _FILE_ARRAYS = {"codes": ("|u1", CODE_BYTES), "masks": ("|u1", CODE_BYTES), "ids
 
 
 def _read_array(f, path: Path, name: str, e: dict, base: int, size: int, dtype: str, width) -> np.ndarray:
-    try:
-        shape = tuple(int(x) for x in e["shape"])
-        offset, nbytes, crc = int(e["offset"]), int(e["nbytes"]), int(e["crc32"])
-        ok_dtype = np.dtype(e["dtype"]).str == np.dtype(dtype).str
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TemplateFormatError(f"{path}: entry of array {name!r} is corrupt ({exc})", field=name) from exc
-    if not ok_dtype or any(x < 0 for x in shape) or len(shape) != (1 if width is None else 2) \
-            or (width is not None and shape[1] != width):
-        raise TemplateFormatError(f"{path}: array {name!r} has type {e.get('dtype')} shape {shape}", field=name)
-    if int(np.prod(shape, dtype=np.int64)) != nbytes or offset < 0 or base + offset + nbytes > size:
-        raise TemplateFormatError(f"{path}: array {name!r} does not fit in the file; it is truncated or "
-                                  "corrupt", field=name, offset=base + offset)
-    f.seek(base + offset)
-    data = f.read(nbytes)
-    if len(data) != nbytes or zlib.crc32(data) != crc:
-        raise TemplateFormatError(f"{path}: array {name!r} fails its checksum; the file is corrupt",
-                                  field=name, offset=base + offset)
-    return np.frombuffer(data, np.uint8).reshape(shape).copy()
+    arr = array_file.read_array(f, path, name, e, base, size, dtype)
+    if arr.ndim != (1 if width is None else 2) or (width is not None and arr.shape[1] != width):
+        raise TemplateFormatError(f"{path}: array {name!r} has shape {arr.shape}", field=name)
+    return arr

@@ -2,12 +2,15 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+import json
+import struct
+import zlib
+from dataclasses import asdict, dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ...errors import InvalidDataError
+from ...errors import InvalidDataError, TemplateFormatError
 from ...types import Modality
 
 
@@ -81,3 +84,103 @@ class FingerprintTemplate:
         m["x"] *= f
         m["y"] *= f
         return m
+
+    def to_bytes(self) -> bytes:
+        """A versioned, checksummed byte string holding everything the template holds (minutiae
+        at full float32 precision, unlike the ISO/ANSI records); `from_bytes` reads it back."""
+        header = json.dumps({
+            "width": int(self.width), "height": int(self.height), "ppi": float(self.ppi),
+            "position": int(self.position), "view": int(self.view),
+            "impression_type": int(self.impression_type), "quality": _opt_int(self.quality),
+            "singular_points": [_tagged(asdict(p)) for p in self.singular_points],
+            "extended": _tagged(self.extended), "n_minutiae": len(self.minutiae)}).encode()
+        body = _MAGIC + struct.pack("<II", _VERSION, len(header)) + header \
+            + np.ascontiguousarray(self.minutiae).tobytes()
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "FingerprintTemplate":
+        """Read `to_bytes` output; anything damaged or of another version raises TemplateFormatError."""
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise InvalidDataError(f"from_bytes takes bytes, got {type(data).__name__}")
+        data = bytes(data)
+        if len(data) < 20 or data[:8] != _MAGIC:
+            raise TemplateFormatError("not a biocap fingerprint template", field="magic", offset=0)
+        if zlib.crc32(data[:-4]) != struct.unpack("<I", data[-4:])[0]:
+            raise TemplateFormatError("fingerprint template fails its checksum; it is damaged",
+                                      field="crc32", offset=len(data) - 4)
+        version, hlen = struct.unpack("<II", data[8:16])
+        if version != _VERSION:
+            raise TemplateFormatError(f"fingerprint template version {version}; this biocap reads "
+                                      f"{_VERSION}", field="version", offset=8)
+        if hlen > min(_MAX_HEADER, len(data) - 20):
+            raise TemplateFormatError(f"header length {hlen} is impossible", field="header_length", offset=12)
+        try:
+            h = json.loads(data[16:16 + hlen].decode())
+            n = int(h["n_minutiae"])
+            if n < 0 or len(data) != 16 + hlen + n * MINUTIA_DTYPE.itemsize + 4:
+                raise ValueError(f"{len(data)} bytes do not hold {n} minutiae")
+            minutiae = np.frombuffer(data, MINUTIA_DTYPE, n, 16 + hlen).copy()
+            points = [SingularPoint(**_untagged(p)) for p in h["singular_points"]]
+            return cls(minutiae, int(h["width"]), int(h["height"]), float(h["ppi"]), int(h["position"]),
+                       int(h["view"]), int(h["impression_type"]), _opt_int(h["quality"]), points,
+                       _untagged(h["extended"]))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise TemplateFormatError(f"fingerprint template header is corrupt ({exc})", field="header",
+                                      offset=16) from exc
+
+
+#: `to_bytes` layout: magic, version, header length, JSON header, minutiae (MINUTIA_DTYPE), CRC-32
+_MAGIC = b"BIOCAPFT"
+_VERSION = 1
+_MAX_HEADER = 1 << 20
+
+
+def _opt_int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
+def _tagged(v: Any) -> Any:
+    """JSON-ready form of template metadata that keeps bytes, tuples, arrays and non-str keys."""
+    if isinstance(v, (bytes, bytearray)):
+        return {"__bytes__": bytes(v).hex()}
+    if isinstance(v, np.ndarray):
+        return {"__ndarray__": [v.dtype.str, list(v.shape), np.ascontiguousarray(v).tobytes().hex()]}
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, tuple):
+        return {"__tuple__": [_tagged(x) for x in v]}
+    if isinstance(v, list):
+        return [_tagged(x) for x in v]
+    if isinstance(v, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in v):
+            return {k: _tagged(x) for k, x in v.items()}
+        return {"__dict__": [[_tagged(k), _tagged(x)] for k, x in v.items()]}
+    if v is None or isinstance(v, (bool, int, float, str)):
+        return v
+    raise InvalidDataError(f"template metadata of type {type(v).__name__} cannot be stored")
+
+
+def _untagged(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_untagged(x) for x in v]
+    if isinstance(v, dict):
+        if set(v) == {"__bytes__"}:
+            return bytes.fromhex(v["__bytes__"])
+        if set(v) == {"__ndarray__"}:
+            dtype, shape, hexdata = v["__ndarray__"]
+            if np.dtype(dtype).hasobject:
+                raise ValueError("object arrays are not stored")
+            return np.frombuffer(bytes.fromhex(hexdata), np.dtype(dtype)).reshape(shape).copy()
+        if set(v) == {"__tuple__"}:
+            return tuple(_untagged(x) for x in v["__tuple__"])
+        if set(v) == {"__dict__"}:
+            return {_hashable(_untagged(k)): _untagged(x) for k, x in v["__dict__"]}
+        return {k: _untagged(x) for k, x in v.items()}
+    return v
+
+
+def _hashable(k: Any) -> Any:
+    if isinstance(k, list):
+        raise ValueError("a list cannot be a dict key")
+    return k

@@ -45,7 +45,6 @@ def _v1_sample(row) -> CaptureRecord:
 
 
 def migrate_v1(store: "OfficeStore") -> None:
-    from .store import _now
     db = store._db
     db.execute("BEGIN EXCLUSIVE")
     try:
@@ -81,7 +80,7 @@ def migrate_v1(store: "OfficeStore") -> None:
                             store._mac("captures", new_id, capture.step, digest, body)))
                 store._audit("capture.put", f"{new_id}/{capture.step}",
                              {"digest": digest.hex(), "replaced": None, "migrated": True})
-            store._write_enrollment(new_id, tag, "finished", created_at, _now(), replaces, info,
+            store._write_enrollment(new_id, tag, "finished", created_at, store.now(), replaces, info,
                                     insert=False)
             store._audit("enrollment.finish", new_id, {"complete": True})
         for t in V1_TABLES:

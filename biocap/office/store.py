@@ -40,7 +40,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import InvalidDataError
 from ..types import Modality
-from .errors import MissingKeys, StoreDamaged, StoreError
+from .errors import SQLITE_ERRORS, MissingKeys, StoreDamaged, StoreError
 from .keys import KeyRing
 from .records import (CaptureRecord, EnrollmentInfo, ExceptionRecord, ResidentRecord,
                       decode_capture, encode_capture, json_default)
@@ -81,9 +81,7 @@ CREATE INDEX outbound_by_subject ON outbound(subject_tag);
 """
 
 OUTBOUND_STATES = ("queued", "sent", "accepted", "rejected")
-#: what the sqlite3 module raises on a damaged file: its own errors, and UnicodeDecodeError when
-#: an error message or a text value holds bytes that are not UTF-8
-SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
+
 
 
 class UnknownSubject(StoreError):
@@ -146,6 +144,8 @@ def _json(value: Any, what: str) -> bytes:
 
 class OfficeStore:
     """The office's encrypted enrollment store (see the module docstring for the design)."""
+
+    GENESIS = GENESIS
 
     def __init__(self, path: str | Path, *, keys: KeyRing | None = None, actor: str | None = None,
                  readonly: bool = False, verify_on_open: bool = True):
@@ -320,6 +320,10 @@ class OfficeStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @staticmethod
+    def now() -> str:
+        return _now()
 
     @property
     def schema_version(self) -> int:

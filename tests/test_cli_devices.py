@@ -89,7 +89,7 @@ def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys
     assert main(["demo", "--out", str(tmp_path), "--timeout", "3"]) == 0
     out = capsys.readouterr().out
     assert "fingerprint right_index" in out and "fingerprint left_index" in out
-    from biocap.store import EnrollmentStore  # encrypted; the demo's keys sit beside the store
+    from biocap.office.legacy import EnrollmentStore  # encrypted; the demo's keys sit beside the store
     with EnrollmentStore(tmp_path / "enrollment.sqlite") as store:
         (enrollment,) = store.enrollments()
         modalities = sorted(r["modality"] for r in store.samples(enrollment["id"]))

@@ -1,4 +1,4 @@
-"""The old EnrollmentStore API (kept for `biocap demo`) on the encrypted office store."""
+"""The old EnrollmentStore API (kept for `biocap demo`, now biocap.office.legacy) on the office store."""
 import os
 import subprocess
 import sys
@@ -9,7 +9,7 @@ import pytest
 
 from biocap.errors import InvalidDataError
 from biocap.quality.report import QualityReport
-from biocap.store import EnrollmentStore, StoreError
+from biocap.office.legacy import EnrollmentStore, StoreError
 from biocap.types import FingerPosition, IrisPosition, Modality, PenSeries, Sample
 
 
@@ -69,7 +69,7 @@ def test_process_killed_mid_transaction_keeps_earlier_data(tmp_path):
         store.add_enrollment("kept", _samples())
     script = textwrap.dedent(f"""
         import os
-        from biocap.store import EnrollmentStore
+        from biocap.office.legacy import EnrollmentStore
         store = EnrollmentStore({str(path)!r}).office
         store._db.execute("BEGIN IMMEDIATE")
         store._db.execute("DELETE FROM captures")

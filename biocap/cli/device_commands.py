@@ -229,7 +229,7 @@ DEMO_PLAN = (
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from ..store import EnrollmentStore
+    from ..office.legacy import EnrollmentStore
     sdk = make_sdk(args)
     _progress("discovering devices...")
     infos = sdk.devices()

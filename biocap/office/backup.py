@@ -21,7 +21,8 @@ from typing import Callable
 
 from .errors import StoreError
 from .keys import KeyRing
-from .store import SQLITE_ERRORS, SQLITE_MAGIC, OfficeStore
+from .errors import SQLITE_ERRORS
+from .store import SQLITE_MAGIC, OfficeStore
 
 BACKUP_SUFFIX = ".bcb"
 MANIFEST_FORMAT = "biocap-office-backup/1"

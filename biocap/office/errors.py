@@ -1,7 +1,13 @@
 """Errors of the office stage."""
 from __future__ import annotations
 
+import sqlite3
+
 from ..errors import BiocapError, InvalidDataError
+
+#: what the sqlite3 module raises on a damaged file: its own errors, and UnicodeDecodeError when
+#: an error message or a text value holds bytes that are not UTF-8
+SQLITE_ERRORS = (sqlite3.Error, UnicodeDecodeError)
 
 
 class StoreError(BiocapError):

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from ..errors import InvalidDataError
 from .errors import StoreError
 from .records import decode_capture
-from .sqlite_facts import GENESIS, SQLITE_ERRORS
+from .errors import SQLITE_ERRORS
 
 if TYPE_CHECKING:
     from .store import OfficeStore
@@ -69,7 +69,7 @@ def check_store(store: "OfficeStore", *, deep: bool = False, progress=None) -> l
     captures: dict[tuple[str, str], str] = {}
     exceptions: dict[tuple[str, str], str] = {}
     packages: dict[int, dict] = {}
-    prev = GENESIS
+    prev = store.GENESIS
     last_seq = 0
     for row in rows("SELECT seq, at, action, target, body, prev, hash, mac FROM audit ORDER BY seq"):
         seq, at, action, target, body, prev_col, digest, mac = row

@@ -16,7 +16,6 @@ import numpy as np
 
 from ..types import FingerPosition, IrisPosition, Modality, PenSeries, Sample
 from .records import CaptureRecord, encode_capture
-from .sqlite_facts import now_text as _now
 
 if TYPE_CHECKING:
     from .store import OfficeStore
@@ -81,7 +80,7 @@ def migrate_v1(store: "OfficeStore") -> None:
                             store._mac("captures", new_id, capture.step, digest, body)))
                 store._audit("capture.put", f"{new_id}/{capture.step}",
                              {"digest": digest.hex(), "replaced": None, "migrated": True})
-            store._write_enrollment(new_id, tag, "finished", created_at, _now(), replaces, info,
+            store._write_enrollment(new_id, tag, "finished", created_at, store.now(), replaces, info,
                                     insert=False)
             store._audit("enrollment.finish", new_id, {"complete": True})
         for t in V1_TABLES:

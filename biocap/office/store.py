@@ -29,6 +29,7 @@ import time
 import uuid as uuidlib
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -39,9 +40,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import InvalidDataError
 from ..types import Modality
-from .errors import MissingKeys, StoreDamaged, StoreError
+from .errors import SQLITE_ERRORS, MissingKeys, StoreDamaged, StoreError
 from .keys import KeyRing
-from .sqlite_facts import GENESIS, SQLITE_ERRORS, SQLITE_MAGIC, now_text  # noqa: F401 (re-exported)
 from .records import (CaptureRecord, EnrollmentInfo, ExceptionRecord, ResidentRecord,
                       decode_capture, encode_capture, json_default)
 
@@ -50,9 +50,11 @@ __all__ = ["OfficeStore", "StoreError", "StoreDamaged", "UnknownSubject", "Captu
 
 SCHEMA_VERSION = 2          # 1 = the plaintext EnrollmentStore of biocap <= 0.1 (migrated on open)
 APPLICATION_ID = 0x42494F43  # "BIOC": marks the file as a biocap store
+SQLITE_MAGIC = b"SQLite format 3\x00"
 MAX_SUBJECT_LEN = 256
 MAX_TEXT_LEN = 4096
 BUSY_TIMEOUT_S = 30.0        # a second writer (backup, sender) waits this long for the lock
+GENESIS = b"\x00" * 32       # previous hash of the first audit entry
 
 _SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL, mac BLOB);
@@ -79,8 +81,7 @@ CREATE INDEX outbound_by_subject ON outbound(subject_tag);
 """
 
 OUTBOUND_STATES = ("queued", "sent", "accepted", "rejected")
-#: what the sqlite3 module raises on a damaged file: its own errors, and UnicodeDecodeError when
-#: an error message or a text value holds bytes that are not UTF-8
+
 
 
 class UnknownSubject(StoreError):
@@ -102,7 +103,8 @@ class OutboundItem:
     result: dict[str, Any] | None
 
 
-_now = now_text
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 def _canon(*values: Any) -> bytes:
@@ -142,6 +144,8 @@ def _json(value: Any, what: str) -> bytes:
 
 class OfficeStore:
     """The office's encrypted enrollment store (see the module docstring for the design)."""
+
+    GENESIS = GENESIS
 
     def __init__(self, path: str | Path, *, keys: KeyRing | None = None, actor: str | None = None,
                  readonly: bool = False, verify_on_open: bool = True):
@@ -316,6 +320,10 @@ class OfficeStore:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+    @staticmethod
+    def now() -> str:
+        return _now()
 
     @property
     def schema_version(self) -> int:

@@ -1,4 +1,4 @@
-"""Compatibility: the old `EnrollmentStore` API on the encrypted office store.
+"""Compatibility: the old `EnrollmentStore` API (formerly `biocap.store`) on the office store.
 
 Kept for `biocap demo` until the demo moves to the station's enrollment session; new code uses
 `biocap.office.store.OfficeStore`. Keys come from `keys=`, else $BIOCAP_KEYS, else a key
@@ -11,12 +11,12 @@ import os
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import InvalidDataError
-from .office.errors import StoreError
-from .office.keys import KEYS_ENV, KeyRing
-from .office.records import CaptureRecord
-from .office.store import OfficeStore
-from .types import Sample
+from ..errors import InvalidDataError
+from ..types import Sample
+from .errors import StoreError
+from .keys import KEYS_ENV, KeyRing
+from .records import CaptureRecord
+from .store import OfficeStore
 
 __all__ = ["EnrollmentStore", "StoreError"]
 

@@ -39,7 +39,8 @@ def box_iou(a: FingerBox, b: FingerBox) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def simulated(n_slaps: int, persons: int, seed: int, missing_rate: float, overlay: Path | None):
+def simulated(n_slaps: int, persons: int, seed: int, missing_rate: float, overlay: Path | None,
+              progress=None):
     from biocap_vendor_sim.slaps import compose_slap
     from biocap_vendor_sim.sources_synthetic_fingerprint import RealisticFingerprintSource
     sources = [RealisticFingerprintSource(person=1000 + p, seed=seed) for p in range(persons)]
@@ -68,6 +69,15 @@ def simulated(n_slaps: int, persons: int, seed: int, missing_rate: float, overla
                                  "iou": round(iou, 3)})
         if overlay is not None and k < 3:
             draw_overlay(image, seg, overlay / f"slap_sim_{k}_{slap}.png", truth)
+        if progress is not None and ((k + 1) % 25 == 0 or k + 1 == n_slaps):
+            progress(_summary(k + 1, persons, seed, missing_rate, n_missing_slaps, ious, numbered,
+                              missing_ok, seg_times, failures))
+    return _summary(n_slaps, persons, seed, missing_rate, n_missing_slaps, ious, numbered,
+                    missing_ok, seg_times, failures)
+
+
+def _summary(n_slaps, persons, seed, missing_rate, n_missing_slaps, ious, numbered, missing_ok,
+             seg_times, failures) -> dict:
     ious = np.array(ious)
     return {
         "slaps": n_slaps, "fingers": int(len(ious)), "persons": persons, "seed": seed,
@@ -158,13 +168,25 @@ def main(argv=None) -> int:
     ap.add_argument("--out", type=Path, default=RESULTS / "slap_segmentation.json")
     args = ap.parse_args(argv)
     t0 = time.time()
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    real = real_slap(args.overlay)
+
+    def progress(sim: dict) -> None:  # the report so far: a long run can be read early
+        args.out.write_text(json.dumps({
+            "command": "benchmarks/bench_slap_segmentation.py " + " ".join(sys.argv[1:]),
+            "slaps_asked": args.slaps, "simulated": sim, "real": real,
+            "wall_s": round(time.time() - t0, 1)}, indent=1))
+        print(f"{sim['slaps']} slaps: IoU>=0.8 {sim['iou_ge_0_8']}, numbers "
+              f"{sim['finger_number_right']}, missing {sim['missing_fingers_named_exactly_per_slap']}",
+              file=sys.stderr, flush=True)
+
     report = {"command": "benchmarks/bench_slap_segmentation.py " + " ".join(sys.argv[1:]),
-              "simulated": simulated(args.slaps, args.persons, args.seed, args.missing_rate, args.overlay),
-              "real": real_slap(args.overlay),
+              "slaps_asked": args.slaps, "real": real,
+              "simulated": simulated(args.slaps, args.persons, args.seed, args.missing_rate,
+                                     args.overlay, progress),
               "nfseg": "not reachable: nbis-py 0.1.3 (the reference extra) exposes mindtct, "
                        "bozorth3 and NFIQ 2 but not NFSEG; no side-by-side time taken"}
     report["wall_s"] = round(time.time() - t0, 1)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1))
     sim = report["simulated"]
     print(json.dumps({k: v for k, v in sim.items() if k != "failures"}, indent=1))

@@ -48,3 +48,10 @@ def test_empty_glass_finds_nothing_and_bad_input_is_refused():
         segment_slap(Sample(blank, 500, Modality.FINGERPRINT, position=2))
     with pytest.raises(InvalidSample):
         segment_slap(blank)
+
+
+def test_declared_exceptions_name_the_fingers_found():
+    source = make_source("fingerprint-synthetic")
+    image, truth = slaps.compose_slap(source, 13, np.random.default_rng(2), missing=(2,))
+    seg = segment_slap(Sample(image, 500, Modality.FINGERPRINT, position=13), expected=(3, 4, 5))
+    assert [f.position for f in seg.fingers] == [3, 4, 5] and seg.missing == (2,)

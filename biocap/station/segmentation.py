@@ -42,12 +42,14 @@ TEXTURE_FACTOR = 2.5  # print: ridge contrast this many times the glass's noise 
 TEXTURE_MIN = 3.0  # ... and at least this many grey levels above it ...
 OTSU_SHARE = 0.6  # ... and above this share of Otsu's print/background split (paper grain)
 OPEN_PX = 7  # map px (1.4 mm): removes strokes, letters and specks, never a fingertip
+BAND_PX = 17  # map px (3.5 mm): taller than a caption's text line, shorter than any fingertip
 SCALE = 4  # the map is a quarter of 500 ppi: ridges (10 px) average out, fingers stay 60+ px wide
 MIN_TIP_AREA_MM2 = 40.0  # a fingertip prints far more (a little finger ~ 150 mm2); less is dirt
 TIP_WIDTH_MM = 15.0  # a typical fingertip width: the yardstick for splitting and chaining ...
 TIP_WIDTH_RANGE_MM = (8.0, 20.0)  # ... measured on each slap within this range
 SPLIT_WIDTH = 1.55  # a blob wider than this many fingertip widths holds touching fingers ...
 SPLIT_VALLEY = 0.6  # ... when its column count dips below this share of both shoulders
+MIN_TEXTURE_SHARE = 0.5  # share of a fingertip blob that is ridge texture before filling
 MIN_TIP_SHARE = 0.35  # a fingertip prints at least this share of the largest one's area
 # (a little finger ~0.65 of an index); smaller blobs are fragments or dirt
 CHAIN_OFFSET = 0.5  # a blob belongs to a finger when it lies within this share of the
@@ -140,8 +142,11 @@ class _Finger:
     box: FingerBox | None = None  # on the map
 
 
-def segment_slap(sample: Sample, *, slap: int | None = None) -> SlapSegmentation:
-    """Segment a 4-4-2 slap (`sample.position` 13, 14 or 15 unless `slap` says)."""
+def segment_slap(sample: Sample, *, slap: int | None = None,
+                 expected: tuple[int, ...] | None = None) -> SlapSegmentation:
+    """Segment a 4-4-2 slap (`sample.position` 13, 14 or 15 unless `slap` says). `expected`:
+    the fingers that should print (declared exceptions left out); when exactly that many are
+    found they take those names in the slap's order."""
     if not isinstance(sample, Sample):
         raise InvalidSample(f"segment_slap takes a Sample, got {type(sample).__name__}")
     if sample.modality is not Modality.FINGERPRINT:
@@ -156,7 +161,12 @@ def segment_slap(sample: Sample, *, slap: int | None = None) -> SlapSegmentation
         image, None, fx=to_work, fy=to_work,
         interpolation=cv2.INTER_AREA if to_work < 1 else cv2.INTER_LINEAR)
     fingers, extra, notes = _find_fingers(work, len(SLAP_ORDER[slap]))
-    named, missing = _name(fingers, slap, work.shape[1] // SCALE)
+    order = SLAP_ORDER[slap]
+    if expected is not None and 0 < len(fingers) == len(set(expected) & set(order)) < len(order):
+        keep = [p for p in order if p in set(expected)]
+        named, missing = list(zip(keep, fingers)), [p for p in order if p not in keep]
+    else:
+        named, missing = _name(fingers, slap, work.shape[1] // SCALE)
     out = []
     px_mm = WORK_PPI / 25.4 / SCALE  # map pixels per mm
     for position, finger in named:
@@ -175,7 +185,7 @@ def segment_slap(sample: Sample, *, slap: int | None = None) -> SlapSegmentation
 
 
 # --- 1-3: foreground, blobs, fingers -----------------------------------------------------------
-def _foreground(work: np.ndarray) -> np.ndarray:
+def _foreground(work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Print = ridge texture: the local contrast of ridges and valleys (at half resolution,
     where a ridge period is still ~5 px) well above the glass's own noise; on the map."""
     half = cv2.resize(work, (work.shape[1] // 2, work.shape[0] // 2),
@@ -190,15 +200,22 @@ def _foreground(work: np.ndarray) -> np.ndarray:
     otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     otsu = float(otsu) * max(float(energy.max()), 1e-6) / 255.0
     level = max(TEXTURE_FACTOR * glass, glass + TEXTURE_MIN, OTSU_SHARE * otsu)
-    mask = (energy > level).astype(np.uint8)
-    k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    # an opening wider than a pen stroke or a letter (ink cards carry text and handwriting)
-    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, cv2.getStructuringElement(
+    raw = (energy > level).astype(np.uint8)
+    # an opening wider than a pen stroke or a letter (ink cards carry text and handwriting) ...
+    mask = cv2.morphologyEx(raw, cv2.MORPH_OPEN, cv2.getStructuringElement(
         cv2.MORPH_ELLIPSE, (OPEN_PX, OPEN_PX)))
-    mask = cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k3)
-    # fill holes (a dry patch or a scar inside a print is still print)
+    # ... and a vertical one: a line of printed text (a caption band) is far shorter than a
+    # fingertip is tall
+    mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((BAND_PX, 1), np.uint8))
+    k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
+    return _fill_holes(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k3)), raw
+
+
+def _fill_holes(mask: np.ndarray) -> np.ndarray:
+    """A dry patch or a scar inside a print is still print."""
     inv = np.pad(1 - mask, 1, constant_values=1)
     cv2.floodFill(inv, None, (0, 0), 2)
+    mask = mask.copy()
     mask[inv[1:-1, 1:-1] == 1] = 1
     return mask
 
@@ -260,7 +277,7 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
     px_mm = WORK_PPI / 25.4 / SCALE
     tip_w = TIP_WIDTH_MM * px_mm
     min_area = int(MIN_TIP_AREA_MM2 * px_mm ** 2)
-    mask = _foreground(work)
+    mask, raw = _foreground(work)
     found = _blobs(mask, min_area // 3)
     tip_w = _tip_width(found, min_area, tip_w, px_mm)
     blobs = []
@@ -286,6 +303,9 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
                 break
         if not joined and blob.area >= min_area:
             fingers.append(_Finger(blob))
+    # a fingertip is ridge texture through and through; strokes and letters whose loops were
+    # filled are texture only along the strokes
+    fingers = [f for f in fingers if raw[f.tip.ys, f.tip.xs].mean() >= MIN_TEXTURE_SHARE]
     if fingers:
         largest = max(f.tip.area for f in fingers)
         fingers = [f for f in fingers if f.tip.area >= MIN_TIP_SHARE * largest]

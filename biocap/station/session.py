@@ -427,9 +427,9 @@ class EnrollmentSession:
                 raise SessionError(f"step {step.id}: a slap is one image, got {len(samples)}")
             slap = samples[0]
             t0 = time.process_time()
-            seg = segment_slap(slap, slap=step.positions[0])
-            self._time("segment", t0, times)
             expected = set(self.remaining(step))
+            seg = segment_slap(slap, slap=step.positions[0], expected=tuple(expected))
+            self._time("segment", t0, times)
             for p in seg.missing:
                 if p in expected:
                     problems.append(Problem("not_found", f"{_finger(p)} not found in the slap: "

@@ -27,11 +27,12 @@ sleep 5
 COMMON="--residents $N --offices 4 --duplicates $DUPS --new $NEW --exhaustive-sample 40"
 # 1. external scheduler, two workers
 $BIN/biocap bench dedup $COMMON --scheduler "$SCHED" --json $OUT/dedup_cluster.json > /dev/null
-# 2. the same, one worker killed 30 s into the run (SIGKILL); a third joins 20 s later
-VICTIM=$(start_worker w3)
+# 2. the same with a third worker, and one worker that serves a shard killed (SIGKILL) 30 s into
+#    the run (its shards move to the others); a fourth joins later (shards move to it)
+start_worker w3 > /dev/null
 sleep 5
-( sleep 70; start_worker w4 > /dev/null ) &
-$BIN/biocap bench dedup $COMMON --scheduler "$SCHED" --kill-worker "$VICTIM" --kill-after 30 \
+( sleep 90; start_worker w4 > /dev/null ) &
+$BIN/biocap bench dedup $COMMON --scheduler "$SCHED" --kill-worker auto --kill-after 30 \
     --json $OUT/dedup_cluster_kill.json > /dev/null
 # 3. local cluster, the service killed (SIGKILL) and started again 40 s into the run
 $BIN/biocap bench dedup $COMMON --restart-after 40 --json $OUT/dedup_restart.json > /dev/null

@@ -351,6 +351,25 @@ def _centre_cpu(service_pid: int | None, external: bool = False) -> float:
     return total
 
 
+def _busy_worker(url: str) -> int | None:
+    """PID of a Dask worker process on this machine that serves a shard now (from the centre's
+    shard assignment in /metrics and the worker's listening port)."""
+    import psutil
+
+    m = _get_json(f"{url}/metrics") or {}
+    ports = {int(a.rsplit(":", 1)[1]) for a in (m.get("shard_assignment") or {}).values()}
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = " ".join(p.info.get("cmdline") or [])
+        if "dask" not in cmd or "worker" not in cmd:
+            continue
+        try:
+            if any(c.status == psutil.CONN_LISTEN and c.laddr.port in ports for c in p.net_connections("tcp")):
+                return p.pid
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
+
+
 def _start_service(data: Path, port: int, scheduler: str | None, log_path: Path) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "biocap.cli", "centre", "serve", "--data", str(data), "--port", str(port)]
     if scheduler:
@@ -469,15 +488,18 @@ def run(args) -> dict:
             time.sleep(0.05)
         cpu_before = _centre_cpu(svc.pid, bool(args.scheduler))
         cpu_lost = 0.0  # CPU of a service process tree killed mid-run (counted, not forgotten)
-        killed = restarted = None
+        killed = restarted = victim = None
         while any(p.is_alive() for p in procs):
             now = time.time()
             if args.kill_worker and killed is None and now - t_start >= args.kill_after:
-                try:
-                    os.kill(int(args.kill_worker), signal.SIGKILL)
-                    killed = round(now - t_start, 1)
-                except ProcessLookupError:
-                    killed = -1
+                pid = int(args.kill_worker) if args.kill_worker != "auto" else _busy_worker(url_service)
+                if pid:
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                        killed = round(now - t_start, 1)
+                        victim = pid
+                    except ProcessLookupError:
+                        killed = -1
             if args.restart_after and restarted is None and now - t_start >= args.restart_after:
                 cpu_lost += _centre_cpu(svc.pid, False)
                 os.killpg(svc.pid, signal.SIGKILL)
@@ -583,6 +605,7 @@ def run(args) -> dict:
         "office_answers": {s: sum(1 for e in logs if e["status"] == s) for s in {e["status"] for e in logs}},
         "office_attempts": sum(e["attempts"] for e in logs),
         "worker_killed_at_s": killed,
+        "worker_killed_pid": victim,
         "service_restarted_at_s": restarted,
         "scheduler": args.scheduler or "local cluster (2 workers)",
         "network_stub": {"drop": args.drop, "delay_ms": args.delay_ms},

@@ -288,6 +288,7 @@ class Centre:
                 "throughput_residents_per_s": round(self.throughput(), 3),
                 "latency_ms_p50": pct(0.5), "latency_ms_p99": pct(0.99),
                 "shard_moves": self.dedup.shard_moves, "retried_batches": self.dedup.retried_batches,
+                "shard_assignment": {str(k): v for k, v in self.dedup._assignment.items()},
                 "shards": self.db.shards, "uptime_s": round(time.time() - self.started_at, 1)}
 
     # --- de-duplication -------------------------------------------------------------------------

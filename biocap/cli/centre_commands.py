@@ -38,7 +38,7 @@ def register_bench_dedup(kinds: argparse._SubParsersAction) -> None:
                    help="where generated populations and prebuilt galleries are kept (never the repo)")
     p.add_argument("--drop", type=float, default=0.05, help="share of connections the network stub drops")
     p.add_argument("--delay-ms", type=float, default=30.0, help="largest delay the stub adds")
-    p.add_argument("--kill-worker", help="PID of a Dask worker to kill mid-run (SIGKILL)")
+    p.add_argument("--kill-worker", help="PID of a Dask worker to kill mid-run (SIGKILL), or \"auto\": one that serves a shard")
     p.add_argument("--kill-after", type=float, default=20.0, help="seconds into the run for --kill-worker")
     p.add_argument("--restart-after", type=float, help="kill and restart the service this many seconds in")
     p.add_argument("--exhaustive-sample", type=int, default=40,

@@ -10,7 +10,7 @@ PLUGINS := plugins/vendor_sim $(wildcard plugins/nb1010) $(wildcard plugins/aes3
 $(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,reference,plot,distributed]" $(foreach p,$(PLUGINS),-e $(p))
+	$(PY) -m pip install -q -e ".[dev,reference,plot,distributed,face]" $(foreach p,$(PLUGINS),-e $(p))
 	touch $(STAMP)
 
 install: $(STAMP)

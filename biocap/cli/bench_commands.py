@@ -18,6 +18,8 @@ RUNNERS = {
     ("search", "fingerprint"): "biocap.evaluation.bench_search_fingerprint:run",
     ("verify", "iris"): "biocap.evaluation.bench_iris:run_verify",
     ("search", "iris"): "biocap.evaluation.bench_iris:run_search",
+    ("verify", "face"): "biocap.evaluation.bench_face:run_verify",
+    ("quality", "face"): "biocap.evaluation.bench_face:run_quality",
 }
 
 
@@ -32,7 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        choices=sorted({m for k, m in RUNNERS if k == kind}))
         p.add_argument("--dataset", type=Path, help="dataset folder")
         p.add_argument("--layout", default="fvc",
-                       help="fvc | casia-iris | mmu2 | manifest (see biocap.evaluation.datasets)")
+                       help="fvc | casia-iris | mmu2 | lfw-folders | manifest (see biocap.evaluation.datasets)")
         p.add_argument("--ppi", type=float, help="resolution of the dataset's images")
         p.add_argument("--reference", help="compute a reference in the same run (nfiq2, nbis)")
         p.add_argument("--json", type=Path, help="write the figures to this file")

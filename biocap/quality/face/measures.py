@@ -60,7 +60,10 @@ def pose_degrees(face: FaceDetection) -> tuple[float, float, float]:
     v = v * np.cos(yaw)  # the measured IED shrinks by cos(yaw); the nose drop does not
     r = np.hypot(P.NOSE_DROP, P.NOSE_DEPTH)
     alpha = np.arctan2(P.NOSE_DEPTH, P.NOSE_DROP)
-    pitch = np.arccos(np.clip(v / r, -1.0, 1.0)) - alpha
+    if v <= r:
+        pitch = np.arccos(max(v / r, -1.0)) - alpha
+    else:  # nose lower than the model allows: carry on linearly (chin far down)
+        pitch = -alpha - (v - r) / r
     return float(np.degrees(yaw)), float(np.degrees(pitch)), float(np.degrees(roll))
 
 
@@ -163,13 +166,14 @@ def visibility(crop: np.ndarray) -> tuple[float, float]:
     """(eyes, mouth): gradient energy of the eye / mouth regions relative to the inner face's.
     A hand, a scarf, a mask or dark glasses leave a flat region."""
     energy = _grad_energy(crop)
-    face = float(_inner_face(energy).mean()) + 1e-6
+    face = float(np.median(_inner_face(energy))) + 1e-6
     cx, ey = _canon_points()
     k = P.CANON_IED
-    eyes = [energy[int(ey - 0.15 * k):int(ey + 0.15 * k), int(ex - 0.22 * k):int(ex + 0.22 * k)].mean()
+    # the median: a cover's edges may cross the box, its flat inside fills most of it
+    eyes = [np.median(energy[int(ey - 0.12 * k):int(ey + 0.12 * k), int(ex - 0.2 * k):int(ex + 0.2 * k)])
             for ex in (cx - _EYE_DX, cx + _EYE_DX)]
     top = ey + P.NOSE_DROP * k
-    mouth = energy[int(top + 0.2 * k):int(top + 0.7 * k), int(cx - 0.35 * k):int(cx + 0.35 * k)].mean()
+    mouth = np.median(energy[int(top + 0.2 * k):int(top + 0.7 * k), int(cx - 0.35 * k):int(cx + 0.35 * k)])
     return float(min(eyes)) / face, float(mouth) / face
 
 
@@ -222,7 +226,8 @@ def components(grey: np.ndarray, faces: list[FaceDetection]) -> dict[str, Compon
     single_face)."""
     out: dict[str, Component] = {}
     n = len(faces)
-    out["single_face"] = Component("single_face", float(n), 100.0 if n == 1 else 0.0, "== 1", n == 1)
+    out["single_face"] = Component("single_face", float(n), 100.0 if n == 1 else 0.0, "== 1",
+                                   bool(n == 1))
     if not faces:
         return out
     face = faces[0]
@@ -230,7 +235,8 @@ def components(grey: np.ndarray, faces: list[FaceDetection]) -> dict[str, Compon
     ied = face.inter_eye_distance
 
     def put(name, raw, score, limit=None, ok=None):
-        out[name] = Component(name, float(raw), float(np.clip(score, 0, 100)), limit, ok)
+        out[name] = Component(name, float(raw), float(np.clip(score, 0, 100)), limit,
+                              None if ok is None else bool(ok))
 
     put("inter_eye_distance", ied, ramp(ied, P.IED_POINTS), ">= 90", ied >= 90)
     x0, y0, x1, y1 = head_box(face)
@@ -250,7 +256,7 @@ def components(grey: np.ndarray, faces: list[FaceDetection]) -> dict[str, Compon
     values = inner.astype(np.float32) / 255.0
     mean, std = float(values.mean()), float(values.std())
     put("luminance_mean", mean, ramp(mean, P.LUM_MEAN_POINTS), "0.3-0.75", 0.3 <= mean <= 0.75)
-    put("luminance_variance", std, ramp(std, P.LUM_STD_POINTS), ">= 0.1", std >= 0.1)
+    put("luminance_variance", std, ramp(std, P.LUM_STD_POINTS), ">= 0.06", std >= 0.06)
     under = float((inner <= P.UNDER_LEVEL).mean())
     over = float((inner >= P.OVER_LEVEL).mean())
     put("under_exposure", under, 100 * (1 - under / P.EXPOSED_ZERO_SHARE), "<= 0.05", under <= 0.05)
@@ -265,7 +271,7 @@ def components(grey: np.ndarray, faces: list[FaceDetection]) -> dict[str, Compon
     put("illumination_uniformity", uni, ramp(uni, P.UNIFORMITY_POINTS), ">= 0.8", uni >= 0.8)
     clutter = background_clutter(grey, face)
     if clutter is None:
-        put("background_uniformity", float("nan"), 0.0, "background visible", False)
+        put("background_uniformity", -1.0, 0.0, "background visible (-1: none)", False)
     else:
         put("background_uniformity", clutter, 100 * np.exp(-clutter / P.BACKGROUND_SCALE),
             "<= 4", clutter <= 4)

@@ -54,8 +54,8 @@ SHARPNESS_HALF = 0.12
 #: face luminance mean (0-1): 100 over 0.35-0.65 (dark to light skin well exposed), 0 at 0.1 and
 #: 0.95 (ISO/IEC 29794-5 favours a balanced exposure; OFIQ maps the mean through a similar tent)
 LUM_MEAN_POINTS = ((0.1, 0.0), (0.35, 100.0), (0.65, 100.0), (0.95, 0.0))
-#: face luminance standard deviation (0-1): 0 when flat (0.02), 100 at 0.18 and above
-LUM_STD_POINTS = ((0.02, 0.0), (0.18, 100.0))
+#: face luminance standard deviation (0-1): 0 when flat (0.02), 100 at 0.12 and above
+LUM_STD_POINTS = ((0.02, 0.0), (0.12, 100.0))
 #: grey levels at or below which a face pixel is under-exposed / at or above which over-exposed
 UNDER_LEVEL, OVER_LEVEL = 25, 247
 #: share of under- or over-exposed face pixels that gives a score of 0

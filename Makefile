@@ -29,6 +29,7 @@ bench: $(STAMP)
 	benchmarks/bench_fingerprint_matching.sh
 	$(PY) benchmarks/bench_synthetic_fingerprint.py --seed 7
 	benchmarks/bench_iris.sh
+	benchmarks/bench_face.sh
 
 clean:
 	rm -rf $(VENV) demo-output

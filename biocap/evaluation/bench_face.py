@@ -101,8 +101,7 @@ def _dlib_reference(images) -> Embeddings:
 
 
 def pair_scores(emb: Embeddings, subjects: list[str]):
-    """(genuine, impostor, genuine pairs (a, b), failed-genuine count) over all pairs: scores
-    of enrolled pairs; a pair with a failed image is listed in `failed`."""
+    """Every unordered pair (a < b): (scores, same subject, both enrolled, (a, b) indices)."""
     s = (1.0 + emb.vectors @ emb.vectors.T) / 2.0
     subj = np.array(subjects)
     iu = np.triu_indices(len(subjects), 1)

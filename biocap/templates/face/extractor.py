@@ -18,9 +18,12 @@ from ...quality.face.detection import FaceDetection, detect_faces
 from ...types import Modality, Sample
 from .template import FaceTemplate
 
-#: replicated border added on each side (fraction of the side) when no face is found at first:
-#: LFW-style tight crops cut the head, which the HOG detector needs to see whole
+#: replicated border added on each side (fraction of the side) when no face is found at first,
+#: or the face found touches the border: LFW-style tight crops cut the head, which the HOG
+#: detector and the 5-point predictor need to see whole
 PAD_FRACTION = 0.5
+#: a face box closer than this share of its width to an image edge counts as cut by the crop
+EDGE_MARGIN = 0.1
 #: dlib's chip padding around the aligned face (dlib's default, what the model was trained with)
 CHIP_PADDING = 0.25
 
@@ -43,17 +46,29 @@ def find_face(grey: np.ndarray, colour: np.ndarray | None = None
     """The largest face, padding a tight crop if needed: (face, grey, colour) in the
     coordinates of the (possibly padded) images."""
     faces = detect_faces(grey)
-    if not faces:
+    if not faces or _touches_edge(faces[0], grey.shape):
         h, w = grey.shape
         py, px = int(h * PAD_FRACTION), int(w * PAD_FRACTION)
         grey = cv2.copyMakeBorder(grey, py, py, px, px, cv2.BORDER_REPLICATE)
         if colour is not None:
             colour = cv2.copyMakeBorder(colour, py, py, px, px, cv2.BORDER_REPLICATE)
-        faces = detect_faces(grey)
+        faces = detect_faces(grey) or [_shifted(f, px, py) for f in faces]
         if not faces:
             raise InvalidSample("no face found in the image",
                                 hint="the subject must face the camera, whole head in the picture")
     return faces[0], grey, colour
+
+
+def _touches_edge(face: FaceDetection, shape: tuple[int, int]) -> bool:
+    x, y, w, h = face.box
+    m = EDGE_MARGIN * w
+    return x < m or y < m or x + w > shape[1] - m or y + h > shape[0] - m
+
+
+def _shifted(face: FaceDetection, dx: int, dy: int) -> FaceDetection:
+    x, y, w, h = face.box
+    return FaceDetection((x + dx, y + dy, w, h), face.score,
+                         face.landmarks + np.float32([dx, dy]))
 
 
 def descriptor(rgb: np.ndarray, face: FaceDetection) -> np.ndarray:

@@ -202,3 +202,21 @@ def test_bench_verify_cli_on_a_small_lfw_subset(lfw, tmp_path):
             "compare_per_s"} <= set(r)
     assert r["n_genuine"] == 12 and r["n_impostor"] == 16 and r["fte"] == 0
     assert r["eer"] <= 0.1
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(8, 300), st.integers(8, 300), st.integers(0, 2**32 - 1))
+def test_quality_and_extraction_never_crash_on_arbitrary_images(h, w, seed):
+    rng = np.random.default_rng(seed)
+    image = cv2.GaussianBlur(rng.integers(0, 256, (h, w), dtype=np.uint8), (0, 0), rng.uniform(0.5, 4))
+    sample = Sample(image, 100, Modality.FACE)
+    try:
+        r = FaceQuality().assess(sample)
+        assert r.score is not None and 0 <= r.score <= 100
+        json.dumps(r.to_json(), allow_nan=False)
+    except InvalidSample:
+        assert min(h, w) < 32
+    try:  # noise rarely holds a face; either way a template or the clear error
+        assert isinstance(FaceExtractor().extract(sample), FaceTemplate)
+    except InvalidSample:
+        pass

@@ -127,11 +127,11 @@ def detect_faces(image: np.ndarray, *, thorough: bool = False) -> list[FaceDetec
     grey = np.ascontiguousarray(grey)
     with _LOCK:  # dlib objects are not documented thread-safe
         boxes = _pass(detector, grey, P.DETECT_COARSE_SIDE)
-        if thorough or not boxes:
-            if max(h, w) > P.DETECT_COARSE_SIDE * 1.2:
-                for b in _pass(detector, grey, min(P.DETECT_FINE_SIDE, max(h, w) * 2)):
-                    if all(_overlap(b, k) < 0.3 for k in boxes):
-                        boxes.append(b)
+        fine_side = min(P.DETECT_FINE_SIDE, max(h, w) * 2)  # small images: up to x2, as dlib's upsample
+        if (thorough or not boxes) and fine_side > P.DETECT_COARSE_SIDE * 1.2:
+            for b in _pass(detector, grey, fine_side):
+                if all(_overlap(b, k) < 0.3 for k in boxes):
+                    boxes.append(b)
         boxes.sort(key=lambda b: -b[2] * b[3])
         if boxes:
             biggest = boxes[0][2]

@@ -12,7 +12,7 @@ $(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 	$(PY) -m pip install -q --upgrade pip
 	# editable_mode=compat: a path entry, not an import hook, so a folder named `biocap` beside a
 	# user's script cannot shadow the package (the hook loses to any namespace folder on the path)
-	$(PY) -m pip install -q --config-settings editable_mode=compat -e ".[dev,reference,plot,distributed,centre]" $(foreach p,$(PLUGINS),-e $(p))
+	$(PY) -m pip install -q --config-settings editable_mode=compat -e ".[dev,reference,plot,distributed,centre,face]" $(foreach p,$(PLUGINS),-e $(p))
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -37,6 +37,7 @@ bench: $(STAMP)
 	benchmarks/bench_fingerprint_matching.sh
 	$(PY) benchmarks/bench_synthetic_fingerprint.py --seed 7
 	benchmarks/bench_iris.sh
+	benchmarks/bench_face.sh
 
 clean:
 	rm -rf $(VENV) demo-output

@@ -21,18 +21,21 @@ def _instances(*targets: str) -> list:
 def biocap_quality_providers():
     return _instances("biocap.quality.fingerprint:FingerprintQuality",
                       "biocap.quality.iris:IrisQuality",
-                      "biocap.quality.signature:SignatureQuality")
+                      "biocap.quality.signature:SignatureQuality",
+                      "biocap.quality.face:FaceQuality")
 
 
 @hookimpl
 def biocap_extractors():
     return _instances("biocap.templates.fingerprint:FingerprintExtractor",
                       "biocap.templates.iris:IrisExtractor",
-                      "biocap.templates.signature:SignatureExtractor")
+                      "biocap.templates.signature:SignatureExtractor",
+                      "biocap.templates.face:FaceExtractor")
 
 
 @hookimpl
 def biocap_comparators():
     return _instances("biocap.matching.fingerprint:FingerprintComparator",
                       "biocap.matching.iris:IrisComparator",
-                      "biocap.matching.signature:SignatureComparator")
+                      "biocap.matching.signature:SignatureComparator",
+                      "biocap.matching.face:FaceComparator")

@@ -144,10 +144,15 @@ class Sample:
     device_quality: int | None = None  # the device's own score (0-100), reported apart from ours
     pen: PenSeries | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # optional RGB version of `image` (h, w, 3) uint8, for cameras that see colour (face): the face
+    # descriptor loses accuracy on grey (docs/decisions/18-face-colour.md); `image` stays its luma
+    colour: np.ndarray | None = None
 
     def __post_init__(self):
         self.modality = Modality(self.modality)
         validate_image(self.image)
+        if self.colour is not None:
+            validate_colour(self.colour, self.image.shape)
         low, high = SAMPLE_PPI_RANGE
         if not (isinstance(self.ppi, (int, float)) and np.isfinite(self.ppi) and low <= self.ppi <= high):
             raise InvalidSample(f"resolution {self.ppi!r} ppi is outside the {low:g}-{high:g} ppi a "
@@ -191,6 +196,20 @@ def validate_image(image: Any, *, what: str = "image") -> np.ndarray:
         raise InvalidSample(f"{what} of {w}x{h} pixels exceeds the {MAX_IMAGE_SIDE}-pixel side limit",
                             hint="crop or downsample the image before passing it")
     return image
+
+
+def validate_colour(colour: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """Check that `colour` is an (h, w, 3) uint8 RGB array of the grey image's `shape`."""
+    if not isinstance(colour, np.ndarray) or colour.dtype != np.uint8 or colour.ndim != 3 \
+            or colour.shape[2] != 3:
+        raise InvalidSample(f"colour image must be an (h, w, 3) uint8 RGB array, got "
+                            f"{getattr(colour, 'shape', type(colour).__name__)} "
+                            f"{getattr(colour, 'dtype', '')}".rstrip(),
+                            hint="pass colour=None for a grey-only camera")
+    if colour.shape[:2] != tuple(shape):
+        raise InvalidSample(f"colour image {colour.shape[1]}x{colour.shape[0]} does not match the "
+                            f"grey image {shape[1]}x{shape[0]}")
+    return colour
 
 
 @dataclass

@@ -84,8 +84,8 @@ def test_usb_recording_option_fails_clearly_without_the_module(tmp_path, capsys,
 @pytest.mark.slow
 def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys, monkeypatch):
     # the demo's own default without research data: fingers a matcher can tell apart
-    monkeypatch.setenv("BIOCAP_SIM_SOURCES", SYNTHETIC.replace("fingerprint-synthetic",
-                                                               "fingerprint-realistic"))
+    monkeypatch.setenv("BIOCAP_SIM_SOURCES", SYNTHETIC.replace(
+        "fingerprint-synthetic", "fingerprint-realistic").replace("face-synthetic", "face-realistic"))
     assert main(["demo", "--out", str(tmp_path), "--timeout", "3"]) == 0
     out = capsys.readouterr().out
     assert "fingerprint right_index" in out and "fingerprint left_index" in out
@@ -94,6 +94,13 @@ def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys
         (enrollment,) = store.enrollments()
         modalities = sorted(r["modality"] for r in store.samples(enrollment["id"]))
     assert modalities == ["face", "fingerprint", "fingerprint", "iris", "iris", "signature"]
+    # the face was gated on the face quality and stored with its report and token image
+    face = json.loads((tmp_path / "face_none.json").read_text())
+    assert face["quality_report"]["provider"] == "biocap-face" and face["sdk_quality"] >= 40
+    record, quality = db.execute("SELECT record, quality FROM samples WHERE modality='face'").fetchone()
+    assert json.loads(record)["metadata"]["token_image"]["width"] >= 240
+    assert json.loads(quality)["measures"]["inter_eye_distance"]["score"] > 0
+    assert (tmp_path / "face_token.png").stat().st_size > 1000
     # the fingers' minutiae went into a standard record, and the desk's 1:1 check ran on them
     from biocap.templates.formats import decode
     record = decode((tmp_path / "fingerprints.iso19794-2-2011").read_bytes())

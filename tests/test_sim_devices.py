@@ -67,7 +67,7 @@ def test_face_and_signature(synthetic_sdk):
     sdk, _ = synthetic_sdk
     with sdk.open("face") as dev:
         face = dev.capture(CaptureRequest("face", timeout_s=3)).samples[0]
-        assert face.image.shape == (320, 320) and face.modality is Modality.FACE
+        assert face.image.shape == (480, 640) and face.modality is Modality.FACE
     with sdk.open("signature") as dev:
         sig = dev.capture(CaptureRequest("signature", timeout_s=3)).samples[0]
     assert sig.pen is not None and len(sig.pen) > 50

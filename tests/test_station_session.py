@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("cryptography")
 from biocap.office import CaptureRecord, KeyRing, OfficeStore  # noqa: E402
 from biocap.station.errors import PolicyError, SessionError, StoreConflict  # noqa: E402
-from biocap.station.policy import load_policy, parse_policy  # noqa: E402
+from biocap.station.policy import parse_policy  # noqa: E402
 from biocap.station.session import EnrollmentSession  # noqa: E402
 from biocap.types import Modality, Sample  # noqa: E402
 

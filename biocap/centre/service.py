@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from ..errors import BiocapError
-from ..matching.person import PersonGallery, PersonSearchResult, decide, person_from_bytes, person_to_bytes
+from ..matching.person import PersonGallery, PersonSearchResult, person_from_bytes, person_to_bytes
 from .arrival import Arrival, CentrePolicy, check_arrival
 from .db import CentreDB, CentreStoreError
 from .dedup import Deduplicator, merge, start_cluster

@@ -22,6 +22,8 @@ RUNNERS = {
     ("search", "iris"): "biocap.evaluation.bench_iris:run_search",
     ("verify", "signature"): "biocap.evaluation.bench_verify_signature:run",
     ("search", "face"): "biocap.evaluation.bench_search_face:run",
+    ("verify", "face"): "biocap.evaluation.bench_face:run_verify",
+    ("quality", "face"): "biocap.evaluation.bench_face:run_quality",
 }
 
 KINDS = (("quality", "quality scores against a reference (NFIQ 2)", "score scatter"),

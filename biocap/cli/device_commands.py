@@ -264,6 +264,8 @@ def _demo(args: argparse.Namespace) -> int:
                 extra = write_signature_outputs(sample, args.out, stem)
                 print(f"  signature record -> {extra['iso19794_7'].name}, card image -> "
                       f"{extra['card_image'].name}")
+            if modality is Modality.FACE:
+                _face_token(sample, args.out)
             captured.append((sample, report, auto))
     enrollment_meta = {"tool": "biocap demo", "devices": [i.id for i in infos]}
     enrollment_meta.update(_demo_templates_and_verification(sdk, args, captured, by_modality))
@@ -279,6 +281,26 @@ def _demo(args: argparse.Namespace) -> int:
         raise InvalidDataError(f"the stored enrollment failed its integrity check: {problems}")
     print(f"enrollment {enrollment_id} of {args.subject}: {count} samples stored in {db_path}")
     return 0
+
+
+def _face_token(sample: Sample, out: Path) -> None:
+    """The ISO/IEC 19794-5 token image of a captured face: written beside the capture and kept
+    in the sample's metadata (PNG, base64), so the store holds it with the sample."""
+    import base64
+
+    from ..templates.face.token import token_image
+    token = token_image(sample)
+    image = token.image if token.image.ndim == 2 else cv2.cvtColor(token.image, cv2.COLOR_RGB2BGR)
+    ok, png = cv2.imencode(".png", image)
+    if not ok:
+        raise InvalidDataError("could not encode the face token image")
+    (out / "face_token.png").write_bytes(png.tobytes())
+    h, w = token.image.shape[:2]
+    sample.metadata["token_image"] = {
+        "standard": "ISO/IEC 19794-5 token frontal", "width": w, "height": h,
+        "right_eye": token.right_eye, "left_eye": token.left_eye,
+        "png_base64": base64.b64encode(png.tobytes()).decode("ascii")}
+    print(f"  face token image {w}x{h} (ISO/IEC 19794-5 token frontal) -> face_token.png")
 
 
 def _demo_templates_and_verification(sdk, args, captured, by_modality) -> dict[str, Any]:

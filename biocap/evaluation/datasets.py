@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
 
-LAYOUTS = ("fvc", "casia-iris", "mmu2", "manifest", "lfw", "svc2004")
+LAYOUTS = ("fvc", "casia-iris", "mmu2", "manifest", "lfw", "lfw-folders", "svc2004")
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def load_layout(root: str | Path, layout: str) -> list[Item]:
             m = rx.match(p.name)
             if m:
                 items.append(Item(p, m.group(1), m.group(2)))
-    elif layout == "lfw":
+    elif layout in ("lfw", "lfw-folders"):  # one folder per person
         for p in _sorted_files(root, "*/*.jpg"):
             items.append(Item(p, p.parent.name, p.stem.rsplit("_", 1)[-1]))
     elif layout == "svc2004":

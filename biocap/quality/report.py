@@ -23,6 +23,7 @@ class Measure:
     value: float
     limit: str | None = None  # e.g. ">= 0.7" (ISO/IEC 29794-6 recommendation)
     ok: bool | None = None
+    score: float | None = None  # 0-100 component score, where the provider gives one (face)
 
 
 @dataclass
@@ -45,7 +46,8 @@ class QualityReport:
         return {
             "modality": self.modality.value, "score": self.score, "provider": self.provider,
             "reason": self.reason,
-            "measures": {k: {"value": m.value, "limit": m.limit, "ok": m.ok}
+            "measures": {k: {"value": m.value, "limit": m.limit, "ok": m.ok,
+                             **({"score": m.score} if m.score is not None else {})}
                          for k, m in self.measures.items()},
             "feedback": [{"code": f.code, "message": f.message} for f in self.feedback],
         }

@@ -1,1 +1,2 @@
-"""Face 1:N gallery and its kernel (facelib); the comparator lives beside them."""
+"""Face 1:1 comparison (FaceComparator) and the 1:N gallery (FaceGallery) with its kernel."""
+from .comparator import FaceComparator  # noqa: F401

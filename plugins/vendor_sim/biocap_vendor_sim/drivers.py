@@ -246,7 +246,7 @@ class SimFaceDriver(SimDriver):
     modality = Modality.FACE
     usb_ids = _ids(0x0003)
     ppi = 200
-    image_size = (320, 320)
+    image_size = (640, 480)
 
     def to_samples(self, info, blobs, request, position):
         return self.make_sample(self.image_from(info.blobs[0], blobs[0]), info, None)

@@ -345,7 +345,7 @@ class IrisFirmware(Firmware):
 
 
 class FaceFirmware(Firmware):
-    """A face camera: 320x320 grey frames; the face is scaled x2 from the source."""
+    """A face camera: 640x480 grey frames (a desk webcam); sources are resampled to its ppi."""
 
     modality = "face"
     ppi = 200
@@ -353,7 +353,7 @@ class FaceFirmware(Firmware):
     border = cv2.BORDER_REPLICATE
 
     def window(self, position: int) -> tuple[int, int]:
-        return (320, 320)
+        return (640, 480)
 
     def compose(self, position: int):
         # a camera sees the whole scene: fill the frame around the source picture by replication

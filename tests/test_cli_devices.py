@@ -92,14 +92,18 @@ def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys
     from biocap.office.legacy import EnrollmentStore  # encrypted; the demo's keys sit beside the store
     with EnrollmentStore(tmp_path / "enrollment.sqlite") as store:
         (enrollment,) = store.enrollments()
-        modalities = sorted(r["modality"] for r in store.samples(enrollment["id"]))
+        rows = store.samples(enrollment["id"])
+        modalities = sorted(r["modality"] for r in rows)
+        face_row = next(r for r in rows if r["modality"] == "face")
+        face_sample = store.load_sample(face_row["id"])
     assert modalities == ["face", "fingerprint", "fingerprint", "iris", "iris", "signature"]
     # the face was gated on the face quality and stored with its report and token image
     face = json.loads((tmp_path / "face_none.json").read_text())
     assert face["quality_report"]["provider"] == "biocap-face" and face["sdk_quality"] >= 40
-    record, quality = db.execute("SELECT record, quality FROM samples WHERE modality='face'").fetchone()
-    assert json.loads(record)["metadata"]["token_image"]["width"] >= 240
-    assert json.loads(quality)["measures"]["inter_eye_distance"]["score"] > 0
+    assert face_sample.metadata["token_image"]["width"] >= 240
+    quality = face_row["quality"]
+    quality = quality.to_json() if hasattr(quality, "to_json") else quality
+    assert quality["measures"]["inter_eye_distance"]["score"] > 0
     assert (tmp_path / "face_token.png").stat().st_size > 1000
     # the fingers' minutiae went into a standard record, and the desk's 1:1 check ran on them
     from biocap.templates.formats import decode

@@ -69,7 +69,7 @@ def store(tmp_path):
 
 def _run(session, reason="operator checked", stop_after=None):
     steps = 0
-    while (prompt := session.next_step()) is not None:
+    while session.next_step() is not None:
         if stop_after is not None and steps == stop_after:
             return
         outcome = session.capture(timeout_s=5)

@@ -13,7 +13,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from ..quality.face.detection import FaceDetection
+from ..templates.face.detection import FaceDetection
 from ..quality.face.measures import pose_degrees
 
 

@@ -565,8 +565,6 @@ class PersonGallery:
             for pos in sorted(f):
                 blobs.append(bytes([pos]) + struct.pack("<H", len(f[pos])) + f[pos])
             offs.append(offs[-1] + sum(3 + len(f[pos]) for pos in f))
-        iris_codes = {e: (self._iris[e].codes if len(self._iris[e]) else np.zeros((0, CODE_BYTES), np.uint8))
-                      for e in EYES}
         parts = [("face", self._face[:n].tobytes()), ("has_face", self._has_face[:n].tobytes()),
                  ("fingers", b"".join(blobs)), ("finger_offsets", np.asarray(offs, "<i8").tobytes())]
         for e in EYES:

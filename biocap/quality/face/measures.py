@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from . import params as P
-from .detection import FaceDetection, canonical_crop
+from ...templates.face import params as P
+from ...templates.face.detection import FaceDetection, canonical_crop
 
 
 @dataclass(frozen=True)

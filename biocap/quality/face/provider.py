@@ -11,8 +11,8 @@ import numpy as np
 from ...errors import InvalidSample
 from ...types import Modality, Sample
 from ..report import Feedback, Measure, QualityReport
-from . import params as P
-from .detection import FaceDetection, detect_faces
+from ...templates.face import params as P
+from ...templates.face.detection import FaceDetection, detect_faces
 from .measures import Component, components, unified
 
 # component -> (code, message) when it scores below FEEDBACK_BELOW; pose, size and exposure

@@ -1,5 +1,5 @@
 """`FaceExtractor`: Sample -> FaceTemplate with dlib's ResNet face descriptor (128-D, from the
-`face-recognition-models` package), aligned on the 5 landmarks of biocap.quality.face.
+`face-recognition-models` package), aligned on the 5 landmarks of biocap.templates.face.detection.
 
 The descriptor runs on the Sample's colour image when it has one, else on the grey image
 repeated in three channels (less accurate: docs/decisions/18-face-colour.md). A tight crop
@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ...errors import InvalidSample, NoProvider
-from ...quality.face.detection import FaceDetection, detect_faces
+from .detection import FaceDetection, detect_faces
 from ...types import Modality, Sample
 from .template import FaceTemplate
 

@@ -6,7 +6,7 @@ the eye midpoint sits at (0.5 W, 0.6 W) from the top-left corner and the eye cen
 apart; W is at least 240 pixels (60 pixels between the eyes).
 
 Pas photo: a requested print size (mm) and resolution (dpi); the head (chin to crown, estimated
-from the eye distance with the head model of biocap.quality.face.params) fills PAS_HEAD_SHARE of
+from the eye distance with the head model of biocap.templates.face.params) fills PAS_HEAD_SHARE of
 the height, the crown PAS_TOP_MARGIN below the top edge, centred (ICAO 9303 portrait layout).
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import cv2
 import numpy as np
 
 from ...errors import InvalidRequest, InvalidSample
-from ...quality.face import params as P
-from ...quality.face.detection import FaceDetection
+from . import params as P
+from .detection import FaceDetection
 from ...types import MAX_IMAGE_SIDE, Sample
 from .extractor import find_face
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 pytest.importorskip("dlib")
 
-from biocap.errors import BiocapError, InvalidRequest, InvalidSample, NoProvider, TemplateFormatError  # noqa: E402
+from biocap.errors import BiocapError, InvalidRequest, InvalidSample, TemplateFormatError  # noqa: E402
 from biocap.evaluation.face_degrade import DEGRADATIONS  # noqa: E402
 from biocap.matching.face import FaceComparator  # noqa: E402
 from biocap.quality.face import FaceQuality, detect_faces  # noqa: E402
@@ -138,8 +138,11 @@ def test_template_round_trip_and_similarity_scale(astro):
     assert t == sorted(t) and all(0 < v < 1 for v in t)
     with pytest.raises(InvalidRequest):
         comp.threshold_for_fmr(1e-9)
-    with pytest.raises(NoProvider):
-        comp.gallery()
+    gallery = comp.gallery()  # 1:N on the same scale and calibration as 1:1
+    gallery.add("a", colour)
+    hit = gallery.search(colour, top_k=1, fmr=1e-4)
+    assert hit.best.id == "a" and hit.best.score == pytest.approx(comp.compare(colour, colour))
+    assert hit.threshold == pytest.approx(comp.threshold_for_fmr(1e-4)) and hit.matches
     with pytest.raises(BiocapError):
         comp.compare(colour, "not a template")
 

@@ -47,6 +47,13 @@ class TransferTimeout(RetryableError):
     hint = "the device did not answer in time; retry, and check the cable if it persists"
 
 
+class FirmwareBusy(RetryableError):
+    """The device's firmware answered "busy" (calibrating, warming up): it asks for a moment."""
+
+    hint = ("the device is busy with its own work (calibrating); wait a moment and try again "
+            "(the SDK retries it until the deadline)")
+
+
 # --- device failures ------------------------------------------------------------------------------
 class DeviceError(BiocapError):
     """The device cannot do what was asked; retrying the same call will not help by itself."""
@@ -57,6 +64,9 @@ class NoSuchDevice(DeviceError):
 
 
 class DeviceBusy(DeviceError):
+    """The USB interface is held by another handle (EBUSY). A firmware "busy" status is
+    `FirmwareBusy`, which is retryable."""
+
     hint = "another program or handle holds the device; close it and try again"
 
 

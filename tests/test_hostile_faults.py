@@ -63,12 +63,14 @@ def test_fault_at_open(kind):
 
 
 @pytest.mark.parametrize("kind", ["timeout", "busy", "slow"])
-def test_repeated_fault_at_open_gives_up_retryable_and_bounded(kind):
+def test_repeated_fault_at_open_gives_up_retryable_and_bounded(kind, monkeypatch):
+    from biocap_vendor_sim.drivers import SimDriver
+    monkeypatch.setattr(SimDriver, "open_retry_s", 1.0)  # shorter than the 3 s default, for speed
     sdk, backend = _sdk(f"fingerprint={kind}@1*1000")
     t0 = time.monotonic()
     with pytest.raises(RetryableError) as exc:
         sdk.open("fingerprint")
-    assert time.monotonic() - t0 < 6.0
+    assert time.monotonic() - t0 < 3.0
     assert isinstance(exc.value, FirmwareBusy if kind == "busy" else TransferTimeout)
     assert _released(backend)
     _clean_capture_works(sdk, backend)
@@ -112,12 +114,12 @@ def test_fault_repeated(kind):
     with sdk.open("fingerprint") as dev:
         backend.set_faults("fingerprint", f"{kind}@1*1000")
         if expected is None:
-            result = dev.capture(_request(1.0))
+            result = dev.capture(_request(0.7))
             assert result.auto_captured == [False]
         else:
             with pytest.raises(expected):
-                dev.capture(_request(1.0))
-    assert time.monotonic() - t0 < 5.0  # bounded by the capture timeout plus one transfer
+                dev.capture(_request(0.7))
+    assert time.monotonic() - t0 < 4.0  # bounded by the capture timeout plus one transfer
     assert _released(backend)
     _clean_capture_works(sdk, backend)
 

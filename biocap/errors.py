@@ -91,6 +91,13 @@ class InvalidSample(InvalidDataError):
     hint = "pass a 2-D uint8 image with its resolution in ppi"
 
 
+class NotASample(InvalidSample):
+    """The image holds no sample of the modality asked for (a stripe pattern, noise, a flat
+    frame, another body part): the modality's own quality assessment says so, with the reason."""
+
+    hint = "capture the right body part on the sensor of its modality, then extract again"
+
+
 class TemplateFormatError(InvalidDataError):
     """A template or interchange record is malformed; names the field and the byte offset."""
 

@@ -96,6 +96,7 @@ def measures_of(image: np.ndarray, seg: Segmentation) -> dict[str, Measure]:
     motion = 100.0 * float(energies.min() / energies.max())
     gaze = float(np.degrees(np.arcsin(min(1.0, offset / seg.iris.r))))
     circ = pupil_circularity(image, seg)
+    spread = pupil_spread(image, seg)
     return {
         "usable_iris_area": Measure(uia, ">= 70", uia >= 70),
         "iris_sclera_contrast": Measure(isc, "> 5", isc > 5),
@@ -109,8 +110,53 @@ def measures_of(image: np.ndarray, seg: Segmentation) -> dict[str, Measure]:
         "sharpness": Measure(sharp, ">= 50 (biocap)", sharp >= 50),
         "motion_blur": Measure(motion, ">= 25 (biocap, 100 = no directional smear)", motion >= 25),
         "gaze": Measure(gaze, "<= 15 deg (biocap)", gaze <= 15),
+        "pupil_uniformity": Measure(spread, f"<= {MAX_PUPIL_SPREAD:g} grey levels (biocap)",
+                                    spread <= MAX_PUPIL_SPREAD),
     }
 
+
+#: "is this an eye" gate (issue 17). An iris capture shows a round pupil, uniformly dark
+#: inside, and an iris large enough to encode. A fingerprint gives a "pupil" that is a patch of
+#: ridges (grey levels spread widely), a face photo an iris of a few tens of pixels, a ragged
+#: blob. Limits from CASIA-IrisV1, MMU2, FVC 2002 and LFW (benchmarks/bench_not_a_sample.py,
+#: docs/decisions/17-not-a-sample.md): each keeps a margin to every real eye seen.
+MIN_PUPIL_CIRCULARITY = 86.0  # eyes >= 88.4 (MMU2), fingerprints 84-89, faces 80-93
+MAX_PUPIL_SPREAD = 10.0  # grey-level MAD inside the pupil: eyes 0 (one MMU2 eye 7), prints >= 13
+MIN_IRIS_RADIUS_PX = 40.0  # eyes >= 49 px (MMU2), LFW faces 24-31 px
+
+
+def pupil_spread(image: np.ndarray, seg: Segmentation) -> float:
+    """Median absolute deviation of the grey levels inside 0.7 x the pupil radius."""
+    h, w = image.shape
+    r = seg.pupil.r * 0.7
+    x0, x1 = int(max(0, seg.pupil.x - r)), int(min(w, seg.pupil.x + r + 1))
+    y0, y1 = int(max(0, seg.pupil.y - r)), int(min(h, seg.pupil.y + r + 1))
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    inside = image[y0:y1, x0:x1][np.hypot(xx - seg.pupil.x, yy - seg.pupil.y) <= r]
+    if inside.size == 0:
+        return 255.0
+    med = float(np.median(inside))
+    return float(np.median(np.abs(inside.astype(np.float32) - med)))
+
+
+def not_an_iris(measures: dict[str, Measure]) -> str | None:
+    """Why the segmented image is not an eye, or None."""
+    radius = measures["iris_radius"].value
+    if radius < MIN_IRIS_RADIUS_PX:
+        return (f"the 'iris' found is {radius:.0f} px in radius (< {MIN_IRIS_RADIUS_PX:.0f}): not an "
+                "iris capture (a face photo?)")
+    spread = measures["pupil_uniformity"].value
+    if spread > MAX_PUPIL_SPREAD:
+        return (f"no uniformly dark pupil (grey-level spread {spread:.0f} > {MAX_PUPIL_SPREAD:.0f}): "
+                "not an eye")
+    circ = measures["pupil_boundary_circularity"].value
+    if circ < MIN_PUPIL_CIRCULARITY:
+        return f"no round pupil (edge circularity {circ:.0f} < {MIN_PUPIL_CIRCULARITY:.0f}): not an eye"
+    return None
+
+
+#: score cap of an image that is not an eye
+MAX_SCORE_NOT_AN_IRIS = 5
 
 _SUBSCORE = {  # measure -> (good, bad) for the linear fall-off of its sub-score
     "usable_iris_area": (70, 20), "iris_sclera_contrast": (5, 0), "iris_pupil_contrast": (30, 5),
@@ -159,6 +205,12 @@ class IrisQuality:
                                      [Feedback("no_eye", "no eye found: centre the eye and open it")],
                                      reason=str(exc))
         measures = measures_of(image, seg)
+        why = not_an_iris(measures)
+        if why is not None:
+            return QualityReport(Modality.IRIS, min(self.score(measures), MAX_SCORE_NOT_AN_IRIS),
+                                 self.name, measures,
+                                 [Feedback("no_eye", "no eye found: centre the eye and open it")],
+                                 reason=why)
         return QualityReport(Modality.IRIS, self.score(measures), self.name, measures,
                              self.feedback(measures))
 

@@ -22,7 +22,7 @@ from biocap.evaluation.data import data_path
 from biocap.evaluation.datasets import all_pairs, load_layout
 from biocap.evaluation.metrics import error_rates
 from biocap.evaluation.nbis_reference import template_from_nbis
-from biocap.matching.fingerprint import FingerprintComparator
+from biocap.matching.fingerprint.comparator import FingerprintComparator
 from biocap.templates.fingerprint import extract_template
 from biocap.types import Sample
 

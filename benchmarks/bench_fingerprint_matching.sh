@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Reproduces benchmarks/results/verify_fingerprint.{json,md,png}, search_fingerprint*.{json,md}
-# and biocap/matching/calibration_fingerprint.json.
+# and biocap/matching/fingerprint/calibration.json.
 #
 #   benchmarks/bench_fingerprint_matching.sh            # everything (the 100k search takes long)
 #   benchmarks/bench_fingerprint_matching.sh verify     # only the 1:1 part

@@ -18,13 +18,14 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-import biocap.quality.fingerprint as fq  # noqa: E402
-import biocap.quality.iris as iq  # noqa: E402
+import biocap.quality.fingerprint.provider as fq  # noqa: E402
+import biocap.quality.iris.provider as iq  # noqa: E402
 from biocap.errors import InvalidSample, NotASample  # noqa: E402
 from biocap.synthetic import non_samples as ns  # noqa: E402
-from biocap.templates.fingerprint import FingerprintExtractor  # noqa: E402
-from biocap.templates.iris import IrisExtractor  # noqa: E402
+from biocap.sdk import SDK  # noqa: E402
 from biocap.types import Modality, Sample  # noqa: E402
+
+_SDK = SDK()  # extraction as an app gets it: the quality provider's check_sample first
 
 
 class _GatesOff:
@@ -47,7 +48,7 @@ def fp_score(img, ppi=500) -> int:
 
 def fp_refused(img, ppi=500) -> bool:
     try:
-        FingerprintExtractor().extract(Sample(img, ppi, Modality.FINGERPRINT))
+        _SDK.extract(Sample(img, ppi, Modality.FINGERPRINT))
     except NotASample:
         return True
     return False
@@ -55,7 +56,7 @@ def fp_refused(img, ppi=500) -> bool:
 
 def iris_refused(img) -> bool:
     try:
-        IrisExtractor().extract(Sample(img, 420, Modality.IRIS))
+        _SDK.extract(Sample(img, 420, Modality.IRIS))
     except InvalidSample:
         return True
     return False
@@ -154,7 +155,7 @@ def main(argv=None) -> int:
                 with _GatesOff():
                     s_old = fp_score(img, ppi)
                 from biocap.imaging import to_working_resolution
-                from biocap.quality.fingerprint_features import analyse
+                from biocap.quality.fingerprint.features import analyse
                 work = to_working_resolution(img, ppi)
                 spreads.append(fq.orientation_spread(analyse(work)))
                 if s_new != s_old:

@@ -8,7 +8,7 @@ nfiq2`) on each set, adds the Spearman correlation pooled over the four sets, an
 `<out>.json` and `<out>.md`. Needs the optional extra `biocap[reference]` (nbis-py) and the shared
 data (`BIOCAP_DATA`, default ../shared/data). The shipped model was trained on these same sets:
 the cross-validated figures (leave one set out; 5 folds grouped by finger) come from the training
-report, `python -m biocap.quality.train_fingerprint --out /tmp/m.npz --report FILE`.
+report, `python -m research.quality_fingerprint.train --out /tmp/m.npz --report FILE`.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from biocap.evaluation.bench_quality import run  # noqa: E402
 from biocap.evaluation.data import data_path  # noqa: E402
-from biocap.quality.fingerprint_model import spearman  # noqa: E402
+from biocap.quality.fingerprint.model import spearman  # noqa: E402
 
 SETS = (("fvc2002_db1_b", 500.0), ("fvc2002_db2_b", 569.0), ("fvc2002_db3_b", 500.0),
         ("fvc2002_db4_b", 500.0))
@@ -105,7 +105,7 @@ def main(argv=None) -> int:
     ap.add_argument("--matcher", default="bozorth3", choices=("bozorth3", "biocap", "both"))
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/quality_fingerprint")
     ap.add_argument("--train-report", type=Path,
-                    help="JSON from `train_fingerprint --report` to quote cross-validated figures")
+                    help="JSON from `research.quality_fingerprint.train --report` to quote cross-validated figures")
     ap.add_argument("--limit", type=int, help="first N fingers per set (quick runs)")
     ap.add_argument("--render", type=Path,
                     help="only re-render the .md of an existing results .json (no run)")

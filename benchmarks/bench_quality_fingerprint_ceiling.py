@@ -5,10 +5,10 @@ feature values instead of ours, leave one FVC set out, side by side with our fea
         [--groups] [--table /tmp/biocap_nfiq2_features.npz]
         [--out benchmarks/results/quality_fingerprint_ceiling]
 
-Every training image of `train_fingerprint` (same generator, same seeds) gets NFIQ 2's 69 feature
+Every training image of `research.quality_fingerprint.train` (same generator, same seeds) gets NFIQ 2's 69 feature
 values (nbis-py; images NFIQ 2 refuses get zeros, their score is 0) and our feature vector. The
 table is cached in `--table` (outside the repository; ~10 minutes to build on one core, mostly
-NFIQ 2). Then, for each seed, the shipped model form (`train_fingerprint` settings, originals
+NFIQ 2). Then, for each seed, the shipped model form (`research.quality_fingerprint.train` settings, originals
 weighted the same) is trained leave-one-set-out on: our MODEL_FEATURES, NFIQ 2's 69 values, and
 both. If NFIQ 2's own features cannot take a held-out set above a target, our features cannot be
 blamed for missing it. `--groups` adds NFIQ 2's features without one group at a time (which groups
@@ -28,11 +28,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from biocap.quality import train_fingerprint as tf  # noqa: E402
+from research.quality_fingerprint import train as tf  # noqa: E402
 from biocap.evaluation.data import data_path  # noqa: E402
 from biocap.imaging import to_working_resolution  # noqa: E402
-from biocap.quality.fingerprint_features import FEATURE_NAMES, extract_features  # noqa: E402
-from biocap.quality.fingerprint_model import spearman  # noqa: E402
+from biocap.quality.fingerprint.features import FEATURE_NAMES, extract_features  # noqa: E402
+from biocap.quality.fingerprint.model import spearman  # noqa: E402
 
 GROUPS = {"FDA": ("FDA_",), "LCS": ("LCS_",), "RVU": ("RVUP_",), "OCL": ("OCL_",),
           "orientation flow": ("OF_",), "FingerJet minutiae": ("FingerJetFX", "FJFXPos"),

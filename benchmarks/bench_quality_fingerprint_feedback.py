@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from biocap.evaluation.data import data_path  # noqa: E402
 from biocap.evaluation.datasets import load_layout  # noqa: E402
 from biocap.imaging import to_working_resolution  # noqa: E402
-from biocap.quality.fingerprint import FEEDBACK, FingerprintQuality  # noqa: E402
+from biocap.quality.fingerprint.provider import FEEDBACK, FingerprintQuality  # noqa: E402
 
 SETS = (("fvc2002_db1_b", 500.0), ("fvc2002_db2_b", 569.0), ("fvc2002_db3_b", 500.0),
         ("fvc2002_db4_b", 500.0))

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from biocap.evaluation.bench_search_fingerprint import _cached_scores, cache_dir, search_setup
-from biocap.matching.gallery_prefilter import CylinderPrefilter
+from biocap.matching.fingerprint.prefilter import CylinderPrefilter
 
 OUT = Path(__file__).resolve().parent / "results"
 #: name -> (probe cylinders, similarities summed, cascade fraction); the first is the reference

@@ -32,7 +32,7 @@ from biocap.evaluation.data import data_path  # noqa: E402
 from biocap.evaluation.datasets import all_pairs, load_layout  # noqa: E402
 from biocap.evaluation.metrics import error_rates  # noqa: E402
 from biocap.synthetic.fingerprint.dataset import generate_dataset  # noqa: E402
-from biocap.synthetic.fingerprint_templates import iter_finger_templates  # noqa: E402
+from biocap.synthetic.fingerprint.templates import iter_finger_templates  # noqa: E402
 
 RESULTS = ROOT / "benchmarks" / "results"
 FVC_SETS = {"fvc2002_db1_b": 500.0, "fvc2002_db2_b": 569.0, "fvc2002_db3_b": 500.0,
@@ -108,7 +108,7 @@ def match_ground_truth(found: np.ndarray, truth: np.ndarray, max_dist=10.0,
 def biocap_matcher_eer(templates: list, subjects: list[str]) -> dict:
     """EER of biocap's own comparator over all pairs (FVC all-impostors protocol)."""
     try:
-        from biocap.matching.fingerprint import FingerprintComparator
+        from biocap.matching.fingerprint.comparator import FingerprintComparator
     except ImportError as exc:
         return {"skipped": f"biocap comparator not available ({exc})"}
     from biocap.evaluation.datasets import Item

@@ -1,4 +1,4 @@
-"""Write biocap/matching/calibration_fingerprint.json from the impostor scores of the FVC
+"""Write biocap/matching/fingerprint/calibration.json from the impostor scores of the FVC
 all-impostors protocol (the four FVC2002 B sets), with the extractor chosen by
 BIOCAP_FP_EXTRACTOR (default: biocap's own). Run by bench_fingerprint_matching.sh."""
 import argparse
@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 
 from biocap.evaluation import bench_verify_fingerprint as bench
-from biocap.matching.fingerprint import CALIBRATION_FILE, calibration_table
+from biocap.matching.fingerprint.matcher import CALIBRATION_FILE, calibration_table
 
 args = argparse.Namespace(dataset=None, layout="fvc", ppi=None, reference=None, plot=None, limit=None)
 bench.run(args)

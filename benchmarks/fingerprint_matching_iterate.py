@@ -19,7 +19,7 @@ import numpy as np  # noqa: E402
 
 from biocap.evaluation import bench_verify_fingerprint as bench  # noqa: E402
 from biocap.evaluation.metrics import error_rates  # noqa: E402
-from biocap.matching import fingerprint as fp  # noqa: E402
+from biocap.matching.fingerprint import matcher as fp  # noqa: E402
 from biocap.evaluation.datasets import all_pairs  # noqa: E402
 
 

@@ -92,7 +92,7 @@ def search_report() -> None:
     lines = ["# Fingerprint 1:N search", "",
              f"Reproduce: `{CMD} search`. Gallery: one impression of each of the 40 real FVC2002 B fingers "
              "(the mates: impression 1, or the `mates` column's) + synthetic fillers from "
-             "`biocap.synthetic.fingerprint_templates` (template-level "
+             "`biocap.synthetic.fingerprint.templates` (template-level "
              "simulator, seed 0); probes: the other impressions of the real fingers, spread over fingers; "
              "`extractor`: `biocap` is the shipped pipeline (biocap's minutia extractor), `nbis` "
              "mindtct's minutiae (`BIOCAP_FP_EXTRACTOR=nbis`, a reference run: the gallery measured apart "

@@ -1,4 +1,4 @@
-"""Matcher check on synthetic templates (`biocap.synthetic.fingerprint_templates`, statistical
+"""Matcher check on synthetic templates (`biocap.synthetic.fingerprint.templates`, statistical
 masters): all-impostors EER of LSS-R alone and of LSS-R x the pairing stage, on a full-size and
 on a small (DB3-like 300 x 300) sensor. A sanity check that the second stage is not tuned to
 FVC2002 only.
@@ -10,9 +10,9 @@ import sys
 import numpy as np
 
 from biocap.evaluation.metrics import error_rates
-from biocap.matching.fingerprint import FingerprintComparator
-from biocap.matching.fingerprint_pairing import DEFAULT_PAIRING
-from biocap.synthetic.fingerprint_templates import iter_finger_templates
+from biocap.matching.fingerprint.comparator import FingerprintComparator
+from biocap.matching.fingerprint.pairing import DEFAULT_PAIRING
+from biocap.synthetic.fingerprint.templates import iter_finger_templates
 
 
 def eer(cmp, fingers, templates):

@@ -1,4 +1,4 @@
-"""Recompute the iris gallery's pruning lines (biocap.matching.iris_gallery.IrisGallery defaults).
+"""Recompute the iris gallery's pruning lines (biocap.matching.iris.gallery.IrisGallery defaults).
 
 Extracts every image of CASIA-IrisV1 and MMU2, takes every genuine pair whose full HD_norm is at
 or below the threshold, and prints the lines that keep all of them with an 8-disagreement margin
@@ -7,7 +7,7 @@ counts the other dataset's genuine pairs those lines would lose (a held-out chec
 Usage:
     .venv/bin/python benchmarks/iris_calibrate.py [THRESHOLD] [--json OUT] [--write-defaults]
 (threshold default 0.28). --write-defaults writes slope1/offset1/slope2/offset2 into IrisGallery's
-defaults in biocap/matching/iris_gallery.py (otherwise copy them by hand); OUT (e.g.
+defaults in biocap/matching/iris/gallery.py (otherwise copy them by hand); OUT (e.g.
 benchmarks/results/iris_calibration.json) is shown by benchmarks/iris_report.py. After an
 encoder change, the unattended sequence is:
     .venv/bin/python benchmarks/iris_calibrate.py --json benchmarks/results/iris_calibration.json --write-defaults
@@ -25,7 +25,7 @@ import numpy as np
 from biocap.evaluation.bench_iris import _genuine_key_stats, calibrate_coarse, extract_all
 from biocap.evaluation.data import data_path
 from biocap.evaluation.datasets import load_layout
-from biocap.matching.iris_gallery import IrisGallery
+from biocap.matching.iris.gallery import IrisGallery
 
 args = sys.argv[1:]
 write_defaults = "--write-defaults" in args
@@ -59,7 +59,7 @@ print(text)
 if out_path:
     out_path.write_text(text + "\n")
 if write_defaults:
-    source = Path(__file__).resolve().parents[1] / "biocap" / "matching" / "iris_gallery.py"
+    source = Path(__file__).resolve().parents[1] / "biocap" / "matching" / "iris" / "gallery.py"
     text = source.read_text()
     for name in ("slope1", "offset1", "slope2", "offset2"):
         text, n = re.subn(rf"^(    {name}: float = )[-+0-9.eE]+", rf"\g<1>{float(result[name])!r}", text, flags=re.M)

@@ -242,9 +242,15 @@ class SDK:
         return self._require("biocap_quality_providers", "quality provider", sample.modality).assess(sample)
 
     def extract(self, sample: Sample):
-        """A template of the sample by the registered extractor of its modality."""
+        """A template of the sample by the registered extractor of its modality. What the
+        modality's quality provider calls not a sample of it (its `check_sample`: stripes, noise,
+        a flat frame, another body part) is refused first with NotASample and the reason."""
         _check_sample(sample)
-        return self._require("biocap_extractors", "extractor", sample.modality).extract(sample)
+        extractor = self._require("biocap_extractors", "extractor", sample.modality)
+        check = getattr(self.quality_provider(sample.modality), "check_sample", None)
+        if callable(check):
+            check(sample)
+        return extractor.extract(sample)
 
     def compare(self, a: Any, b: Any, *, modality: Modality | str | None = None) -> float:
         """1:1 comparison score of two templates (Samples are extracted first)."""
@@ -429,17 +435,14 @@ def _check_sample(sample: Any) -> None:
 
 
 def _modality_of(obj: Any) -> Modality | None:
+    """The modality a template declares (its `modality` attribute); never guessed from a name."""
     value = getattr(obj, "modality", None)
-    if value is not None:
-        try:
-            return Modality(value)
-        except ValueError:
-            return None
-    name = type(obj).__name__.lower()
-    for modality in Modality:
-        if modality.value in name:
-            return modality
-    return None
+    if value is None:
+        return None
+    try:
+        return Modality(value)
+    except ValueError:
+        return None
 
 
 def _dispose(dev) -> None:

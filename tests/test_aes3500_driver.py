@@ -12,7 +12,6 @@ from biocap.plugins.manager import PluginManager
 from biocap.plugins.recording import assert_consumed, open_recording
 from biocap.types import CaptureRequest
 
-pytest.importorskip("biocap_aes3500")
 from biocap_aes3500 import Aes3500Driver, protocol  # noqa: E402
 
 

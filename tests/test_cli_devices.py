@@ -138,7 +138,6 @@ def test_env_fault_unplug_fails_clearly_then_a_later_capture_succeeds(tmp_path):
 
 
 def test_usb_recording_bus_is_offered_next_to_the_simulator(shared_data, tmp_path, capsys):
-    pytest.importorskip("biocap.plugins.recording")
     recording = shared_data / "usb" / "nb1010"
     assert main(["devices", "--json", "--usb-recording", str(recording)]) == 0
     devices = json.loads(capsys.readouterr().out)

@@ -80,8 +80,9 @@ def test_bench_verify_counts_failure_to_enrol(shared_data, bench_env, monkeypatc
 
 
 def test_bench_verify_reads_a_folder_of_iso_records(shared_data, bench_env):
-    formats = pytest.importorskip("biocap.templates.formats")
     import cv2
+
+    from biocap.templates import formats
 
     from biocap.evaluation import bench_verify_fingerprint as bench
     from biocap.evaluation.nbis_reference import NbisReference
@@ -101,7 +102,6 @@ def test_bench_verify_reads_a_folder_of_iso_records(shared_data, bench_env):
 
 
 def test_bench_search_on_a_tiny_gallery(shared_data, bench_env):
-    pytest.importorskip("biocap.synthetic.fingerprint_templates")
     from biocap.evaluation import bench_search_fingerprint as bench
 
     db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
@@ -114,11 +114,10 @@ def test_bench_search_on_a_tiny_gallery(shared_data, bench_env):
 
 
 def test_bench_search_enrols_the_chosen_impression_and_saves_the_scores(shared_data, bench_env):
-    pytest.importorskip("biocap.synthetic.fingerprint_templates")
     from biocap.errors import InvalidDataError
     from biocap.evaluation import bench_search_fingerprint as bench
     from biocap.evaluation.bench_verify_fingerprint import default_sets, load_templates
-    from biocap.matching.fingerprint import FingerprintComparator
+    from biocap.matching.fingerprint.comparator import FingerprintComparator
 
     db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
     saved = bench_env / "scores.npz"

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from biocap.errors import BiocapError, TemplateFormatError
-from biocap.templates.fingerprint_template import MINUTIA_DTYPE
+from biocap.templates.fingerprint.template import MINUTIA_DTYPE
 from biocap.templates import FingerprintTemplate
 from biocap.templates.formats import FORMATS, FingerprintRecord, decode, detect_format, encode
 

@@ -67,8 +67,9 @@ def test_biocap_record_loads_and_matches_in_nbis(nbis_minutiae, extractor):
 
 
 def test_biocap_extraction_matches_in_nbis(shared_data, extractor, nbis_minutiae):
-    fingerprint = pytest.importorskip("biocap.templates.fingerprint")
     import cv2
+
+    from biocap.templates import fingerprint
 
     from biocap.types import Modality, Sample
 

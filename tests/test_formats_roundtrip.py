@@ -9,7 +9,7 @@ import pytest
 
 from biocap.errors import TemplateFormatError
 from biocap.templates import FingerprintTemplate
-from biocap.templates.fingerprint_template import MINUTIA_DTYPE, SingularPoint
+from biocap.templates.fingerprint.template import MINUTIA_DTYPE, SingularPoint
 from biocap.templates.formats import FORMATS, FingerprintRecord, decode, detect_format, encode
 
 # half of each format's angle step, in degrees: the most one encoding can move a direction

@@ -4,7 +4,7 @@ import math
 import pytest
 
 from biocap.errors import InvalidDataError
-from biocap.matching.fingerprint import FingerprintComparator
+from biocap.matching.fingerprint.comparator import FingerprintComparator
 from biocap.matching.fusion import ScoreEvidence, fuse_fingers, person_threshold
 
 

@@ -3,14 +3,13 @@ import numpy as np
 import pytest
 
 from biocap.errors import InvalidDataError
-from biocap.matching import fingerprint_mcc as mcc
-from biocap.matching.fingerprint import FingerprintComparator
-from biocap.matching.gallery import FingerprintGallery
-from biocap.matching.gallery_pooled import DEFAULT_LAYERS, pooled_code
-from biocap.matching.gallery_prefilter import CylinderPrefilter, rescore_rows
+from biocap.matching.fingerprint import mcc
+from biocap.matching.fingerprint.comparator import FingerprintComparator
+from biocap.matching.fingerprint.gallery import FingerprintGallery
+from biocap.matching.fingerprint.pooled import DEFAULT_LAYERS, pooled_code
+from biocap.matching.fingerprint.prefilter import CylinderPrefilter, rescore_rows
 
-synthetic = pytest.importorskip("biocap.synthetic.fingerprint_templates",
-                                reason="the template-level simulator provides gallery fillers")
+from biocap.synthetic.fingerprint import templates as synthetic  # gallery fillers
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +73,7 @@ def test_cascade_keeps_the_mate_and_the_shortlist_size(gallery, fingers):
         assert len(rows) == 3 and len(set(rows.tolist())) == 3
         found += gallery.ids.index(f"f{fid}") in rows
         top = gallery.search(fingers[fid][1], top_k=2)
-        assert {i for i, _ in top} <= {gallery.ids[r] for r in rows}  # stage 2 ranks the shortlist only
+        assert {c.id for c in top.candidates} <= {gallery.ids[r] for r in rows}  # stage 2 ranks the shortlist only
     assert found >= 3
 
 
@@ -320,7 +319,7 @@ def _consistency_reference(probe: mcc.CylinderSet, bits, xyt, n_cyl, p, n_probe=
 
 
 def test_consistent_stage_matches_a_pair_by_pair_reference(gallery, fingers):
-    from biocap.matching.gallery_consistency import consistent_scores
+    from biocap.matching.fingerprint.consistency import consistent_scores
 
     a, p = gallery._a, gallery.comparator.params
     rows = np.array([1, 4, 9, 17, 26])
@@ -336,7 +335,7 @@ def test_consistent_stage_prefers_a_consistent_placement(gallery, fingers):
     """The mate's own cylinders at scrambled positions keep every cylinder similarity (the former
     stage 1.5, a plain sum, scores them as the mate) but lose the geometric agreement: the
     consistent stage must rank the true placement clearly higher."""
-    from biocap.matching.gallery_consistency import consistent_scores
+    from biocap.matching.fingerprint.consistency import consistent_scores
 
     cmp = gallery.comparator
     mate = cmp.encode(fingers[6][0]).cylinders
@@ -356,7 +355,7 @@ def test_consistent_stage_prefers_a_consistent_placement(gallery, fingers):
 
 
 def test_consistent_stage_checks_its_arrays(gallery, fingers):
-    from biocap.matching.gallery_consistency import consistent_scores
+    from biocap.matching.fingerprint.consistency import consistent_scores
 
     a, p = gallery._a, gallery.comparator.params
     probe = gallery.comparator.encode(fingers[3][1]).cylinders
@@ -368,7 +367,7 @@ def test_consistent_stage_checks_its_arrays(gallery, fingers):
 def test_cohort_offset_is_the_cohorts_mean_raw_score(gallery):
     """Each finger's offset is the mean raw stage-1 score of the cohort's synthetic impostors
     against it (1/255 steps), and the gallery's stage-1 scores are the raw ones minus it."""
-    from biocap.matching.gallery_cohort import cohort_cylinders
+    from biocap.matching.fingerprint.cohort import cohort_cylinders
 
     a, n = gallery._a, len(gallery)
     raw = CylinderPrefilter(gallery.comparator.params)  # not centred
@@ -385,7 +384,7 @@ def test_cohort_offset_is_the_cohorts_mean_raw_score(gallery):
 
 
 def _as_template(cylinders):
-    from biocap.matching.fingerprint import MccTemplate
+    from biocap.matching.fingerprint.matcher import MccTemplate
     return MccTemplate(cylinders, cylinders.n_minutiae, cylinders.xyt)
 
 
@@ -421,7 +420,7 @@ def test_stage_one_probe_cylinders_are_spread_over_the_print(gallery, fingers):
     """Stage 1's probe cylinders come from the 24 most informative ones, spread out: a crowd of
     points gives one pick, the far points all get picked; on a real probe the picks lie farther
     apart than the 12 most informative cylinders do."""
-    from biocap.matching.gallery_prefilter import _farthest_first
+    from biocap.matching.fingerprint.prefilter import _farthest_first
 
     rng = np.random.default_rng(2)
     crowd = rng.normal(0, 1, (20, 2))

@@ -1,14 +1,14 @@
 """Sharded 1:N search on a local Dask cluster (optional extra `distributed`)."""
 import pytest
 
-from biocap.matching.fingerprint import FingerprintComparator
+from biocap.matching.fingerprint.comparator import FingerprintComparator
 
 distributed = pytest.importorskip("distributed", reason="the optional `distributed` extra")
-synthetic = pytest.importorskip("biocap.synthetic.fingerprint_templates")
+from biocap.synthetic.fingerprint import templates as synthetic  # noqa: E402
 
 
 def test_sharded_search_matches_one_gallery(tmp_path):
-    from biocap.matching.gallery_dask import ShardedGallery
+    from biocap.matching.fingerprint.sharded import ShardedGallery
 
     fingers = {}
     for fid, imp, t in synthetic.iter_finger_templates(15, 2, seed=5):
@@ -29,5 +29,5 @@ def test_sharded_search_matches_one_gallery(tmp_path):
         for fid in (4, 11):
             # exhaustive within each shard = exhaustive over the whole: the same top candidates
             got = sharded.search(fingers[fid][1], top_k=3)
-            assert got[0][0] == f"f{fid}"
-            assert got[0] == whole.search(fingers[fid][1], top_k=1)[0]
+            assert got.best.id == f"f{fid}"
+            assert got.best == whole.search(fingers[fid][1], top_k=1).best

@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from biocap.errors import InvalidDataError, TemplateFormatError
-from biocap.matching.fingerprint import FingerprintComparator
-from biocap.matching.gallery import FORMAT_VERSION, MAGIC, FingerprintGallery
+from biocap.matching.fingerprint.comparator import FingerprintComparator
+from biocap.matching.fingerprint.gallery import FORMAT_VERSION, MAGIC, FingerprintGallery
 
-synthetic = pytest.importorskip("biocap.synthetic.fingerprint_templates",
-                                reason="the template-level simulator provides gallery fillers")
+from biocap.synthetic.fingerprint import templates as synthetic  # gallery fillers
 
 
 @pytest.fixture(scope="module")
@@ -32,9 +31,9 @@ def gallery(fingers):
 def test_planted_mate_is_found_at_rank_one(gallery, fingers):
     hits = 0
     for fid in (3, 17, 29, 33, 38):
-        top = gallery.search(fingers[fid][1], top_k=5)
-        assert len(top) == 5 and top[0][1] >= top[-1][1]
-        hits += top[0][0] == f"f{fid}"
+        top = gallery.search(fingers[fid][1], top_k=5).candidates
+        assert len(top) == 5 and top[0].score >= top[-1].score
+        hits += top[0].id == f"f{fid}"
     assert hits >= 4
 
 
@@ -42,7 +41,7 @@ def test_pruned_search_agrees_with_exhaustive_on_the_top(gallery, fingers):
     probe = fingers[17][1]
     gallery_small = gallery.shortlist_size()
     assert gallery_small <= len(gallery)
-    assert gallery.search(probe, 1)[0][0] == gallery.search(probe, 1, exhaustive=True)[0][0]
+    assert gallery.search(probe, top_k=1).best == gallery.search(probe, top_k=1, exhaustive=True).best
 
 
 def test_add_remove_keep_rows_consistent(fingers):
@@ -54,13 +53,13 @@ def test_add_remove_keep_rows_consistent(fingers):
         g.add("b", fingers[4][0])
     g.remove("a")  # the last row moves into the hole
     assert len(g) == 2 and "a" not in g and set(g.ids) == {"b", "c"}
-    assert g.search(fingers[3][1], 1)[0][0] == "c"
-    assert g.search(fingers[2][1], 1)[0][0] == "b"
+    assert g.search(fingers[3][1], top_k=1).best.id == "c"
+    assert g.search(fingers[2][1], top_k=1).best.id == "b"
     with pytest.raises(InvalidDataError):
         g.remove("a")
     g.remove("b")
     g.remove("c")
-    assert len(g) == 0 and g.search(fingers[3][1], 3) == []
+    assert len(g) == 0 and g.search(fingers[3][1], top_k=3).candidates == ()
 
 
 def test_bad_inputs(fingers):
@@ -84,7 +83,7 @@ def test_save_load_round_trip(gallery, fingers, tmp_path):
     loaded = FingerprintGallery.load(path)
     assert loaded.ids == gallery.ids
     probe = fingers[29][1]
-    assert loaded.search(probe, 3) == gallery.search(probe, 3)
+    assert loaded.search(probe, top_k=3) == gallery.search(probe, top_k=3)
     loaded.add("extra", fingers[1][1])  # a loaded gallery keeps growing
     assert len(loaded) == len(gallery) + 1
 
@@ -149,7 +148,7 @@ def test_a_version_1_file_still_loads(gallery, fingers, tmp_path):
     v1[8:12] = struct.pack("<I", 1)
     path.write_bytes(bytes(v1))
     loaded = FingerprintGallery.load(path)
-    assert loaded.search(fingers[33][1], 1) == gallery.search(fingers[33][1], 1)
+    assert loaded.search(fingers[33][1], top_k=1) == gallery.search(fingers[33][1], top_k=1)
 
 
 def test_compact_releases_spare_capacity(fingers):
@@ -159,7 +158,7 @@ def test_compact_releases_spare_capacity(fingers):
     g.compact()
     assert g.allocated_bytes() <= before
     assert g.allocated_bytes() / len(g) <= 16 * 1024
-    assert g.search(fingers[3][1], 1)[0][0] == "f3"
+    assert g.search(fingers[3][1], top_k=1).best.id == "f3"
     g.add("again", fingers[30][0])  # still grows after compacting
     assert "again" in g
 

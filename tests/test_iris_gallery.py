@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from biocap.errors import InvalidDataError
-from biocap.matching.iris_gallery import IrisGallery
-from biocap.matching.iris_hamming import rotations
-from biocap.matching.iris_synthetic import filler_codes, neighbour_agreement
+from biocap.matching.iris.gallery import IrisGallery
+from biocap.matching.iris.hamming import rotations
+from biocap.synthetic.iris.codes import filler_codes, neighbour_agreement
 from biocap.templates.iris import IrisTemplate
 
 
@@ -51,8 +51,9 @@ def test_search_equals_exhaustive_with_planted_duplicates():
         assert fast[p].n_full < gallery_c.shape[0] * 0.6  # and the coarse stage did prune
     # template-level API gives ids and shifts
     t = IrisTemplate(code=probes_c[0], mask=probes_m[0])
-    hits = g.search(t)
-    assert {h[0] for h in hits} >= set(planted[0])
+    hits = g.search(t, top_k=50)
+    assert {c.id for c in hits.candidates} >= set(planted[0])
+    assert hits.candidates[0].score >= hits.candidates[-1].score >= 0.72  # 1 - HD_norm
 
 
 def test_gallery_refuses_bad_input():
@@ -80,7 +81,7 @@ def test_fillers_have_correlated_bits():
 
 def _stage_rule_survivors(g, probes_c, probes_m, codes, masks):
     """First-stage survivors computed from stage_stats and the gallery's rule (the reference)."""
-    from biocap.matching.iris_gallery import stage_stats
+    from biocap.matching.iris.gallery import stage_stats
     return [set(np.nonzero((g.stage1_slack(stage_stats(c, m, codes, masks)) >= 0).any(axis=1))[0].tolist())
             for c, m in zip(probes_c, probes_m)]
 
@@ -115,7 +116,7 @@ def test_first_stage_kernel_applies_the_calibrated_rule_exactly():
 
 
 def test_key_avoids_the_upper_lid_sector_and_fits_the_budget():
-    from biocap.matching.iris_gallery import KEY_BITS, KEY_POSITIONS
+    from biocap.matching.iris.gallery import KEY_BITS, KEY_POSITIONS
     assert np.unique(KEY_BITS).size == KEY_BITS.size == 512
     assert not ((KEY_POSITIONS[:, 0] >= 16) & (KEY_POSITIONS[:, 0] < 48)).any()
     assert IrisGallery().bytes_per_entry <= 1024
@@ -158,7 +159,7 @@ def test_calibrated_lines_keep_every_genuine_pair_they_were_calibrated_on():
 def test_search_keeps_exactly_the_rows_both_lines_keep():
     """The chunked two-stage kernel keeps a gallery row exactly when the calibrated rule
     (both lines at one same rotation, from stage_stats) keeps it."""
-    from biocap.matching.iris_gallery import stage_stats
+    from biocap.matching.iris.gallery import stage_stats
     rng = np.random.default_rng(6)
     codes, masks = filler_codes(900, _masks(12, rng), seed=8)
     probes_c, probes_m, gallery_c, gallery_m = codes[:4], masks[:4], codes[4:].copy(), masks[4:].copy()

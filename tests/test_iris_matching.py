@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from biocap.errors import InvalidDataError
-from biocap.matching.iris import IrisComparator
+from biocap.matching.iris.comparator import IrisComparator
 from biocap.templates.iris import IrisExtractor, IrisTemplate
 from biocap.types import Modality, Sample
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from biocap.errors import InvalidSample
-from biocap.quality.iris import IrisQuality
+from biocap.quality.iris.provider import IrisQuality
 from biocap.types import Modality, Sample
 
 

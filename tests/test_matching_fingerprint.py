@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from biocap.errors import InvalidDataError
-from biocap.matching.fingerprint import FingerprintComparator, calibration_table, encode
-from biocap.templates.fingerprint_template import FingerprintTemplate, minutiae_array
+from biocap.matching.fingerprint.comparator import FingerprintComparator
+from biocap.matching.fingerprint.matcher import calibration_table, encode
+from biocap.templates.fingerprint.template import FingerprintTemplate, minutiae_array
 
 nbis = pytest.importorskip("nbis", reason="the NBIS reference extra (nbis-py) provides real minutiae")
 
@@ -172,8 +173,8 @@ def test_hostile_minutiae_never_crash(rows, ppi):
 
 # --- second-stage consolidation (global minutiae pairing) ----------------------------------------
 def _paired(cmp, a, b):
-    from biocap.matching import fingerprint_mcc as mcc
-    from biocap.matching.fingerprint_pairing import paired_fraction
+    from biocap.matching.fingerprint import mcc
+    from biocap.matching.fingerprint.pairing import paired_fraction
 
     ea, eb = cmp.encode(a), cmp.encode(b)
     pa = mcc.prepare_sets([ea.cylinders], cmp.params)
@@ -194,7 +195,7 @@ def test_pairing_finds_the_minutiae_of_a_moved_copy(real_templates, cmp):
 
 
 def test_pairing_stage_multiplies_the_lss_r_score(real_templates):
-    from biocap.matching.fingerprint_pairing import DEFAULT_PAIRING
+    from biocap.matching.fingerprint.pairing import DEFAULT_PAIRING
 
     plain = FingerprintComparator(pairing=None)
     fused = FingerprintComparator(pairing=DEFAULT_PAIRING)
@@ -223,7 +224,7 @@ def _greedy_reference(lam: np.ndarray, k: int) -> list[tuple[int, int, float]]:
 
 @pytest.mark.parametrize("P", [1, 5])
 def test_one_to_one_pair_selection_matches_the_sequential_greedy(P):
-    from biocap.matching import fingerprint_mcc as mcc
+    from biocap.matching.fingerprint import mcc
 
     rng = np.random.default_rng(P)
     na, C, k = 23, 17, 12

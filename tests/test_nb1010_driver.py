@@ -12,7 +12,7 @@ from biocap.plugins.manager import PluginManager
 from biocap.plugins.recording import assert_consumed, open_recording
 from biocap.types import CaptureRequest, FingerPosition
 
-biocap_nb1010 = pytest.importorskip("biocap_nb1010")
+import biocap_nb1010  # noqa: E402
 from biocap_nb1010 import Nb1010Driver, protocol  # noqa: E402
 
 

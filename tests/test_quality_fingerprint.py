@@ -8,9 +8,9 @@ import pytest
 from biocap.errors import InvalidSample
 from biocap.imaging import to_working_resolution
 from biocap.quality import QualityReport
-from biocap.quality.fingerprint import FingerprintQuality, feedback_codes, load_model
-from biocap.quality.fingerprint_degrade import blur, dry, low_contrast, offset, partial
-from biocap.quality.fingerprint_features import FEATURE_NAMES, analyse
+from biocap.quality.fingerprint.provider import FingerprintQuality, feedback_codes, load_model
+from biocap.synthetic.fingerprint.degrade import blur, dry, low_contrast, offset, partial
+from biocap.quality.fingerprint.features import FEATURE_NAMES, analyse
 from biocap.types import Modality, Sample
 
 FVC = "fingerprint/fvc2002_db{}_b"

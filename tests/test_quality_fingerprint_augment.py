@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from biocap.errors import InvalidSample
-from biocap.quality import fingerprint_sensor_augment as aug
-from biocap.quality.fingerprint_features import analyse
-from biocap.quality.train_fingerprint import sensor_variants
+from research.quality_fingerprint import sensor_augment as aug
+from biocap.quality.fingerprint.features import analyse
+from research.quality_fingerprint.train import sensor_variants
 
 
 def _print(h=320, w=288, period=9.0, full=False):

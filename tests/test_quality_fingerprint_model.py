@@ -8,8 +8,8 @@ from hypothesis import given, settings, strategies as st
 from biocap.errors import InvalidDataError, InvalidSample
 from biocap.imaging import (bounded_downscale, check_ppi, normalize_mean_std, resampled_size,
                             stretch_contrast, to_working_resolution)
-from biocap.quality.fingerprint import FingerprintQuality
-from biocap.quality.fingerprint_model import GradientBoostedTrees, QualityModel, rank, spearman
+from biocap.quality.fingerprint.provider import FingerprintQuality
+from biocap.quality.fingerprint.model import GradientBoostedTrees, QualityModel, rank, spearman
 
 
 def _toy(n=400, seed=0):
@@ -68,16 +68,16 @@ def test_feature_mask_ignores_masked_columns_and_survives_saving(tmp_path):
 
 
 def test_shipped_model_uses_the_training_feature_subset():
-    from biocap.quality.fingerprint import load_model
-    from biocap.quality.train_fingerprint import feature_mask
+    from biocap.quality.fingerprint.provider import load_model
+    from research.quality_fingerprint.train import feature_mask
 
     assert load_model().used.tolist() == feature_mask().tolist()
 
 
 def test_shipped_model_was_trained_with_the_current_training_data_settings():
     # a model left over from other settings would not match the figures the report quotes
-    from biocap.quality.fingerprint import load_model
-    from biocap.quality import train_fingerprint as tf
+    from biocap.quality.fingerprint.provider import load_model
+    from research.quality_fingerprint import train as tf
 
     meta = load_model().meta
     assert meta["seed"] == tf.SEED and meta["degraded_per_image"] == tf.DEGRADED_PER_IMAGE
@@ -86,7 +86,7 @@ def test_shipped_model_was_trained_with_the_current_training_data_settings():
 
 
 def test_training_weights_real_originals_by_repetition():
-    from biocap.quality.train_fingerprint import SYNTHETIC, fit_model, original_repeats
+    from research.quality_fingerprint.train import SYNTHETIC, fit_model, original_repeats
 
     keys = ["db1/1_1.tif", "db1/1_1.tif#0:blur(sigma=2)", "db1/1_1.tif#s0:levels(gamma=1)",
             "synthetic/1/1_1:normal:x"]
@@ -123,7 +123,7 @@ def test_corrupt_model_file_is_reported(tmp_path):
 
 
 def test_shipped_model_is_small_and_packaged():
-    from biocap.quality.fingerprint import MODEL_PATH
+    from biocap.quality.fingerprint.provider import MODEL_PATH
 
     assert MODEL_PATH.exists() and MODEL_PATH.stat().st_size < 200_000
     import tomllib

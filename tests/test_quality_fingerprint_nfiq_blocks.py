@@ -1,4 +1,4 @@
-"""NFIQ 2's own block grid, orientation and sampling (`fingerprint_nfiq_blocks`), and that the
+"""NFIQ 2's own block grid, orientation and sampling (`nfiq_blocks`), and that the
 histograms built on them reproduce NFIQ 2's values on real prints."""
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from biocap.imaging import to_working_resolution
-from biocap.quality import fingerprint_nfiq_blocks as nb
-from biocap.quality import fingerprint_signature as sig
-from biocap.quality.fingerprint_model import spearman
+from biocap.quality.fingerprint import nfiq_blocks as nb
+from biocap.quality.fingerprint import ridge_signature as sig
+from biocap.quality.fingerprint.model import spearman
 
 
 def _ridges(period: float, angle: float, shape=(300, 280)) -> np.ndarray:
@@ -123,7 +123,8 @@ def test_rvu_follows_nfiq2s_run_order():
 
 @pytest.fixture(scope="module")
 def nfiq2_reference():
-    nbis_reference = pytest.importorskip("biocap.evaluation.nbis_reference")
+    from biocap.evaluation import nbis_reference
+
     if not nbis_reference.available():
         pytest.skip("nbis-py (NFIQ 2) is not installed")
     return nbis_reference.NbisReference()

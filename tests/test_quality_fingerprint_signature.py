@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from biocap.quality import fingerprint_signature as sig
+from biocap.quality.fingerprint import ridge_signature as sig
 
 
 def _ridges(period: float, angle: float, size: int = 96, noise: float = 0.0, seed: int = 0):
@@ -63,7 +63,8 @@ def test_empty_block_lists():
 
 
 def test_synthetic_training_prints_are_reproducible():
-    from biocap.quality.fingerprint_synthetic_training import IMPRESSIONS_PER_MASTER, synthetic_images
+    from research.quality_fingerprint.synthetic_training import (IMPRESSIONS_PER_MASTER,
+                                                                 synthetic_images)
 
     a = list(synthetic_images(1, 11))
     b = list(synthetic_images(1, 11))
@@ -75,7 +76,7 @@ def test_synthetic_training_prints_are_reproducible():
 
 
 def test_feature_vector_carries_the_nfiq2_histograms():
-    from biocap.quality.fingerprint_features import analyse
+    from biocap.quality.fingerprint.features import analyse
 
     yy, xx = np.mgrid[0:320, 0:320].astype(np.float64)
     # concentric ridges (period 9 px) on a bright platen, like an optical print

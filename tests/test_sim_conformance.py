@@ -5,7 +5,7 @@ from biocap_vendor_sim import make_bus
 from biocap_vendor_sim.drivers import DRIVERS
 from biocap_vendor_sim.sources import make_source
 
-conformance = pytest.importorskip("biocap.plugins.conformance")
+from biocap.plugins import conformance
 
 
 @pytest.mark.parametrize("driver", DRIVERS, ids=lambda d: d.name)

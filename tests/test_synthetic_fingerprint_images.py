@@ -108,7 +108,8 @@ def test_cli_writes_the_fvc_layout_with_ground_truth(tmp_path, capsys):
 
 
 def test_cli_templates_only_writes_decodable_records(tmp_path):
-    formats = pytest.importorskip("biocap.templates.formats")
+    from biocap.templates import formats
+
     out = tmp_path / "t"
     assert main(["sim", "generate", "--modality", "fingerprint", "--fingers", "3",
                  "--impressions", "2", "--seed", "1", "--out", str(out), "--templates-only",

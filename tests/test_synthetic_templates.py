@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from biocap.errors import InvalidDataError
-from biocap.synthetic.fingerprint_templates import iter_finger_templates
-from biocap.templates.fingerprint_template import FingerprintTemplate
+from biocap.synthetic.fingerprint.templates import iter_finger_templates
+from biocap.templates.fingerprint.template import FingerprintTemplate
 
 
 def _as_bytes(it):

@@ -84,12 +84,9 @@ def _load_image(path: Path):
 
 
 def _write_overlay(image, template, out: Path) -> None:
-    try:
-        from ..templates.fingerprint.overlay import draw_minutiae
-    except ImportError as exc:
-        raise NoProvider("minutiae overlay drawing (biocap.templates.fingerprint.overlay) is "
-                         "not available in this build") from exc
     import cv2
+
+    from ..templates.fingerprint.overlay import draw_minutiae
 
     if template.width != image.shape[1] or template.height != image.shape[0]:
         raise InvalidDataError(
@@ -150,13 +147,12 @@ def _extract(args: argparse.Namespace) -> int:
     from ..templates.formats import FingerprintRecord, encode
     from ..types import Modality, Sample
 
-    try:
-        from ..templates.fingerprint import extract_template
-    except ImportError as exc:
-        raise NoProvider("fingerprint minutiae extraction (biocap.templates.fingerprint) is not "
-                         "available in this build") from exc
+    from ..templates.fingerprint import extract_template
+
     image = _load_image(args.image)
     sample = Sample(image=image, ppi=args.ppi, modality=Modality.FINGERPRINT)
+    from ..quality.fingerprint.provider import check_is_fingerprint
+    check_is_fingerprint(sample)  # NotASample (exit 2, with the reason) for stripes, noise, faces...
     template = extract_template(sample)
     template.position = args.position
     if len(template) > 255:   # the record formats hold 255 minutiae per view: keep the best

@@ -6,7 +6,7 @@ pairs whose two images enrolled (the usual convention, FTE reported beside them)
 `eer_with_failures` counts a pair with a failed image as a non-match (score 0).
 
 search: a gallery of `--gallery-size` codes = the real codes of the dataset (minus the probes)
-+ filler codes (biocap.matching.iris_synthetic: Gabor-filtered noise with real masks). Probes
++ filler codes (biocap.synthetic.iris.codes: Gabor-filtered noise with real masks). Probes
 are real images whose mates (the other images of the same eye) are planted in the gallery at
 random rows. The fast search's decisions (top-1, and every row at or below the threshold) are
 checked against exhaustive search of the same gallery, and its speed against the time needed to
@@ -20,9 +20,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..matching.iris_gallery import CODE_BYTES, STAGE1_WORDS, IrisGallery, stage_stats
-from ..matching.iris_hamming import as_words, masked_distances, normalize_hd, rotations
-from ..matching.iris_synthetic import filler_codes, neighbour_agreement
+from ..matching.iris.gallery import CODE_BYTES, STAGE1_WORDS, IrisGallery, stage_stats
+from ..matching.iris.hamming import as_words, masked_distances, normalize_hd, rotations
+from ..synthetic.iris.codes import filler_codes, neighbour_agreement
 from ..templates.iris import IrisExtractor
 from .data import data_path
 from .datasets import load_layout
@@ -319,7 +319,7 @@ def calibrate_coarse(codes, masks, ok, subject, threshold: float, margin1: float
                      margin2: float = 8.0, slopes1=np.arange(0.0, 0.161, 0.02),
                      slopes2=np.arange(0.30, 0.57, 0.02), min_key_bits: int = 64,
                      n_impostor_probes: int = 40, seed: int = 0) -> dict:
-    """Pick the gallery's two survival lines (biocap.matching.iris_gallery): for each slope the
+    """Pick the gallery's two survival lines (biocap.matching.iris.gallery): for each slope the
     offset is the smallest that keeps every genuine pair with HD_norm <= threshold at some
     rotation, plus a margin of disagreements (the second line: at some rotation where the first
     line passes with its margin to spare, as the search tries it only there); the slope is the

@@ -43,7 +43,7 @@ def _read_grey(path: Path) -> np.ndarray:
 
 
 def _spearman(a, b) -> float:
-    from ..quality.fingerprint_model import spearman
+    from ..quality.fingerprint.model import spearman
 
     return spearman(a, b)
 
@@ -70,11 +70,9 @@ def _matcher_block(name: str, scores_gen, scores_imp, qualities: dict[str, np.nd
 
 def _biocap_matcher_scores(samples, genuine, impostor):
     """Genuine and impostor scores of biocap's extractor and comparator (failures score 0)."""
-    try:
-        from ..matching.fingerprint import FingerprintComparator
-        from ..templates.fingerprint import FingerprintExtractor
-    except ImportError as exc:
-        raise NoProvider("biocap's fingerprint matcher is not part of this build") from exc
+    from ..matching.fingerprint.comparator import FingerprintComparator
+    from ..templates.fingerprint import FingerprintExtractor
+
     extractor, comparator = FingerprintExtractor(), FingerprintComparator()
     encoded = []
     for sample in samples:
@@ -107,7 +105,7 @@ def run(args: argparse.Namespace) -> dict:
     if matcher not in ("bozorth3", "biocap", "both"):
         raise NoProvider(f"unknown matcher {matcher!r}; use bozorth3, biocap or both")
 
-    from ..quality.fingerprint import FingerprintQuality
+    from ..quality.fingerprint.provider import FingerprintQuality
 
     items = load_layout(args.dataset, args.layout)
     if args.limit:

@@ -3,7 +3,7 @@
 Protocol: the gallery holds impression 1 (`--mate-impression K`: impression K) of every finger of
 the real FVC sets (the mates) plus
 synthetic fillers up to `--gallery-size` (the simulator's template-level mode,
-`biocap.synthetic.fingerprint_templates`); probes are the other impressions of the real fingers
+`biocap.synthetic.fingerprint.templates`); probes are the other impressions of the real fingers
 (the first `--probes` of them, spread over fingers). Each probe is searched with the cascaded
 search (`rank1`: stage 1 -> stage 1.5 -> full comparison of the shortlist) and, on the same probes, exhaustively with the full 1:1 comparison of every
 gallery finger (`rank1_exhaustive`). Speed is CPU time of this process (all threads), so
@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InvalidDataError
-from ..matching.fingerprint import FingerprintComparator
-from ..matching.gallery import (CASCADE_FRACTION, FORMAT_VERSION, READABLE_VERSIONS, SHORTLIST_FRACTION,
-                                FingerprintGallery)
+from ..matching.fingerprint.comparator import FingerprintComparator
+from ..matching.fingerprint.gallery import (CASCADE_FRACTION, FORMAT_VERSION, READABLE_VERSIONS,
+                                            SHORTLIST_FRACTION, FingerprintGallery)
 from .bench_verify_fingerprint import default_sets, load_templates
 from .identification import rank_k_rates
 
@@ -39,7 +39,7 @@ def cache_dir() -> Path:
 def filler_gallery(n: int, seed: int, comparator: FingerprintComparator | None = None,
                    log=print) -> FingerprintGallery:
     """A gallery of `n` synthetic fingers (one impression each), built once and cached."""
-    from ..synthetic.fingerprint_templates import iter_finger_templates
+    from ..synthetic.fingerprint.templates import iter_finger_templates
 
     path = cache_dir() / f"fillers-{n}-seed{seed}-v{FORMAT_VERSION}.bfg"
     want = (comparator or FingerprintComparator()).params
@@ -190,7 +190,7 @@ def run(args) -> dict:
     _, gal, enc, n_mates, n_enrolled, extract_ms = search_setup(args)
     mate_impression = _mate_impression(args)
     t0 = time.process_time()
-    ranked = [gal.search(e, top_k=10) for _, e in enc]
+    ranked = [[(c.id, c.score) for c in gal.search(e, top_k=10).candidates] for _, e in enc]
     cpu = time.process_time() - t0
     # exhaustive: the full comparison of every gallery finger (what search(exhaustive=True)
     # ranks), kept whole so that the rank-1 rate of any shortlist size can be read off too
@@ -227,7 +227,7 @@ def run(args) -> dict:
         "gallery_size": n, "n_probes": len(enc), "n_mates": n_enrolled,
         "mate_impression": mate_impression,
         "mates_failed_to_enrol": n_mates - n_enrolled,
-        "fillers": "biocap.synthetic.fingerprint_templates (seed %d)" % int(args.seed),
+        "fillers": "biocap.synthetic.fingerprint.templates (seed %d)" % int(args.seed),
         "extractor": os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap"),
         "per_second_per_core": n * len(enc) / cpu if cpu > 0 else None,
         "search_ms_median_cpu": 1000 * cpu / len(enc),

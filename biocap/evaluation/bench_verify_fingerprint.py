@@ -34,8 +34,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import BiocapError, InvalidDataError, NoProvider
-from ..matching import fingerprint_mcc as mcc
-from ..matching.fingerprint import FingerprintComparator, as_template
+from ..matching.fingerprint import mcc
+from ..matching.fingerprint.comparator import FingerprintComparator
+from ..matching.fingerprint.matcher import as_template
 from .data import data_path
 from .datasets import Item, all_pairs, load_layout
 from .metrics import error_rates
@@ -88,11 +89,8 @@ def _extractor_key(name: str) -> str:
 
 def _read_image(path: Path) -> np.ndarray:
     if path.suffix.lower() == ".wsq":
-        try:
-            from ..templates.formats import wsq  # type: ignore[attr-defined]
-            return wsq.decode(path.read_bytes())
-        except (ImportError, AttributeError) as exc:
-            raise NoProvider("no WSQ decoder in this build") from exc
+        raise InvalidDataError(f"{path}: WSQ images are not read by biocap",
+                               hint="convert them to PNG first (e.g. NBIS dwsq)")
     import cv2
 
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)

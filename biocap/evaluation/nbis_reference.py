@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InvalidSample, NoProvider
 from ..imaging import to_working_resolution
-from ..templates.fingerprint_template import FingerprintTemplate, MinutiaType, minutiae_array
+from ..templates.fingerprint.template import FingerprintTemplate, MinutiaType, minutiae_array
 from ..types import validate_image
 
 

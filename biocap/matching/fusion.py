@@ -20,7 +20,7 @@ from typing import Mapping
 import numpy as np
 
 from ..errors import InvalidDataError
-from .fingerprint import FingerprintComparator
+from .fingerprint.comparator import FingerprintComparator
 
 METHODS = ("evidence-sum", "max", "mean")
 

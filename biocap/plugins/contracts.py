@@ -1,4 +1,5 @@
-"""Typed contracts every algorithm provider meets, whatever its modality.
+"""Typed contracts every algorithm provider meets, whatever its modality: QualityProvider,
+Extractor, Comparator and Gallery, with the Candidate / SearchResult answer of every gallery.
 
 A provider declares its modality (`modality` attribute); the SDK never guesses it. The built-in
 providers and third-party plugins register through the same hooks (`hookspecs.py`) and are held
@@ -13,9 +14,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Iterable, Protocol, runtime_checkable
 
 from ..types import Modality, Sample
+
+if TYPE_CHECKING:  # annotations only: the report types live in the quality stage, above plugins
+    from ..quality.report import QualityReport
+
+
+@runtime_checkable
+class QualityProvider(Protocol):
+    """Judges a Sample of its modality (hook `biocap_quality_providers`); may also offer
+    `quick_assess(sample)` for preview frames (the SDK falls back to `assess`)."""
+
+    name: str
+    modality: Modality
+
+    def assess(self, sample: Sample) -> "QualityReport":
+        """A QualityReport (score 0-100, measures, feedback); InvalidSample for malformed input."""
+        ...
 
 
 @runtime_checkable

@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
-from ..types import Modality, Sample
+from ..plugins.contracts import QualityProvider  # noqa: F401  (re-exported here)
+from ..types import Modality
 
 
 @dataclass(frozen=True)
@@ -51,15 +52,3 @@ class QualityReport:
     @classmethod
     def unscored(cls, modality: Modality, reason: str) -> "QualityReport":
         return cls(modality=Modality(modality), score=None, provider="none", reason=reason)
-
-
-@runtime_checkable
-class QualityProvider(Protocol):
-    """What a quality plugin registers (hook `biocap_quality_providers`)."""
-
-    name: str
-    modality: Modality
-
-    def assess(self, sample: Sample) -> QualityReport: ...
-
-    # optional: `quick_assess(sample)` for preview frames; the SDK falls back to `assess`

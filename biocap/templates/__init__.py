@@ -1,2 +1,2 @@
 """Template extraction per modality, and codecs for the standard record formats (formats/)."""
-from .fingerprint_template import MINUTIA_DTYPE, FingerprintTemplate, MinutiaType  # noqa: F401
+from .fingerprint.template import MINUTIA_DTYPE, FingerprintTemplate, MinutiaType  # noqa: F401

@@ -74,7 +74,7 @@ def _run_images(job: _Job) -> tuple[int, float]:
 
 
 def _run_templates(job: _Job) -> tuple[int, float]:
-    from ..fingerprint_templates import iter_finger_templates
+    from .templates import iter_finger_templates
     encode, record_cls = load_codecs()
     t0 = time.process_time()
     profile = sensor_profile(job.sensor)
@@ -94,13 +94,9 @@ def _run_templates(job: _Job) -> tuple[int, float]:
 
 def load_codecs():
     """(encode, FingerprintRecord) from biocap's template codecs, imported only when needed."""
-    try:
-        from ...templates.formats import encode
-        from ...templates.formats.record import FingerprintRecord
-    except ImportError as exc:
-        raise InvalidDataError(
-            f"template codecs are not available in this build ({exc})",
-            hint="install a biocap with biocap.templates.formats, or generate images instead")
+    from ...templates.formats import encode
+    from ...templates.formats.record import FingerprintRecord
+
     return encode, FingerprintRecord
 
 

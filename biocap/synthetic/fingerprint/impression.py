@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ...errors import InvalidDataError
-from ...templates.fingerprint_template import MinutiaType
+from ...templates.fingerprint.template import MinutiaType
 from .distortion import ImpressionGeometry, impression_condition, random_geometry
 from .master import MasterPrint
 from .sensors import SensorProfile

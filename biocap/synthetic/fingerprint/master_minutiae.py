@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...templates.fingerprint_template import MinutiaType
+from ...templates.fingerprint.template import MinutiaType
 from .pattern import FingerPattern
 
 #: master minutiae of a full 500 ppi fingertip: about 40-70 (mean 55)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 from skimage.morphology import skeletonize
 
-from ...templates.fingerprint_template import MinutiaType
+from ...templates.fingerprint.template import MinutiaType
 
 # 8 neighbours in circular order (dy, dx)
 _RING = [(-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1)]

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 
 from ...errors import InvalidDataError, InvalidSample
-from ..fingerprint_template import FingerprintTemplate, MinutiaType
+from .template import FingerprintTemplate, MinutiaType
 
 ENDING_BGR = (0, 0, 255)
 BIFURCATION_BGR = (255, 96, 0)

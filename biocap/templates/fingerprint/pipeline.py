@@ -18,7 +18,7 @@ import numpy as np
 
 from ...errors import InvalidSample
 from ...types import Modality, Sample
-from ..fingerprint_template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint
+from .template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint
 from .binarization import binarize
 from .enhancement import gabor_enhance
 from .filtering import FilterResult, remove_false_minutiae

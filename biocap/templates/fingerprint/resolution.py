@@ -21,10 +21,7 @@ import numpy as np
 
 from ...errors import InvalidSample
 
-try:  # the shared resampler (same rules as the quality core); a plain resize if it is absent
-    from ...imaging import to_working_resolution as _shared_resample
-except ImportError:  # pragma: no cover - only when biocap.imaging is not part of the build
-    _shared_resample = None
+from ...imaging import to_working_resolution as _shared_resample  # the same rules as quality
 
 WORKING_PPI = 570.0
 MAX_WORKING_SIDE = 4096  # px at the working resolution: a four-finger slap is about 1,800 x 1,700
@@ -56,12 +53,6 @@ def to_500ppi(image: np.ndarray, ppi: float) -> WorkingImage:
                             f"{side:.0f} px long at {WORKING_PPI:g} ppi, above the {MAX_WORKING_SIDE}-px "
                             "limit",
                             hint="crop the image to the finger (or slap) area first")
-    if _shared_resample is not None:
-        work = _shared_resample(image, ppi, WORKING_PPI)
-    else:
-        f = WORKING_PPI / ppi
-        size = (max(8, round(image.shape[1] * f)), max(8, round(image.shape[0] * f)))
-        work = image if abs(f - 1) <= 0.01 else cv2.resize(
-            image, size, interpolation=cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR)
+    work = _shared_resample(image, ppi, WORKING_PPI)
     return WorkingImage(np.ascontiguousarray(work), work.shape[1] / image.shape[1],
                         work.shape[0] / image.shape[0])

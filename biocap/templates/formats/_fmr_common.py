@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import TemplateFormatError
-from ..fingerprint_template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint
+from ..fingerprint.template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint
 from ._binary import Reader, Writer, fail
 
 TWO_PI = 2.0 * math.pi

@@ -7,7 +7,7 @@ The two formats differ only in angle units and in how core/delta angles are flag
 """
 from __future__ import annotations
 
-from ..fingerprint_template import FingerprintTemplate, SingularPoint
+from ..fingerprint.template import FingerprintTemplate, SingularPoint
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (POSITIONS_BASE, check_position, check_position_to_write,
                           check_view_count, ppi_from_ppcm, read_extended, read_minutiae,

@@ -14,7 +14,7 @@ certification + sensor id); it is read and written so NIST's test records round-
 """
 from __future__ import annotations
 
-from ..fingerprint_template import FingerprintTemplate, SingularPoint
+from ..fingerprint.template import FingerprintTemplate, SingularPoint
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ANSI_ANGLE_STEPS, NOT_REPORTED, POSITIONS_AM1, POSITIONS_BASE,
                           check_content_end, check_declared_length, check_image_size,

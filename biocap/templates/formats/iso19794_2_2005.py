@@ -10,7 +10,7 @@ the view count/reserved bytes and the extended-data length (`decode_nbis`), and 
 from __future__ import annotations
 
 from ...errors import TemplateFormatError
-from ..fingerprint_template import FingerprintTemplate
+from ..fingerprint.template import FingerprintTemplate
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ISO_ANGLE_STEPS, check_content_end, check_declared_length,
                           common_geometry, ppcm_from_view, ppi_from_ppcm,

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..fingerprint_template import FingerprintTemplate, SingularPoint
+from ..fingerprint.template import FingerprintTemplate, SingularPoint
 from ._binary import Reader, Writer, fail
 from ._fmr_common import (ISO_ANGLE_STEPS, NOT_REPORTED, POSITIONS_BASE, check_content_end,
                           check_declared_length, check_image_size, check_position,

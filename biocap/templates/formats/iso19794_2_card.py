@@ -17,7 +17,7 @@ import math
 import numpy as np
 
 from ...errors import TemplateFormatError
-from ..fingerprint_template import MINUTIA_DTYPE, FingerprintTemplate
+from ..fingerprint.template import MINUTIA_DTYPE, FingerprintTemplate
 from ._binary import Reader, Writer, fail
 from ._fmr_common import angle_to_units, units_to_angle
 from .record import FingerprintRecord

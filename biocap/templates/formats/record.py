@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import InvalidDataError
-from ..fingerprint_template import FingerprintTemplate
+from ..fingerprint.template import FingerprintTemplate
 
 
 @dataclass

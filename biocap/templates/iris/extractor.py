@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ...errors import InvalidSample, NotASample
+from ...errors import InvalidSample
 from ...types import Modality, Sample, validate_image
 from .encoding import EncodingParams, filter_response, quantize
 from .normalization import NormalizationParams, normalize
@@ -36,7 +36,6 @@ class IrisExtractor:
     normalization: NormalizationParams = field(default_factory=NormalizationParams)
     encoding: EncodingParams = field(default_factory=EncodingParams)
     min_usable_fraction: float = 0.15  # fewer usable code bits than this fails to enrol
-    check_sample: bool = True  # refuse what the iris quality calls not an eye (NotASample)
 
     def extract(self, sample: Sample) -> IrisTemplate:
         return self.trace(sample).template
@@ -51,11 +50,6 @@ class IrisExtractor:
     def trace_image(self, image: np.ndarray, *, position: int = 0) -> IrisTrace:
         validate_image(image, what="iris image")
         seg = segment(image, self.segmentation)
-        if self.check_sample:
-            from ...quality.iris import measures_of, not_an_iris  # quality builds on this stage
-            why = not_an_iris(measures_of(image, seg))
-            if why is not None:
-                raise NotASample(f"not an iris image: {why}")
         sheet = normalize(image, seg, self.normalization)
         resp = filter_response(sheet, self.encoding)
         code, mask = quantize(resp, self.encoding)

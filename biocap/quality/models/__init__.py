@@ -1,1 +1,0 @@
-"""Trained model files of the quality providers (data only; see train_fingerprint)."""

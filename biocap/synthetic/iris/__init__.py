@@ -1,0 +1,1 @@
+"""Synthetic iris data: filler codes with the statistics of real ones (`codes`)."""

@@ -28,10 +28,7 @@ paired fraction), so candidates are on the same scale, and decided at the same t
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
-import struct
-import zlib
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -39,6 +36,7 @@ import numpy as np
 
 from ...errors import InvalidDataError, TemplateFormatError
 from . import mcc
+from .. import container
 from ...plugins.contracts import Candidate, SearchResult
 from ...types import Modality
 from .matcher import MAX_CYLINDERS, MccMatcher, MccTemplate
@@ -46,11 +44,13 @@ from .consistency import consistent_scores
 from .prefilter import CylinderPrefilter
 
 MAGIC = b"BIOCAPFG"
-FORMAT_VERSION = 2
+#: 3: SHA-256 over the header and the arrays, strict header fields (issue 17)
+FORMAT_VERSION = 3
 #: file format versions this build reads (older ones are converted on load; see _MIGRATIONS)
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
+#: most fingers a gallery file may declare (a bound on what a header can make us allocate)
+MAX_FINGERS = 50_000_000
 MAX_ID_LENGTH = 256
-MAX_HEADER_BYTES = 1 << 20
 
 _ARRAYS = ("bits", "mask", "xyt", "n_cyl", "n_min")
 _DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": "<i2", "ids": "u1",
@@ -299,118 +299,90 @@ class FingerprintGallery:
 
     # --- files --------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the gallery to a versioned file (see docs/matching.md for the layout)."""
+        """Write the gallery to a versioned file whose header and arrays are covered by one
+        SHA-256 (`biocap.matching.container`; docs/matching.md)."""
         arrays = {k: np.ascontiguousarray(v[:self._n]) for k, v in self._a.items()}
         arrays["ids"] = np.frombuffer("\n".join(self._ids).encode(), np.uint8)
-        entries, offset = [], 0
-        for name, arr in arrays.items():
-            entries.append({"name": name, "dtype": arr.dtype.str, "shape": list(arr.shape),
-                            "offset": offset, "nbytes": int(arr.nbytes),
-                            "crc32": zlib.crc32(arr.tobytes())})
-            offset += int(arr.nbytes)
         header = {"format": "biocap-fingerprint-gallery", "format_version": FORMAT_VERSION,
                   "matcher": self.comparator.name, "count": self._n,
                   "capacity_cylinders": self.capacity_cyl,
                   "mcc_params": dataclasses.asdict(self.comparator.params),
                   "shortlist_fraction": self.shortlist_fraction, "min_shortlist": self.min_shortlist,
-                  "cascade_fraction": self.cascade_fraction,
-                  "arrays": entries}
-        raw = json.dumps(header).encode()
-        tmp = Path(str(path) + ".tmp")
-        with open(tmp, "wb") as f:
-            f.write(MAGIC + struct.pack("<II", FORMAT_VERSION, len(raw)) + raw)
-            for arr in arrays.values():
-                f.write(arr.tobytes())
-        tmp.replace(path)  # never leave a half-written gallery under the real name
+                  "cascade_fraction": self.cascade_fraction}
+        container.write_container(path, MAGIC, FORMAT_VERSION, header, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "FingerprintGallery":
+        """Read a gallery written by `save`. A damaged or edited file (any byte of the header or
+        the arrays, a renamed, added or out-of-range field) raises TemplateFormatError."""
         path = Path(path)
+        what = "fingerprint gallery"
+        version, header, arrays = container.read_container(
+            path, MAGIC, readable=READABLE_VERSIONS, checksummed_from=3, what=what,
+            arrays={name: (_DTYPES[name], None) for name in list(_ARRAYS) + ["ids"]})
+        header = _MIGRATIONS.get(version, lambda h: h)(header)
+
+        def bad(message: str, field: str) -> TemplateFormatError:
+            return TemplateFormatError(f"{path}: {message}", field=field,
+                                       hint="the gallery file is damaged or was edited; restore it "
+                                            "from a backup or rebuild it from the templates")
+
+        expected = {"format": "", "format_version": 0, "matcher": "", "count": 0,
+                    "capacity_cylinders": 0, "mcc_params": {}, "shortlist_fraction": 0.0,
+                    "min_shortlist": 0, "cascade_fraction": 0.0, "arrays": []}
+        if version < 3:  # older files did not record all of them
+            expected = {k: v for k, v in expected.items() if k in header or k in (
+                "count", "capacity_cylinders", "mcc_params", "arrays")}
+        container.check_fields(path, what, "header", header, expected)
+        defaults = dataclasses.asdict(mcc.MccParams())
+        raw_params = container.check_fields(path, what, "mcc_params", header["mcc_params"], defaults)
+        if header.get("format", "biocap-fingerprint-gallery") != "biocap-fingerprint-gallery":
+            raise bad(f"format is {header['format']!r}", "format")
+        count, cap = header["count"], header["capacity_cylinders"]
+        if not 0 <= count <= MAX_FINGERS or not 1 <= cap <= 4 * MAX_CYLINDERS:
+            raise bad(f"count {count} / capacity_cylinders {cap} out of range", "count")
+        for key, value in raw_params.items():
+            if type(defaults[key]) is not bool and value <= 0 and defaults[key] > 0:
+                raise bad(f"mcc_params.{key} = {value} must be positive", f"mcc_params.{key}")
         try:
-            size = path.stat().st_size
-            f = open(path, "rb")
-        except OSError as exc:
-            raise InvalidDataError(f"cannot open gallery file {path}: {exc}") from exc
-        with f:
-            head = f.read(16)
-            if len(head) < 16 or head[:8] != MAGIC:
-                raise TemplateFormatError(f"{path} is not a biocap fingerprint gallery file",
-                                          field="magic", offset=0)
-            version, hlen = struct.unpack("<II", head[8:16])
-            if version not in READABLE_VERSIONS:
-                newer = version > max(READABLE_VERSIONS)
-                raise TemplateFormatError(
-                    f"{path} is gallery format version {version}; this biocap reads versions "
-                    f"{', '.join(map(str, READABLE_VERSIONS))}",
-                    field="format_version", offset=8,
-                    hint="upgrade biocap to read it" if newer else
-                    "re-enrol from the templates: no converter exists for that old version")
-            if hlen > min(MAX_HEADER_BYTES, size - 16):
-                raise TemplateFormatError(f"{path}: header length {hlen} is impossible "
-                                          f"(file has {size} bytes); the file is truncated or corrupt",
-                                          field="header_length", offset=12)
-            try:
-                header = _MIGRATIONS.get(version, lambda h: h)(json.loads(f.read(hlen).decode()))
-                entries = {e["name"]: e for e in header["arrays"]}
-                count = int(header["count"])
-                params = mcc.MccParams(**header["mcc_params"])
-                cap = int(header["capacity_cylinders"])
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-                raise TemplateFormatError(f"{path}: the header is corrupt ({exc})", field="header",
-                                          offset=16) from exc
-            base = 16 + hlen
+            params = mcc.MccParams(**raw_params)
             gal = cls(MccMatcher(params, max_cylinders=cap),
-                      float(header.get("shortlist_fraction", 0.01)),
-                      int(header.get("min_shortlist", 256)),
-                      float(header.get("cascade_fraction", 0.1)))
+                      header.get("shortlist_fraction", SHORTLIST_FRACTION),
+                      header.get("min_shortlist", 256),
+                      header.get("cascade_fraction", CASCADE_FRACTION))
             gal._alloc(0)
-            arrays = {}
-            for name in list(_ARRAYS) + ["ids"]:
-                e = entries.get(name)
-                if e is None:
-                    raise TemplateFormatError(f"{path}: array {name!r} is missing", field=name)
-                arrays[name] = _read_array(f, path, name, e, base, size)
-        if any(arrays[k].shape[0] != count for k in _ARRAYS):
-            raise TemplateFormatError(f"{path}: array lengths disagree with the count {count}",
-                                      field="count")
-        ids = arrays.pop("ids").tobytes().decode("utf-8", errors="strict").split("\n") if count else []
+        except (InvalidDataError, ValueError, TypeError, OverflowError, ZeroDivisionError,
+                MemoryError) as exc:
+            raise bad(f"its parameters are invalid ({type(exc).__name__}: {exc})", "mcc_params") from None
+        try:
+            ids = arrays.pop("ids").tobytes().decode("utf-8", errors="strict").split("\n") \
+                if count else []
+        except UnicodeDecodeError as exc:
+            raise bad(f"ids are not UTF-8 ({exc})", "ids") from None
         if len(ids) != count or len(set(ids)) != count:
-            raise TemplateFormatError(f"{path}: {len(ids)} ids for {count} fingers, or duplicates",
-                                      field="ids")
+            raise bad(f"{len(ids)} ids for {count} fingers, or duplicates", "ids")
         expect = gal._a
+        shaped = {}
         for k in _ARRAYS:
-            if arrays[k].shape[1:] != expect[k].shape[1:]:
-                raise TemplateFormatError(f"{path}: array {k} has shape {arrays[k].shape}, expected "
-                                          f"(n, {', '.join(map(str, expect[k].shape[1:]))})", field=k)
-        gal._a = {k: arrays[k].astype(expect[k].dtype, copy=False) for k in _ARRAYS}
+            tail = expect[k].shape[1:]
+            if arrays[k].shape != (count,) + tail:
+                raise bad(f"array {k} has shape {arrays[k].shape}, ({count}, "
+                          f"{', '.join(map(str, tail))}) expected", k)
+            shaped[k] = arrays[k].astype(expect[k].dtype, copy=False)
+        if count and (int(shaped["n_cyl"].min()) < 0 or int(shaped["n_cyl"].max()) > cap
+                      or int(shaped["n_min"].min()) < 0):
+            raise bad("cylinder or minutia counts out of range", "n_cyl")
+        gal._a = shaped
         gal._n = count
-        gal.prefilter._alloc(count)  # derived data: rebuilt, not stored
-        gal._set_prefilter_rows(0, count)
+        try:
+            gal.prefilter._alloc(count)  # derived data: rebuilt, not stored
+            gal._set_prefilter_rows(0, count)
+        except (ValueError, TypeError, OverflowError, ZeroDivisionError, IndexError) as exc:
+            raise bad(f"its arrays do not fit its parameters ({type(exc).__name__}: {exc})",
+                      "arrays") from None
         gal._ids = ids
         gal._row = {i: r for r, i in enumerate(ids)}
         return gal
-
-
-def _read_array(f, path: Path, name: str, e: dict, base: int, size: int) -> np.ndarray:
-    try:
-        dtype = np.dtype(e["dtype"])
-        shape = tuple(int(x) for x in e["shape"])
-        offset, nbytes, crc = int(e["offset"]), int(e["nbytes"]), int(e["crc32"])
-    except (KeyError, TypeError, ValueError) as exc:
-        raise TemplateFormatError(f"{path}: entry of array {name!r} is corrupt ({exc})", field=name) from exc
-    if dtype.str != np.dtype(_DTYPES[name]).str or any(s < 0 for s in shape):
-        raise TemplateFormatError(f"{path}: array {name!r} has type {dtype.str} shape {shape}",
-                                  field=name)
-    if int(np.prod(shape, dtype=np.int64)) * dtype.itemsize != nbytes or offset < 0 \
-            or base + offset + nbytes > size:
-        raise TemplateFormatError(f"{path}: array {name!r} does not fit in the file; it is truncated "
-                                  "or corrupt", field=name, offset=base + offset)
-    f.seek(base + offset)
-    data = f.read(nbytes)
-    if len(data) != nbytes or zlib.crc32(data) != crc:
-        raise TemplateFormatError(f"{path}: array {name!r} fails its checksum; the file is corrupt",
-                                  field=name, offset=base + offset)
-    return np.frombuffer(data, dtype).reshape(shape).copy()
 
 
 def _from_v1(header: dict) -> dict:

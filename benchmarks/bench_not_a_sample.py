@@ -33,13 +33,13 @@ class _GatesOff:
 
     def __enter__(self):
         self.saved = (fq.MIN_ORIENTATION_SPREAD, iq.MIN_PUPIL_CIRCULARITY, iq.MAX_PUPIL_SPREAD,
-                      iq.MIN_IRIS_RADIUS_PX)
+                      iq.MIN_IRIS_RADIUS_PX, iq.MIN_GREY_BITS)
         fq.MIN_ORIENTATION_SPREAD, iq.MIN_PUPIL_CIRCULARITY = -1, -1
-        iq.MAX_PUPIL_SPREAD, iq.MIN_IRIS_RADIUS_PX = 1e9, -1
+        iq.MAX_PUPIL_SPREAD, iq.MIN_IRIS_RADIUS_PX, iq.MIN_GREY_BITS = 1e9, -1, -1
 
     def __exit__(self, *exc):
         (fq.MIN_ORIENTATION_SPREAD, iq.MIN_PUPIL_CIRCULARITY, iq.MAX_PUPIL_SPREAD,
-         iq.MIN_IRIS_RADIUS_PX) = self.saved
+         iq.MIN_IRIS_RADIUS_PX, iq.MIN_GREY_BITS) = self.saved
 
 
 def fp_score(img, ppi=500) -> int:

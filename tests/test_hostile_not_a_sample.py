@@ -95,6 +95,15 @@ def test_no_iris_template_from_non_eyes(name):
         _extract(_iris_sample(img))
 
 
+def test_no_iris_template_from_rendered_signatures():
+    from biocap_vendor_sim.sources import make_source
+    src = make_source("signature-synthetic")
+    for seed in range(4):
+        pen = src.next_sample(0, np.random.default_rng(seed)).pen
+        with pytest.raises(NotASample):
+            _extract(_iris_sample(ns.rendered_pen(pen.x, pen.y, pen.pen_down)))
+
+
 def test_no_iris_template_from_a_fingerprint_or_stripes():
     from biocap_vendor_sim.sources import make_source
     fp = make_source("fingerprint-synthetic").next_sample(2, np.random.default_rng(1)).image

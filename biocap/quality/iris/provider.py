@@ -124,6 +124,7 @@ def measures_of(image: np.ndarray, seg: Segmentation) -> dict[str, Measure]:
 MIN_PUPIL_CIRCULARITY = 86.0  # eyes >= 88.4 (MMU2), fingerprints 84-89, faces 80-93
 MAX_PUPIL_SPREAD = 10.0  # grey-level MAD inside the pupil: eyes 0 (one MMU2 eye 7), prints >= 13
 MIN_IRIS_RADIUS_PX = 40.0  # eyes >= 49 px (MMU2), LFW faces 24-31 px
+MIN_GREY_BITS = 3.0  # grey-level entropy: eye photos >= 5.5 bits, a rendered signature 0.4-0.6
 
 
 def pupil_spread(image: np.ndarray, seg: Segmentation) -> float:
@@ -142,6 +143,10 @@ def pupil_spread(image: np.ndarray, seg: Segmentation) -> float:
 
 def not_an_iris(measures: dict[str, Measure]) -> str | None:
     """Why the segmented image is not an eye, or None."""
+    bits = measures["grey_scale_utilisation"].value
+    if bits < MIN_GREY_BITS:
+        return (f"the image is nearly two-tone ({bits:.1f} bits of grey levels < {MIN_GREY_BITS:g}): "
+                "a drawing or a document, not an eye photo")
     radius = measures["iris_radius"].value
     if radius < MIN_IRIS_RADIUS_PX:
         return (f"the 'iris' found is {radius:.0f} px in radius (< {MIN_IRIS_RADIUS_PX:.0f}): not an "

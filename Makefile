@@ -10,7 +10,9 @@ PLUGINS := plugins/vendor_sim $(wildcard plugins/nb1010) $(wildcard plugins/aes3
 $(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,reference,plot,distributed]" $(foreach p,$(PLUGINS),-e $(p))
+	# editable_mode=compat: a path entry, not an import hook, so a folder named `biocap` beside a
+	# user's script cannot shadow the package (the hook loses to any namespace folder on the path)
+	$(PY) -m pip install -q --config-settings editable_mode=compat -e ".[dev,reference,plot,distributed]" $(foreach p,$(PLUGINS),-e $(p))
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,7 +25,7 @@ test: $(STAMP)
 
 # every benchmark of the README's table (long: tens of minutes; needs ../shared/data)
 bench: $(STAMP)
-	$(PY) benchmarks/bench_capture.py
+	$(PY) benchmarks/bench_capture.py --out benchmarks
 	$(PY) benchmarks/bench_quality_fingerprint.py --matcher both
 	$(PY) benchmarks/bench_extract.py
 	benchmarks/bench_fingerprint_matching.sh

@@ -1,6 +1,6 @@
 """Capture overhead of the SDK over bare pyusb, and preview frame rate, on the emulated bus.
 
-    .venv/bin/python benchmarks/bench_capture.py [--repeats 200] [--frames 60]
+    .venv/bin/python benchmarks/bench_capture.py [--repeats 200] [--frames 60] [--out DIR]
 
 1. Time from `device.capture(request)` to the `Sample` for a 500 ppi 400x500 fingerprint image
    through the SDK (driver, protocol checks, CRCs, Sample validation), against the very same
@@ -10,7 +10,8 @@
    pipeline itself (scoring is the quality provider's cost, reported apart below).
 2. Preview frame rate on the fingerprint scanner, with the installed quality providers (quick
    assessment per frame) and without any (target >= 15 frames/s).
-Writes benchmarks/bench_capture.json and benchmarks/bench_capture.md.
+Prints the report (Markdown) on stdout; with `--out DIR` also writes DIR/bench_capture.json and
+DIR/bench_capture.md (the committed report is `--out benchmarks`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import argparse
 import json
 import platform
 import statistics
+import sys
 import time
 from pathlib import Path
 
@@ -29,7 +31,6 @@ from biocap_vendor_sim import protocol as p
 from biocap_vendor_sim.sources import make_source
 from biocap_vendor_sim.testing import sim_sdk
 
-HERE = Path(__file__).resolve().parent
 
 
 def _immediate(backend) -> None:
@@ -146,7 +147,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=200)
     parser.add_argument("--frames", type=int, default=60)
-    parser.add_argument("--out", type=Path, default=HERE)
+    parser.add_argument("--out", type=Path,
+                        help="also write bench_capture.json and .md here (e.g. benchmarks)")
     args = parser.parse_args()
     report = {
         "command": f"python benchmarks/bench_capture.py --repeats {args.repeats} --frames {args.frames}",
@@ -155,8 +157,9 @@ def main() -> None:
         "quality_scoring": measure_scoring(min(args.repeats, 20)),
         "preview": measure_preview(args.frames),
     }
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench_capture.json").write_text(json.dumps(report, indent=2) + "\n")
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "bench_capture.json").write_text(json.dumps(report, indent=2) + "\n")
     c, pv, q = report["capture_overhead"], report["preview"], report["quality_scoring"]
     md = [
         "# Capture benchmark (emulated bus)", "",
@@ -176,7 +179,9 @@ def main() -> None:
     elif q.get("provider"):
         md += ["", f"Quality scoring by `{q['provider']}` (not part of the overhead figure): assess "
                f"{q['assess_median_ms']} ms, quick_assess {q['quick_assess_median_ms']} ms per frame."]
-    (args.out / "bench_capture.md").write_text("\n".join(md) + "\n")
+    if args.out:
+        (args.out / "bench_capture.md").write_text("\n".join(md) + "\n")
+        print(f"wrote {args.out / 'bench_capture.json'} and bench_capture.md", file=sys.stderr)
     print("\n".join(md))
 
 

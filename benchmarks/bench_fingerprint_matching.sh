@@ -8,28 +8,30 @@
 #
 # Needs the shared data (BIOCAP_DATA) and the `reference` extra (nbis-py). Speeds are CPU time of
 # the benchmark process (per core), measured beside NBIS in the same run; BLAS is pinned to one
-# thread. Extracted templates and the synthetic filler gallery are cached under
-# $BIOCAP_BENCH_CACHE (default /tmp/biocap-bench).
+# thread. Extracted templates, the synthetic filler gallery and the exhaustive score matrices are
+# kept in $BIOCAP_BENCH_CACHE (default /tmp/biocap-bench), passed as --cache; the JSON flags the
+# figures read back from it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
 BIOCAP=.venv/bin/biocap
 PY=.venv/bin/python
 OUT=benchmarks/results
+CACHE=${BIOCAP_BENCH_CACHE:-/tmp/biocap-bench}
 mkdir -p "$OUT"
 what=${1:-all}
 
 if [[ $what == all || $what == verify ]]; then
   # 1. the shipped pipeline: biocap's extractor + biocap-mcc, NBIS (mindtct + bozorth3) beside it
-  $BIOCAP bench verify --modality fingerprint --reference nbis \
+  $BIOCAP bench verify --modality fingerprint --reference nbis --cache "$CACHE" \
       --json "$OUT/verify_fingerprint.json" --plot "$OUT/verify_fingerprint_det.png"
   # 2. the matcher alone: mindtct's minutiae into biocap-mcc, NBIS beside it
-  BIOCAP_FP_EXTRACTOR=nbis $BIOCAP bench verify --modality fingerprint --reference nbis \
+  $BIOCAP bench verify --modality fingerprint --reference nbis --extractor nbis --cache "$CACHE" \
       --json "$OUT/verify_fingerprint_mindtct_minutiae.json" \
       --plot "$OUT/verify_fingerprint_mindtct_minutiae_det.png"
   # 3. the decision-threshold table: impostor scores of the shipped pipeline (biocap's extractor),
   #    since that is what `threshold_for_fmr` decides for
-  $PY benchmarks/fingerprint_matching_calibrate.py
+  $PY benchmarks/fingerprint_matching_calibrate.py --cache "$CACHE"
 fi
 if [[ $what == all || $what == search ]]; then
   # 4. 1:N: 100,000-finger gallery (40 real mates + synthetic fillers), real FVC probes, the
@@ -38,9 +40,9 @@ if [[ $what == all || $what == search ]]; then
   #    11 CPU seconds a probe at 100,000 fingers (~40 min for 200), all 280 would be ~55 min.
   #    The exhaustive scores are cached (reused only when ids match and spot-checked scores agree
   #    with this code): a rerun after a cascade change takes minutes
-  CACHE=${BIOCAP_BENCH_CACHE:-/tmp/biocap-bench}
   search_100k() {  # mate impression K, JSON name
     $BIOCAP bench search --modality fingerprint --gallery-size 100000 --mate-impression "$1" \
+        --cache "$CACHE" \
         --probes "${SEARCH_PROBES:-200}" --scores-cache "$CACHE/search-100k-mates$1-scores.npz" \
         --json "$OUT/$2"
   }
@@ -60,17 +62,17 @@ if [[ $what == all || $what == search ]]; then
   #     once, after that change was settled
   search_100k 5 search_fingerprint_heldout5.json
   # 5. the same protocol on a 10,000-finger gallery
-  $BIOCAP bench search --modality fingerprint --gallery-size 10000 \
+  $BIOCAP bench search --modality fingerprint --gallery-size 10000 --cache "$CACHE" \
       --probes 200 --scores-cache "$CACHE/search-10k-mates1-scores.npz" \
       --json "$OUT/search_fingerprint_10k.json"
   # 6. reference: the 10,000-finger run on mindtct's minutiae (the gallery measured apart from
   #    the extractor; the cascade was first tuned on these)
-  BIOCAP_FP_EXTRACTOR=nbis $BIOCAP bench search --modality fingerprint --gallery-size 10000 \
+  $BIOCAP bench search --modality fingerprint --gallery-size 10000 --extractor nbis --cache "$CACHE" \
       --probes 200 --scores-cache "$CACHE/search-10k-mates1-mindtct-scores.npz" \
       --json "$OUT/search_fingerprint_10k_mindtct_minutiae.json"
 fi
 if [[ $what == stage1 ]]; then
   # 7. stage-1 variants side by side on the 100k runs above (reads their score caches; ~50 min)
-  $PY benchmarks/bench_search_fingerprint_stage1.py
+  $PY benchmarks/bench_search_fingerprint_stage1.py --cache "$CACHE"
 fi
 $PY benchmarks/fingerprint_matching_report.py

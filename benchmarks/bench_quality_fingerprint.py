@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from biocap.evaluation.bench_quality import run  # noqa: E402
+from biocap.evaluation.options import BenchOptions  # noqa: E402
 from biocap.evaluation.data import data_path  # noqa: E402
 from biocap.quality.fingerprint.model import spearman  # noqa: E402
 
@@ -117,10 +118,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     sets, scores, refs, ms, ref_ms = {}, [], [], [], []
     for name, ppi in SETS:
-        ns = argparse.Namespace(modality="fingerprint", dataset=data_path("fingerprint", name),
-                                layout="fvc", ppi=ppi, reference="nfiq2", limit=args.limit,
-                                matcher=args.matcher)
-        r = run(ns)
+        r = run(BenchOptions(modality="fingerprint", dataset=data_path("fingerprint", name),
+                             layout="fvc", ppi=ppi, reference="nfiq2", limit=args.limit,
+                             matcher=args.matcher))
         print(f"{name}: spearman {r['spearman']:.3f}, {r['ms_median']:.1f} ms vs "
               f"{r['reference_ms_median']:.1f} ms", file=sys.stderr)
         names = list(r["scores"])

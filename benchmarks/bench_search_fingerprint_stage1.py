@@ -9,21 +9,21 @@ do), and the whole search's CPU speed, variants alternating in one process (medi
 the ratio to the first variant is what carries over between machines).
 
 Needs the exhaustive score caches that `benchmarks/bench_fingerprint_matching.sh search` writes
-($BIOCAP_BENCH_CACHE, default /tmp/biocap-bench); a run without one is refused with a message.
+(its --cache folder, default /tmp/biocap-bench); a run without one is refused with a message.
 
-    .venv/bin/python benchmarks/bench_search_fingerprint_stage1.py --mates 1 8 7 6 5
+    .venv/bin/python benchmarks/bench_search_fingerprint_stage1.py --mates 1 8 7 6 5 [--cache DIR]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import time
-import types
 from pathlib import Path
 
 import numpy as np
 
-from biocap.evaluation.bench_search_fingerprint import _cached_scores, cache_dir, search_setup
+from biocap.evaluation.bench_search_fingerprint import _cached_scores, search_setup
+from biocap.evaluation.options import BenchOptions
 from biocap.matching.fingerprint.prefilter import CylinderPrefilter
 
 OUT = Path(__file__).resolve().parent / "results"
@@ -49,11 +49,11 @@ def _prefilter(gal, n_probe: int, n_best: int) -> CylinderPrefilter:
     return pf
 
 
-def measure(mates: int, probes: int, speed_probes: int, repeats: int) -> dict:
-    args = types.SimpleNamespace(gallery_size=100_000, probes=probes, seed=0, dataset=None,
-                                 limit=None, mate_impression=mates)
-    _, gal, enc, _, _, _ = search_setup(args)
-    cache = cache_dir() / f"search-100k-mates{mates}-scores.npz"
+def measure(mates: int, probes: int, speed_probes: int, repeats: int, cache_dir: Path) -> dict:
+    options = BenchOptions(gallery_size=100_000, probes=probes, seed=0, mate_impression=mates,
+                           cache=cache_dir)
+    _, gal, enc, _, _, _, _ = search_setup(options)
+    cache = cache_dir / f"search-100k-mates{mates}-scores.npz"
     if not cache.exists():
         raise SystemExit(f"{cache} is missing: run benchmarks/bench_fingerprint_matching.sh search first "
                          "(it computes and caches the exhaustive scores)")
@@ -116,11 +116,13 @@ def main() -> None:
     ap.add_argument("--probes", type=int, default=200, help="as the search bench (its caches hold 200)")
     ap.add_argument("--speed-probes", type=int, default=25)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--cache", type=Path, default=Path("/tmp/biocap-bench"),
+                    help="the search bench's --cache folder (score matrices, filler galleries)")
     ap.add_argument("--json", type=Path, default=OUT / "search_fingerprint_stage1.json")
     a = ap.parse_args()
     runs = []
     for k in a.mates:
-        runs.append(measure(k, a.probes, a.speed_probes, a.repeats))
+        runs.append(measure(k, a.probes, a.speed_probes, a.repeats, a.cache))
         print(json.dumps(runs[-1]), flush=True)
     a.json.write_text(json.dumps(runs, indent=2) + "\n")
     a.json.with_suffix(".md").write_text(report(runs))

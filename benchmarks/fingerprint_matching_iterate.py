@@ -7,12 +7,12 @@ Overrides are MccParams fields (`name=value`: a number, `pi`, or arithmetic of t
 or a tuple of those; never evaluated as Python); `max_cyl=N` sets the cylinder cap.
 Speed is CPU seconds of the scoring loop (each probe against the whole set), for comparisons only.
 """
-import argparse
 import ast
 import operator
 import os
 import sys
 import time
+from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
@@ -21,6 +21,7 @@ from biocap.evaluation import bench_verify_fingerprint as bench  # noqa: E402
 from biocap.evaluation.metrics import error_rates  # noqa: E402
 from biocap.matching.fingerprint import matcher as fp  # noqa: E402
 from biocap.evaluation.datasets import all_pairs  # noqa: E402
+from biocap.evaluation.options import BenchOptions  # noqa: E402
 
 
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
@@ -74,12 +75,14 @@ def main(argv):
         raise SystemExit(f"unknown matcher parameter(s) {', '.join(unknown)}")
     params = dataclasses.replace(fp.MATCHER_PARAMS, **over)
     cmp = fp.FingerprintComparator(params, max_cyl)
-    args = argparse.Namespace(dataset=None, layout="fvc", ppi=None, reference=None, plot=None, limit=None)
+    options = BenchOptions(extractor=os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap"),
+                           cache=Path(os.environ.get("BIOCAP_BENCH_CACHE", "/tmp/biocap-bench")))
     eers, rates = [], []
-    for spec in bench.default_sets(args):
+    for spec in bench.default_sets(options):
         if sets and not any(s in spec.name for s in sets):
             continue
-        name, items, templates, _ = bench.load_templates(spec, args)
+        loaded = bench.load_templates(spec, options)
+        name, items, templates = loaded.name, loaded.items, loaded.templates
         enc = [cmp.encode(t) for t in templates]
         ok = np.array([e.enrollable for e in enc])
         prep = cmp.prepare_many(enc)

@@ -30,7 +30,7 @@ def check_ppi(ppi, *, what: str = "resolution") -> float:
                             hint="give the sensor's resolution in pixels per inch, e.g. 500") from None
     if not np.isfinite(value) or not MIN_FINGERPRINT_PPI <= value <= MAX_FINGERPRINT_PPI:
         raise InvalidSample(f"{what} {ppi!r} ppi is outside the {MIN_FINGERPRINT_PPI:.0f}-"
-                            f"{MAX_FINGERPRINT_PPI:.0f} ppi range of fingerprint sensors",
+                            f"{MAX_FINGERPRINT_PPI:.0f} ppi that fingerprint algorithms accept",
                             hint="pass the sensor's true resolution; nothing guesses it")
     return value
 

@@ -15,6 +15,7 @@ retried until the deadline; `attempts` gives further whole tries of `timeout_s` 
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
@@ -35,6 +36,9 @@ log = logging.getLogger("biocap.sdk")
 #: pause before retrying after the firmware said busy (calibrating): it answers at once, and a
 #: retry without a pause would hammer the device hundreds of times a second
 FIRMWARE_BUSY_PAUSE_S = 0.1
+
+#: environment variable naming the drivers that win a conflict over one device (comma-separated)
+PREFER_DRIVERS_ENV = "BIOCAP_PREFER_DRIVERS"
 
 _HOOKS = ("biocap_drivers", "biocap_usb_buses", "biocap_quality_providers", "biocap_extractors",
           "biocap_comparators")
@@ -91,8 +95,14 @@ class SDK:
     """Plugins, buses, devices and algorithm providers in one place."""
 
     def __init__(self, plugins: Iterable[Any] | None = None, extra_buses: Iterable[UsbBus] = (),
-                 load_entry_points: bool = True):
+                 load_entry_points: bool = True, prefer_drivers: Iterable[str] = ()):
+        """`prefer_drivers`: driver names that win when several drivers claim the same device
+        (default: the environment's BIOCAP_PREFER_DRIVERS, comma-separated; else the first
+        registered wins and the conflict is reported in `problems`)."""
         self.plugins = PluginManager(load_entry_points=load_entry_points)
+        preferred = list(prefer_drivers) or [
+            n.strip() for n in os.environ.get(PREFER_DRIVERS_ENV, "").split(",") if n.strip()]
+        self.prefer_drivers: tuple[str, ...] = tuple(preferred)
         for plugin in plugins or ():
             self.register(plugin)
         self.extra_buses = list(extra_buses)
@@ -130,7 +140,8 @@ class SDK:
         found = []
         for cls in self._collect("biocap_drivers"):
             if isinstance(cls, type) and issubclass(cls, DeviceDriver):
-                found.append(cls)
+                if cls not in found:  # one class contributed twice (two plugin objects) is one driver
+                    found.append(cls)
             else:
                 self._note("drivers", "biocap_drivers", f"{cls!r} is not a DeviceDriver subclass")
         return found
@@ -168,20 +179,42 @@ class SDK:
                 self._note(f"bus {bus.name}", "enumerate", f"{type(exc).__name__}: {exc}")
                 continue
             for dev in usb_devices:
+                claimants = []
                 for cls in drivers:
                     try:
-                        if not cls.handles(dev):
-                            continue
+                        if cls.handles(dev):
+                            claimants.append(cls)
+                    except Exception as exc:
+                        self._note(_driver_name(cls), "handles", f"{type(exc).__name__}: {exc}")
+                for cls in self._ranked(claimants, dev, bus):
+                    try:
                         info = cls.describe(dev, bus)
                     except Exception as exc:
-                        self._note(getattr(cls, "name", cls.__name__), "describe",
-                                   f"{type(exc).__name__}: {exc}")
+                        self._note(_driver_name(cls), "describe", f"{type(exc).__name__}: {exc}")
                         continue
                     finally:
                         _dispose(dev)
                     found.append(_Found(info, cls, bus, dev))
                     break
         return found
+
+    def _ranked(self, claimants: list[type[DeviceDriver]], dev, bus: UsbBus) -> list:
+        """The drivers claiming one device, the one to use first. Several claimants are a
+        conflict: reported (never silent), resolved by `prefer_drivers`, else the most recently
+        registered plugin (pluggy's order) wins."""
+        if len(claimants) < 2:
+            return claimants
+        names = [_driver_name(c) for c in claimants]
+        rank = {n: i for i, n in enumerate(self.prefer_drivers)}
+        ordered = sorted(claimants, key=lambda c: rank.get(_driver_name(c), len(rank)))
+        chosen = _driver_name(ordered[0])
+        how = ("chosen by the driver preference" if chosen in rank else
+               f"the most recently registered plugin's; choose with {PREFER_DRIVERS_ENV}=NAME or "
+               "SDK(prefer_drivers=[NAME]) or uninstall the other plugin")
+        vid_pid = f"{getattr(dev, 'idVendor', 0):04x}:{getattr(dev, 'idProduct', 0):04x}"
+        self._note(f"device {vid_pid} on bus {bus.name}", "driver conflict",
+                   f"claimed by {len(names)} drivers ({', '.join(names)}); using {chosen!r} ({how})")
+        return ordered
 
     def devices(self) -> list[DeviceInfo]:
         """Every device a registered driver handles, on every bus (system, plugins', extra)."""
@@ -427,6 +460,10 @@ def _hint(frame: PreviewFrame, threshold: int) -> str:
     if score >= threshold:
         return "good: ready to capture"
     return "hold still: quality is still below the threshold"
+
+
+def _driver_name(cls: Any) -> str:
+    return str(getattr(cls, "name", None) or getattr(cls, "__name__", repr(cls)))
 
 
 def _check_sample(sample: Any) -> None:

@@ -14,6 +14,12 @@ from .errors import InvalidRequest, InvalidSample
 MAX_IMAGE_SIDE = 8192
 
 
+#: resolutions a Sample of any modality may have (a face camera's few dozen ppi to a 4,000 ppi
+#: latent scanner); each modality's algorithms check their own narrower range (fingerprint:
+#: biocap.imaging.MIN_FINGERPRINT_PPI..MAX_FINGERPRINT_PPI)
+SAMPLE_PPI_RANGE = (50.0, 5000.0)
+
+
 class Modality(str, enum.Enum):
     FINGERPRINT = "fingerprint"
     IRIS = "iris"
@@ -140,13 +146,22 @@ class Sample:
     def __post_init__(self):
         self.modality = Modality(self.modality)
         validate_image(self.image)
-        if not (isinstance(self.ppi, (int, float)) and np.isfinite(self.ppi) and 50 <= self.ppi <= 5000):
-            raise InvalidSample(f"resolution {self.ppi!r} ppi is not plausible",
-                                hint="give the sensor's resolution in pixels per inch (50-5000)")
+        low, high = SAMPLE_PPI_RANGE
+        if not (isinstance(self.ppi, (int, float)) and np.isfinite(self.ppi) and low <= self.ppi <= high):
+            raise InvalidSample(f"resolution {self.ppi!r} ppi is outside the {low:g}-{high:g} ppi a "
+                                "Sample of any modality may have",
+                                hint="give the sensor's resolution in pixels per inch (fingerprint "
+                                     "algorithms further need 250-2000)")
         if self.device_quality is not None and not 0 <= self.device_quality <= 100:
             raise InvalidSample(f"device quality {self.device_quality} is outside 0-100")
         if self.modality is Modality.SIGNATURE and self.pen is None:
             pass  # an offline (scanned) signature has no pen series; that is allowed
+
+    def __repr__(self) -> str:  # the pixels are not printed: an image is megabytes of digits
+        shape = "x".join(map(str, self.image.shape[::-1])) if hasattr(self.image, "shape") else "?"
+        extra = f", pen={len(self.pen)} points" if self.pen is not None else ""
+        return (f"Sample({self.modality.value}, position={int(self.position or 0)}, {shape} px at "
+                f"{self.ppi:g} ppi, device_quality={self.device_quality}{extra})")
 
     @property
     def height(self) -> int:

@@ -1,5 +1,4 @@
 """Evaluation suite pieces: rank-k, CMC, DET plot, FTE, and the fingerprint bench runners."""
-import argparse
 import json
 
 import numpy as np
@@ -37,17 +36,18 @@ def test_det_plot_writes_a_png(tmp_path):
 
 
 def _args(**kw):
-    base = dict(dataset=None, layout="fvc", ppi=500.0, reference=None, json=None, plot=None,
-                gallery_size=100, probes=4, seed=0, limit=2)
+    from biocap.evaluation.options import BenchOptions
+
+    base = dict(dataset=None, layout="fvc", ppi=500.0, reference=None, plot=None,
+                gallery_size=100, probes=4, seed=0, limit=2, progress=False, extractor="nbis",
+                cache=kw.pop("cache", None))  # mindtct: fast, stable minutiae for a smoke run
     base.update(kw)
-    return argparse.Namespace(**base)
+    return BenchOptions(**base)
 
 
 @pytest.fixture
-def bench_env(monkeypatch, tmp_path):
+def bench_env(tmp_path):
     pytest.importorskip("nbis")
-    monkeypatch.setenv("BIOCAP_BENCH_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setenv("BIOCAP_FP_EXTRACTOR", "nbis")  # fast, stable minutiae for a smoke run
     return tmp_path
 
 
@@ -136,7 +136,8 @@ def test_bench_search_enrols_the_chosen_impression_and_saves_the_scores(shared_d
     assert scores.shape == (2, 20) and scores.dtype == np.float32
     # recompute one saved score independently: impression 1 searched against impression 8
     args = _args(dataset=db1, limit=2)
-    name, items, templates, _ = load_templates(default_sets(args)[0], args)
+    loaded = load_templates(default_sets(args)[0], args)
+    items, templates = loaded.items, loaded.templates
     by = {(it.subject, int(it.impression)): t for it, t in zip(items, templates)}
     subject = probe_ids[0].split("/")[1]
     cmp = FingerprintComparator()

@@ -1,4 +1,5 @@
 """Fingerprint 1:N gallery: planted mate, add/remove, files (round trip, corruption, versions)."""
+import hashlib
 import json
 import struct
 
@@ -172,4 +173,25 @@ def test_random_bytes_are_refused_cleanly(tmp_path_factory, data):
     path = tmp_path_factory.mktemp("fuzz") / "g.bfg"
     path.write_bytes(MAGIC + data if data[:1] == b"\x00" else data)
     with pytest.raises((TemplateFormatError, InvalidDataError)):
+        FingerprintGallery.load(path)
+
+
+@pytest.mark.parametrize("drop", ["cascade_fraction", "shortlist_fraction", "min_shortlist",
+                                  "mcc_params.delta_theta", "mcc_params.max_nr"])
+def test_a_file_lacking_a_parameter_is_refused_not_defaulted(gallery, tmp_path, drop):
+    """Defaults in the code may differ from what the file was saved with (MccParams' defaults are
+    the paper's, the matcher's are tuned): a missing parameter is an error, never a default."""
+    path, raw = _saved(gallery, tmp_path)
+    hlen = struct.unpack("<I", raw[12:16])[0]
+    header = json.loads(raw[16:16 + hlen])
+    if drop.startswith("mcc_params."):
+        del header["mcc_params"][drop.split(".")[1]]
+    else:
+        del header[drop]
+    body = raw[16 + hlen:-32]  # array offsets count from the end of the header: still valid
+    new = json.dumps(header).encode()
+    out = bytes(raw[:12]) + struct.pack("<I", len(new)) + new + bytes(body)
+    # the digest recomputed: a deliberate edit, so the strict header check itself is what refuses
+    path.write_bytes(out + hashlib.sha256(out).digest())
+    with pytest.raises(TemplateFormatError, match=drop.split(".")[-1]):
         FingerprintGallery.load(path)

@@ -1,8 +1,6 @@
 """`biocap bench quality --modality fingerprint`: the runner on a small slice of a real set."""
 from __future__ import annotations
 
-import argparse
-
 import pytest
 
 from biocap.errors import InvalidSample, NoProvider
@@ -12,7 +10,9 @@ def _args(dataset, **kw):
     base = dict(modality="fingerprint", dataset=dataset, layout="fvc", ppi=569.0,
                 reference="nfiq2", limit=2, matcher="bozorth3")
     base.update(kw)
-    return argparse.Namespace(**base)
+    from biocap.evaluation.options import BenchOptions
+
+    return BenchOptions(progress=False, **base)
 
 
 def test_runner_reports_the_agreed_figures(shared_data):

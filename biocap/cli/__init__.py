@@ -21,10 +21,20 @@ COMMAND_MODULES = (
 EXIT_ERROR = 2
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("biocap")
+    except PackageNotFoundError:  # running from a source tree that was never installed
+        return "(not installed: version unknown)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="biocap", description="Capture, judge, encode and match biometric samples.")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("--version", action="version", version=f"biocap {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
         try:

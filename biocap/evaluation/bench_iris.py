@@ -26,24 +26,26 @@ from ..synthetic.iris.codes import filler_codes, neighbour_agreement
 from ..templates.iris import IrisExtractor
 from .data import data_path
 from .datasets import load_layout
-from .metrics import det_curve, error_rates
+from .metrics import error_rates
+from .options import BenchOptions
+from .progress import progress
 
 MAX_SHIFT = 8
 
 
-def _items(args):
-    dataset = args.dataset or data_path("iris", "casia_irisv1")
-    layout = args.layout if args.dataset else "casia-iris"
+def _items(options: BenchOptions):
+    dataset = options.dataset or data_path("iris", "casia_irisv1")
+    layout = (options.layout or "casia-iris") if options.dataset else "casia-iris"
     if layout == "fvc":  # the CLI's default layout is the fingerprint one
         layout = "casia-iris"
     items = load_layout(dataset, layout)
-    if args.limit:
-        keep = sorted({it.subject for it in items})[: args.limit]
+    if options.limit:
+        keep = sorted({it.subject for it in items})[: options.limit]
         items = [it for it in items if it.subject in set(keep)]
     return Path(dataset), layout, items
 
 
-def extract_all(items, extractor: IrisExtractor | None = None):
+def extract_all(items, extractor: IrisExtractor | None = None, show: bool = False):
     """(codes (n, 256), masks (n, 256), enrolled (n,) bool, extraction ms (n,))."""
     extractor = extractor or IrisExtractor()
     n = len(items)
@@ -51,7 +53,7 @@ def extract_all(items, extractor: IrisExtractor | None = None):
     masks = np.zeros((n, CODE_BYTES), np.uint8)
     ok = np.zeros(n, bool)
     ms = np.zeros(n)
-    for i, it in enumerate(items):
+    for i, it in enumerate(progress(items, desc="iris extraction", enabled=show)):
         img = cv2.imread(str(it.path), cv2.IMREAD_GRAYSCALE)
         if img is None:
             continue
@@ -79,9 +81,10 @@ def distance_matrix(codes: np.ndarray, masks: np.ndarray, max_shift: int = MAX_S
     return out
 
 
-def run_verify(args) -> dict:
-    dataset, layout, items = _items(args)
-    codes, masks, ok, ms = extract_all(items)
+def run_verify(options: BenchOptions) -> dict:
+    """The figures of `biocap bench verify --modality iris`."""
+    dataset, layout, items = _items(options)
+    codes, masks, ok, ms = extract_all(items, show=options.progress)
     dist = distance_matrix(codes, masks)
     subject = np.array([it.subject for it in items])
     iu = np.triu_indices(len(items), 1)
@@ -105,29 +108,13 @@ def run_verify(args) -> dict:
         "score": "similarity = 1 - HD_norm at the best of +-8 rotations",
         "protocol": "all pairs; EER over pairs of enrolled images, FTE apart",
     }
-    if getattr(args, "plot", None):
-        _plot_det(sim[same & both], sim[~same & both], args.plot, f"{dataset.name} ({layout})")
-        result["plot"] = str(args.plot)
+    if options.plot:
+        from .det_plot import plot_det
+
+        plot_det({f"biocap-iris {dataset.name}": (sim[same & both], sim[~same & both])},
+                 options.plot, title=f"iris DET: {dataset.name} ({layout})")
+        result["plot"] = str(options.plot)
     return result
-
-
-def _plot_det(genuine, impostor, path, title):
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    _, fmr, fnmr = det_curve(genuine, impostor)
-    fig, ax = plt.subplots(figsize=(5, 4))
-    ax.plot(np.maximum(fmr, 1e-6) * 100, np.maximum(fnmr, 1e-6) * 100)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("FMR (%)")
-    ax.set_ylabel("FNMR (%)")
-    ax.set_title(f"iris DET: {title}")
-    ax.grid(True, which="both", alpha=0.3)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 # --- search ---------------------------------------------------------------------------------
@@ -170,21 +157,22 @@ def stage1_survival(gallery: IrisGallery, probe_codes, probe_masks, codes, masks
     return float(np.mean(np.concatenate(alive))) if alive else float("nan")
 
 
-def run_search(args) -> dict:
-    rng = np.random.default_rng(args.seed)
-    dataset, layout, items = _items(args)
-    codes, masks, ok, _ = extract_all(items)
+def run_search(options: BenchOptions) -> dict:
+    """The figures of `biocap bench search --modality iris`."""
+    rng = np.random.default_rng(options.seed)
+    dataset, layout, items = _items(options)
+    codes, masks, ok, _ = extract_all(items, show=options.progress)
     subject = np.array([it.subject for it in items])
-    gallery_size = int(args.gallery_size)
+    gallery_size = int(options.gallery_size)
     probe_classes = [s for s in sorted(set(subject[ok])) if (subject[ok] == s).sum() >= 2]
     rng.shuffle(probe_classes)
-    probe_classes = probe_classes[: max(1, int(args.probes))]
+    probe_classes = probe_classes[: max(1, int(options.probes))]
     probe_rows = np.array([np.nonzero(ok & (subject == s))[0][0] for s in probe_classes])
     real_rows = np.array([i for i in np.nonzero(ok)[0] if i not in set(probe_rows)])
     if gallery_size < real_rows.size:
         raise ValueError(f"--gallery-size {gallery_size} is smaller than the {real_rows.size} real codes")
     t = time.perf_counter()
-    fill_codes, fill_masks = filler_codes(gallery_size - real_rows.size, masks[real_rows], seed=args.seed,
+    fill_codes, fill_masks = filler_codes(gallery_size - real_rows.size, masks[real_rows], seed=options.seed,
                                           real_codes=codes[real_rows])
     filler_s = time.perf_counter() - t
     g_codes = np.concatenate([codes[real_rows], fill_codes])
@@ -240,6 +228,12 @@ def run_search(args) -> dict:
     # filler realism: probe-vs-filler distances against probe-vs-real-impostor distances
     real_imp, fill_imp = _impostor_samples(gallery, source, subject, probe_rows, rng)
     n_codes = gallery_size * n_probes
+    if options.plot:
+        from .det_plot import plot_histograms
+
+        plot_histograms({"probe vs real impostor": real_imp, "probe vs filler": fill_imp},
+                        options.plot, xlabel="HD_norm (best of the rotations)",
+                        title=f"iris 1:N: impostor distances, {gallery_size:,} codes")
     return {
         "modality": "iris", "dataset": str(dataset), "layout": layout,
         "gallery_size": gallery_size, "real_codes_in_gallery": int(real_rows.size),

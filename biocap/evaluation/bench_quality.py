@@ -11,15 +11,14 @@ NFIQ 2 through `nbis-py` in the same run, image by image (timed the same way). T
 - error-versus-reject (ISO/IEC 29794-1): FNMR at FMR = 1% over all genuine and impostor pairs
   ("FVC, all impostors"), before and after dropping the 10% of genuine pairs with the lowest
   pair quality (min of the two scores), by biocap's score and by NFIQ 2. Matcher: NBIS bozorth3
-  on mindtct minutiae (`matcher` in the JSON); `args.matcher = "biocap"` (or "both") adds
-  biocap's own extractor and comparator when they are part of the build.
+  on mindtct minutiae (`matcher` in the JSON); `matcher="biocap"` (or "both") uses biocap's own
+  extractor and comparator. `plot` draws biocap's score against NFIQ 2's, image by image.
 
 Images go to the reference resampled to 500 ppi (NFIQ 2 and mindtct are defined at 500 ppi and
 `nbis-py` ignores its ppi setting).
 """
 from __future__ import annotations
 
-import argparse
 import platform
 import time
 from pathlib import Path
@@ -31,6 +30,8 @@ from ..errors import InvalidSample, NoProvider
 from ..types import Modality, Sample
 from .datasets import all_pairs, load_layout
 from .metrics import error_rates, error_vs_reject
+from .options import BenchOptions
+from .progress import progress
 
 REJECT_FRACTIONS = (0.05, 0.10, 0.20)
 
@@ -89,8 +90,9 @@ def _biocap_matcher_scores(samples, genuine, impostor):
     return [score(a, b) for a, b in genuine], [score(a, b) for a, b in impostor]
 
 
-def run(args: argparse.Namespace) -> dict:
-    if getattr(args, "modality", "fingerprint") != "fingerprint":
+def run(args: BenchOptions) -> dict:
+    """The figures of `biocap bench quality --modality fingerprint`."""
+    if args.modality != "fingerprint":
         raise NoProvider(f"bench quality supports fingerprint only, not {args.modality}")
     if args.dataset is None:
         raise InvalidSample("no dataset given", hint="pass --dataset DIR (e.g. "
@@ -101,13 +103,13 @@ def run(args: argparse.Namespace) -> dict:
     reference = (args.reference or "").lower() or None
     if reference not in (None, "nfiq2"):
         raise NoProvider(f"unknown quality reference {args.reference!r}; use nfiq2")
-    matcher = (getattr(args, "matcher", None) or "bozorth3").lower()
+    matcher = (args.matcher or "bozorth3").lower()
     if matcher not in ("bozorth3", "biocap", "both"):
         raise NoProvider(f"unknown matcher {matcher!r}; use bozorth3, biocap or both")
 
     from ..quality.fingerprint.provider import FingerprintQuality
 
-    items = load_layout(args.dataset, args.layout)
+    items = load_layout(args.dataset, args.layout or "fvc")
     if args.limit:
         keep = sorted({it.subject for it in items})[: args.limit]
         items = [it for it in items if it.subject in keep]
@@ -121,7 +123,7 @@ def run(args: argparse.Namespace) -> dict:
     samples, scores, ms = [], [], []
     ref_scores, ref_ms, ref_ms_total, mindtct_ms, minutiae = [], [], [], [], []
     quality.assess(Sample(_read_grey(items[0].path), args.ppi, Modality.FINGERPRINT))  # warm-up
-    for item in items:
+    for item in progress(items, desc="quality", enabled=args.progress):
         sample = Sample(_read_grey(item.path), args.ppi, Modality.FINGERPRINT)
         samples.append(sample)
         t0 = time.perf_counter()
@@ -185,4 +187,14 @@ def run(args: argparse.Namespace) -> dict:
     result["scores"] = {it.path.name: int(s) for it, s in zip(items, scores)}
     if reference == "nfiq2":
         result["reference_scores"] = {it.path.name: int(s) for it, s in zip(items, ref_scores)}
+    if args.plot:
+        from .det_plot import plot_scatter
+
+        if reference == "nfiq2":
+            plot_scatter(ref_scores, scores, args.plot, xlabel="NFIQ 2", ylabel="biocap quality",
+                         title=f"{Path(args.dataset).name}: Spearman {result['spearman']:.3f}")
+        else:
+            plot_scatter(range(len(scores)), scores, args.plot, xlabel="image",
+                         ylabel="biocap quality", title=Path(args.dataset).name)
+        result["plot"] = str(args.plot)
     return result

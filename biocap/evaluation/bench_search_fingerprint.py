@@ -9,12 +9,13 @@ search (`rank1`: stage 1 -> stage 1.5 -> full comparison of the shortlist) and, 
 gallery finger (`rank1_exhaustive`). Speed is CPU time of this process (all threads), so
 `per_second_per_core` = gallery fingers x probes / CPU seconds of the two-stage searches.
 
-The filler part of the gallery is cached (`$BIOCAP_BENCH_CACHE`, default /tmp/biocap-bench) in
-the gallery file format, keyed by size, seed and format version.
+With `cache` (`--cache DIR`) the filler part of the gallery is kept there in the gallery file
+format, keyed by size, seed and format version, and the real fingers' templates with it
+(`extract_ms_from_cache` flags extraction times read back from it). `plot` draws the CMC curves
+(cascade and exhaustive).
 """
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -26,27 +27,25 @@ from ..matching.fingerprint.gallery import (CASCADE_FRACTION, FORMAT_VERSION, RE
                                             SHORTLIST_FRACTION, FingerprintGallery)
 from .bench_verify_fingerprint import default_sets, load_templates
 from .identification import rank_k_rates
+from .options import BenchOptions
+from .progress import note, progress
 
 
 #: shortlist sizes (fractions of the gallery) whose rank-1 rate is read off the exhaustive scores
 SHORTLIST_FRACTIONS = (0.001, 0.01, 0.05, 0.2, 0.5)
 
 
-def cache_dir() -> Path:
-    return Path(os.environ.get("BIOCAP_BENCH_CACHE", "/tmp/biocap-bench"))
-
-
 def filler_gallery(n: int, seed: int, comparator: FingerprintComparator | None = None,
-                   log=print) -> FingerprintGallery:
-    """A gallery of `n` synthetic fingers (one impression each), built once and cached."""
+                   cache: Path | None = None, show: bool = True) -> FingerprintGallery:
+    """A gallery of `n` synthetic fingers (one impression each); kept in and reused from the
+    folder `cache` when given."""
     from ..synthetic.fingerprint.templates import iter_finger_templates
 
-    path = cache_dir() / f"fillers-{n}-seed{seed}-v{FORMAT_VERSION}.bfg"
     want = (comparator or FingerprintComparator()).params
+    found = []
     # any cached filler gallery of this seed with at least n fingers will do (fingers 1..n are the
     # same whatever the size generated); an older file version still loads
-    found = []
-    for f in cache_dir().glob(f"fillers-*-seed{seed}-v*.bfg"):
+    for f in Path(cache).glob(f"fillers-*-seed{seed}-v*.bfg") if cache else ():
         parts = f.stem.split("-")
         try:
             size, version = int(parts[1]), int(parts[3][1:])
@@ -64,16 +63,18 @@ def filler_gallery(n: int, seed: int, comparator: FingerprintComparator | None =
         return gal
     gal = (comparator or FingerprintComparator()).gallery()
     batch = []
-    t0 = time.time()
-    for finger_id, _, template in iter_finger_templates(n, 1, seed):
+    for finger_id, _, template in progress(iter_finger_templates(n, 1, seed), total=n,
+                                           desc="synthetic fillers", enabled=show):
         batch.append((f"synthetic/{finger_id}", template))
         if len(batch) == 1000:
             _add_enrollable(gal, batch)
             batch = []
-            log(f"  fillers: {len(gal)}/{n} ({time.time() - t0:.0f} s)")
     _add_enrollable(gal, batch)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    gal.save(path)
+    if cache:
+        path = Path(cache) / f"fillers-{n}-seed{seed}-v{FORMAT_VERSION}.bfg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        gal.save(path)
+        note(f"filler gallery kept in {path}", enabled=show)
     return gal
 
 
@@ -119,10 +120,9 @@ def _cached_scores(path: Path, gal: FingerprintGallery, enc) -> list[np.ndarray]
     return list(scores)
 
 
-def _mate_impression(args) -> int:
+def _mate_impression(options: BenchOptions) -> int:
     """The impression number enrolled as each real finger's gallery mate (default 1)."""
-    k = getattr(args, "mate_impression", None)
-    k = 1 if k is None else k
+    k = options.mate_impression
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InvalidDataError(f"--mate-impression must be a positive impression number, got {k!r}")
     return int(k)
@@ -136,24 +136,27 @@ def _impression_number(text) -> int | None:
         return None
 
 
-def search_setup(args):
+def search_setup(options: BenchOptions):
     """The benchmark's gallery and probes: (comparator, gallery, encoded probes [(finger key,
     template)], number of mates, mates enrolled, extraction times in ms). One impression of each
     real finger (`--mate-impression`) is enrolled among the synthetic fillers; the probes are the
     finger's other impressions, spread over fingers."""
-    n_gallery = int(args.gallery_size)
-    n_probes = int(args.probes)
+    n_gallery = int(options.gallery_size)
+    n_probes = int(options.probes)
     if n_gallery < 1 or n_probes < 1:
         raise InvalidDataError("--gallery-size and --probes must be positive")
     cmp = FingerprintComparator()
-    sets = default_sets(args)
-    mate_impression = _mate_impression(args)
+    sets = default_sets(options)
+    mate_impression = _mate_impression(options)
     mates, probes = [], []
     extract_ms = []
     impressions_seen = set()
-    for name, items, templates, ms in (load_templates(s, args) for s in sets):
-        extract_ms += ms
-        for it, t in zip(items, templates):
+    from_cache = False
+    for loaded in (load_templates(s, options) for s in sets):
+        name = loaded.name
+        extract_ms += loaded.ms
+        from_cache |= loaded.cached_at is not None
+        for it, t in zip(loaded.items, loaded.templates):
             number = _impression_number(it.impression)
             impressions_seen.add(number)
             if t is None:
@@ -175,7 +178,8 @@ def search_setup(args):
         order += [(k, v[round_]) for k, v in by_finger.items() if round_ < len(v)]
     probes = order[:n_probes]
     n_fill = max(0, n_gallery - len(mates))
-    gal = filler_gallery(n_fill, int(args.seed), cmp) if n_fill else cmp.gallery()
+    gal = (filler_gallery(n_fill, int(options.seed), cmp, options.cache, options.progress)
+           if n_fill else cmp.gallery())
     gal.comparator = cmp
     # the filler cache may be older than the shipped search settings: measure the shipped ones
     gal.shortlist_fraction, gal.cascade_fraction = SHORTLIST_FRACTION, CASCADE_FRACTION
@@ -183,14 +187,16 @@ def search_setup(args):
     gal.add_many(enrolled)  # a mate that fails to enrol stays out: its probes count as misses
     gal.compact()
     enc = [(k, cmp.encode(t)) for k, t in probes]
-    return cmp, gal, enc, len(mates), len(enrolled), extract_ms
+    return cmp, gal, enc, len(mates), len(enrolled), extract_ms, from_cache
 
 
-def run(args) -> dict:
-    _, gal, enc, n_mates, n_enrolled, extract_ms = search_setup(args)
-    mate_impression = _mate_impression(args)
+def run(options: BenchOptions) -> dict:
+    """The figures of `biocap bench search --modality fingerprint`."""
+    _, gal, enc, n_mates, n_enrolled, extract_ms, from_cache = search_setup(options)
+    mate_impression = _mate_impression(options)
     t0 = time.process_time()
-    ranked = [[(c.id, c.score) for c in gal.search(e, top_k=10).candidates] for _, e in enc]
+    ranked = [[(c.id, c.score) for c in gal.search(e, top_k=10).candidates]
+              for _, e in progress(enc, desc="cascaded search", enabled=options.progress)]
     cpu = time.process_time() - t0
     # exhaustive: the full comparison of every gallery finger (what search(exhaustive=True)
     # ranks), kept whole so that the rank-1 rate of any shortlist size can be read off too
@@ -201,12 +207,13 @@ def run(args) -> dict:
     # a mate left out of the final shortlist (stages 1 and 1.5) is lost to the two-stage rank-1
     outside = sum(k not in row_of or row_of[k] not in set(gal.shortlist_rows(e).tolist())
                   for k, e in enc)
-    cache = getattr(args, "scores_cache", None)
+    cache = options.scores_cache
     if cache and Path(cache).exists():
         full_scores, cpu_ex = _cached_scores(Path(cache), gal, enc), None
     else:
         t0 = time.process_time()
-        full_scores = [gal.score_rows(e, all_rows) for _, e in enc]
+        full_scores = [gal.score_rows(e, all_rows)
+                       for _, e in progress(enc, desc="exhaustive search", enabled=options.progress)]
         cpu_ex = time.process_time() - t0
         if cache:
             _save_scores(Path(cache), full_scores, gal.ids, [k for k, _ in enc])
@@ -223,12 +230,18 @@ def run(args) -> dict:
     r = rank_k_rates([[i for i, _ in h] for h in ranked], truth, ks=(1, 5, 10))
     rx = rank_k_rates([[i for i, _ in h] for h in ranked_ex], truth, ks=(1, 5, 10))
     n = len(gal)
+    if options.plot:
+        from .det_plot import plot_cmc
+
+        plot_cmc({"cascaded search": _ranks(ranked, truth),
+                  "exhaustive": _ranks(ranked_ex, truth)}, options.plot,
+                 title=f"CMC, {n:,} fingers, {len(enc)} probes")
     return {
         "gallery_size": n, "n_probes": len(enc), "n_mates": n_enrolled,
         "mate_impression": mate_impression,
         "mates_failed_to_enrol": n_mates - n_enrolled,
-        "fillers": "biocap.synthetic.fingerprint.templates (seed %d)" % int(args.seed),
-        "extractor": os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap"),
+        "fillers": "biocap.synthetic.fingerprint.templates (seed %d)" % int(options.seed),
+        "extractor": options.extractor,
         "per_second_per_core": n * len(enc) / cpu if cpu > 0 else None,
         "search_ms_median_cpu": 1000 * cpu / len(enc),
         # None when the exhaustive scores came from --scores-cache (not timed in this run)
@@ -241,4 +254,16 @@ def run(args) -> dict:
         "bytes_per_finger": gal.bytes_per_finger(),
         "array_bytes_per_finger_allocated": gal.allocated_bytes() / max(len(gal), 1),
         "extract_ms_median": float(np.median(extract_ms)) if extract_ms else None,
+        "extract_ms_from_cache": from_cache,
+        "exhaustive_scores_from_cache": cpu_ex is None,
+        **({"plot": str(options.plot)} if options.plot else {}),
     }
+
+
+def _ranks(hit_lists, truth) -> list[int | None]:
+    """1-based rank of each probe's mate in its candidate list (None: not in the list)."""
+    out = []
+    for hits, key in zip(hit_lists, truth):
+        ids = [i for i, _ in hits]
+        out.append(ids.index(key) + 1 if key in ids else None)
+    return out

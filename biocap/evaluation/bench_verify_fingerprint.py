@@ -11,10 +11,11 @@ A dataset is a folder of images (`.tif .png .bmp .jpg .pgm .wsq` ...) or of minu
 `--dataset` the four FVC2002 B sets of the shared data are measured at their true resolutions
 and the top-level figures are their means (per set under `sets`).
 
-Extractor: biocap's own (`biocap.templates.fingerprint.extract_template`); set
-`BIOCAP_FP_EXTRACTOR=nbis` to feed the matcher mindtct's minutiae instead (NBIS extraction +
-biocap matching). Extracted templates are cached under `$BIOCAP_BENCH_CACHE` (default
-/tmp/biocap-bench), keyed by the extractor's source files.
+Extractor: biocap's own (`biocap.templates.fingerprint.extract_template`); `extractor="nbis"`
+(`--extractor nbis`) feeds the matcher mindtct's minutiae instead (NBIS extraction + biocap
+matching). With `cache` (`--cache DIR`) extracted templates are kept there
+(`template_cache`, keyed by the extractor's source files) and reused; figures read from the
+cache are flagged (`extract_ms_from_cache`).
 
 Speed is CPU time of this process (`time.process_time`), so it is per core whatever else runs:
 `compare_per_s` is bulk throughput (each probe against the whole set in one batch, how 1:1
@@ -24,8 +25,6 @@ matching runs in bulk and inside 1:N), `compare_per_s_protocol` the triangular a
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,17 +36,16 @@ from ..errors import BiocapError, InvalidDataError, NoProvider
 from ..matching.fingerprint import mcc
 from ..matching.fingerprint.comparator import FingerprintComparator
 from ..matching.fingerprint.matcher import as_template
+from . import template_cache
 from .data import data_path
 from .datasets import Item, all_pairs, load_layout
 from .metrics import error_rates
+from .options import BenchOptions
+from .progress import progress
 
 IMAGE_EXTS = {".tif", ".tiff", ".png", ".bmp", ".jpg", ".jpeg", ".pgm", ".ppm", ".gif", ".wsq"}
 FVC_SETS = (("fvc2002_db1_b", 500.0), ("fvc2002_db2_b", 569.0), ("fvc2002_db3_b", 500.0),
             ("fvc2002_db4_b", 500.0))
-
-#: impostor scores of the last run (benchmarks/bench_fingerprint_matching.sh calibrates on them)
-LAST_IMPOSTOR_SCORES: list[float] = []
-
 
 @dataclass
 class DatasetSpec:
@@ -57,9 +55,21 @@ class DatasetSpec:
     layout: str
 
 
-def default_sets(args) -> list[DatasetSpec]:
-    if getattr(args, "dataset", None):
-        return [DatasetSpec(Path(args.dataset).name, Path(args.dataset), args.ppi, args.layout)]
+@dataclass
+class TemplateSet:
+    """One dataset's items and templates (None = extraction failed), with extraction times."""
+
+    name: str
+    items: list[Item]
+    templates: list[Any]
+    ms: list[float]
+    cached_at: str | None = None  # when the templates and times came from the cache: written at
+
+
+def default_sets(options: BenchOptions) -> list[DatasetSpec]:
+    if options.dataset:
+        return [DatasetSpec(Path(options.dataset).name, Path(options.dataset), options.ppi,
+                            options.layout or "fvc")]
     return [DatasetSpec(n, data_path("fingerprint", n), ppi, "fvc") for n, ppi in FVC_SETS]
 
 
@@ -68,13 +78,6 @@ def _limit(items: list[Item], limit: int | None) -> list[Item]:
         return items
     keep = sorted({it.subject for it in items})[:int(limit)]
     return [it for it in items if it.subject in set(keep)]
-
-
-def _extractor_name() -> str:
-    name = os.environ.get("BIOCAP_FP_EXTRACTOR", "biocap")
-    if name not in ("biocap", "nbis"):
-        raise InvalidDataError(f"BIOCAP_FP_EXTRACTOR={name!r}; use biocap or nbis")
-    return name
 
 
 def _extractor_key(name: str) -> str:
@@ -126,38 +129,36 @@ def _extract_one(path: Path, ppi: float | None, extractor: str, nbis_ref=None):
     return tpl, 1000 * (time.process_time() - t0)
 
 
-def load_templates(spec: DatasetSpec, args) -> tuple[str, list[Item], list[Any], list[float]]:
-    """(name, items, templates (None = failed), extraction ms per image) of one dataset."""
-    items = _limit(load_layout(spec.root, spec.layout), getattr(args, "limit", None))
-    extractor = _extractor_name()
-    key = hashlib.sha1(repr((str(spec.root), spec.ppi, spec.layout, [str(i.path) for i in items],
-                             _extractor_key(extractor))).encode()).hexdigest()[:16]
-    cache = Path(os.environ.get("BIOCAP_BENCH_CACHE", "/tmp/biocap-bench")) / f"tpl-{spec.name}-{key}.pkl"
-    if cache.exists():
-        try:
-            with open(cache, "rb") as f:
-                templates, ms = pickle.load(f)
-            if len(templates) == len(items):
-                return spec.name, items, templates, ms
-        except Exception:  # a stale or broken cache is rebuilt
-            pass
+def load_templates(spec: DatasetSpec, options: BenchOptions) -> TemplateSet:
+    """Items, templates (None = failed) and extraction ms per image of one dataset; from
+    `options.cache` when it holds them for this data and extractor code."""
+    items = _limit(load_layout(spec.root, spec.layout), options.limit)
+    extractor = options.extractor
+    cache = None
+    if options.cache:
+        key = template_cache.cache_key(str(spec.root), spec.ppi, spec.layout,
+                                       [str(i.path) for i in items], _extractor_key(extractor))
+        cache = Path(options.cache) / f"templates-{spec.name}-{key}.npz"
+        hit = template_cache.load(cache, len(items))
+        if hit is not None:
+            templates, ms, written = hit
+            return TemplateSet(spec.name, items, templates, ms, cached_at=written)
     ref = None
     if extractor == "nbis":
         from .nbis_reference import NbisReference
 
         ref = NbisReference()
     templates, ms = [], []
-    for it in items:
+    for it in progress(items, desc=f"extract {spec.name}", enabled=options.progress):
         t, m = _extract_one(it.path, spec.ppi, extractor, ref)
         templates.append(t)
         ms.append(m)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    with open(cache, "wb") as f:
-        pickle.dump((templates, ms), f)
-    return spec.name, items, templates, ms
+    if cache is not None:
+        template_cache.save(cache, templates, ms)
+    return TemplateSet(spec.name, items, templates, ms)
 
 
-def _scores_ours(cmp: FingerprintComparator, templates: list, items: list[Item]):
+def _scores_ours(cmp: FingerprintComparator, templates: list, items: list[Item], show: bool):
     enc = [cmp.encode(t) if t is not None else None for t in templates]
     ok = np.array([e is not None and e.enrollable for e in enc])
     stand_in = next((e for e in enc if e is not None), None)
@@ -168,7 +169,7 @@ def _scores_ours(cmp: FingerprintComparator, templates: list, items: list[Item])
     n = len(enc)
     scores = np.zeros((n, n), np.float32)
     t0 = time.process_time()
-    for i in range(n - 1):
+    for i in progress(range(n - 1), desc="compare", enabled=show):
         if ok[i]:
             sub = mcc._slice(prep, slice(i + 1, n))
             scores[i, i + 1:] = cmp.compare_prepared(enc[i], sub, ok[i + 1:])
@@ -190,12 +191,12 @@ def _scores_ours(cmp: FingerprintComparator, templates: list, items: list[Item])
     return scores, ok, bulk, n_cmp / max(cpu, 1e-9), single
 
 
-def _scores_nbis(items: list[Item], ppi: float | None):
+def _scores_nbis(items: list[Item], ppi: float | None, show: bool):
     from .nbis_reference import NbisReference
 
     ref = NbisReference()
     res, ms = [], []
-    for it in items:
+    for it in progress(items, desc="NBIS mindtct", enabled=show):
         img = _read_image(it.path)
         t0 = time.process_time()
         try:
@@ -208,7 +209,7 @@ def _scores_nbis(items: list[Item], ppi: float | None):
     ok = np.array([r is not None and len(r.template) >= 1 for r in res])
     scores = np.zeros((n, n), np.float32)
     times = []
-    for i in range(n - 1):
+    for i in progress(range(n - 1), desc="NBIS bozorth3", enabled=show):
         for j in range(i + 1, n):
             if ok[i] and ok[j]:
                 t0 = time.process_time()
@@ -225,18 +226,23 @@ def _rates(scores: np.ndarray, items: list[Item]) -> tuple[dict, np.ndarray, np.
     return error_rates(g, i).to_json(), g, i
 
 
-def run_set(spec: DatasetSpec, args, reference: str | None) -> dict:
+def run_set(spec: DatasetSpec, options: BenchOptions, reference: str | None) -> dict:
     cmp = FingerprintComparator()
-    name, items, templates, ms = load_templates(spec, args)
-    scores, ok, per_s, per_s_protocol, single = _scores_ours(cmp, templates, items)
+    loaded = load_templates(spec, options)
+    name, items, templates, ms = loaded.name, loaded.items, loaded.templates, loaded.ms
+    scores, ok, per_s, per_s_protocol, single = _scores_ours(cmp, templates, items,
+                                                             options.progress)
     out, g, i = _rates(scores, items)
     out.update(fte=float(np.mean(~ok)), fte_count=int((~ok).sum()), n_items=len(items),
                extract_ms_median=float(np.median(ms)), compare_per_s=per_s,
                compare_per_s_protocol=per_s_protocol, compare_per_s_single=single,
-               extractor=_extractor_name(), ppi=spec.ppi)
+               extractor=options.extractor, ppi=spec.ppi,
+               extract_ms_from_cache=loaded.cached_at is not None)
+    if loaded.cached_at is not None:
+        out["templates_cached_at"] = loaded.cached_at
     curves = {f"biocap-mcc {name}": (g, i)}
     if reference == "nbis":
-        rs, rok, rms, rper_s, rtimes = _scores_nbis(items, spec.ppi)
+        rs, rok, rms, rper_s, rtimes = _scores_nbis(items, spec.ppi, options.progress)
         ref_out, rg, ri = _rates(rs, items)
         ref_out.update(fte=float(np.mean(~rok)), fte_count=int((~rok).sum()),
                        extract_ms_median=float(np.median(rms)), compare_per_s=rper_s,
@@ -249,18 +255,24 @@ def run_set(spec: DatasetSpec, args, reference: str | None) -> dict:
     return {"result": out, "curves": curves, "impostors": i}
 
 
-def run(args) -> dict:
-    reference = getattr(args, "reference", None)
+def run(options: BenchOptions) -> dict:
+    """The figures of `biocap bench verify --modality fingerprint`."""
+    return run_with_impostors(options)[0]
+
+
+def run_with_impostors(options: BenchOptions) -> tuple[dict, np.ndarray]:
+    """(figures, every impostor score of biocap's comparator): the calibration script fits the
+    comparator's thresholds on the impostor scores."""
+    reference = options.reference
     if reference not in (None, "nbis"):
         raise InvalidDataError(f"unknown reference {reference!r} for fingerprint verify; use nbis")
-    sets = default_sets(args)
+    sets = default_sets(options)
     per_set, curves, impostors = {}, {}, []
     for spec in sets:
-        r = run_set(spec, args, reference)
+        r = run_set(spec, options, reference)
         per_set[spec.name] = r["result"]
         curves.update(r["curves"])
         impostors.append(r["impostors"])
-    LAST_IMPOSTOR_SCORES[:] = list(np.concatenate(impostors))
     keys = ("eer", "fmr100", "fmr1000", "zero_fmr", "fte")
     if len(per_set) == 1:
         out = dict(next(iter(per_set.values())))
@@ -273,7 +285,8 @@ def run(args) -> dict:
             compare_per_s=float(np.median([r["compare_per_s"] for r in per_set.values()])),
             compare_per_s_single=float(np.median([r["compare_per_s_single"] for r in per_set.values()])),
             compare_per_s_protocol=float(np.median([r["compare_per_s_protocol"] for r in per_set.values()])),
-            extractor=_extractor_name(), averaged_over=list(per_set), sets=per_set)
+            extractor=options.extractor, averaged_over=list(per_set), sets=per_set,
+            extract_ms_from_cache=any(r["extract_ms_from_cache"] for r in per_set.values()))
         if reference:
             refs = [r["reference"] for r in per_set.values()]
             out["reference"] = {k: float(np.mean([r[k] for r in refs])) for k in keys}
@@ -285,9 +298,9 @@ def run(args) -> dict:
             out["speedup_vs_reference"] = float(np.median(
                 [r["speedup_vs_reference"] for r in per_set.values()]))
     out["protocol"] = "FVC all impostors (every unordered pair once); figures are fractions"
-    if getattr(args, "plot", None):
+    if options.plot:
         from .det_plot import plot_det
 
-        plot_det(curves, args.plot, title="DET, FVC all-impostors protocol")
-        out["plot"] = str(args.plot)
-    return out
+        plot_det(curves, options.plot, title="DET, FVC all-impostors protocol")
+        out["plot"] = str(options.plot)
+    return out, np.concatenate(impostors)

@@ -24,6 +24,10 @@ class Item:
     session: str = ""
 
 
+#: files beside a dataset's samples that are not samples (biocap sim generate's ground truth)
+SIDECAR_SUFFIXES = {".json", ".csv", ".txt", ".md"}
+
+
 def _sorted_files(root: Path, pattern: str) -> list[Path]:
     return sorted(p for p in root.glob(pattern) if p.is_file())
 
@@ -38,7 +42,7 @@ def load_layout(root: str | Path, layout: str) -> list[Item]:
         rx = re.compile(r"^(\d+)_(\d+)\.\w+$")
         for p in _sorted_files(root, "*"):
             m = rx.match(p.name)
-            if m:
+            if m and p.suffix.lower() not in SIDECAR_SUFFIXES:
                 items.append(Item(p, m.group(1), m.group(2)))
     elif layout == "casia-iris":
         rx = re.compile(r"^(\d+)_(\d)_(\d+)\.\w+$")

@@ -1,8 +1,10 @@
-"""DET curves (FNMR against FMR, normal-deviate axes as ISO/IEC 19795-1 draws them)."""
+"""The benchmarks' plots: DET curves (FNMR against FMR, normal-deviate axes as ISO/IEC 19795-1
+draws them), CMC curves of 1:N searches and score scatters. Figures are drawn on their own Agg
+canvas: importing this never changes matplotlib's global backend for the caller."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 from scipy.stats import norm
@@ -24,12 +26,9 @@ def plot_det(curves: Mapping[str, tuple], path: str | Path, title: str = "DET") 
         raise ValueError("no curves to plot")
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.5, 6))
+    fig, ax = _figure((6.5, 6))
     styles = ["-", "--", ":", "-."]
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    colours = matplotlib.rcParams["axes.prop_cycle"].by_key()["color"]
     groups: dict[str, int] = {}
     for label, (g, i) in curves.items():
         fmr, fnmr = det_points(g, i)
@@ -51,9 +50,69 @@ def plot_det(curves: Mapping[str, tuple], path: str | Path, title: str = "DET") 
     ax.set_title(title)
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, loc="upper right")
+    return _save(fig, path)
+
+
+def plot_cmc(ranks: Mapping[str, Sequence[int | None]], path: str | Path, title: str = "CMC",
+             max_rank: int = 10) -> Path:
+    """Cumulative match characteristic: the share of probes whose mate is within rank r, one
+    curve per label -> the mates' 1-based ranks (None = not among the candidates)."""
+    if not ranks:
+        raise ValueError("no rank lists to plot")
+    fig, ax = _figure((6, 4.5))
+    r = np.arange(1, max_rank + 1)
+    for label, values in ranks.items():
+        found = np.array([v if v is not None else max_rank + 1 for v in values])
+        rate = [(found <= k).mean() if found.size else 0.0 for k in r]
+        ax.plot(r, 100 * np.asarray(rate), marker="o", ms=3, label=f"{label} (rank-1 {100 * rate[0]:.1f}%)")
+    ax.set_xlabel("rank")
+    ax.set_ylabel("identification rate (%)")
+    ax.set_xticks(r)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right")
+    return _save(fig, path)
+
+
+def plot_scatter(x, y, path: str | Path, *, xlabel: str, ylabel: str, title: str) -> Path:
+    """One point per item (e.g. biocap's quality score against the reference's)."""
+    fig, ax = _figure((5.5, 5))
+    ax.scatter(np.asarray(x, float), np.asarray(y, float), s=6, alpha=0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    return _save(fig, path)
+
+
+def plot_histograms(values: Mapping[str, Sequence[float]], path: str | Path, *, xlabel: str,
+                    title: str, bins: int = 60) -> Path:
+    """Overlaid normalised histograms, one per label (e.g. impostor scores of two sources)."""
+    fig, ax = _figure((6, 4.5))
+    for label, v in values.items():
+        v = np.asarray(v, float)
+        if v.size:
+            ax.hist(v, bins=bins, density=True, histtype="step", lw=1.4, label=f"{label} (n={v.size:,})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("density")
+    ax.set_title(title)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _figure(size: tuple[float, float]):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size)
+    FigureCanvasAgg(fig)
+    return fig, fig.add_subplot()
+
+
+def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path

@@ -22,6 +22,8 @@ class PluginProblem:
     error: str
 
     def __str__(self) -> str:
+        if self.stage == "driver conflict":
+            return f"driver conflict: {self.plugin} is {self.error}"
         return f"plugin {self.plugin!r} failed at {self.stage}: {self.error}"
 
 

@@ -330,13 +330,12 @@ class FingerprintGallery:
         expected = {"format": "", "format_version": 0, "matcher": "", "count": 0,
                     "capacity_cylinders": 0, "mcc_params": {}, "shortlist_fraction": 0.0,
                     "min_shortlist": 0, "cascade_fraction": 0.0, "arrays": []}
-        if version < 3:  # older files did not record all of them
-            expected = {k: v for k, v in expected.items() if k in header or k in (
-                "count", "capacity_cylinders", "mcc_params", "arrays")}
+        # every parameter is required, in old versions too: the code's defaults (MccParams' are
+        # the paper's, not the tuned matcher's) may differ from what the file was saved with
         container.check_fields(path, what, "header", header, expected)
         defaults = dataclasses.asdict(mcc.MccParams())
         raw_params = container.check_fields(path, what, "mcc_params", header["mcc_params"], defaults)
-        if header.get("format", "biocap-fingerprint-gallery") != "biocap-fingerprint-gallery":
+        if header["format"] != "biocap-fingerprint-gallery":
             raise bad(f"format is {header['format']!r}", "format")
         count, cap = header["count"], header["capacity_cylinders"]
         if not 0 <= count <= MAX_FINGERS or not 1 <= cap <= 4 * MAX_CYLINDERS:
@@ -346,10 +345,8 @@ class FingerprintGallery:
                 raise bad(f"mcc_params.{key} = {value} must be positive", f"mcc_params.{key}")
         try:
             params = mcc.MccParams(**raw_params)
-            gal = cls(MccMatcher(params, max_cylinders=cap),
-                      header.get("shortlist_fraction", SHORTLIST_FRACTION),
-                      header.get("min_shortlist", 256),
-                      header.get("cascade_fraction", CASCADE_FRACTION))
+            gal = cls(MccMatcher(params, max_cylinders=cap), header["shortlist_fraction"],
+                      header["min_shortlist"], header["cascade_fraction"])
             gal._alloc(0)
         except (InvalidDataError, ValueError, TypeError, OverflowError, ZeroDivisionError,
                 MemoryError) as exc:

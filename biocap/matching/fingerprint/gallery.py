@@ -341,8 +341,9 @@ class FingerprintGallery:
         if not 0 <= count <= MAX_FINGERS or not 1 <= cap <= 4 * MAX_CYLINDERS:
             raise bad(f"count {count} / capacity_cylinders {cap} out of range", "count")
         for key, value in raw_params.items():
-            if type(defaults[key]) is not bool and value <= 0 and defaults[key] > 0:
-                raise bad(f"mcc_params.{key} = {value} must be positive", f"mcc_params.{key}")
+            if not _plausible(value, defaults[key]):
+                raise bad(f"mcc_params.{key} = {value} is beyond {PARAM_RANGE:g}x its default "
+                          f"{defaults[key]}", f"mcc_params.{key}")
         try:
             params = mcc.MccParams(**raw_params)
             gal = cls(MccMatcher(params, max_cylinders=cap), header["shortlist_fraction"],
@@ -380,6 +381,21 @@ class FingerprintGallery:
         gal._ids = ids
         gal._row = {i: r for r, i in enumerate(ids)}
         return gal
+
+
+#: a file's MCC parameter may differ from MccParams' default by this factor at most (same sign):
+#: tuning moves them by less than 2x; beyond, a value only makes loading slow or memory-hungry
+#: (a 1e300 radius, 10,000 cells), so it is taken for damage or a hostile edit
+PARAM_RANGE = 16.0
+
+
+def _plausible(value, default) -> bool:
+    if isinstance(default, bool):
+        return True
+    if default == 0:
+        return abs(value) <= 1
+    ratio = value / default
+    return 1 / PARAM_RANGE <= ratio <= PARAM_RANGE
 
 
 def _from_v1(header: dict) -> dict:

@@ -29,6 +29,8 @@ to 94.0% with mindtct's minutiae (exhaustive 94.0%), in the same memory.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from . import mcc
@@ -166,7 +168,8 @@ class CylinderPrefilter:
         """The cohort's probe codes and similarity tables, prepared once per prefilter (adding
         one finger then costs a few small kernel calls per cohort finger, not a table build)."""
         if self._cohort_prep is None:
-            self._cohort_prep = [self._prepare(p) for p in cohort_cylinders(self.params)]
+            self._cohort_prep = list(_prepared_cohort(self.params, self.n_gallery, self.n_probe,
+                                                      self.layers, self.n_best))
         return self._cohort_prep
 
     def move_row(self, src: int, dst: int) -> None:
@@ -347,3 +350,12 @@ def rescore_rows(probe: mcc.CylinderSet, bits: np.ndarray, xyt: np.ndarray, n_cy
         sim *= ok & (denom > 0) & slot_ok[s:e].reshape(1, -1)
         out[s:e] = sim.reshape(k, e - s, C).max(axis=2).sum(axis=0)
     return out
+
+
+@lru_cache(maxsize=4)
+def _prepared_cohort(params: mcc.MccParams, n_gallery: int, n_probe: int, layers: tuple,
+                     n_best: int) -> tuple:
+    """The cohort's prepared probes for one configuration, shared by every prefilter of this
+    process (a gallery load then costs no table build: seconds on a busy core, issue 17)."""
+    builder = CylinderPrefilter(params, n_gallery, n_probe, layers, centred=False, n_best=n_best)
+    return tuple(builder._prepare(p) for p in cohort_cylinders(params))

@@ -24,7 +24,7 @@ from biocap.matching.iris.gallery import IrisGallery
 from biocap.templates.fingerprint.template import FingerprintTemplate
 from biocap.templates.iris.template import IrisTemplate
 
-FUZZ = settings(max_examples=40, deadline=None,
+FUZZ = settings(max_examples=25, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 
@@ -193,7 +193,7 @@ def test_iris_template_round_trip_and_flips():
             IrisTemplate.from_bytes(bytes(bad))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=600))
 def test_iris_template_random_bytes(data):
     for blob in (data, _template().to_bytes()[:16] + data):

@@ -1,10 +1,11 @@
 """Issue 17 item 7: images that are not a sample of the modality are scored low and refused by
-extraction, with the reason.
+extraction (`SDK.extract` runs the modality's quality `check_sample` first), with the reason.
 
 Failed before: parallel stripes at ridge periods 6-12 px scored fingerprint quality 54-75
-(test_stripes_are_not_fingerprints); the registered fingerprint extractor returned templates for
-stripes, noise and flat frames (test_fingerprint_extraction_refuses_non_fingerprints); the iris
-extractor returned templates for fingerprints and faces (test_no_iris_template_from_...).
+(test_stripes_are_not_fingerprints); extraction returned templates for stripes, noise, flat
+frames, faces (test_fingerprint_extraction_refuses_non_fingerprints); iris extraction returned
+templates for FVC fingerprints, LFW faces and rendered signatures
+(test_shared_other_modalities..., test_no_iris_template_from_rendered_signatures).
 """
 from __future__ import annotations
 

@@ -20,7 +20,7 @@ from biocap.plugins.recording import RecordingFormatError, open_recording
 
 import recording_builders as rb
 
-FUZZ = settings(max_examples=60, deadline=None,
+FUZZ = settings(max_examples=30, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 
 

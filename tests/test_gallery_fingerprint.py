@@ -3,7 +3,6 @@ import hashlib
 import json
 import struct
 
-import numpy as np
 import pytest
 
 from biocap.errors import InvalidDataError, TemplateFormatError

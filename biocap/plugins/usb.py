@@ -27,6 +27,7 @@ class UsbBus:
     backend: object  # usb.backend.IBackend
 
     def find_all(self) -> Iterator[usb.core.Device]:
+        """Every USB device on this bus (pyusb device objects)."""
         yield from usb.core.find(find_all=True, backend=self.backend)
 
 
@@ -90,6 +91,7 @@ class UsbTransport:
         return self._claimed
 
     def open(self) -> None:
+        """Claim the device's interface; returns the transport."""
         try:
             try:
                 cfg = self.device.get_active_configuration()
@@ -107,6 +109,7 @@ class UsbTransport:
             raise _descriptor_error(exc, f"opening interface {self.interface}") from exc
 
     def write(self, endpoint: int, data: bytes, timeout_ms: int) -> int:
+        """Write `data` to an OUT endpoint; returns the bytes written."""
         what = f"writing {len(data)} bytes to endpoint {endpoint:#04x}"
         try:
             return self.device.write(endpoint, data, timeout=timeout_ms)
@@ -116,6 +119,7 @@ class UsbTransport:
             raise _descriptor_error(exc, what) from exc
 
     def read(self, endpoint: int, size: int, timeout_ms: int) -> bytes:
+        """Read up to `size` bytes from an IN endpoint."""
         what = f"reading {size} bytes from endpoint {endpoint:#04x}"
         try:
             return bytes(self.device.read(endpoint, size, timeout=timeout_ms))
@@ -126,6 +130,7 @@ class UsbTransport:
 
     def control(self, request_type: int, request: int, value: int = 0, index: int = 0,
                 data_or_length=None, timeout_ms: int = 1000):
+        """A control transfer on endpoint 0."""
         what = f"control request {request:#04x}"
         try:
             return self.device.ctrl_transfer(request_type, request, value, index, data_or_length,
@@ -136,6 +141,7 @@ class UsbTransport:
             raise _descriptor_error(exc, what) from exc
 
     def close(self) -> None:
+        """Release the interface and dispose of the device's resources."""
         if self._claimed:
             try:
                 usb.util.release_interface(self.device, self.interface)

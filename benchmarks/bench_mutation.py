@@ -1,5 +1,5 @@
 """Mutation run (issue 17): mutated gallery files, interchange records (every codec in
-biocap/templates/formats/) and USB recordings, each read by biocap in a worker process with a
+biocap/templates/formats/: finger minutiae, face, iris, signature) and USB recordings, each read by biocap in a worker process with a
 per-case timeout; counts accepted inputs, clean BiocapErrors, non-library exceptions, hangs and
 the peak memory.
 
@@ -7,7 +7,8 @@ the peak memory.
     .venv/bin/python benchmarks/bench_mutation.py --cases 2000 --out /tmp/m.md
 
 Seeds are built in code (random minutiae templates, random iris codes, a PNG/JPEG/JPEG 2000 iris
-record, the recording of tests/recording_builders.py), so no shared data is needed. Mutations:
+record, JPEG / JPEG 2000 face records, a synthetic signature, the recording of
+tests/recording_builders.py), so no shared data is needed. Mutations:
 bit flips, bytes set to boundary values, 16/32-bit fields set to extremes (0, 1, 0x7F.., 0xFF..),
 truncation, duplicated and deleted spans; half of the gallery cases recompute the file's SHA-256
 after the edit so the header and array parsers are reached, not only the checksum. Stores are
@@ -46,7 +47,9 @@ PLAN = {
     "record:ansi378:2009": 0.05, "record:ansi378:2009am1": 0.05, "record:iso19794-2:card": 0.05,
     "record:ansi378:2007": 0.05,
     "record:iso19794-6:png": 0.05, "record:iso19794-6:jpeg": 0.05, "record:iso19794-6:jpeg2000": 0.05,
-    "recording:pcapng": 0.10, "recording:ioctl": 0.08, "recording:device": 0.06,
+    "record:iso19794-5:2005": 0.02, "record:iso19794-5:2011": 0.02,
+    "record:iso19794-7:2007": 0.02, "record:iso19794-7:2007-compact": 0.02,
+    "recording:pcapng": 0.07, "recording:ioctl": 0.05, "recording:device": 0.04,
 }
 
 
@@ -96,10 +99,27 @@ def build_seeds(tmp: Path) -> dict[str, bytes]:
     assert ok
     rep = iso6.IrisRepresentation(jp2.tobytes(), 64, 48, 18, 1)
     seeds["record:iso19794-6:jpeg2000"] = iso6.encode(iso6.IrisImageRecord([rep], number_of_eyes=1))
+    # face (ISO/IEC 19794-5, both editions: JPEG 2000 / JPEG payloads) and signature (19794-7)
+    from biocap.templates.formats import FaceImage, FaceImageRecord
+    from biocap.templates.formats import iso19794_7_2007 as f7, iso19794_7_compact as c7
+    from biocap.synthetic.signature import genuine, make_signer
+    face = np.dstack([eye, eye // 2 + 40, 255 - eye])
+    for fmt, kind in (("iso19794-5:2005", "jpeg"), ("iso19794-5:2011", "jpeg2000")):
+        rec = FaceImageRecord([FaceImage.from_array(face, kind)], format=fmt)
+        seeds[f"record:{fmt}"] = formats.encode(rec, fmt)
+    pen = genuine(make_signer(0), np.random.default_rng(0)).pen
+    sig = f7.SignatureRecord.from_pen(pen)
+    seeds["record:iso19794-7:2007"] = f7.encode(sig)
+    compact, layout = c7.encode(sig)
+    seeds["record:iso19794-7:2007-compact"] = compact
+    _LAYOUTS["compact"] = layout.to_json()
     seeds["recording:pcapng"] = rb.pcapng_bytes()
     seeds["recording:ioctl"] = rb.ioctl_text().encode()
     seeds["recording:device"] = rb.device_file().encode()
     return seeds
+
+
+_LAYOUTS: dict[str, object] = {}  # the compact signature layout (sent with the record, not in it)
 
 
 # --- mutations ------------------------------------------------------------------------------------
@@ -191,6 +211,14 @@ def run_case(target: str, data: bytes, workdir: Path) -> str:
         elif target == "template:iris":
             from biocap.templates.iris.template import IrisTemplate
             IrisTemplate.from_bytes(data)
+        elif target == "record:iso19794-7:2007-compact":
+            from biocap.templates.formats import iso19794_7_compact as c7
+            c7.decode(data, c7.CompactLayout.from_json(_COMPACT_LAYOUT))
+        elif target.startswith("record:iso19794-5"):
+            from biocap.templates import formats
+            rec = formats.decode(data, target.split(":", 1)[1])
+            for img in rec.images:
+                img.decode_image()
         elif target.startswith("record:iso19794-6"):
             from biocap.templates.formats import iso19794_6_2011 as iso6
             rec = iso6.decode(data)
@@ -218,6 +246,9 @@ def run_case(target: str, data: bytes, workdir: Path) -> str:
     except BiocapError:
         return "clean"
     return "ok"
+
+
+_COMPACT_LAYOUT = None  # set in the parent before the worker forks
 
 
 def _worker(conn, mem_limit_mb: int) -> None:
@@ -298,8 +329,10 @@ class Pool:
 def run(cases: int, seed: int = 0, hang_s: float = 2.0, mem_limit_mb: int = 2048,
         progress: bool = False, keep: Path | None = None) -> dict:
     rng = np.random.default_rng(seed)
+    global _COMPACT_LAYOUT
     with tempfile.TemporaryDirectory() as tmp:
         seeds = build_seeds(Path(tmp))
+    _COMPACT_LAYOUT = _LAYOUTS["compact"]
     pool = Pool(mem_limit_mb, warmup=seeds)
     counts: dict[str, Counter] = defaultdict(Counter)
     findings: dict[str, Counter] = defaultdict(Counter)

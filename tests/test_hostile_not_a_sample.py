@@ -140,3 +140,15 @@ def test_shared_other_modalities_score_low_and_are_refused(shared_data):
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         with pytest.raises(NotASample):
             _extract(_iris_sample(img))
+
+
+@pytest.mark.parametrize("name", ["flat0", "flat255", "stripes9"])
+def test_cli_template_extract_refuses_with_the_reason(name, tmp_path, capsys):
+    import cv2
+    from biocap.cli import main
+    img = ns.stripes(9, 0.4) if name == "stripes9" else OTHERS[name]
+    path = tmp_path / f"{name}.png"
+    cv2.imwrite(str(path), img)
+    assert main(["template", "extract", str(path), "--ppi", "500", "--out", str(tmp_path / "t.ist")]) == 2
+    err = capsys.readouterr().err
+    assert "not a fingerprint" in err and not (tmp_path / "t.ist").exists()

@@ -52,6 +52,13 @@ class TransferTimeout(RetryableError):
     hint = "the device did not answer in time; retry, and check the cable if it persists"
 
 
+class FirmwareBusy(RetryableError):
+    """The device's firmware answered "busy" (calibrating, warming up): it asks for a moment."""
+
+    hint = ("the device is busy with its own work (calibrating); wait a moment and try again "
+            "(the SDK retries it until the deadline)")
+
+
 # --- device failures ------------------------------------------------------------------------------
 class DeviceError(BiocapError):
     """The device cannot do what was asked; retrying the same call will not help by itself."""
@@ -63,7 +70,9 @@ class NoSuchDevice(DeviceError):
 
 
 class DeviceBusy(DeviceError):
-    """Another program or handle holds the device."""
+    """Another program or handle holds the device (EBUSY). A firmware "busy" status is
+    `FirmwareBusy`, which is retryable."""
+
     hint = "another program or handle holds the device; close it and try again"
 
 
@@ -90,6 +99,13 @@ class InvalidDataError(BiocapError):
 class InvalidSample(InvalidDataError):
     """A sample (image, resolution, modality) is malformed or not usable."""
     hint = "pass a 2-D uint8 image with its resolution in ppi"
+
+
+class NotASample(InvalidSample):
+    """The image holds no sample of the modality asked for (a stripe pattern, noise, a flat
+    frame, another body part): the modality's own quality assessment says so, with the reason."""
+
+    hint = "capture the right body part on the sensor of its modality, then extract again"
 
 
 class TemplateFormatError(InvalidDataError):

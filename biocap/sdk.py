@@ -22,8 +22,9 @@ from typing import Any, Iterable, Iterator
 
 import usb.util
 
-from .errors import (BiocapError, DeviceError, InvalidDataError, InvalidSample, NoProvider,
-                     NoSuchDevice, PluginError, RetryableError, SubjectTimeout, TransferTimeout)
+from .errors import (BiocapError, DeviceError, FirmwareBusy, InvalidDataError, InvalidSample,
+                     NoProvider, NoSuchDevice, PluginError, RetryableError, SubjectTimeout,
+                     TransferTimeout)
 from .plugins.driver import DeviceDriver
 from .plugins.manager import PluginManager, PluginProblem
 from .plugins.usb import UsbBus, system_bus
@@ -31,6 +32,10 @@ from .quality.report import QualityReport
 from .types import CaptureRequest, CaptureResult, DeviceInfo, Modality, Sample
 
 log = logging.getLogger("biocap.sdk")
+
+#: pause before retrying after the firmware said busy (calibrating): it answers at once, and a
+#: retry without a pause would hammer the device hundreds of times a second
+FIRMWARE_BUSY_PAUSE_S = 0.1
 
 #: environment variable naming the drivers that win a conflict over one device (comma-separated)
 PREFER_DRIVERS_ENV = "BIOCAP_PREFER_DRIVERS"
@@ -273,9 +278,15 @@ class SDK:
         return self._require("biocap_quality_providers", "quality provider", sample.modality).assess(sample)
 
     def extract(self, sample: Sample):
-        """A template of the sample by the registered extractor of its modality."""
+        """A template of the sample by the registered extractor of its modality. What the
+        modality's quality provider calls not a sample of it (its `check_sample`: stripes, noise,
+        a flat frame, another body part) is refused first with NotASample and the reason."""
         _check_sample(sample)
-        return self._require("biocap_extractors", "extractor", sample.modality).extract(sample)
+        extractor = self._require("biocap_extractors", "extractor", sample.modality)
+        check = getattr(self.quality_provider(sample.modality), "check_sample", None)
+        if callable(check):
+            check(sample)
+        return extractor.extract(sample)
 
     def compare(self, a: Any, b: Any, *, modality: Modality | str | None = None) -> float:
         """1:1 comparison score of two templates (Samples are extracted first)."""
@@ -391,14 +402,16 @@ class Device:
                     last_error = exc
                     retried.append(type(exc).__name__)
                     log.info("retrying after %s", exc)
+                    if isinstance(exc, FirmwareBusy):  # answered at once: give it a moment
+                        time.sleep(max(0.0, min(FIRMWARE_BUSY_PAUSE_S, deadline - time.monotonic())))
                 finally:
                     stream.close()
             if best is not None and attempt == request.attempts:
                 break
         if best is not None:
             return best, False, {"frames_seen": frames, "attempt": request.attempts, "retried": retried}
-        if isinstance(last_error, TransferTimeout):
-            raise last_error
+        if isinstance(last_error, (TransferTimeout, FirmwareBusy)):
+            raise last_error  # the device, not the subject, kept the capture from happening
         what = f" (last: {last_error})" if last_error else ""
         raise SubjectTimeout(f"{self.info.id}: no usable frame within {request.timeout_s:g} s x "
                              f"{request.attempts} attempt(s){what}")

@@ -1,4 +1,5 @@
 """Fingerprint 1:N gallery: planted mate, add/remove, files (round trip, corruption, versions)."""
+import hashlib
 import json
 import struct
 
@@ -186,8 +187,10 @@ def test_a_file_lacking_a_parameter_is_refused_not_defaulted(gallery, tmp_path, 
         del header["mcc_params"][drop.split(".")[1]]
     else:
         del header[drop]
-    body = raw[16 + hlen:]  # array offsets count from the end of the header: still valid
+    body = raw[16 + hlen:-32]  # array offsets count from the end of the header: still valid
     new = json.dumps(header).encode()
-    path.write_bytes(bytes(raw[:12]) + struct.pack("<I", len(new)) + new + bytes(body))
+    out = bytes(raw[:12]) + struct.pack("<I", len(new)) + new + bytes(body)
+    # the digest recomputed: a deliberate edit, so the strict header check itself is what refuses
+    path.write_bytes(out + hashlib.sha256(out).digest())
     with pytest.raises(TemplateFormatError, match=drop.split(".")[-1]):
         FingerprintGallery.load(path)

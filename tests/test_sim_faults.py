@@ -3,8 +3,8 @@ import time
 
 import pytest
 
-from biocap.errors import (DeviceBusy, DeviceDisconnected, NoPresentation, ProtocolError,
-                           SubjectTimeout, TransferTimeout)
+from biocap.errors import (DeviceBusy, DeviceDisconnected, FirmwareBusy, NoPresentation,
+                           ProtocolError, SubjectTimeout, TransferTimeout)
 from biocap.types import CaptureRequest
 from biocap_vendor_sim.faults import FaultSpecError, parse_faults
 from biocap_vendor_sim.sources import make_source
@@ -31,7 +31,7 @@ def _assert_recovers(sdk, backend):
 @pytest.mark.parametrize("fault, error", [
     ("unplug@3", DeviceDisconnected),          # mid-capture (during the frame transfer)
     ("unplug@9", DeviceDisconnected),          # during a chunk transfer
-    ("busy@1", DeviceBusy),
+    ("busy@1*1000", FirmwareBusy),             # the firmware stays busy past the deadline
     ("corrupt@1*3", ProtocolError),            # beyond the driver's two chunk retries
     ("timeout@1*1000", TransferTimeout),       # persists past the deadline
     ("nopresent@1*1000", SubjectTimeout),

@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=int, default=40,
                    help="auto-capture as soon as the SDK quality reaches this (0-100)")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per position")
+    p.add_argument("--accept-low-quality", action="store_true",
+                   help=f"exit 0 even when a sample stays below --quality (default: exit "
+                        f"{EXIT_LOW_QUALITY})")
     p.set_defaults(func=_capture)
 
     p = sub.add_parser("preview", parents=[common], help="live frames with their quality")
@@ -57,6 +60,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--quality", type=int, default=40)
     p.add_argument("--subject", default="demo-subject-0001")
     p.set_defaults(func=_demo)
+
+
+#: exit status of `capture` when a sample stayed below the quality threshold (kept on disk)
+EXIT_LOW_QUALITY = 3
 
 
 # --- building the SDK -----------------------------------------------------------------------------
@@ -188,10 +195,17 @@ def _capture(args: argparse.Namespace) -> int:
                   f"timeout {args.timeout:g} s)...")
         result = device.capture(request)
     stamp = time.strftime("%Y%m%dT%H%M%S")
+    low = []
     for sample, report, auto in zip(result.samples, result.reports, result.auto_captured):
         stem = f"{modality.value}_{position_name(sample)}_{stamp}"
         paths = write_sample(sample, report, args.out, stem, auto)
         print(f"{_describe(sample, report)} -> {paths['image']}")
+        if report is not None and report.score is not None and report.score < args.quality:
+            low.append(f"{position_name(sample)} {report.score}")
+    if low and not args.accept_low_quality:
+        print(f"biocap: warning: quality below {args.quality} at the timeout ({', '.join(low)}); "
+              f"recapture, or pass --accept-low-quality to keep it", file=sys.stderr)
+        return EXIT_LOW_QUALITY
     return 0
 
 

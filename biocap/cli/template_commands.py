@@ -151,6 +151,8 @@ def _extract(args: argparse.Namespace) -> int:
 
     image = _load_image(args.image)
     sample = Sample(image=image, ppi=args.ppi, modality=Modality.FINGERPRINT)
+    from ..quality.fingerprint.provider import check_is_fingerprint
+    check_is_fingerprint(sample)  # NotASample (exit 2, with the reason) for stripes, noise, faces...
     template = extract_template(sample)
     template.position = args.position
     if len(template) > 255:   # the record formats hold 255 minutiae per view: keep the best

@@ -1,14 +1,25 @@
 """The base class every device driver plugin derives from."""
 from __future__ import annotations
 
+import logging
 import time
 from abc import ABC, abstractmethod
 from typing import ClassVar, Iterator
 
 import usb.core
 
+from ..errors import RetryableError
 from ..types import CaptureRequest, DeviceInfo, Modality, Sample
 from .usb import UsbBus, UsbTransport, read_string
+
+log = logging.getLogger("biocap.driver")
+
+#: how long `open()` keeps retrying `initialise()` after a retryable condition (a lost or late
+#: reply, firmware busy calibrating): a few transfer timeouts, short enough for an operator
+OPEN_RETRY_S = 3.0
+#: pause between two tries of `initialise()` (lets a late reply arrive and be discarded, gives a
+#: calibrating firmware a moment)
+OPEN_RETRY_PAUSE_S = 0.1
 
 
 class DeviceDriver(ABC):
@@ -27,6 +38,8 @@ class DeviceDriver(ABC):
     #: unique, short, stable name, e.g. "sim-fingerprint", "nb1010"
     name: ClassVar[str]
     interface: ClassVar[int] = 0
+    #: seconds `open()` retries `initialise()` after a RetryableError (0: no retry)
+    open_retry_s: ClassVar[float] = OPEN_RETRY_S
 
     def __init__(self, usb_device: usb.core.Device, bus: UsbBus):
         self.usb_device = usb_device
@@ -57,15 +70,32 @@ class DeviceDriver(ABC):
 
     # --- life cycle -----------------------------------------------------------------------------
     def open(self) -> DeviceInfo:
-        """Claim the interface and initialise the device; return its DeviceInfo."""
+        """Claim the interface and initialise the device; return its DeviceInfo. A retryable
+        condition while initialising (timeout, late answer, firmware busy) is retried for
+        `open_retry_s` seconds, then raised (still retryable); nothing is left claimed."""
         self.transport.open()
         try:
-            self.initialise()
+            self._initialise_with_retries()
         except BaseException:
             self.transport.close()
             raise
         self.info = self.describe(self.usb_device, self.bus)
         return self.info
+
+    def _initialise_with_retries(self) -> None:
+        deadline = time.monotonic() + self.open_retry_s
+        tries = 0
+        while True:
+            tries += 1
+            try:
+                self.initialise()
+                return
+            except RetryableError as exc:
+                if time.monotonic() + OPEN_RETRY_PAUSE_S >= deadline:
+                    exc.add_note(f"opening {self.name}: {tries} tries in {self.open_retry_s:g} s")
+                    raise
+                log.info("%s: retrying the open after %s", self.name, exc)
+                time.sleep(OPEN_RETRY_PAUSE_S)
 
     def initialise(self) -> None:
         """Device-specific start-up after the interface is claimed (default: nothing)."""

@@ -65,6 +65,19 @@ def map_usb_error(exc: usb.core.USBError, what: str) -> BiocapError:
     return ProtocolError(f"{what}: USB error {exc}")
 
 
+# what pyusb raises (besides USBError) when the device's descriptors do not have what a driver
+# asks for: "Invalid endpoint address", no such interface / configuration, a malformed tree
+_DESCRIPTOR_ERRORS = (ValueError, IndexError, KeyError, AttributeError, TypeError,
+                      NotImplementedError)
+
+
+def _descriptor_error(exc: Exception, what: str) -> ProtocolError:
+    return ProtocolError(f"{what}: the device's descriptors do not match what the driver expects "
+                         f"({type(exc).__name__}: {exc})",
+                         hint="the device (or the recording of it) is not the model this driver "
+                              "handles, or its descriptors are damaged")
+
+
 class UsbTransport:
     """An opened, claimed USB interface. Always released on close, even after errors."""
 
@@ -91,29 +104,41 @@ class UsbTransport:
         except usb.core.USBError as exc:
             self._dispose()
             raise map_usb_error(exc, "opening the device") from exc
+        except _DESCRIPTOR_ERRORS as exc:
+            self._dispose()
+            raise _descriptor_error(exc, f"opening interface {self.interface}") from exc
 
     def write(self, endpoint: int, data: bytes, timeout_ms: int) -> int:
         """Write `data` to an OUT endpoint; returns the bytes written."""
+        what = f"writing {len(data)} bytes to endpoint {endpoint:#04x}"
         try:
             return self.device.write(endpoint, data, timeout=timeout_ms)
         except usb.core.USBError as exc:
-            raise map_usb_error(exc, f"writing {len(data)} bytes to endpoint {endpoint:#04x}") from exc
+            raise map_usb_error(exc, what) from exc
+        except _DESCRIPTOR_ERRORS as exc:
+            raise _descriptor_error(exc, what) from exc
 
     def read(self, endpoint: int, size: int, timeout_ms: int) -> bytes:
         """Read up to `size` bytes from an IN endpoint."""
+        what = f"reading {size} bytes from endpoint {endpoint:#04x}"
         try:
             return bytes(self.device.read(endpoint, size, timeout=timeout_ms))
         except usb.core.USBError as exc:
-            raise map_usb_error(exc, f"reading {size} bytes from endpoint {endpoint:#04x}") from exc
+            raise map_usb_error(exc, what) from exc
+        except _DESCRIPTOR_ERRORS as exc:
+            raise _descriptor_error(exc, what) from exc
 
     def control(self, request_type: int, request: int, value: int = 0, index: int = 0,
                 data_or_length=None, timeout_ms: int = 1000):
         """A control transfer on endpoint 0."""
+        what = f"control request {request:#04x}"
         try:
             return self.device.ctrl_transfer(request_type, request, value, index, data_or_length,
                                              timeout=timeout_ms)
         except usb.core.USBError as exc:
-            raise map_usb_error(exc, f"control request {request:#04x}") from exc
+            raise map_usb_error(exc, what) from exc
+        except _DESCRIPTOR_ERRORS as exc:
+            raise _descriptor_error(exc, what) from exc
 
     def close(self) -> None:
         """Release the interface and dispose of the device's resources."""

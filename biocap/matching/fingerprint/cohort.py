@@ -57,10 +57,20 @@ def read_cohort(source: str | Path | IO[bytes] = COHORT_FILE) -> list[Fingerprin
                                 int(size[i, 1]), float(ppi[i])) for i in range(n)]
 
 
-@lru_cache(maxsize=4)
+#: the MccParams fields `mcc.build_cylinders` reads: galleries whose parameters differ only in
+#: the others (the consolidation's) share the cohort's cylinders (and its cache entry)
+CYLINDER_FIELDS = ("radius", "ns", "nd", "sigma_s", "sigma_d", "mu_psi", "omega", "min_vc", "min_m")
+
+
 def cohort_cylinders(params: mcc.MccParams) -> tuple[mcc.CylinderSet, ...]:
     """Cylinders of the cohort's synthetic fingers, encoded with `params` (cached: the same
     fingers for every gallery of this process)."""
+    return _cohort_cylinders(tuple(getattr(params, f) for f in CYLINDER_FIELDS))
+
+
+@lru_cache(maxsize=4)
+def _cohort_cylinders(key: tuple) -> tuple[mcc.CylinderSet, ...]:
+    params = mcc.MccParams(**dict(zip(CYLINDER_FIELDS, key)))
     sets = []
     for template in read_cohort(COHORT_FILE):
         xyt = mcc.matching_frame(template)

@@ -28,7 +28,6 @@ paired fraction), so candidates are on the same scale, and decided at the same t
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 from typing import Any, Iterable
@@ -36,8 +35,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from ...errors import InvalidDataError, TemplateFormatError
-from .. import array_file
 from . import mcc
+from .. import container
 from ...plugins.contracts import Candidate, SearchResult
 from ...types import Modality
 from .matcher import MAX_CYLINDERS, MccMatcher, MccTemplate
@@ -46,15 +45,15 @@ from .consistency import consistent_scores
 from .prefilter import CylinderPrefilter
 
 MAGIC = b"BIOCAPFG"
-FORMAT_VERSION = 2
+#: 3: SHA-256 over the header and the arrays, strict header fields (issue 17)
+FORMAT_VERSION = 3
 #: file format versions this build reads (older ones are converted on load; see _MIGRATIONS)
-READABLE_VERSIONS = (1, 2)
+READABLE_VERSIONS = (1, 2, 3)
+#: most fingers a gallery file may declare (a bound on what a header can make us allocate)
+MAX_FINGERS = 50_000_000
 MAX_ID_LENGTH = 256
-MAX_HEADER_BYTES = 1 << 20
 
 _ARRAYS = ("bits", "mask", "xyt", "n_cyl", "n_min")
-#: search settings every file records (and `load` requires: no silent defaults)
-_SEARCH_PARAMS = ("shortlist_fraction", "min_shortlist", "cascade_fraction")
 _DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": "<i2", "ids": "u1",
            "pre_q": "u1", "pre_scale": "<f4"}  # the last two: version 1 only (ignored on load)
 
@@ -293,7 +292,8 @@ class FingerprintGallery:
 
     # --- files --------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the gallery to a versioned file (see docs/matching.md for the layout)."""
+        """Write the gallery to a versioned file whose header and arrays are covered by one
+        SHA-256 (`biocap.matching.container`; docs/matching.md)."""
         arrays = {k: np.ascontiguousarray(v[:self._n]) for k, v in self._a.items()}
         arrays["ids"] = np.frombuffer("\n".join(self._ids).encode(), np.uint8)
         header = {"format": "biocap-fingerprint-gallery", "format_version": FORMAT_VERSION,
@@ -302,71 +302,93 @@ class FingerprintGallery:
                   "mcc_params": dataclasses.asdict(self.comparator.params),
                   "shortlist_fraction": self.shortlist_fraction, "min_shortlist": self.min_shortlist,
                   "cascade_fraction": self.cascade_fraction}
-        array_file.write(path, MAGIC, FORMAT_VERSION, header, arrays)
+        container.write_container(path, MAGIC, FORMAT_VERSION, header, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "FingerprintGallery":
+        """Read a gallery written by `save`. A damaged or edited file (any byte of the header or
+        the arrays, a renamed, added or out-of-range field) raises TemplateFormatError."""
         path = Path(path)
-        f, size, version, hlen = array_file.open_file(path, MAGIC, READABLE_VERSIONS, "fingerprint gallery",
-                                                      MAX_HEADER_BYTES)
-        with f:
-            try:
-                header = _MIGRATIONS.get(version, lambda h: h)(json.loads(f.read(hlen).decode()))
-                entries = {e["name"]: e for e in header["arrays"]}
-                count = int(header["count"])
-                stored = header["mcc_params"]
-                lacking = [fld.name for fld in dataclasses.fields(mcc.MccParams) if fld.name not in stored]
-                if lacking:  # MccParams' defaults are the paper's, not the matcher's: refuse
-                    raise TemplateFormatError(f"{path}: the header lacks the MCC parameter(s) "
-                                              f"{', '.join(lacking)}", field="mcc_params", offset=16,
-                                              hint="re-save the gallery with this biocap")
-                params = mcc.MccParams(**stored)
-                cap = int(header["capacity_cylinders"])
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-                raise TemplateFormatError(f"{path}: the header is corrupt ({exc})", field="header",
-                                          offset=16) from exc
-            missing = [k for k in _SEARCH_PARAMS if k not in header]
-            if missing:  # never fall back to defaults that may differ from the file's
-                raise TemplateFormatError(f"{path}: the header lacks the search parameter(s) "
-                                          f"{', '.join(missing)}", field="header", offset=16,
-                                          hint="re-save the gallery with this biocap")
-            base = 16 + hlen
-            try:
-                gal = cls(MccMatcher(params, max_cylinders=cap), float(header["shortlist_fraction"]),
-                          int(header["min_shortlist"]), float(header["cascade_fraction"]))
-            except (TypeError, ValueError) as exc:
-                raise TemplateFormatError(f"{path}: search parameters are invalid ({exc})",
-                                          field="header", offset=16) from exc
+        what = "fingerprint gallery"
+        version, header, arrays = container.read_container(
+            path, MAGIC, readable=READABLE_VERSIONS, checksummed_from=3, what=what,
+            arrays={name: (_DTYPES[name], None) for name in list(_ARRAYS) + ["ids"]})
+        header = _MIGRATIONS.get(version, lambda h: h)(header)
+
+        def bad(message: str, field: str) -> TemplateFormatError:
+            return TemplateFormatError(f"{path}: {message}", field=field,
+                                       hint="the gallery file is damaged or was edited; restore it "
+                                            "from a backup or rebuild it from the templates")
+
+        expected = {"format": "", "format_version": 0, "matcher": "", "count": 0,
+                    "capacity_cylinders": 0, "mcc_params": {}, "shortlist_fraction": 0.0,
+                    "min_shortlist": 0, "cascade_fraction": 0.0, "arrays": []}
+        # every parameter is required, in old versions too: the code's defaults (MccParams' are
+        # the paper's, not the tuned matcher's) may differ from what the file was saved with
+        container.check_fields(path, what, "header", header, expected)
+        defaults = dataclasses.asdict(mcc.MccParams())
+        raw_params = container.check_fields(path, what, "mcc_params", header["mcc_params"], defaults)
+        if header["format"] != "biocap-fingerprint-gallery":
+            raise bad(f"format is {header['format']!r}", "format")
+        count, cap = header["count"], header["capacity_cylinders"]
+        if not 0 <= count <= MAX_FINGERS or not 1 <= cap <= 4 * MAX_CYLINDERS:
+            raise bad(f"count {count} / capacity_cylinders {cap} out of range", "count")
+        for key, value in raw_params.items():
+            if not _plausible(value, defaults[key]):
+                raise bad(f"mcc_params.{key} = {value} is beyond {PARAM_RANGE:g}x its default "
+                          f"{defaults[key]}", f"mcc_params.{key}")
+        try:
+            params = mcc.MccParams(**raw_params)
+            gal = cls(MccMatcher(params, max_cylinders=cap), header["shortlist_fraction"],
+                      header["min_shortlist"], header["cascade_fraction"])
             gal._alloc(0)
-            arrays = {}
-            for name in list(_ARRAYS) + ["ids"]:
-                e = entries.get(name)
-                if e is None:
-                    raise TemplateFormatError(f"{path}: array {name!r} is missing", field=name)
-                arrays[name] = _read_array(f, path, name, e, base, size)
-        if any(arrays[k].shape[0] != count for k in _ARRAYS):
-            raise TemplateFormatError(f"{path}: array lengths disagree with the count {count}",
-                                      field="count")
-        ids = arrays.pop("ids").tobytes().decode("utf-8", errors="strict").split("\n") if count else []
+        except (InvalidDataError, ValueError, TypeError, OverflowError, ZeroDivisionError,
+                MemoryError) as exc:
+            raise bad(f"its parameters are invalid ({type(exc).__name__}: {exc})", "mcc_params") from None
+        try:
+            ids = arrays.pop("ids").tobytes().decode("utf-8", errors="strict").split("\n") \
+                if count else []
+        except UnicodeDecodeError as exc:
+            raise bad(f"ids are not UTF-8 ({exc})", "ids") from None
         if len(ids) != count or len(set(ids)) != count:
-            raise TemplateFormatError(f"{path}: {len(ids)} ids for {count} fingers, or duplicates",
-                                      field="ids")
+            raise bad(f"{len(ids)} ids for {count} fingers, or duplicates", "ids")
         expect = gal._a
+        shaped = {}
         for k in _ARRAYS:
-            if arrays[k].shape[1:] != expect[k].shape[1:]:
-                raise TemplateFormatError(f"{path}: array {k} has shape {arrays[k].shape}, expected "
-                                          f"(n, {', '.join(map(str, expect[k].shape[1:]))})", field=k)
-        gal._a = {k: arrays[k].astype(expect[k].dtype, copy=False) for k in _ARRAYS}
+            tail = expect[k].shape[1:]
+            if arrays[k].shape != (count,) + tail:
+                raise bad(f"array {k} has shape {arrays[k].shape}, ({count}, "
+                          f"{', '.join(map(str, tail))}) expected", k)
+            shaped[k] = arrays[k].astype(expect[k].dtype, copy=False)
+        if count and (int(shaped["n_cyl"].min()) < 0 or int(shaped["n_cyl"].max()) > cap
+                      or int(shaped["n_min"].min()) < 0):
+            raise bad("cylinder or minutia counts out of range", "n_cyl")
+        gal._a = shaped
         gal._n = count
-        gal.prefilter._alloc(count)  # derived data: rebuilt, not stored
-        gal._set_prefilter_rows(0, count)
+        try:
+            gal.prefilter._alloc(count)  # derived data: rebuilt, not stored
+            gal._set_prefilter_rows(0, count)
+        except (ValueError, TypeError, OverflowError, ZeroDivisionError, IndexError) as exc:
+            raise bad(f"its arrays do not fit its parameters ({type(exc).__name__}: {exc})",
+                      "arrays") from None
         gal._ids = ids
         gal._row = {i: r for r, i in enumerate(ids)}
         return gal
 
 
-def _read_array(f, path: Path, name: str, e: dict, base: int, size: int) -> np.ndarray:
-    return array_file.read_array(f, path, name, e, base, size, _DTYPES[name])
+#: a file's MCC parameter may differ from MccParams' default by this factor at most (same sign):
+#: tuning moves them by less than 2x; beyond, a value only makes loading slow or memory-hungry
+#: (a 1e300 radius, 10,000 cells), so it is taken for damage or a hostile edit
+PARAM_RANGE = 16.0
+
+
+def _plausible(value, default) -> bool:
+    if isinstance(default, bool):
+        return True
+    if default == 0:
+        return abs(value) <= 1
+    ratio = value / default
+    return 1 / PARAM_RANGE <= ratio <= PARAM_RANGE
 
 
 def _from_v1(header: dict) -> dict:

@@ -24,6 +24,8 @@ to 94.0% with mindtct's minutiae (exhaustive 94.0%), in the same memory.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from . import mcc
@@ -161,7 +163,8 @@ class CylinderPrefilter:
         """The cohort's probe codes and similarity tables, prepared once per prefilter (adding
         one finger then costs a few small kernel calls per cohort finger, not a table build)."""
         if self._cohort_prep is None:
-            self._cohort_prep = [self._prepare(p) for p in cohort_cylinders(self.params)]
+            self._cohort_prep = list(_prepared_cohort(self.params, self.n_gallery, self.n_probe,
+                                                      self.layers, self.n_best))
         return self._cohort_prep
 
     def move_row(self, src: int, dst: int) -> None:
@@ -305,3 +308,12 @@ def _theta_steps(theta: np.ndarray) -> np.ndarray:
     th = np.nan_to_num(np.asarray(theta, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     return (np.rint(np.mod(th, mcc.TWO_PI) * (_THETA_STEPS / mcc.TWO_PI)).astype(np.int64)
             % _THETA_STEPS).astype(np.uint8)
+
+
+@lru_cache(maxsize=4)
+def _prepared_cohort(params: mcc.MccParams, n_gallery: int, n_probe: int, layers: tuple,
+                     n_best: int) -> tuple:
+    """The cohort's prepared probes for one configuration, shared by every prefilter of this
+    process (a gallery load then costs no table build: seconds on a busy core, issue 17)."""
+    builder = CylinderPrefilter(params, n_gallery, n_probe, layers, centred=False, n_best=n_best)
+    return tuple(builder._prepare(p) for p in cohort_cylinders(params))

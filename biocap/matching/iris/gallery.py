@@ -43,7 +43,6 @@ What was tried and dropped: docs/decisions/15-iris-gallery-pruning.md.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -54,7 +53,7 @@ from ...errors import InvalidDataError, TemplateFormatError
 from ...plugins.contracts import Candidate, SearchResult
 from ...templates.iris.template import IrisTemplate
 from ...types import Modality
-from .. import array_file
+from .. import container
 from . import params
 from .calibration import distance_of, similarity, threshold_for_fmr
 from .hamming import as_words, masked_distances, normalize_hd, rotations
@@ -512,67 +511,64 @@ class IrisGallery:
 
     # -- files -------------------------------------------------------------------------------
     def save(self, path: str | Path) -> None:
-        """Write the gallery (codes, masks, ids and every parameter) to a versioned, checksummed
-        file; the keys are derived data, rebuilt on load."""
+        """Write the gallery (codes, masks, ids and every parameter) to a versioned file whose
+        header and arrays are covered by one SHA-256 (`biocap.matching.container`); the keys are
+        derived data, rebuilt on load."""
         for i in self.ids:
             self._check_id(i)
         arrays = {"codes": np.ascontiguousarray(self.codes), "masks": np.ascontiguousarray(self.masks),
                   "ids": np.frombuffer("\n".join(self.ids).encode(), np.uint8)}
         header = {"format": "biocap-iris-gallery", "format_version": FILE_VERSION, "count": self._n,
                   "params": {k: getattr(self, k) for k in _FILE_PARAMS}}
-        array_file.write(path, FILE_MAGIC, FILE_VERSION, header, arrays)
+        container.write_container(path, FILE_MAGIC, FILE_VERSION, header, arrays)
 
     @classmethod
     def load(cls, path: str | Path) -> "IrisGallery":
-        """Read a gallery written by `save`; a damaged or edited file raises TemplateFormatError."""
+        """Read a gallery written by `save`; a damaged or edited file (any byte, a renamed, added
+        or out-of-range field) raises TemplateFormatError."""
         path = Path(path)
-        f, size, version, hlen = array_file.open_file(path, FILE_MAGIC, (FILE_VERSION,), "iris gallery",
-                                                      MAX_HEADER_BYTES)
-        with f:
-            try:
-                header = json.loads(f.read(hlen).decode())
-                params = header["params"]
-                missing = [k for k in _FILE_PARAMS if k not in params]
-                count = int(header["count"])
-                entries = {e["name"]: e for e in header["arrays"]}
-            except (ValueError, KeyError, TypeError, UnicodeDecodeError, AttributeError) as exc:
-                raise TemplateFormatError(f"{path}: the header is corrupt ({exc})", field="header", offset=16) from exc
-            if missing:
-                raise TemplateFormatError(f"{path}: the header lacks the parameter(s) {', '.join(missing)}",
-                                          field="params", hint="re-save the gallery with this biocap")
-            base = 16 + hlen
-            arrays = {}
-            for name, (dtype, width) in _FILE_ARRAYS.items():
-                e = entries.get(name)
-                if not isinstance(e, dict):
-                    raise TemplateFormatError(f"{path}: array {name!r} is missing", field=name)
-                arrays[name] = _read_array(f, path, name, e, base, size, dtype, width)
+        what = "iris gallery"
+        version, header, arrays = container.read_container(
+            path, FILE_MAGIC, readable=(1, FILE_VERSION), checksummed_from=2, what=what,
+            arrays={name: (dtype, () if width is None else (width,))
+                    for name, (dtype, width) in _FILE_ARRAYS.items()})
+        container.check_fields(path, what, "header", header,
+                               {"format": "", "format_version": 0, "count": 0, "params": {},
+                                "arrays": []})
+        defaults = {k: getattr(cls, k) for k in _FILE_PARAMS}
+        values = container.check_fields(path, what, "params", header["params"], defaults)
+        count = header["count"]
+
+        def bad(message: str, field: str) -> TemplateFormatError:
+            return TemplateFormatError(f"{path}: {message}", field=field,
+                                       hint="the gallery file is damaged or was edited; restore it "
+                                            "from a backup or rebuild it from the templates")
+
+        if header["format"] != "biocap-iris-gallery":
+            raise bad(f"format is {header['format']!r}", "format")
         if arrays["codes"].shape != (count, CODE_BYTES) or arrays["masks"].shape != (count, CODE_BYTES):
-            raise TemplateFormatError(f"{path}: code arrays disagree with the count {count}", field="count")
-        ids = arrays["ids"].tobytes().decode("utf-8", errors="replace").split("\n") if count else []
-        if len(ids) != count or len(set(ids)) != count:
-            raise TemplateFormatError(f"{path}: {len(ids)} ids for {count} eyes, or duplicates", field="ids")
+            raise bad(f"code arrays disagree with the count {count}", "count")
         try:
-            gal = cls(**{k: params[k] for k in _FILE_PARAMS})
-        except (TypeError, ValueError) as exc:
-            raise TemplateFormatError(f"{path}: parameters are invalid ({exc})", field="params") from exc
-        except InvalidDataError as exc:
-            raise TemplateFormatError(f"{path}: parameters are invalid ({exc})", field="params") from exc
-        gal.add_codes(ids, arrays["codes"], arrays["masks"])
+            ids = arrays["ids"].tobytes().decode("utf-8", errors="strict").split("\n") if count else []
+        except UnicodeDecodeError as exc:
+            raise bad(f"ids are not UTF-8 ({exc})", "ids") from None
+        if len(ids) != count or len(set(ids)) != count:
+            raise bad(f"{len(ids)} ids for {count} eyes, or duplicates", "ids")
+        try:
+            gal = cls(**values)
+            gal.add_codes(ids, arrays["codes"], arrays["masks"])
+        except (InvalidDataError, TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            raise bad(f"its parameters or codes are invalid ({type(exc).__name__}: {exc})",
+                      "params") from None
         return gal
 
 
 FILE_MAGIC = b"BIOCAPIG"
-FILE_VERSION = 1
-MAX_HEADER_BYTES = 1 << 16
+#: 2: SHA-256 over the header and the arrays, strict header fields (issue 17); 1 still reads
+FILE_VERSION = 2
 MAX_ID_LENGTH = 256
 #: every parameter a gallery file records; a file lacking one is refused
 _FILE_PARAMS = ("max_shift", "threshold", "slope1", "offset1", "slope2", "offset2", "min_key_bits", "chunk")
 _FILE_ARRAYS = {"codes": ("|u1", CODE_BYTES), "masks": ("|u1", CODE_BYTES), "ids": ("|u1", None)}
 
 
-def _read_array(f, path: Path, name: str, e: dict, base: int, size: int, dtype: str, width) -> np.ndarray:
-    arr = array_file.read_array(f, path, name, e, base, size, dtype)
-    if arr.ndim != (1 if width is None else 2) or (width is not None and arr.shape[1] != width):
-        raise TemplateFormatError(f"{path}: array {name!r} has shape {arr.shape}", field=name)
-    return arr

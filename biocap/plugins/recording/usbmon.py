@@ -29,6 +29,10 @@ def read_pcapng(path: Path, busnum: int, devnum: int) -> list[RecordedTransfer]:
         if path.stat().st_size > MAX_PCAPNG_BYTES:
             raise RecordingFormatError(f"{path} is larger than {MAX_PCAPNG_BYTES} bytes")
         with open(path, "rb") as stream, warnings.catch_warnings():
+            # the block framing is checked first: python-pcapng reads whatever length a block
+            # states (0xFFFFFFFF is a multi-GiB read), so no block may claim more than the file has
+            check_block_framing(stream, path.name)
+            stream.seek(0)
             # python-pcapng warns about its own option schemas on every file; not ours to fix
             warnings.simplefilter("ignore", DeprecationWarning)
             return _scan(FileScanner(stream), path.name, busnum, devnum)
@@ -41,6 +45,57 @@ def read_pcapng(path: Path, busnum: int, devnum: int) -> list[RecordedTransfer]:
         # the parser's own complaints about a corrupt file, whatever their type
         raise RecordingFormatError(f"{path.name} is not a readable pcapng capture: "
                                    f"{type(exc).__name__}: {exc}") from exc
+
+
+_SHB = 0x0A0D0D0A
+_BYTE_ORDER_MAGIC = 0x1A2B3C4D
+MAX_BLOCK_BYTES = 16 * 1024 * 1024  # a usbmon packet is at most a few hundred KiB
+
+
+def check_block_framing(stream, name: str) -> int:
+    """Walk the pcapng blocks by their length fields only (reading 12 bytes of header and the
+    4-byte trailer of each) and refuse any block whose length is not a multiple of 4, is under 12
+    bytes, exceeds MAX_BLOCK_BYTES, runs past the end of the file, or disagrees with its trailing
+    copy. Returns the number of blocks. Nothing is allocated from a length field."""
+    stream.seek(0, 2)
+    size = stream.tell()
+    stream.seek(0)
+    pos, order, count = 0, None, 0
+    while pos < size:
+        head = stream.read(12)
+        if len(head) < 8:
+            raise RecordingFormatError(f"{name}: {size - pos} stray bytes at offset {pos} after the "
+                                       "last block")
+        btype_le = struct.unpack_from("<I", head)[0]
+        if btype_le == _SHB:
+            if len(head) < 12:
+                raise RecordingFormatError(f"{name}: section header at offset {pos} is truncated")
+            magic_le = struct.unpack_from("<I", head, 8)[0]
+            if magic_le == _BYTE_ORDER_MAGIC:
+                order = "<"
+            elif magic_le == 0x4D3C2B1A:
+                order = ">"
+            else:
+                raise RecordingFormatError(f"{name}: section header at offset {pos} has no valid "
+                                           "byte-order magic")
+        elif order is None:
+            raise RecordingFormatError(f"{name} does not start with a pcapng section header block")
+        length = struct.unpack_from(order + "I", head, 4)[0]
+        if length < 12 or length % 4 or length > MAX_BLOCK_BYTES or pos + length > size:
+            raise RecordingFormatError(
+                f"{name}: block at offset {pos} states length {length} (the file has {size - pos} "
+                f"bytes left; a block is 12..{MAX_BLOCK_BYTES} bytes, a multiple of 4)")
+        stream.seek(pos + length - 4)
+        trailer = stream.read(4)
+        if len(trailer) != 4 or struct.unpack(order + "I", trailer)[0] != length:
+            raise RecordingFormatError(f"{name}: block at offset {pos} ends with a length that "
+                                       f"differs from its header's {length}")
+        pos += length
+        count += 1
+        stream.seek(pos)
+    if count == 0:
+        raise RecordingFormatError(f"{name} is empty")
+    return count
 
 
 def _scan(scanner: FileScanner, name: str, busnum: int, devnum: int) -> list[RecordedTransfer]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import InvalidDataError, InvalidSample
+from ...errors import InvalidDataError, InvalidSample, NotASample
 from ...imaging import image_and_ppi, to_working_resolution
 from ...types import Modality, Sample
 from .features import BLOCK, FEATURE_NAMES, FingerprintAnalysis, analyse
@@ -64,6 +64,12 @@ DRY_HIGH_ENERGY = 0.1  # ... and much in speckle above the ridge band: dry
 DRY_THIN_CLARITY = 0.3
 DRY_RIDGE_SHARE = 0.28
 MAX_SCORE_NOT_FINGERPRINT = 5
+#: ridge-flow spread over the print (1 - |coherence-weighted mean of the doubled block
+#: orientation|): 0 when every ridge runs in one direction. Finger ridges curve around the core
+#: and deltas, or at least arch: the lowest of the 640 FVC 2000/2002 B prints is 0.108 (2000 DB4
+#: 109_3, a partial arch), FVC 2002 0.20; parallel stripes at any period and angle are 0.000-0.01
+#: (benchmarks/bench_not_a_sample.py, docs/decisions/17-not-a-sample.md)
+MIN_ORIENTATION_SPREAD = 0.05
 
 
 @lru_cache(maxsize=4)
@@ -86,10 +92,33 @@ def _direction(dx: float, dy: float) -> str:
     return " and ".join(parts) or "to the centre"
 
 
+def orientation_spread(a: FingerprintAnalysis) -> float:
+    """How much the ridge direction varies over the foreground: 1 - |sum w exp(2i theta)| / sum w
+    over foreground blocks, w the orientation coherence (0 = one direction everywhere)."""
+    fg = a.foreground
+    theta, weight = a.maps["orientation"][fg], a.maps["coherence"][fg]
+    total = float(weight.sum())
+    if total <= 0:
+        return 0.0
+    return float(1.0 - abs(np.sum(weight * np.exp(2j * theta))) / total)
+
+
+def not_a_fingerprint(a: FingerprintAnalysis) -> str | None:
+    """Why the analysed image holds no fingerprint (a stripe pattern, noise, a face...), or None."""
+    if a["n_fg_blocks"] == 0:
+        return "nothing stands out from the background"
+    if a["band_energy_p50"] < MIN_BAND_ENERGY or a["ridge_period_share"] < MIN_RIDGE_PERIOD_SHARE:
+        return "no ridge pattern at fingerprint ridge periods"
+    if a["coherence_p50"] < MIN_COHERENCE:
+        return "no ridge flow (noise or texture)"
+    if orientation_spread(a) < MIN_ORIENTATION_SPREAD:
+        return "all ridges run in one direction: a stripe pattern, not a finger"
+    return None
+
+
 def feedback_codes(a: FingerprintAnalysis) -> list[str]:
     """The feedback rules over an analysis, most fundamental problem first."""
-    if a["n_fg_blocks"] == 0 or a["band_energy_p50"] < MIN_BAND_ENERGY or \
-            a["coherence_p50"] < MIN_COHERENCE or a["ridge_period_share"] < MIN_RIDGE_PERIOD_SHARE:
+    if not_a_fingerprint(a) is not None:
         return ["not_a_fingerprint"]
     codes = []
     if a["fg_area_mm2"] < MIN_AREA_MM2 or a["fg_fraction"] < MIN_FG_FRACTION:
@@ -141,6 +170,8 @@ def _measures(a: FingerprintAnalysis) -> dict[str, Measure]:
         "ridge_block_fraction": m(a["ridge_block_fraction"]),
         "frequency_strength_median": m(a["band_energy_p50"], f">= {MIN_BAND_ENERGY}",
                                        a["band_energy_p50"] >= MIN_BAND_ENERGY),
+        "orientation_spread": m(orientation_spread(a), f">= {MIN_ORIENTATION_SPREAD}",
+                                orientation_spread(a) >= MIN_ORIENTATION_SPREAD),
     }
 
 
@@ -167,6 +198,11 @@ class FingerprintQuality:
         InvalidSample for malformed input; returns a low score with the reason for images that
         are well formed but hold no usable fingerprint."""
         return self._assess(self._working_image(sample, ppi), detailed=True)
+
+    def check_sample(self, sample: Sample | np.ndarray, ppi: float | None = None) -> None:
+        """Raise NotASample (with the reason) unless the image holds a fingerprint: what the SDK
+        and the CLI run before extraction."""
+        check_is_fingerprint(sample, ppi)
 
     def quick_assess(self, sample: Sample | np.ndarray, ppi: float | None = None) -> QualityReport:
         """Preview-frame variant: the same score and the most important feedback only, without
@@ -196,7 +232,7 @@ class FingerprintQuality:
         reason = None
         if codes and codes[0] == "not_a_fingerprint":
             score = min(score, MAX_SCORE_NOT_FINGERPRINT)
-            reason = "no fingerprint ridge pattern in the image"
+            reason = f"not a fingerprint: {not_a_fingerprint(a)}"
         feedback = [self._feedback(c, a) for c in codes]
         if not detailed:
             feedback = feedback[:1]
@@ -218,9 +254,26 @@ class FingerprintQuality:
                              feedback=[Feedback(code, FEEDBACK[code])], reason=reason)
 
 
+def check_is_fingerprint(sample: Sample | np.ndarray, ppi: float | None = None) -> None:
+    """Raise NotASample (with the reason) unless the image holds a fingerprint ridge pattern: the
+    same test that caps the quality score at MAX_SCORE_NOT_FINGERPRINT. `SDK.extract` and
+    `biocap template extract` run it before extracting."""
+    image = FingerprintQuality._working_image(sample, ppi)
+    h, w = image.shape
+    if min(h, w) < 2 * BLOCK:
+        raise NotASample(f"image of {w}x{h} px at 500 ppi is too small to hold a fingerprint")
+    if int(image.max()) - int(image.min()) < 8:
+        raise NotASample(f"not a fingerprint: the image is flat (grey levels {int(image.min())}-"
+                         f"{int(image.max())})")
+    why = not_a_fingerprint(analyse(image))
+    if why is not None:
+        raise NotASample(f"not a fingerprint: {why}")
+
+
 def assess(sample: Sample | np.ndarray, ppi: float | None = None) -> QualityReport:
     """Module-level shortcut for `FingerprintQuality().assess`."""
     return FingerprintQuality().assess(sample, ppi)
 
 
-__all__ = ["FingerprintQuality", "assess", "feedback_codes", "load_model", "FEEDBACK"]
+__all__ = ["FingerprintQuality", "assess", "check_is_fingerprint", "feedback_codes", "load_model", "not_a_fingerprint",
+           "orientation_spread", "FEEDBACK"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ...errors import InvalidSample
+from ...errors import InvalidSample, NotASample
 from ...templates.iris.segmentation import (MAX_PIXELS, SegmentationFailed, SegmentationParams,
                                             segment)
 from ...templates.iris.types import Segmentation
@@ -98,6 +98,7 @@ def measures_of(image: np.ndarray, seg: Segmentation) -> dict[str, Measure]:
     motion = 100.0 * float(energies.min() / energies.max())
     gaze = float(np.degrees(np.arcsin(min(1.0, offset / seg.iris.r))))
     circ = pupil_circularity(image, seg)
+    spread = pupil_spread(image, seg)
     return {
         "usable_iris_area": Measure(uia, ">= 70", uia >= 70),
         "iris_sclera_contrast": Measure(isc, "> 5", isc > 5),
@@ -111,8 +112,58 @@ def measures_of(image: np.ndarray, seg: Segmentation) -> dict[str, Measure]:
         "sharpness": Measure(sharp, ">= 50 (biocap)", sharp >= 50),
         "motion_blur": Measure(motion, ">= 25 (biocap, 100 = no directional smear)", motion >= 25),
         "gaze": Measure(gaze, "<= 15 deg (biocap)", gaze <= 15),
+        "pupil_uniformity": Measure(spread, f"<= {MAX_PUPIL_SPREAD:g} grey levels (biocap)",
+                                    spread <= MAX_PUPIL_SPREAD),
     }
 
+
+#: "is this an eye" gate (issue 17). An iris capture shows a round pupil, uniformly dark
+#: inside, and an iris large enough to encode. A fingerprint gives a "pupil" that is a patch of
+#: ridges (grey levels spread widely), a face photo an iris of a few tens of pixels, a ragged
+#: blob. Limits from CASIA-IrisV1, MMU2, FVC 2002 and LFW (benchmarks/bench_not_a_sample.py,
+#: docs/decisions/17-not-a-sample.md): each keeps a margin to every real eye seen.
+MIN_PUPIL_CIRCULARITY = 86.0  # eyes >= 88.4 (MMU2), fingerprints 84-89, faces 80-93
+MAX_PUPIL_SPREAD = 10.0  # grey-level MAD inside the pupil: eyes 0 (one MMU2 eye 7), prints >= 13
+MIN_IRIS_RADIUS_PX = 40.0  # eyes >= 49 px (MMU2), LFW faces 24-31 px
+MIN_GREY_BITS = 3.0  # grey-level entropy: eye photos >= 5.5 bits, a rendered signature 0.4-0.6
+
+
+def pupil_spread(image: np.ndarray, seg: Segmentation) -> float:
+    """Median absolute deviation of the grey levels inside 0.7 x the pupil radius."""
+    h, w = image.shape
+    r = seg.pupil.r * 0.7
+    x0, x1 = int(max(0, seg.pupil.x - r)), int(min(w, seg.pupil.x + r + 1))
+    y0, y1 = int(max(0, seg.pupil.y - r)), int(min(h, seg.pupil.y + r + 1))
+    yy, xx = np.mgrid[y0:y1, x0:x1]
+    inside = image[y0:y1, x0:x1][np.hypot(xx - seg.pupil.x, yy - seg.pupil.y) <= r]
+    if inside.size == 0:
+        return 255.0
+    med = float(np.median(inside))
+    return float(np.median(np.abs(inside.astype(np.float32) - med)))
+
+
+def not_an_iris(measures: dict[str, Measure]) -> str | None:
+    """Why the segmented image is not an eye, or None."""
+    bits = measures["grey_scale_utilisation"].value
+    if bits < MIN_GREY_BITS:
+        return (f"the image is nearly two-tone ({bits:.1f} bits of grey levels < {MIN_GREY_BITS:g}): "
+                "a drawing or a document, not an eye photo")
+    radius = measures["iris_radius"].value
+    if radius < MIN_IRIS_RADIUS_PX:
+        return (f"the 'iris' found is {radius:.0f} px in radius (< {MIN_IRIS_RADIUS_PX:.0f}): not an "
+                "iris capture (a face photo?)")
+    spread = measures["pupil_uniformity"].value
+    if spread > MAX_PUPIL_SPREAD:
+        return (f"no uniformly dark pupil (grey-level spread {spread:.0f} > {MAX_PUPIL_SPREAD:.0f}): "
+                "not an eye")
+    circ = measures["pupil_boundary_circularity"].value
+    if circ < MIN_PUPIL_CIRCULARITY:
+        return f"no round pupil (edge circularity {circ:.0f} < {MIN_PUPIL_CIRCULARITY:.0f}): not an eye"
+    return None
+
+
+#: score cap of an image that is not an eye
+MAX_SCORE_NOT_AN_IRIS = 5
 
 _SUBSCORE = {  # measure -> (good, bad) for the linear fall-off of its sub-score
     "usable_iris_area": (70, 20), "iris_sclera_contrast": (5, 0), "iris_pupil_contrast": (30, 5),
@@ -150,6 +201,23 @@ class IrisQuality:
             raise InvalidSample(f"IrisQuality got a {sample.modality.value} sample")
         return self.assess_image(sample.image)
 
+    def check_sample(self, sample: Sample) -> None:
+        """Raise NotASample (with the reason) unless the image shows an eye: what the SDK runs
+        before extraction (no iris template from a fingerprint or a face)."""
+        if not isinstance(sample, Sample):
+            raise InvalidSample(f"expected a biocap Sample, got {type(sample).__name__}")
+        image = sample.image
+        validate_image(image, what="iris image")
+        if int(image.max()) - int(image.min()) < 8:
+            raise NotASample("not an iris image: the image is flat (one grey level)")
+        try:
+            seg = segment(image, self.params)
+        except SegmentationFailed as exc:
+            raise NotASample(f"not an iris image: {exc}") from None
+        why = not_an_iris(measures_of(image, seg))
+        if why is not None:
+            raise NotASample(f"not an iris image: {why}")
+
     def assess_image(self, image: np.ndarray, seg: Segmentation | None = None) -> QualityReport:
         """A QualityReport of a raw 2-D uint8 eye image."""
         validate_image(image, what="iris image")
@@ -164,6 +232,12 @@ class IrisQuality:
                                      [Feedback("no_eye", "no eye found: centre the eye and open it")],
                                      reason=str(exc))
         measures = measures_of(image, seg)
+        why = not_an_iris(measures)
+        if why is not None:
+            return QualityReport(Modality.IRIS, min(self.score(measures), MAX_SCORE_NOT_AN_IRIS),
+                                 self.name, measures,
+                                 [Feedback("no_eye", "no eye found: centre the eye and open it")],
+                                 reason=why)
         return QualityReport(Modality.IRIS, self.score(measures), self.name, measures,
                              self.feedback(measures))
 

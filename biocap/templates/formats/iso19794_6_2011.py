@@ -2,6 +2,7 @@
 
     record = decode(data)        # IrisImageRecord with its representations
     image = record.representations[0].decode_image()   # 2-D uint8 (cv2 decodes PNG/JPEG/J2K)
+    # the payload's own header is checked against the record's size and a limit before decoding
     data = encode(record)
 
 Layout (big-endian): general header `IIR\\0`, `020\\0`, record length (4), number of
@@ -25,6 +26,7 @@ import cv2
 import numpy as np
 
 from ...errors import TemplateFormatError
+from .image_payload import decode_payload
 
 NAME = "iso19794-6:2011"
 MAGIC = b"IIR\x00"
@@ -34,6 +36,9 @@ HEADER_LEN = 16
 IMAGE_FORMATS = {2: "mono_raw", 4: "rgb_raw", 6: "mono_jpeg", 8: "rgb_jpeg", 10: "mono_jpeg_ls",
                  12: "rgb_jpeg_ls", 14: "mono_png", 16: "rgb_png", 18: "mono_jpeg2000",
                  20: "rgb_jpeg2000"}
+#: the compressed payload kind of each compressed image format code
+PAYLOAD_KINDS = {6: "jpeg", 8: "jpeg", 10: "jpeg_ls", 12: "jpeg_ls", 14: "png", 16: "png",
+                 18: "jpeg2000", 20: "jpeg2000"}
 MAX_SIDE = 8192
 MAX_RECORD = 64 * 1024 * 1024  # a record larger than this is refused rather than parsed
 
@@ -82,13 +87,8 @@ class IrisRepresentation:
                                           field="image data")
             a = np.frombuffer(self.image_data, np.uint8).reshape(self.height, self.width, channels)
             return a[:, :, 0].copy() if channels == 1 else cv2.cvtColor(a, cv2.COLOR_RGB2GRAY)
-        img = cv2.imdecode(np.frombuffer(self.image_data, np.uint8), cv2.IMREAD_GRAYSCALE)
-        if img is None:
-            raise TemplateFormatError(f"the embedded {self.format_name} image could not be decoded",
-                                      field="image data", hint="the image bytes are corrupt or truncated")
-        if img.dtype != np.uint8:
-            img = (img / 257).astype(np.uint8)
-        return img
+        kind = PAYLOAD_KINDS[self.image_format]
+        return decode_payload(self.image_data, kind, width=self.width, height=self.height)
 
 
 @dataclass

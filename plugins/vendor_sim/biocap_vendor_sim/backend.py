@@ -76,7 +76,6 @@ class SimDevice:
     configuration: int = 1
     claimed_by: dict[int, object] = field(default_factory=dict)  # interface -> handle
     replies: deque = field(default_factory=deque)  # (ready_at monotonic, bytes)
-    corrupt_next_chunk: int = 0
     stats: dict[str, int] = field(default_factory=lambda: {"written": 0, "read": 0})
 
     @property
@@ -307,8 +306,8 @@ class SimBackend(usb.backend.IBackend):
         for kind in ("unplug", "timeout", "busy", "slow"):
             if dev.faults.take(kind, dev.transfers):
                 return kind
-        if dev.faults.take("corrupt", dev.transfers):
-            dev.corrupt_next_chunk += 1
+        # corrupt is taken only when an image-chunk reply is actually sent (bulk_read), so no
+        # corruption is ever queued ahead: clearing the faults leaves nothing behind
         return None
 
     def _begin_transfer(self, handle, intf, ep, expected_ep, what):
@@ -356,8 +355,8 @@ class SimBackend(usb.backend.IBackend):
                 wait_s, reply = self._next_reply(dev, timeout_s)
             if reply is not None and fault == "busy":
                 reply = dev.firmware.busy_reply(reply)
-            if reply is not None and dev.corrupt_next_chunk and reply[3] == p.Op.READ_CHUNK:
-                dev.corrupt_next_chunk -= 1
+            if reply is not None and reply[3] == p.Op.READ_CHUNK and \
+                    dev.faults.take("corrupt", dev.transfers):
                 reply = self._corrupt(dev, reply)
         if reply is None:
             time.sleep(min(wait_s, 2.0))

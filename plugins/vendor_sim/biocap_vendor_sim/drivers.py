@@ -11,7 +11,7 @@ from typing import ClassVar, Iterator
 
 import numpy as np
 
-from biocap.errors import (CentreThePresentation, DeviceBusy, NoPresentation, PresentationMoved,
+from biocap.errors import (CentreThePresentation, FirmwareBusy, NoPresentation, PresentationMoved,
                            ProtocolError)
 from biocap.plugins.driver import DeviceDriver
 from biocap.types import (CaptureRequest, DeviceInfo, FingerPosition, IrisPosition, Modality,
@@ -32,7 +32,7 @@ CHUNK_READ = p.OVERHEAD + p.CHUNK_HEAD.size + p.CHUNK_SIZE
 REPLY_READ = CHUNK_READ
 
 _STATUS_ERRORS = {
-    p.Status.BUSY: DeviceBusy,
+    p.Status.BUSY: FirmwareBusy,  # the firmware asks for a moment (calibrating): retryable
     p.Status.NO_PRESENTATION: NoPresentation,
     p.Status.MOVED: PresentationMoved,
     p.Status.OFF_CENTRE: CentreThePresentation,
@@ -73,7 +73,9 @@ class SimDriver(DeviceDriver):
                 frame = p.decode_frame(raw)
             except p.FrameError as exc:
                 raise ProtocolError(f"{self.name}: unreadable reply to {op.name}: {exc}") from None
-            if frame.seq != seq or frame.kind is not p.Kind.REPLY:
+            if frame.seq != seq or frame.kind is not p.Kind.REPLY or frame.op != op:
+                # stale: the late answer to an earlier command (of this handle, or of one closed
+                # before it whose sequence numbers it shares)
                 continue
             if frame.status != p.Status.OK:
                 message = frame.payload.decode("utf-8", "replace")
@@ -85,9 +87,6 @@ class SimDriver(DeviceDriver):
                 except ValueError:
                     name = f"status {frame.status:#04x}"
                 raise ProtocolError(f"{self.name}: device refused {op.name}: {name}: {message}")
-            if frame.op != op:
-                raise ProtocolError(f"{self.name}: reply to opcode {frame.op:#04x} where "
-                                    f"{op.name} was expected")
             return frame.payload
         raise ProtocolError(f"{self.name}: no reply to {op.name} among the device's answers")
 

@@ -1,0 +1,441 @@
+"""Mutation run (issue 17): mutated gallery files, interchange records (every codec in
+biocap/templates/formats/: finger minutiae, face, iris, signature) and USB recordings, each read by biocap in a worker process with a
+per-case timeout; counts accepted inputs, clean BiocapErrors, non-library exceptions, hangs and
+the peak memory.
+
+    .venv/bin/python benchmarks/bench_mutation.py                 # 20,000 cases, ~10 min on 1 core
+    .venv/bin/python benchmarks/bench_mutation.py --cases 2000 --out /tmp/m.md
+
+Seeds are built in code (random minutiae templates, random iris codes, a PNG/JPEG/JPEG 2000 iris
+record, JPEG / JPEG 2000 face records, a synthetic signature, the recording of
+tests/recording_builders.py), so no shared data is needed. Mutations:
+bit flips, bytes set to boundary values, 16/32-bit fields set to extremes (0, 1, 0x7F.., 0xFF..),
+truncation, duplicated and deleted spans; half of the gallery cases recompute the file's SHA-256
+after the edit so the header and array parsers are reached, not only the checksum. Stores are
+skipped until the office store (`biocap.office.store`) is part of this build.
+
+A case is a hang when it takes longer than --hang-s (2 s); the worker is then killed and
+restarted. Each worker runs under an address-space limit (--mem-limit-mb), so an unbounded
+allocation shows as a non-library MemoryError instead of swapping the machine.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import multiprocessing as mp
+import os
+import resource
+import struct
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter, defaultdict
+from pathlib import Path
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))  # recording_builders: the seed recording
+
+#: share of the cases per target (galleries, records, recordings)
+PLAN = {
+    "gallery:fingerprint": 0.09, "gallery:iris": 0.09, "template:iris": 0.08,
+    "record:iso19794-2:2005": 0.05, "record:iso19794-2:2011": 0.05, "record:ansi378:2004": 0.05,
+    "record:ansi378:2009": 0.05, "record:ansi378:2009am1": 0.05, "record:iso19794-2:card": 0.05,
+    "record:ansi378:2007": 0.05,
+    "record:iso19794-6:png": 0.05, "record:iso19794-6:jpeg": 0.05, "record:iso19794-6:jpeg2000": 0.05,
+    "record:iso19794-5:2005": 0.02, "record:iso19794-5:2011": 0.02,
+    "record:iso19794-7:2007": 0.02, "record:iso19794-7:2007-compact": 0.02,
+    "recording:pcapng": 0.07, "recording:ioctl": 0.05, "recording:device": 0.04,
+}
+
+
+# --- seeds ----------------------------------------------------------------------------------------
+def _fp_template(seed: int):
+    from biocap.templates.fingerprint.template import FingerprintTemplate
+    rng = np.random.default_rng(seed)
+    n = 30
+    rows = np.column_stack([rng.uniform(40, 260, n), rng.uniform(40, 360, n),
+                            rng.uniform(0, 2 * np.pi, n), rng.integers(1, 3, n), np.full(n, 60)])
+    return FingerprintTemplate(rows, 300, 400, 500.0, position=2)
+
+
+def build_seeds(tmp: Path) -> dict[str, bytes]:
+    import cv2
+
+    from biocap.matching.fingerprint.comparator import FingerprintComparator
+    from biocap.matching.iris.gallery import IrisGallery
+    from biocap.templates import formats
+    from biocap.templates.formats import iso19794_6_2011 as iso6
+    from biocap.templates.formats.record import FingerprintRecord
+    from biocap.templates.iris.template import IrisTemplate
+    import recording_builders as rb
+
+    seeds = {}
+    g = FingerprintComparator().gallery()
+    g.add_many((f"f{i}", _fp_template(i)) for i in range(4))
+    g.save(tmp / "fp.bfg")
+    seeds["gallery:fingerprint"] = (tmp / "fp.bfg").read_bytes()
+    rng = np.random.default_rng(0)
+    ig = IrisGallery()
+    ig.add_codes([f"e{i}" for i in range(8)], rng.integers(0, 256, (8, 256), dtype=np.uint8),
+                 rng.integers(0, 256, (8, 256), dtype=np.uint8) | 0x0F)
+    ig.save(tmp / "iris.big")
+    seeds["gallery:iris"] = (tmp / "iris.big").read_bytes()
+    seeds["template:iris"] = IrisTemplate(code=rng.integers(0, 256, 256, dtype=np.uint8),
+                                          mask=np.full(256, 255, np.uint8), position=1).to_bytes()
+    for name in formats.FORMATS:
+        rec = FingerprintRecord.from_templates([_fp_template(7), _fp_template(8)], format=name)
+        if name == "iso19794-2:card":
+            rec = FingerprintRecord.from_templates([_fp_template(7)], format=name)
+        seeds[f"record:{name}"] = formats.encode(rec, name)
+    eye = (np.add.outer(np.arange(48), np.arange(64)) * 2 % 251).astype(np.uint8)
+    seeds["record:iso19794-6:png"] = iso6.encode(iso6.from_image(eye, eye_label=1, image_format=14))
+    seeds["record:iso19794-6:jpeg"] = iso6.encode(iso6.from_image(eye, eye_label=2, image_format=6))
+    ok, jp2 = cv2.imencode(".jp2", eye)
+    assert ok
+    rep = iso6.IrisRepresentation(jp2.tobytes(), 64, 48, 18, 1)
+    seeds["record:iso19794-6:jpeg2000"] = iso6.encode(iso6.IrisImageRecord([rep], number_of_eyes=1))
+    # face (ISO/IEC 19794-5, both editions: JPEG 2000 / JPEG payloads) and signature (19794-7)
+    from biocap.templates.formats import FaceImage, FaceImageRecord
+    from biocap.templates.formats import iso19794_7_2007 as f7, iso19794_7_compact as c7
+    from biocap.synthetic.signature import genuine, make_signer
+    face = np.dstack([eye, eye // 2 + 40, 255 - eye])
+    for fmt, kind in (("iso19794-5:2005", "jpeg"), ("iso19794-5:2011", "jpeg2000")):
+        rec = FaceImageRecord([FaceImage.from_array(face, kind)], format=fmt)
+        seeds[f"record:{fmt}"] = formats.encode(rec, fmt)
+    pen = genuine(make_signer(0), np.random.default_rng(0)).pen
+    sig = f7.SignatureRecord.from_pen(pen)
+    seeds["record:iso19794-7:2007"] = f7.encode(sig)
+    compact, layout = c7.encode(sig)
+    seeds["record:iso19794-7:2007-compact"] = compact
+    _LAYOUTS["compact"] = layout.to_json()
+    seeds["recording:pcapng"] = rb.pcapng_bytes()
+    seeds["recording:ioctl"] = rb.ioctl_text().encode()
+    seeds["recording:device"] = rb.device_file().encode()
+    return seeds
+
+
+_LAYOUTS: dict[str, object] = {}  # the compact signature layout (sent with the record, not in it)
+
+
+# --- mutations ------------------------------------------------------------------------------------
+_EXTREMES = (0, 1, 0x7F, 0x80, 0xFF, 0x7FFF, 0x8000, 0xFFFF, 0x7FFFFFFF, 0x80000000, 0xFFFFFFFF)
+
+
+def mutate(data: bytes, rng: np.random.Generator) -> bytes:
+    out = bytearray(data)
+    for _ in range(int(rng.integers(1, 4))):
+        if not out:
+            return bytes(rng.integers(0, 256, int(rng.integers(0, 64)), dtype=np.uint8))
+        # the first 128 bytes (headers) are hit as often as the rest
+        at = int(rng.integers(0, min(len(out), 128))) if rng.random() < 0.5 else \
+            int(rng.integers(0, len(out)))
+        op = int(rng.integers(0, 7))
+        if op == 0:
+            out[at] ^= 1 << int(rng.integers(8))
+        elif op == 1:
+            out[at] = int(rng.choice([0, 1, 0x7F, 0x80, 0xFE, 0xFF]))
+        elif op in (2, 3):
+            width = 2 if op == 2 else 4
+            value = int(rng.choice(_EXTREMES)) & ((1 << (8 * width)) - 1)
+            order = "<" if rng.random() < 0.5 else ">"
+            chunk = struct.pack(order + ("H" if width == 2 else "I"), value)
+            out[at:at + width] = chunk[:max(0, len(out) - at)]
+        elif op == 4:
+            del out[int(rng.integers(0, len(out) + 1)):]
+        elif op == 5:
+            n = int(rng.integers(1, 64))
+            out[at:at] = out[at:at + n]
+        else:
+            n = int(rng.integers(1, 64))
+            del out[at:at + n]
+    return bytes(out)
+
+
+def resign(data: bytes) -> bytes:
+    """A gallery file edited on purpose: its SHA-256 trailer recomputed."""
+    if len(data) < 48:
+        return data
+    return data[:-32] + hashlib.sha256(data[:-32]).digest()
+
+
+def mutate_json_header(data: bytes, rng: np.random.Generator) -> bytes:
+    """Edit one value of a gallery's JSON header (a number scaled or replaced, a key renamed)."""
+    try:
+        hlen = struct.unpack("<I", data[12:16])[0]
+        header = json.loads(data[16:16 + hlen])
+    except (ValueError, struct.error):
+        return data
+    paths = []
+
+    def walk(obj, prefix):
+        if isinstance(obj, dict):
+            for k, v in obj.items():
+                paths.append(prefix + (k,))
+                walk(v, prefix + (k,))
+        elif isinstance(obj, list):
+            for i, v in enumerate(obj):
+                walk(v, prefix + (i,))
+    walk(header, ())
+    path = paths[int(rng.integers(len(paths)))]
+    parent = header
+    for p in path[:-1]:
+        parent = parent[p]
+    key = path[-1]
+    choice = int(rng.integers(0, 8))
+    if choice == 0 and isinstance(parent, dict):
+        parent[f"{key}_x"] = parent.pop(key)
+    else:
+        parent[key] = [None, -1, 0, 2 ** 64, 1e300, "x", [], {}][choice]
+    raw = json.dumps(header).encode()
+    return data[:12] + struct.pack("<I", len(raw)) + raw + data[16 + hlen:]
+
+
+# --- the targets (run inside the worker) ----------------------------------------------------------
+def run_case(target: str, data: bytes, workdir: Path) -> str:
+    """'ok' when accepted, 'clean' for a BiocapError; any other exception propagates."""
+    from biocap.errors import BiocapError
+    try:
+        if target.startswith("gallery:"):
+            from biocap.matching.fingerprint.gallery import FingerprintGallery
+            from biocap.matching.iris.gallery import IrisGallery
+            path = workdir / "g.bin"
+            path.write_bytes(data)
+            cls = FingerprintGallery if target.endswith("fingerprint") else IrisGallery
+            g = cls.load(path)
+            len(g)
+        elif target == "template:iris":
+            from biocap.templates.iris.template import IrisTemplate
+            IrisTemplate.from_bytes(data)
+        elif target == "record:iso19794-7:2007-compact":
+            from biocap.templates.formats import iso19794_7_compact as c7
+            c7.decode(data, c7.CompactLayout.from_json(_COMPACT_LAYOUT))
+        elif target.startswith("record:iso19794-5"):
+            from biocap.templates import formats
+            rec = formats.decode(data, target.split(":", 1)[1])
+            for img in rec.images:
+                img.decode_image()
+        elif target.startswith("record:iso19794-6"):
+            from biocap.templates.formats import iso19794_6_2011 as iso6
+            rec = iso6.decode(data)
+            for rep in rec.representations:
+                rep.decode_image()
+        elif target.startswith("record:"):
+            from biocap.templates import formats
+            rec = formats.decode(data)
+            formats.decode(data, target.split(":", 1)[1], strict=False)
+            rec.to_templates() if hasattr(rec, "to_templates") else None
+        elif target.startswith("recording:"):
+            import recording_builders as rb
+            from biocap.plugins.recording import open_recording
+            import shutil
+            folder = workdir / "rec"
+            shutil.rmtree(folder, ignore_errors=True)  # a fresh folder: one capture file only
+            kind = target.split(":")[1]
+            if kind == "device":
+                rb.write_recording(folder, "pcapng", device=data.decode("utf-8", "replace"))
+            else:
+                rb.write_recording(folder, kind, capture=data)
+            rb.replay_session(open_recording(folder))
+        else:
+            raise KeyError(target)
+    except BiocapError:
+        return "clean"
+    return "ok"
+
+
+_COMPACT_LAYOUT = None  # set in the parent before the worker forks
+
+
+def _worker(conn, mem_limit_mb: int) -> None:
+    if mem_limit_mb:
+        limit = mem_limit_mb * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    workdir = Path(tempfile.mkdtemp(prefix="biocap-mut-"))
+    while True:
+        msg = conn.recv()
+        if msg is None:
+            break
+        target, data = msg
+        t0 = time.perf_counter()
+        try:
+            outcome = run_case(target, data, workdir)
+            detail = ""
+        except MemoryError:
+            outcome, detail = "escape", "MemoryError"
+        except Exception as exc:  # the finding: a non-library exception
+            tb = traceback.extract_tb(exc.__traceback__)[-1]
+            outcome = "escape"
+            detail = f"{type(exc).__name__}: {str(exc)[:120]} ({Path(tb.filename).name}:{tb.lineno})"
+        rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        conn.send((outcome, detail, time.perf_counter() - t0, rss_kb))
+
+
+class Pool:
+    """One worker process; restarted after a hang or a crash."""
+
+    def __init__(self, mem_limit_mb: int, warmup: dict[str, bytes] | None = None):
+        self.mem_limit_mb = mem_limit_mb
+        self.ctx = mp.get_context("fork")
+        self.peak_rss_kb = 0
+        self.warmup = warmup or {}
+        self.restarts = 0
+        self._start()
+
+    def _start(self):
+        self.conn, child = self.ctx.Pipe()
+        self.proc = self.ctx.Process(target=_worker, args=(child, self.mem_limit_mb), daemon=True)
+        self.proc.start()
+        # a fresh worker reads every seed once (imports, compiled kernels, caches), so that its
+        # first real case is timed warm, as every other case is
+        for target, data in self.warmup.items():
+            self.conn.send((target, data))
+            if not self.conn.poll(120):
+                raise RuntimeError(f"warm-up of {target} did not finish in 120 s")
+            self.conn.recv()
+
+    def run(self, target: str, data: bytes, timeout: float):
+        self.conn.send((target, data))
+        if not self.conn.poll(timeout):
+            self.proc.kill()
+            self.proc.join()
+            self.restarts += 1
+            self._start()
+            return "hang", f"> {timeout:g} s", timeout
+        try:
+            outcome, detail, seconds, rss = self.conn.recv()
+        except EOFError:  # the worker died (a crash in native code)
+            self.proc.join()
+            code = self.proc.exitcode
+            self.restarts += 1
+            self._start()
+            return "escape", f"worker died (exit {code})", 0.0
+        self.peak_rss_kb = max(self.peak_rss_kb, rss)
+        return outcome, detail, seconds
+
+    def close(self):
+        try:
+            self.conn.send(None)
+            self.proc.join(5)
+        finally:
+            if self.proc.is_alive():
+                self.proc.kill()
+
+
+def run(cases: int, seed: int = 0, hang_s: float = 2.0, mem_limit_mb: int = 2048,
+        progress: bool = False, keep: Path | None = None) -> dict:
+    rng = np.random.default_rng(seed)
+    global _COMPACT_LAYOUT
+    with tempfile.TemporaryDirectory() as tmp:
+        seeds = build_seeds(Path(tmp))
+    _COMPACT_LAYOUT = _LAYOUTS["compact"]
+    pool = Pool(mem_limit_mb, warmup=seeds)
+    counts: dict[str, Counter] = defaultdict(Counter)
+    findings: dict[str, Counter] = defaultdict(Counter)
+    slowest: dict[str, float] = defaultdict(float)
+    t0 = time.time()
+    try:
+        # the unmutated seeds first: each must be accepted (the run's reference)
+        for target, data in seeds.items():
+            outcome, detail, _ = pool.run(target, data, hang_s * 5)
+            counts[target]["seed " + outcome] += 1
+            if outcome != "ok":
+                findings[target][f"seed: {outcome} {detail}"] += 1
+        plan = [(t, max(1, int(round(cases * share)))) for t, share in PLAN.items()]
+        done = 0
+        for target, n in plan:
+            for _ in range(n):
+                data = mutate(seeds[target], rng)
+                if target.startswith("gallery:") and rng.random() < 0.5:
+                    data = resign(mutate_json_header(seeds[target], rng) if rng.random() < 0.6
+                                  else data)
+                outcome, detail, seconds = pool.run(target, data, hang_s)
+                counts[target][outcome] += 1
+                slowest[target] = max(slowest[target], seconds)
+                if outcome in ("escape", "hang"):
+                    findings[target][f"{outcome}: {detail}"] += 1
+                    if keep is not None:  # the input, to reproduce the finding
+                        keep.mkdir(parents=True, exist_ok=True)
+                        name = f"{target.replace(':', '_')}-{outcome}-{done}.bin"
+                        (keep / name).write_bytes(data)
+                done += 1
+                if progress and done % 1000 == 0:
+                    print(f"{done} cases, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
+    finally:
+        pool.close()
+    parent_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {"counts": {k: dict(v) for k, v in counts.items()},
+            "findings": {k: dict(v) for k, v in findings.items()},
+            "slowest_s": dict(slowest), "seconds": time.time() - t0, "restarts": pool.restarts,
+            "peak_rss_mb": {"worker": max(pool.peak_rss_kb, children_kb) / 1024,
+                            "parent": parent_kb / 1024},
+            "store": _store_status()}
+
+
+def _store_status() -> str:
+    import importlib.util
+    if importlib.util.find_spec("biocap.office") is None:
+        return "skipped: biocap.office.store is not part of this build (the office branch)"
+    return "skipped: the office store is present but not wired into this run yet"
+
+
+def totals(result: dict) -> Counter:
+    out = Counter()
+    for c in result["counts"].values():
+        for k, v in c.items():
+            if not k.startswith("seed"):
+                out[k] += v
+    return out
+
+
+def report(result: dict, args) -> str:
+    tot = totals(result)
+    n = sum(tot.values())
+    lines = ["# Mutation run (issue 17)", "",
+             f"Command: `.venv/bin/python benchmarks/bench_mutation.py --cases {args.cases} "
+             f"--seed {args.seed}` ({result['seconds']:.0f} s, one worker, hang limit "
+             f"{args.hang_s:g} s, address-space limit {args.mem_limit_mb} MB per worker).", "",
+             f"**{n} cases: {tot['escape']} non-library exceptions, {tot['hang']} hangs over "
+             f"{args.hang_s:g} s, peak RSS {result['peak_rss_mb']['worker']:.0f} MB (worker) / "
+             f"{result['peak_rss_mb']['parent']:.0f} MB (parent)** (limit: under 1 GB).", "",
+             "Reference in the same run: every unmutated seed is read and accepted first (column "
+             "'seed'). Stores: " + result["store"] + ".", "",
+             "| target | seed | cases | accepted | clean BiocapError | non-library exception | hang | slowest case (s) |",
+             "|---|---|---|---|---|---|---|---|"]
+    for target, c in result["counts"].items():
+        seed = next((k[5:] for k in c if k.startswith("seed")), "?")
+        cases = sum(v for k, v in c.items() if not k.startswith("seed"))
+        lines.append(f"| {target} | {seed} | {cases} | {c.get('ok', 0)} | {c.get('clean', 0)} | "
+                     f"{c.get('escape', 0)} | {c.get('hang', 0)} | {result['slowest_s'].get(target, 0):.2f} |")
+    found = [(t, f, k) for t, fs in result["findings"].items() for f, k in fs.items()]
+    lines += ["", "## Findings", ""]
+    lines += [f"- {t}: {f} (x{k})" for t, f, k in found] or ["None."]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=20_000)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--hang-s", type=float, default=2.0)
+    ap.add_argument("--mem-limit-mb", type=int, default=2048)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/mutation.md")
+    ap.add_argument("--keep", type=Path, default=Path(tempfile.gettempdir()) / "biocap-mutation-findings",
+                    help="folder for the inputs of findings (to reproduce them)")
+    args = ap.parse_args(argv)
+    result = run(args.cases, args.seed, args.hang_s, args.mem_limit_mb, progress=True, keep=args.keep)
+    text = report(result, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
+    tot = totals(result)
+    return 1 if tot["escape"] or tot["hang"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

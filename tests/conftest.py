@@ -37,3 +37,30 @@ def synthetic_prints():
     profile = sensor_profile("optical")
     return {(f, k): imp.image for f in (3, 6)
             for k, imp in impressions_of_finger(16, f, 2, profile)}
+
+
+def _sim_capture(bus, position=2):
+    from biocap import CaptureRequest
+    from biocap.sdk import SDK
+    from biocap_vendor_sim.testing import SimDriversPlugin
+    sdk = SDK(plugins=[SimDriversPlugin()], extra_buses=[bus], load_entry_points=False)
+    with sdk.open("fingerprint") as device:
+        return device.capture(CaptureRequest("fingerprint", positions=(position,),
+                                             quality_threshold=0)).samples[0]
+
+
+@pytest.fixture(scope="session")
+def sim_recording(tmp_path_factory):
+    """A recording the tests make themselves: one fingerprint capture on the simulator's FS-500
+    (`biocap_vendor_sim`), recorded in umockdev's format (docs/writing-a-driver.md section 0).
+    (folder, live sample, live bus factory)."""
+    from biocap.plugins.recording.recorder import record_session
+    from biocap_vendor_sim.plugin import make_bus
+
+    def live_bus():
+        return make_bus("rec", seed=5, faults={}, modalities=("fingerprint",))
+
+    folder = tmp_path_factory.mktemp("sim-recording")
+    got = {}
+    record_session(live_bus(), folder, lambda bus: got.setdefault("sample", _sim_capture(bus)))
+    return folder, got["sample"], live_bus

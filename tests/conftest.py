@@ -64,3 +64,18 @@ def sim_recording(tmp_path_factory):
     got = {}
     record_session(live_bus(), folder, lambda bus: got.setdefault("sample", _sim_capture(bus)))
     return folder, got["sample"], live_bus
+
+
+@pytest.fixture(scope="session")
+def fvc_db1(tmp_path_factory):
+    """An FVC2002-layout folder (`<finger>_<impression>` images, 8 impressions a finger, 500
+    ppi): the research set's DB1_B when present, else 2 generated fingers x 8 impressions
+    (`biocap.synthetic.fingerprint.dataset.generate_dataset`, FVC2002's conditions per
+    impression, numbered from 1; ground truth in .json sidecars that the layout skips)."""
+    path = shared_or_none("fingerprint", "fvc2002_db1_b")
+    if path is not None:
+        return path, ("101", "102")
+    from biocap.synthetic.fingerprint.dataset import generate_dataset
+    out = tmp_path_factory.mktemp("fvc-synthetic")
+    generate_dataset(out, fingers=2, impressions=8, seed=16)
+    return out, ("1", "2")

@@ -12,6 +12,8 @@ import pytest
 import biocap_vendor_sim.plugin as sim_plugin
 from biocap.cli import main
 
+from conftest import shared_or_none
+
 SYNTHETIC = "fingerprint=fingerprint-synthetic;iris=iris-synthetic;face=face-synthetic;signature=signature-synthetic"
 
 
@@ -137,12 +139,16 @@ def test_env_fault_unplug_fails_clearly_then_a_later_capture_succeeds(tmp_path):
     assert list(tmp_path.glob("fingerprint_*.png"))
 
 
-def test_usb_recording_bus_is_offered_next_to_the_simulator(shared_data, tmp_path, capsys):
-    recording = shared_data / "usb" / "nb1010"
+def test_usb_recording_bus_is_offered_next_to_the_simulator(sim_recording, tmp_path, capsys):
+    # the research set's NB-1010 session, else the simulator session the tests record
+    # (conftest.sim_recording: a finger at position 2)
+    nb1010 = shared_or_none("usb", "nb1010")
+    recording = nb1010 if nb1010 is not None else sim_recording[0]
+    where = [] if nb1010 is not None else ["--position", "2"]
     assert main(["devices", "--json", "--usb-recording", str(recording)]) == 0
     devices = json.loads(capsys.readouterr().out)
     recorded = [d for d in devices if d["bus"] != "sim"]
     assert len(recorded) == 1 and len(_sim(devices)) == 4
     assert main(["capture", recorded[0]["id"], "--usb-recording", str(recording),
-                 "--out", str(tmp_path), "--timeout", "5"]) == 0
+                 "--out", str(tmp_path), "--timeout", "5", *where]) == 0
     assert list(tmp_path.glob("*.png"))

@@ -21,6 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/biocap demo --out demo-output
 
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
 # every benchmark of the README's table (long: tens of minutes; needs ../shared/data)

@@ -7,7 +7,7 @@ counts the other dataset's genuine pairs those lines would lose (a held-out chec
 Usage:
     .venv/bin/python benchmarks/iris_calibrate.py [THRESHOLD] [--json OUT] [--write-defaults]
 (threshold default 0.28). --write-defaults writes slope1/offset1/slope2/offset2 into IrisGallery's
-defaults in biocap/matching/iris/gallery.py (otherwise copy them by hand); OUT (e.g.
+defaults in biocap/matching/iris/params.py (otherwise copy them by hand); OUT (e.g.
 benchmarks/results/iris_calibration.json) is shown by benchmarks/iris_report.py. After an
 encoder change, the unattended sequence is:
     .venv/bin/python benchmarks/iris_calibrate.py --json benchmarks/results/iris_calibration.json --write-defaults
@@ -59,10 +59,10 @@ print(text)
 if out_path:
     out_path.write_text(text + "\n")
 if write_defaults:
-    source = Path(__file__).resolve().parents[1] / "biocap" / "matching" / "iris" / "gallery.py"
+    source = Path(__file__).resolve().parents[1] / "biocap" / "matching" / "iris" / "params.py"
     text = source.read_text()
     for name in ("slope1", "offset1", "slope2", "offset2"):
-        text, n = re.subn(rf"^(    {name}: float = )[-+0-9.eE]+", rf"\g<1>{float(result[name])!r}", text, flags=re.M)
+        text, n = re.subn(rf"^({name.upper()} = )[-+0-9.eE]+", rf"\g<1>{float(result[name])!r}", text, flags=re.M)
         if n != 1:
             sys.exit(f"could not find the default of {name} in {source}")
     source.write_text(text)

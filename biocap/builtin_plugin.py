@@ -20,16 +20,19 @@ def _instances(*targets: str) -> list:
 @hookimpl
 def biocap_quality_providers():
     return _instances("biocap.quality.fingerprint:FingerprintQuality",
-                      "biocap.quality.iris:IrisQuality")
+                      "biocap.quality.iris:IrisQuality",
+                      "biocap.quality.signature:SignatureQuality")
 
 
 @hookimpl
 def biocap_extractors():
     return _instances("biocap.templates.fingerprint:FingerprintExtractor",
-                      "biocap.templates.iris:IrisExtractor")
+                      "biocap.templates.iris:IrisExtractor",
+                      "biocap.templates.signature:SignatureExtractor")
 
 
 @hookimpl
 def biocap_comparators():
     return _instances("biocap.matching.fingerprint:FingerprintComparator",
-                      "biocap.matching.iris:IrisComparator")
+                      "biocap.matching.iris:IrisComparator",
+                      "biocap.matching.signature:SignatureComparator")

@@ -28,22 +28,27 @@ class RetryableError(BiocapError):
 
 
 class NoPresentation(RetryableError):
+    """Nothing is on or before the sensor yet (retryable)."""
     hint = "place the finger / face / eye on or before the sensor"
 
 
 class PresentationMoved(RetryableError):
+    """The finger, eye or face moved during the capture (retryable)."""
     hint = "hold still until the capture is complete"
 
 
 class CentreThePresentation(RetryableError):
+    """The presentation is off the sensor's centre (retryable)."""
     hint = "centre the finger (or eye, or face) on the sensor"
 
 
 class SubjectTimeout(RetryableError):
+    """No usable presentation came before the timeout (retryable)."""
     hint = "no usable presentation before the timeout; ask the subject to try again"
 
 
 class TransferTimeout(RetryableError):
+    """The device did not answer a USB transfer in time (retryable)."""
     hint = "the device did not answer in time; retry, and check the cable if it persists"
 
 
@@ -53,22 +58,27 @@ class DeviceError(BiocapError):
 
 
 class NoSuchDevice(DeviceError):
+    """No connected device matches the id or name given."""
     hint = "run `biocap devices` to list the connected devices"
 
 
 class DeviceBusy(DeviceError):
+    """Another program or handle holds the device."""
     hint = "another program or handle holds the device; close it and try again"
 
 
 class DeviceDisconnected(DeviceError):
+    """The device was unplugged while in use."""
     hint = "the device was unplugged; reconnect it and open it again"
 
 
 class AccessDenied(DeviceError):
+    """The process may not open the USB device."""
     hint = "no permission for the USB device; add a udev rule or run with the needed rights"
 
 
 class ProtocolError(DeviceError):
+    """The device answered something its driver did not expect."""
     hint = "the device answered something unexpected; update the driver or firmware"
 
 
@@ -78,6 +88,7 @@ class InvalidDataError(BiocapError):
 
 
 class InvalidSample(InvalidDataError):
+    """A sample (image, resolution, modality) is malformed or not usable."""
     hint = "pass a 2-D uint8 image with its resolution in ppi"
 
 
@@ -103,6 +114,7 @@ class InvalidRequest(BiocapError, ValueError):
 
 # --- configuration / plugins ----------------------------------------------------------------------
 class PluginError(BiocapError):
+    """A plugin failed to load, register or answer."""
     hint = "check the plugin's installation; `biocap plugins` lists the problems found"
 
 

@@ -132,6 +132,7 @@ class SDK:
         return self._cache[hook]
 
     def drivers(self) -> list[type[DeviceDriver]]:
+        """The driver classes every plugin registered (non-drivers are reported as problems)."""
         found = []
         for cls in self._collect("biocap_drivers"):
             if isinstance(cls, type) and issubclass(cls, DeviceDriver):
@@ -142,6 +143,7 @@ class SDK:
         return found
 
     def buses(self) -> list[UsbBus]:
+        """The USB buses searched for devices: the system's (when libusb is found), plugins', extra."""
         if self._system_bus is False:
             self._system_bus = system_bus()
         buses = [self._system_bus] if self._system_bus else []
@@ -252,6 +254,7 @@ class SDK:
         return None
 
     def quality_provider(self, modality: Modality | str):
+        """The registered quality provider of a modality, or None."""
         return self._provider("biocap_quality_providers", modality)
 
     def _require(self, hook: str, what: str, modality) -> Any:
@@ -323,6 +326,7 @@ class Device:
         self.close()
 
     def close(self) -> None:
+        """Release the device's interface (also done on leaving a `with` block)."""
         if not self._closed:
             self._closed = True
             self.driver.close()
@@ -343,6 +347,7 @@ class Device:
                               f"supports {list(self.info.positions)}")
 
     def capture(self, request: CaptureRequest) -> CaptureResult:
+        """Capture the requested positions: stream frames, score each, stop at the quality threshold (or take the best at the timeout)."""
         self._check(request)
         started = time.monotonic()
         samples, reports, auto = [], [], []

@@ -21,6 +21,7 @@ SAMPLE_PPI_RANGE = (50.0, 5000.0)
 
 
 class Modality(str, enum.Enum):
+    """The four biometric modalities biocap handles."""
     FINGERPRINT = "fingerprint"
     IRIS = "iris"
     FACE = "face"
@@ -90,6 +91,7 @@ class DeviceInfo:
     positions: tuple[int, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of the device's description."""
         return {
             "id": self.id, "modality": self.modality.value, "vendor": self.vendor,
             "model": self.model, "serial": self.serial,

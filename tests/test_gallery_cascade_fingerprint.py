@@ -7,9 +7,11 @@ from biocap.matching.fingerprint import mcc
 from biocap.matching.fingerprint.comparator import FingerprintComparator
 from biocap.matching.fingerprint.gallery import FingerprintGallery
 from biocap.matching.fingerprint.pooled import DEFAULT_LAYERS, pooled_code
-from biocap.matching.fingerprint.prefilter import CylinderPrefilter, rescore_rows
+from biocap.matching.fingerprint.prefilter import CylinderPrefilter
 
 from biocap.synthetic.fingerprint import templates as synthetic  # gallery fillers
+
+from _fingerprint_reference import rescore_rows  # test-only reference (tests/)
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 import json
 import struct
 
-import numpy as np
 import pytest
 
 from biocap.errors import InvalidDataError, TemplateFormatError

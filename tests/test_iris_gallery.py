@@ -81,7 +81,7 @@ def test_fillers_have_correlated_bits():
 
 def _stage_rule_survivors(g, probes_c, probes_m, codes, masks):
     """First-stage survivors computed from stage_stats and the gallery's rule (the reference)."""
-    from biocap.matching.iris.gallery import stage_stats
+    from biocap.evaluation.iris_stages import stage_stats
     return [set(np.nonzero((g.stage1_slack(stage_stats(c, m, codes, masks)) >= 0).any(axis=1))[0].tolist())
             for c, m in zip(probes_c, probes_m)]
 
@@ -159,7 +159,7 @@ def test_calibrated_lines_keep_every_genuine_pair_they_were_calibrated_on():
 def test_search_keeps_exactly_the_rows_both_lines_keep():
     """The chunked two-stage kernel keeps a gallery row exactly when the calibrated rule
     (both lines at one same rotation, from stage_stats) keeps it."""
-    from biocap.matching.iris.gallery import stage_stats
+    from biocap.evaluation.iris_stages import stage_stats
     rng = np.random.default_rng(6)
     codes, masks = filler_codes(900, _masks(12, rng), seed=8)
     probes_c, probes_m, gallery_c, gallery_m = codes[:4], masks[:4], codes[4:].copy(), masks[4:].copy()

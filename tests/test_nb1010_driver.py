@@ -7,12 +7,11 @@ import cv2
 import numpy as np
 import pytest
 
-from biocap.errors import DeviceDisconnected, ProtocolError, TransferTimeout
+from biocap.errors import ProtocolError, TransferTimeout
 from biocap.plugins.manager import PluginManager
 from biocap.plugins.recording import assert_consumed, open_recording
 from biocap.types import CaptureRequest, FingerPosition
 
-import biocap_nb1010  # noqa: E402
 from biocap_nb1010 import Nb1010Driver, protocol  # noqa: E402
 
 

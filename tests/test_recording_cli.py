@@ -5,12 +5,10 @@ import json
 
 import cv2
 import numpy as np
-import pytest
 
 import biocap_nb1010  # noqa: F401  (the recorded sensor's driver)
 
 from biocap import cli
-from biocap.cli import device_commands
 
 from conftest import shared_or_none
 

@@ -20,6 +20,8 @@ RUNNERS = {
     ("search", "fingerprint"): "biocap.evaluation.bench_search_fingerprint:run",
     ("verify", "iris"): "biocap.evaluation.bench_iris:run_verify",
     ("search", "iris"): "biocap.evaluation.bench_iris:run_search",
+    ("verify", "signature"): "biocap.evaluation.bench_verify_signature:run",
+    ("search", "face"): "biocap.evaluation.bench_search_face:run",
 }
 
 KINDS = (("quality", "quality scores against a reference (NFIQ 2)", "score scatter"),
@@ -72,7 +74,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _dataset_options(p: argparse.ArgumentParser, required: bool = False) -> None:
     p.add_argument("--dataset", type=Path, required=required,
                    help="dataset folder (default: the modality's shared research sets)")
-    p.add_argument("--layout", help="fvc | casia-iris | mmu2 | manifest ... "
+    p.add_argument("--layout", help="fvc | casia-iris | mmu2 | svc2004 | lfw-folders | manifest ... "
                                     "(see biocap.evaluation.datasets)")
     p.add_argument("--ppi", type=float, help="resolution of the dataset's images")
     p.add_argument("--limit", type=int, help="use only the first N subjects")

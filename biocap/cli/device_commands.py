@@ -259,6 +259,11 @@ def _demo(args: argparse.Namespace) -> int:
             stem = f"{modality.value}_{position_name(sample)}"
             paths = write_sample(sample, report, args.out, stem, auto)
             print(f"  {_describe(sample, report)} -> {paths['image'].name}")
+            if sample.pen is not None:  # the ISO/IEC 19794-7 record and the card image beside it
+                from .signature_outputs import write_signature_outputs
+                extra = write_signature_outputs(sample, args.out, stem)
+                print(f"  signature record -> {extra['iso19794_7'].name}, card image -> "
+                      f"{extra['card_image'].name}")
             captured.append((sample, report, auto))
     enrollment_meta = {"tool": "biocap demo", "devices": [i.id for i in infos]}
     enrollment_meta.update(_demo_templates_and_verification(sdk, args, captured, by_modality))

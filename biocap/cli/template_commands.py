@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InvalidDataError, InvalidSample, NoProvider, TemplateFormatError
+from ..errors import InvalidDataError, InvalidSample, TemplateFormatError
 
 DEFAULT_FORMAT = "iso19794-2:2011"
 TYPE_NAMES = {0: "other", 1: "ending", 2: "bifurcation"}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from ..templates.formats import FORMATS
+    from ..templates.formats import ALL_FORMATS, FORMATS
 
     template = sub.add_parser("template", help="extract, inspect and convert minutiae templates")
     cmds = template.add_subparsers(dest="template_command", metavar="ACTION", required=True)
@@ -36,10 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlay", type=Path, help="also write the image with the minutiae (PNG)")
     p.set_defaults(func=_extract)
 
-    p = cmds.add_parser("info", help="show a record's format, header and minutiae")
+    p = cmds.add_parser("info", help="show a record's format, header and minutiae (or face images)")
     p.add_argument("file", type=Path)
     p.add_argument("--json", action="store_true", help="print JSON instead of a summary")
-    p.add_argument("--format", choices=FORMATS, help="skip detection (needed for a bare card)")
+    p.add_argument("--format", choices=ALL_FORMATS, help="skip detection (needed for a bare card)")
     p.add_argument("--lenient", action="store_true",
                    help="accept views without minutiae and minutiae outside the image")
     p.add_argument("--overlay", type=Path, help="draw the minutiae of --view on --image (PNG)")
@@ -50,7 +50,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = cmds.add_parser("convert", help="re-encode a record in another format")
     p.add_argument("input", type=Path)
     p.add_argument("output", type=Path)
-    p.add_argument("--to", required=True, choices=FORMATS)
+    p.add_argument("--to", required=True, choices=ALL_FORMATS)
     p.add_argument("--view", type=int, help="keep only this view (the card format holds one)")
     p.add_argument("--card-max", type=int, help="card: keep at most N minutiae (ISO removal rule)")
     p.add_argument("--card-sort", default="none",
@@ -171,6 +171,8 @@ def _info(args: argparse.Namespace) -> int:
     from ..templates.formats import decode
 
     record = decode(_read_record_bytes(args.file), args.format, strict=not args.lenient)
+    if getattr(record, "images", None) is not None:     # an ISO/IEC 19794-5 face record
+        return _face_info(args, record)
     if args.overlay:
         if args.image is None:
             raise InvalidDataError("--overlay needs --image, the picture the record refers to")
@@ -193,10 +195,48 @@ def _info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _face_info(args: argparse.Namespace, record) -> int:
+    images = []
+    for img in record.images:
+        item = img.summary()
+        try:
+            width, height, components = img.payload_dimensions()
+            item["payload"] = {"width": width, "height": height, "components": components}
+        except TemplateFormatError as exc:
+            item["payload"] = {"error": str(exc)}
+        images.append(item)
+    if args.json:
+        json.dump({"format": record.format, "header": record.header_fields(), "notes": record.notes,
+                   "images": images}, sys.stdout, indent=2)
+        print()
+        return 0
+    print(f"{args.file}: {record.format}, {len(images)} face image(s)")
+    for i, item in enumerate(images):
+        pose = item["pose_degrees"]
+        print(f"  image {i}: {item['face_image_type']}, {item['image_data']} {item['width']}x"
+              f"{item['height']} ({item['image_bytes']} bytes), {item['colour_space']}")
+        print(f"    gender {item['gender']}, eyes {item['eye_colour']}, hair {item['hair_colour']}, "
+              f"expression {item['expression']}, features: {', '.join(item['features']) or 'none'}")
+        print(f"    pose yaw/pitch/roll {pose['yaw']}/{pose['pitch']}/{pose['roll']} degrees, "
+              f"{len(item['feature_points'])} feature points")
+        if "error" in item["payload"]:
+            print(f"    payload: {item['payload']['error']}")
+    for note in record.notes:
+        print(f"  note: {note}")
+    return 0
+
+
 def _convert(args: argparse.Namespace) -> int:
     from ..templates.formats import decode, encode
 
     record = decode(_read_record_bytes(args.input))
+    if getattr(record, "images", None) is not None:     # face records convert between editions
+        data = encode(record, args.to)
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_bytes(data)
+        print(f"{args.output}: {record.format} -> {args.to}, {len(record.images)} face image(s), "
+              f"{len(data)} bytes")
+        return 0
     if args.view is not None:
         if not 0 <= args.view < len(record.views):
             raise InvalidDataError(f"--view {args.view}: the record has {len(record.views)} views")

@@ -20,12 +20,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..matching.iris.gallery import CODE_BYTES, STAGE1_WORDS, IrisGallery, stage_stats
+from ..matching.iris.gallery import CODE_BYTES, IrisGallery
 from ..matching.iris.hamming import as_words, masked_distances, normalize_hd, rotations
 from ..synthetic.iris.codes import filler_codes, neighbour_agreement
 from ..templates.iris import IrisExtractor
 from .data import data_path
 from .datasets import load_layout
+from .iris_stages import stage_stats
 from .metrics import error_rates
 from .options import BenchOptions
 from .progress import progress

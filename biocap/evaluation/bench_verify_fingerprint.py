@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import BiocapError, InvalidDataError, NoProvider
+from ..errors import BiocapError, InvalidDataError
 from ..matching.fingerprint import mcc
 from ..matching.fingerprint.comparator import FingerprintComparator
 from ..matching.fingerprint.matcher import as_template

@@ -16,6 +16,7 @@ class ErrorRates:
     n_impostor: int
 
     def to_json(self) -> dict:
+        """A JSON-ready dict of the rates."""
         return {"eer": self.eer, "fmr100": self.fmr100, "fmr1000": self.fmr1000,
                 "zero_fmr": self.zero_fmr, "n_genuine": self.n_genuine,
                 "n_impostor": self.n_impostor}
@@ -41,6 +42,7 @@ def det_curve(genuine, impostor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def fnmr_at_fmr(genuine, impostor, target_fmr: float) -> float:
+    """The false non-match rate at the lowest threshold whose FMR is at most `fmr`."""
     _, fmr, fnmr = det_curve(genuine, impostor)
     ok = fmr <= target_fmr + 1e-12
     return float(fnmr[ok].min())  # the +inf threshold always qualifies (fmr 0)
@@ -63,6 +65,7 @@ def equal_error_rate(genuine, impostor) -> float:
 
 
 def error_rates(genuine, impostor) -> ErrorRates:
+    """EER, FMR100, FMR1000 and zero-FMR of genuine and impostor similarity scores."""
     g, i = _clean(genuine), _clean(impostor)
     return ErrorRates(
         eer=equal_error_rate(g, i), fmr100=fnmr_at_fmr(g, i, 0.01),

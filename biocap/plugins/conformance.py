@@ -98,13 +98,16 @@ class FaultInjector(usb.backend.IBackend):
 
     # --- control ----------------------------------------------------------------------------
     def unplug_at(self, k: int) -> None:
+        """Make the device disappear at the given transfer (counted from now)."""
         self._unplug_at = self.transfers + max(1, int(k))
 
     def timeout_at(self, k: int, count: int = 1) -> None:
+        """Make the given transfer time out."""
         first = self.transfers + max(1, int(k))
         self._timeouts = set(range(first, first + max(1, int(count))))
 
     def go_quiet(self) -> None:
+        """Make every transfer from now on time out."""
         self.quiet = True
 
     def replug(self) -> None:
@@ -136,6 +139,7 @@ class FaultInjector(usb.backend.IBackend):
                 self.inner.close_device(handle)
 
     def abort(self) -> None:
+        """Stop injecting: transfers pass through again."""
         self._aborted = True
         self._wake.set()
 
@@ -324,6 +328,7 @@ class ConformanceReport:
         return [r for r in self.results if not r.passed]
 
     def result(self, name: str) -> CheckResult:
+        """The checks' outcome; raises AssertionError naming the failed checks."""
         return next(r for r in self.results if r.name == name)
 
     def __str__(self) -> str:

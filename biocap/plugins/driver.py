@@ -85,6 +85,7 @@ class DeviceDriver(ABC):
         whose `position_groups` groups positions yields a tuple of Samples per frame.)"""
 
     def close(self) -> None:
+        """Release the interface and the device handle."""
         try:
             self.shutdown()
         except Exception:

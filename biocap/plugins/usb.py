@@ -27,6 +27,7 @@ class UsbBus:
     backend: object  # usb.backend.IBackend
 
     def find_all(self) -> Iterator[usb.core.Device]:
+        """Every USB device on this bus (pyusb device objects)."""
         yield from usb.core.find(find_all=True, backend=self.backend)
 
 
@@ -77,6 +78,7 @@ class UsbTransport:
         return self._claimed
 
     def open(self) -> None:
+        """Claim the device's interface; returns the transport."""
         try:
             try:
                 cfg = self.device.get_active_configuration()
@@ -91,12 +93,14 @@ class UsbTransport:
             raise map_usb_error(exc, "opening the device") from exc
 
     def write(self, endpoint: int, data: bytes, timeout_ms: int) -> int:
+        """Write `data` to an OUT endpoint; returns the bytes written."""
         try:
             return self.device.write(endpoint, data, timeout=timeout_ms)
         except usb.core.USBError as exc:
             raise map_usb_error(exc, f"writing {len(data)} bytes to endpoint {endpoint:#04x}") from exc
 
     def read(self, endpoint: int, size: int, timeout_ms: int) -> bytes:
+        """Read up to `size` bytes from an IN endpoint."""
         try:
             return bytes(self.device.read(endpoint, size, timeout=timeout_ms))
         except usb.core.USBError as exc:
@@ -104,6 +108,7 @@ class UsbTransport:
 
     def control(self, request_type: int, request: int, value: int = 0, index: int = 0,
                 data_or_length=None, timeout_ms: int = 1000):
+        """A control transfer on endpoint 0."""
         try:
             return self.device.ctrl_transfer(request_type, request, value, index, data_or_length,
                                              timeout=timeout_ms)
@@ -111,6 +116,7 @@ class UsbTransport:
             raise map_usb_error(exc, f"control request {request:#04x}") from exc
 
     def close(self) -> None:
+        """Release the interface and dispose of the device's resources."""
         if self._claimed:
             try:
                 usb.util.release_interface(self.device, self.interface)

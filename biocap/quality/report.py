@@ -41,6 +41,7 @@ class QualityReport:
         return self.reason or ""
 
     def to_json(self) -> dict[str, Any]:
+        """A JSON-ready dict of the report."""
         return {
             "modality": self.modality.value, "score": self.score, "provider": self.provider,
             "reason": self.reason,

@@ -30,12 +30,8 @@ from ...errors import InvalidDataError
 from ...templates.fingerprint.template import MINUTIA_DTYPE, FingerprintTemplate
 from . import mcc
 from .matcher import MAX_CYLINDERS
+from .params import COHORT_SEED, N_COHORT  # noqa: F401  (the cohort's size and seed)
 
-#: synthetic impostor fingers in the cohort: the mean of 32 stage-1 scores is known to about
-#: 0.2 / sqrt(32) = 0.035, well under the 0.2 gap between real and synthetic fingers it corrects
-N_COHORT = 32
-#: generator seed of the cohort (the benchmark's fillers use seed 0)
-COHORT_SEED = 29_11_2026
 #: the cohort's fingers, built by research/matching_fingerprint/build_cohort.py
 COHORT_FILE = Path(__file__).with_name("cohort.npz")
 COHORT_FORMAT = "biocap-fingerprint-cohort/1"

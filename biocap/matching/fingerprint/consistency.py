@@ -22,16 +22,13 @@ import numpy as np
 
 from ...errors import InvalidDataError
 from . import mcc
+from .params import STAGE15_LAYERS, STAGE15_N_PROBE
 from .prefilter import spread_picks
 
-#: angular layers compared (full resolution, 4 words each); the relaxation recovers what the
-#: other two layers added to the plain similarity sum
-LAYERS = (0, 1, 3, 4)
-#: probe cylinders paired with each finger, spread over the print (`spread_picks`: farthest-first
-#: among its 2 * N_PROBE most informative). 32 spread rather than the 24 most informative: a mate
-#: that overlaps the probe away from the print's centre keeps counterparts (100k, held-out mates =
-#: impression 7: a mate at stage-1 rank 2,151 went from 10,372nd to 49th; docs/matching.md)
-N_PROBE = 32
+#: angular layers compared and probe cylinders paired (`params`; spread over the print by
+#: `spread_picks`: farthest-first among the 2 * N_PROBE most informative)
+LAYERS = STAGE15_LAYERS
+N_PROBE = STAGE15_N_PROBE
 
 
 def consistent_scores(probe: mcc.CylinderSet, bits: np.ndarray, xyt: np.ndarray, n_cyl: np.ndarray,

@@ -42,6 +42,7 @@ from . import mcc
 from ...plugins.contracts import Candidate, SearchResult
 from ...types import Modality
 from .matcher import MAX_CYLINDERS, MccMatcher, MccTemplate
+from .params import CASCADE_FRACTION, MIN_SHORTLIST, SHORTLIST_FRACTION
 from .consistency import consistent_scores
 from .prefilter import CylinderPrefilter
 
@@ -59,17 +60,6 @@ _DTYPES = {"bits": "<u8", "mask": "<u8", "xyt": "<f4", "n_cyl": "<i2", "n_min": 
            "pre_q": "u1", "pre_scale": "<f4"}  # the last two: version 1 only (ignored on load)
 
 
-#: share of the gallery that stage 2 compares in full. Stage 1.5 weighs geometric consistency, so
-#: the mates it passes rank near the top: on the 100,000-finger benchmark's 200 impression-1 probes
-#: every mate that stage 1 keeps and the full comparison ranks first is 1st or 2nd after stage 1.5
-#: (up to 1,397th with the plain similarity sum, hence the 1.5% used then); 0.5% (500) pays for the
-#: wider cascade it was first paired with. A saved gallery keeps the values it was saved with.
-SHORTLIST_FRACTION = 0.005
-#: share of the gallery that stage 1 passes on to stage 1.5. 5%: since stage 1 sums the best 10
-#: of 16 probe cylinders, no mate the full comparison ranks first fell between its 5% and 10% on
-#: the 100,000-finger runs (docs/matching.md), and the halved stage 1.5 pays for stage 1's extra
-#: probe cylinders and stage 1.5's 32 (24 before)
-CASCADE_FRACTION = 0.05
 
 
 class FingerprintGallery:
@@ -79,7 +69,7 @@ class FingerprintGallery:
     modality = Modality.FINGERPRINT
 
     def __init__(self, comparator: MccMatcher | None = None,
-                 shortlist_fraction: float = SHORTLIST_FRACTION, min_shortlist: int = 256,
+                 shortlist_fraction: float = SHORTLIST_FRACTION, min_shortlist: int = MIN_SHORTLIST,
                  cascade_fraction: float = CASCADE_FRACTION):
         self.comparator = comparator or MccMatcher()
         if not 0 < shortlist_fraction <= 1:
@@ -156,6 +146,7 @@ class FingerprintGallery:
 
     # --- enrolment ----------------------------------------------------------------------------
     def add(self, identifier: str, template: Any) -> None:
+        """Enrol one template under a new id."""
         self.add_many([(identifier, template)])
 
     def add_many(self, items: Iterable[tuple[str, Any]]) -> int:
@@ -213,6 +204,7 @@ class FingerprintGallery:
         self._row[identifier] = r
 
     def remove(self, identifier: str) -> None:
+        """Take a finger out; the last row moves into its place (O(1))."""
         r = self._row.pop(identifier, None)
         if r is None:
             raise InvalidDataError(f"id {identifier!r} is not in the gallery")
@@ -254,6 +246,7 @@ class FingerprintGallery:
         return out
 
     def shortlist_size(self) -> int:
+        """Fingers that reach the full comparison (stage 2)."""
         return int(min(self._n, max(self.min_shortlist, math.ceil(self.shortlist_fraction * self._n))))
 
     def cascade_size(self) -> int:

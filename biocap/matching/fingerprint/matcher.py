@@ -32,17 +32,8 @@ from ...templates.formats import decode
 from ...types import Modality
 from . import mcc
 from .pairing import DEFAULT_PAIRING, PairingParams
+from .params import MATCHER_PARAMS, MAX_CYLINDERS, MAX_MINUTIAE, MIN_MINUTIAE  # noqa: F401
 
-#: the tuned parameters (the paper's, with delta_theta = pi/3, up to 64 relaxed pairs and 8
-#: relaxation iterations: each lowers the EER on FVC2002 with mindtct minutiae; docs/matching.md)
-MATCHER_PARAMS = mcc.MccParams(delta_theta=np.pi / 3, max_nr=64, n_rel=8)
-#: at most this many cylinders per template (the most informative are kept): bounds time and
-#: the gallery's memory per finger
-MAX_CYLINDERS = 60
-#: fewer minutiae than this and a template is not enrolled (failure to enrol)
-MIN_MINUTIAE = 8
-#: refuse absurd inputs instead of allocating for them
-MAX_MINUTIAE = 1000
 
 CALIBRATION_FILE = Path(__file__).with_name("calibration.json")
 
@@ -121,6 +112,7 @@ class MccMatcher:
         self._calibration: list[tuple[float, float]] | None = None
 
     def encode(self, template: Any) -> MccTemplate:
+        """A template (or record bytes) prepared for matching; reuse it across compares."""
         return encode(template, self.params, self.max_cylinders)
 
     def compare(self, a: Any, b: Any) -> float:
@@ -147,6 +139,7 @@ class MccMatcher:
 
     def compare_prepared(self, probe: MccTemplate, prepared: mcc.Prepared,
                          enrollable: np.ndarray | None = None) -> np.ndarray:
+        """Scores of an encoded probe against candidates prepared by `prepare_many`."""
         if not probe.enrollable:
             return np.zeros(len(prepared), np.float32)
         out = mcc.compare_prepared(probe.probe_prepared(self.params), prepared, self.params,
@@ -180,6 +173,7 @@ class MccMatcher:
 
 
 def load_calibration(path: Path) -> list[tuple[float, float]]:
+    """(fmr, threshold) rows of a calibration table, FMR descending."""
     try:
         data = json.loads(Path(path).read_text())
         rows = [(float(f), float(t)) for f, t in data["fmr_threshold"]]

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: layers kept by default: 0, 1, 3, 4 of the 6 (4 words a cylinder; measured in docs/matching.md)
-DEFAULT_LAYERS = (0, 1, 3, 4)
+from .params import STAGE1_LAYERS as DEFAULT_LAYERS  # layers 0, 1, 3, 4 of the 6
 
 _EVEN_BITS = np.uint64(0x0000_5555_0000_5555)  # even columns of rows 4w and 4w + 2
 _PAIRS = np.uint64(0x0000_3333_0000_3333)

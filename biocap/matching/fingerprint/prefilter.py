@@ -16,11 +16,6 @@ n_gallery), so |a & b| is 4 AND + popcount passes over long contiguous rows; the
 then read from a per-probe table indexed by (|b|, |a & b|) and the gate is a uint8 comparison: a
 handful of passes a pair.
 
-`rescore_rows`: the same score with the probe's 16 best cylinders against every cylinder of the
-finger over all layers at full resolution, read from the gallery's full arrays: the gallery's
-stage 1.5 until it was replaced by `consistency` (kept as the plain-sum reference the
-tests compare the consistency stage against).
-
 Measured on 40 real FVC mates + 9,960 synthetic fingers, 200 real probes (docs/matching.md): the
 former stage 1 (each finger's 30 most informative cylinders, layers 0 and 3 at full resolution)
 lost mates whose matching cylinders were not among those 30; seeing all 60 pooled cylinders moves
@@ -33,11 +28,11 @@ import numpy as np
 
 from . import mcc
 from .cohort import cohort_cylinders
+from .params import STAGE1_N_BEST, STAGE1_N_PROBE
 from .pooled import DEFAULT_LAYERS, pooled_code
 
 _THETA_STEPS = 256  # stage-1 directions are stored as uint8
-#: probe cylinders whose similarities a finger's stage-1 score sums (the best of them)
-N_BEST = 10
+N_BEST = STAGE1_N_BEST
 
 
 class CylinderPrefilter:
@@ -45,7 +40,7 @@ class CylinderPrefilter:
     #: best-of-the-finger's-cylinders step is an element-wise maximum over contiguous rows
     BLOCK = 256
 
-    def __init__(self, params: mcc.MccParams, n_gallery: int = 60, n_probe: int = 16,
+    def __init__(self, params: mcc.MccParams, n_gallery: int = 60, n_probe: int = STAGE1_N_PROBE,
                  layers: tuple[int, ...] = DEFAULT_LAYERS, centred: bool = False,
                  n_best: int | None = None):
         if params.ns != 16 or params.nd <= max(layers):
@@ -311,39 +306,3 @@ def _theta_steps(theta: np.ndarray) -> np.ndarray:
     th = np.nan_to_num(np.asarray(theta, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
     return (np.rint(np.mod(th, mcc.TWO_PI) * (_THETA_STEPS / mcc.TWO_PI)).astype(np.int64)
             % _THETA_STEPS).astype(np.uint8)
-
-
-def rescore_rows(probe: mcc.CylinderSet, bits: np.ndarray, xyt: np.ndarray, n_cyl: np.ndarray,
-                 params: mcc.MccParams, n_probe: int = 16, chunk: int = 256) -> np.ndarray:
-    """The former stage 1.5 of the cascade: the stage-1 score (sum over the probe's `n_probe` most
-    informative cylinders of their best bit-based similarity, direction-gated) computed with every
-    cylinder of each finger and all angular layers, read straight from the gallery's full arrays
-    (no extra memory per finger). `bits` (m, C, words), `xyt` (m, C, 3), `n_cyl` (m,) are the rows
-    to score; returns (m,) float32. About 7x the cost of stage 1 per finger (docs/matching.md)."""
-    m, C, W = bits.shape
-    out = np.zeros(m, np.float32)
-    if len(probe) == 0 or m == 0:
-        return out
-    pc = np.bitwise_count(probe.bits).sum(-1, dtype=np.int64)
-    pick = np.argsort(-pc, kind="stable")[:n_probe]
-    a = np.ascontiguousarray(probe.bits[pick])
-    a_sqrt = np.sqrt(np.bitwise_count(a).sum(-1)).astype(np.float32)[:, None]
-    a_theta = probe.xyt[pick, 2].astype(np.float32)[:, None]
-    k = len(pick)
-    slot_ok = np.arange(C)[None, :] < np.asarray(n_cyl)[:, None]  # (m, C): padding never counts
-    for s in range(0, m, chunk):
-        e = min(m, s + chunk)
-        b = bits[s:e].reshape(-1, W)
-        b_t = np.ascontiguousarray(b.T)
-        shape = (k, b.shape[0])
-        ab = mcc._popcount_dot(a, b_t, np.zeros(shape, np.uint16), np.empty(shape, np.uint64),
-                               np.empty(shape, np.uint8)).astype(np.float32)
-        b_sqrt = np.sqrt(np.bitwise_count(b).sum(-1, dtype=np.int32)).astype(np.float32)[None, :]
-        xor = a_sqrt * a_sqrt + b_sqrt * b_sqrt - 2.0 * ab
-        np.maximum(xor, 0.0, out=xor)
-        denom = a_sqrt + b_sqrt
-        sim = 1.0 - np.sqrt(xor) / np.maximum(denom, 1e-6)
-        ok = mcc._abs_angle_diff(a_theta, xyt[s:e, :, 2].reshape(1, -1).astype(np.float32)) <= params.delta_theta
-        sim *= ok & (denom > 0) & slot_ok[s:e].reshape(1, -1)
-        out[s:e] = sim.reshape(k, e - s, C).max(axis=2).sum(axis=0)
-    return out

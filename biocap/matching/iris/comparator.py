@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from ...errors import InvalidDataError
 from ...templates.iris.template import IrisTemplate
 from ...types import Modality
+from . import params
 from .calibration import similarity, threshold_for_fmr
 from .gallery import IrisGallery
 from .hamming import best_distance
@@ -41,9 +42,10 @@ class IrisComparator:
 
     name: str = "biocap-iris"
     modality: Modality = Modality.IRIS
-    max_shift: int = 8  # code columns each way (128 columns: +-22.5 degrees)
+    max_shift: int = params.MAX_SHIFT  # code columns each way (`params`)
 
     def distance(self, a: IrisTemplate, b: IrisTemplate) -> IrisMatch:
+        """HD_norm of two templates at their best rotation, with the shift and the bits compared."""
         a, b = _check(a, "first template"), _check(b, "second template")
         if (a.rows, a.cols, a.bits_per_sample) != (b.rows, b.cols, b.bits_per_sample):
             raise InvalidDataError(f"iris codes of different grids ({a.rows}x{a.cols} and "

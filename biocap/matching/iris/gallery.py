@@ -38,11 +38,7 @@ and counts the other's genuine pairs lost (held-out check), and the search bench
 lines on its dataset's genuine pairs and compares every decision with `exhaustive_codes`, which
 takes the same decisions without pruning.
 
-Tried and dropped (issue 8 notes): testing every third rotation with probe bits that agree over
-three columns (one tested shift then covers three; but only ~38 % of bits qualify, and >= 90 % of
-impostors survived); keys over all 128 columns for the mask-free first stage (lid-sector bits are
-mostly fill noise: 30-50 % survived); inpainting masked bits from their row neighbours instead of
-a fixed fill (no better); radius rows 0-5 or 1-6 only (worse than all eight).
+What was tried and dropped: docs/decisions/15-iris-gallery-pruning.md.
 """
 from __future__ import annotations
 
@@ -60,6 +56,7 @@ from ...errors import InvalidDataError, TemplateFormatError
 from ...plugins.contracts import Candidate, SearchResult
 from ...templates.iris.template import IrisTemplate
 from ...types import Modality
+from . import params
 from .calibration import distance_of, similarity, threshold_for_fmr
 from .hamming import as_words, masked_distances, normalize_hd, rotations
 
@@ -124,23 +121,6 @@ def _popcount_rows(words: np.ndarray) -> np.ndarray:
     return np.bitwise_count(words).sum(axis=-1, dtype=np.int64)
 
 
-def stage_stats(probe_code, probe_mask, codes, masks, max_shift: int = 8) -> dict:
-    """What the pruning stages see for one probe against gallery codes, at each rotation
-    (arrays (N, 2*max_shift+1) unless said): x (first-stage filled disagreements), seen_probe
-    ((S,) probe key bits seen in words 0-5), seen_gallery ((N,) the same for the gallery), n and
-    d (common bits and disagreements over all key words)."""
-    shifts = np.arange(-max_shift, max_shift + 1)
-    rc = rotations(filled(probe_code, probe_mask, PROBE_FILL), BYTES_PER_COLUMN, shifts)
-    rm = rotations(probe_mask, BYTES_PER_COLUMN, shifts)
-    pk, pm = key_of(rc), key_of(rm)  # (S, W)
-    gk, gm = key_of(filled(codes, masks, GALLERY_FILL)), key_of(masks)  # (N, W)
-    w1 = STAGE1_WORDS
-    x = _popcount_rows(pk[None, :, :w1] ^ gk[:, None, :w1])
-    common = pm[None, :, :] & gm[:, None, :]
-    return {"x": x, "seen_probe": _popcount_rows(pm[:, :w1]), "seen_gallery": _popcount_rows(gm[:, :w1]),
-            "n": _popcount_rows(common), "d": _popcount_rows((pk[None, :, :] ^ gk[:, None, :]) & common)}
-
-
 @dataclass
 class CodeHits:
     """Decisions for one probe: every gallery index at or below the threshold, best first."""
@@ -164,20 +144,15 @@ class IrisGallery:
     is answered by comparing every eye in full (`extra["exhaustive"]`)."""
 
     modality = Modality.IRIS  # not a field: class attribute (no annotation)
-    max_shift: int = 8
-    # HD_norm at or below which a gallery eye is a match: well below the 0.1st percentile of
-    # real impostor comparisons (about 0.35 on CASIA-IrisV1 and MMU2), see docs/iris.md
-    threshold: float = 0.28
-    # survival lines, calibrated by `biocap.evaluation.bench_iris.calibrate_coarse` on all
-    # CASIA-IrisV1 + MMU2 genuine pairs at or below the threshold, 8 disagreements above the
-    # worst of them (benchmarks/iris_calibrate.py --write-defaults writes them here; its
-    # held-out check is in benchmarks/results/iris_calibration.json)
-    slope1: float = 0.04
-    offset1: float = 184.0
-    slope2: float = 0.38
-    offset2: float = -5.0
-    min_key_bits: int = 64
-    chunk: int = 4096  # gallery eyes per first-stage step (keeps the temporaries in cache)
+    # defaults and their reasons: `params` (the survival lines are calibrated there)
+    max_shift: int = params.MAX_SHIFT
+    threshold: float = params.SEARCH_THRESHOLD
+    slope1: float = params.SLOPE1
+    offset1: float = params.OFFSET1
+    slope2: float = params.SLOPE2
+    offset2: float = params.OFFSET2
+    min_key_bits: int = params.MIN_KEY_BITS
+    chunk: int = params.CHUNK
     ids: list = field(default_factory=list)
 
     def __post_init__(self):
@@ -208,6 +183,7 @@ class IrisGallery:
 
     # -- the two pruning rules (shared with the calibration and the bench's check) -------------
     def eye_term(self, seen_gallery) -> np.ndarray:
+        """The gallery side of the first survival line: round(slope1 x key bits seen)."""
         return np.round(self.slope1 * np.asarray(seen_gallery)).astype(np.int64)
 
     def rotation_limit(self, seen_probe) -> np.ndarray:
@@ -219,6 +195,7 @@ class IrisGallery:
         return self.rotation_limit(st["seen_probe"])[None, :] - self.eye_term(st["seen_gallery"])[:, None] - st["x"]
 
     def stage2_slack(self, st: dict) -> np.ndarray:
+        """How far under the second survival line each rotation is (>= 0: survives)."""
         return self.table2[st["n"]].astype(np.int64) - st["d"]
 
     def joint_slack(self, st: dict) -> np.ndarray:
@@ -288,6 +265,7 @@ class IrisGallery:
         self._n -= 1
 
     def add_codes(self, ids, codes: np.ndarray, masks: np.ndarray) -> None:
+        """Enrol packed codes and masks, (N, 256) uint8 each, under `ids`."""
         codes, masks = np.asarray(codes), np.asarray(masks)
         if codes.dtype != np.uint8 or codes.ndim != 2 or codes.shape[1] != CODE_BYTES \
                 or masks.shape != codes.shape or masks.dtype != np.uint8:
@@ -481,6 +459,7 @@ class IrisGallery:
 
     def search_codes(self, codes: np.ndarray, masks: np.ndarray,
                      threshold: float | None = None) -> list[CodeHits]:
+        """The pruned search's decisions for a batch of packed probe codes (HD_norm scale)."""
         codes, masks = self._check_probes(codes, masks)
         thr = self._threshold(threshold)
         shifts, pk, pm, limit = self._probe_keys(codes, masks)

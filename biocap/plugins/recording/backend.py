@@ -99,6 +99,7 @@ class ReplayBackend(usb.backend.IBackend):
         return not self.remaining()
 
     def assert_consumed(self) -> None:
+        """Fail when the recording holds transfers the driver never made."""
         rest = self.remaining()
         if rest:
             shown = "; ".join(f"#{i} {t.describe()} ({t.source})" for i, t in rest[:3])

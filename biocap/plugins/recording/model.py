@@ -96,6 +96,7 @@ class RecordedTransfer:
         return self.status in (STATUS_CANCELLED, STATUS_TIMED_OUT)
 
     def describe(self) -> str:
+        """One line naming the transfer: index, type, endpoint, length."""
         direction = "IN" if self.is_in else "OUT"
         what = f"{KIND_NAMES.get(self.kind, self.kind)} {direction}"
         if self.kind == CONTROL and self.setup is not None:

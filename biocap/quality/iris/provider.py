@@ -60,6 +60,7 @@ def pupil_circularity(image: np.ndarray, seg: Segmentation) -> float:
 
 
 def measures_of(image: np.ndarray, seg: Segmentation) -> dict[str, Measure]:
+    """The ISO/IEC 29794-6 measures of an iris image given its segmentation."""
     img = image.astype(np.float32)
     h, w = image.shape
     iris_m, pupil_m, sclera_m = _ring(image.shape, seg)
@@ -134,6 +135,7 @@ _FEEDBACK = [
 
 
 class IrisQuality:
+    """biocap's iris quality provider (ISO/IEC 29794-6 measures, 0-100 score, feedback)."""
     name = "biocap-iris-quality"
     modality = Modality.IRIS
 
@@ -141,6 +143,7 @@ class IrisQuality:
         self.params = params or SegmentationParams()
 
     def assess(self, sample: Sample) -> QualityReport:
+        """A QualityReport of an iris Sample."""
         if not isinstance(sample, Sample):
             raise InvalidSample(f"expected a biocap Sample, got {type(sample).__name__}")
         if sample.modality is not Modality.IRIS:
@@ -148,6 +151,7 @@ class IrisQuality:
         return self.assess_image(sample.image)
 
     def assess_image(self, image: np.ndarray, seg: Segmentation | None = None) -> QualityReport:
+        """A QualityReport of a raw 2-D uint8 eye image."""
         validate_image(image, what="iris image")
         if image.size > MAX_PIXELS:
             raise InvalidSample(f"iris image of {image.shape[1]}x{image.shape[0]} pixels is too large "
@@ -165,6 +169,7 @@ class IrisQuality:
 
     @staticmethod
     def score(measures: dict[str, Measure]) -> int:
+        """The 0-100 score of a set of measures (geometric mean of per-measure sub-scores)."""
         subs = []
         for key, (good, bad) in _SUBSCORE.items():
             if key in measures:
@@ -180,6 +185,7 @@ class IrisQuality:
 
     @staticmethod
     def feedback(measures: dict[str, Measure]) -> list[Feedback]:
+        """Operator feedback for the measures that miss their limits, most important first."""
         out, seen = [], set()
         for key, code, text in _FEEDBACK:
             m = measures.get(key)

@@ -101,6 +101,7 @@ def load_codecs():
 
 
 def template_suffix(fmt: str) -> str:
+    """The file suffix of a template format's records (ist or ansi)."""
     return "ist" if fmt.startswith("iso") else "ansi"
 
 
@@ -118,6 +119,7 @@ class GenerationReport:
         return self.impressions / self.cpu_seconds if self.cpu_seconds > 0 else float("inf")
 
     def to_json(self) -> dict:
+        """A JSON-ready dict of the report."""
         return {"out": str(self.out), "impressions": self.impressions, "workers": self.workers,
                 "wall_seconds": round(self.wall_seconds, 3),
                 "cpu_seconds": round(self.cpu_seconds, 3),

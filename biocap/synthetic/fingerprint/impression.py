@@ -16,7 +16,7 @@ import numpy as np
 
 from ...errors import InvalidDataError
 from ...templates.fingerprint.template import MinutiaType
-from .distortion import ImpressionGeometry, impression_condition, random_geometry
+from .distortion import ImpressionGeometry, random_geometry
 from .master import MasterPrint
 from .sensors import SensorProfile
 

@@ -13,6 +13,7 @@ class FingerprintExtractor:
     modality = Modality.FINGERPRINT
 
     def extract(self, sample: Sample) -> FingerprintTemplate:
+        """The minutiae template of a fingerprint Sample (InvalidSample if it is not usable)."""
         return extract_template(sample)
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ from .minutiae import CANDIDATE_DTYPE, detect_minutiae
 from .normalization import normalize
 from .orientation import OrientationField, orientation_field
 from .quality import minutia_quality
-from .resolution import WorkingImage, to_500ppi
+from .resolution import WorkingImage, to_working_resolution
 from .segmentation import refine_with_flow, segment
 from .singular import Singularity, singular_points
 from .skeleton_graph import SkeletonGraph, build_graph
@@ -129,7 +129,7 @@ def trace_extraction(sample: Sample, observer: Observer | None = None) -> Extrac
         return value
 
     empty = np.zeros(0, CANDIDATE_DTYPE)
-    work = run("resolution", to_500ppi, sample.image, sample.ppi)
+    work = run("resolution", to_working_resolution, sample.image, sample.ppi)
     if min(work.image.shape) < MIN_WORKING_SIDE:
         run("template", _template, sample, work, empty, np.zeros(0, np.uint8), [])
         return trace

@@ -1,29 +1,22 @@
 """Stage "resolution": bring the image to the working resolution and remember the scale, so minutiae
 found there can be reported in the Sample's own pixels.
 
-The working resolution is 570 ppi, not the 500 ppi of most sensors: the stages' pixel constants
-(block size, smoothing widths, blob sizes, half-resolution filtering) were first set at 500 ppi,
-where a fine-ridged finger has a period of only 6-7 px (3-3.5 px in the half-resolution Gabor
-stage). Working 14% finer gave, with every constant unchanged, fewer false minutiae against the
-synthetic generator's ground truth (precision 0.74 -> 0.82 capacitive, 0.83 -> 0.86 optical, recall
-unchanged) and fewer wrongly ordered genuine/impostor pairs with biocap-mcc on FVC2002 (1 - AUC over
-the four sets 59 -> 31-47 basis points anywhere from 569 to 640 ppi; 540 ppi was no better than 500).
-Per-set EERs move by +-1 point between neighbouring resolutions (one genuine pair is 0.36 points), so
-the choice rests on the smoother measures. Cost: 1.3x the pixels. Constants named
-"px at 500 ppi" elsewhere in this package are in working pixels.
+The working resolution is `biocap.imaging.EXTRACTION_PPI` (570 ppi, not the 500 ppi of most
+sensors; why: docs/decisions/15-layout-and-contracts.md). Constants named "px at 500 ppi"
+elsewhere in this package are in working pixels.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from ...errors import InvalidSample
 
+from ...imaging import EXTRACTION_PPI
 from ...imaging import to_working_resolution as _shared_resample  # the same rules as quality
 
-WORKING_PPI = 570.0
+WORKING_PPI = EXTRACTION_PPI
 MAX_WORKING_SIDE = 4096  # px at the working resolution: a four-finger slap is about 1,800 x 1,700
 
 
@@ -46,7 +39,8 @@ class WorkingImage:
                             self.scale_y, self.offset_x + x0, self.offset_y + y0)
 
 
-def to_500ppi(image: np.ndarray, ppi: float) -> WorkingImage:
+def to_working_resolution(image: np.ndarray, ppi: float) -> WorkingImage:
+    """The image resampled to the extraction resolution, with the scale factors back."""
     side = max(image.shape) * WORKING_PPI / float(ppi)
     if side > MAX_WORKING_SIDE:
         raise InvalidSample(f"image of {image.shape[1]}x{image.shape[0]} px at {ppi:g} ppi is "

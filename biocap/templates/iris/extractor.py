@@ -15,6 +15,7 @@ from .types import IrisFilterResponse, NormalizedIris, Segmentation
 
 
 class TooLittleIris(InvalidSample):
+    """Too little of the iris is visible to make a usable code."""
     hint = "too little of the iris is visible: open the eyes wide, look at the camera and retake"
 
 
@@ -38,9 +39,11 @@ class IrisExtractor:
     min_usable_fraction: float = 0.15  # fewer usable code bits than this fails to enrol
 
     def extract(self, sample: Sample) -> IrisTemplate:
+        """The iris template of an iris Sample (InvalidSample if it is not usable)."""
         return self.trace(sample).template
 
     def trace(self, sample: Sample) -> IrisTrace:
+        """Every intermediate product of the extraction of a Sample."""
         if not isinstance(sample, Sample):
             raise InvalidSample(f"expected a biocap Sample, got {type(sample).__name__}")
         if sample.modality is not Modality.IRIS:
@@ -48,6 +51,7 @@ class IrisExtractor:
         return self.trace_image(sample.image, position=int(sample.position or 0))
 
     def trace_image(self, image: np.ndarray, *, position: int = 0) -> IrisTrace:
+        """Every intermediate product of the extraction of a raw eye image."""
         validate_image(image, what="iris image")
         seg = segment(image, self.segmentation)
         sheet = normalize(image, seg, self.normalization)

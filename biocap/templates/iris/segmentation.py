@@ -26,6 +26,7 @@ from .types import Circle, Eyelid, Segmentation
 
 
 class SegmentationFailed(InvalidSample):
+    """The pupil or the iris boundary could not be found."""
     hint = "no eye found: centre the eye in the camera's view, open the eyelids and retake"
 
 

@@ -258,6 +258,8 @@ class SimSignatureDriver(SimDriver):
     usb_ids = _ids(0x0004)
     ppi = 200
     image_size = (600, 300)
+    #: the pad's signing area and units (a 6 x 4 inch pad at 0.01 mm), y growing upwards
+    pad = {"width": 15240, "height": 10160, "units_per_mm": 100.0, "y_up": True}
 
     def to_samples(self, info, blobs, request, position):
         image_blob = next(i for i, b in enumerate(info.blobs) if b.kind is p.BlobKind.IMAGE)
@@ -271,8 +273,10 @@ class SimSignatureDriver(SimDriver):
             pen = PenSeries(x=rows["x"].astype(np.float64), y=rows["y"].astype(np.float64),
                             pressure=rows["p"].astype(np.float64), t_ms=rows["t"].astype(np.float64),
                             pen_down=rows["d"].astype(bool))
-        return self.make_sample(self.image_from(info.blobs[image_blob], blobs[image_blob]), info,
-                                None, pen=pen)
+        sample = self.make_sample(self.image_from(info.blobs[image_blob], blobs[image_blob]), info,
+                                  None, pen=pen)
+        sample.metadata["pad"] = dict(self.pad)
+        return sample
 
 
 DRIVERS = (SimFingerprintDriver, SimIrisDriver, SimFaceDriver, SimSignatureDriver)

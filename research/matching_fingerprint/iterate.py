@@ -1,7 +1,7 @@
 """Fast matcher-only iteration loop: cached templates of the four FVC2002 B sets (extract once
 with `biocap bench verify`), all-impostors EER per set for matcher parameter overrides.
 
-    BIOCAP_FP_EXTRACTOR=nbis .venv/bin/python benchmarks/fingerprint_matching_iterate.py n_rel=5 w_r=0.5
+    BIOCAP_FP_EXTRACTOR=nbis .venv/bin/python -m research.matching_fingerprint.iterate n_rel=5 w_r=0.5
 
 Overrides are MccParams fields (`name=value`, Python literals); `max_cyl=N` sets the cylinder cap.
 Speed is CPU seconds of the scoring loop (each probe against the whole set), for comparisons only.
@@ -53,9 +53,11 @@ def main(argv):
         dt = time.process_time() - t0
         S = np.maximum(S, S.T) if os.environ.get("SYM") == "max" else S
         gen, imp = all_pairs(items)
-        g = np.array([S[a, b] for a, b in gen]); im = np.array([S[a, b] for a, b in imp])
+        g = np.array([S[a, b] for a, b in gen])
+        im = np.array([S[a, b] for a, b in imp])
         r = error_rates(g, im).to_json()
-        eers.append(r["eer"]); rates.append(n * n / dt)
+        eers.append(r["eer"])
+        rates.append(n * n / dt)
         print(f"{name}: EER {100*r['eer']:.2f}% FMR100 {100*r['fmr100']:.2f}% FMR1000 {100*r['fmr1000']:.2f}% "
               f"{n*n/dt:.0f}/s", flush=True)
     print(f"mean EER {100*np.mean(eers):.3f}%  median speed {np.median(rates):.0f}/s  {over} max_cyl={max_cyl}")

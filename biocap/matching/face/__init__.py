@@ -1,0 +1,1 @@
+"""Face 1:N gallery and its kernel (facelib); the comparator lives beside them."""

@@ -1,0 +1,203 @@
+"""Signature verification against a person's enrolled reference set.
+
+    refs = SignatureReferences.enroll([template_of(pen) for pen in enrolment_pens])   # 1-10
+    score = SignatureComparator().compare(template_of(questioned_pen), refs)         # (0, 1)
+
+Score (a distance, 0 = as far from the references as they are from each other):
+
+    s = (min_i d(q, r_i) - mean_i min_j d(r_i, r_j))          elastic, nearest reference
+      + (mean_i d(q, r_i) - mean_{i<j} d(r_i, r_j))            elastic, whole set
+      + GLOBAL_WEIGHT * (g(q) - mean_i g_loo(r_i))             global features
+
+d is the length-normalised DTW cost of the z-normalised local features (dtw.py); g is the mean
+capped z-distance of the global features from the references' mean in units of their (floored)
+spread, g_loo the same for each reference against the others. Each term is normalised by the
+person's own references (user-specific, no global tuning), so one threshold serves everyone.
+
+Similarity = 1 / (1 + exp(s / SIMILARITY_SCALE)) in (0, 1): higher = more alike; 0.5 means the
+questioned signature is exactly as far from the references as they are from one another.
+A single reference has no spread of its own: the population values of the shipped calibration
+stand in for it.
+"""
+from __future__ import annotations
+
+import json
+import math
+import struct
+import zlib
+from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from ...errors import InvalidRequest, NoProvider, TemplateFormatError
+from ...templates.signature import params as P
+from ...templates.signature.template import SignatureTemplate
+from ...types import Modality
+from .dtw import dtw_many
+
+_REF_MAGIC = b"BSGR"
+_REF_VERSION = 1
+
+
+def _loo_global(G: np.ndarray) -> float:
+    k = len(G)
+    if k < 3:
+        return float("nan")
+    vals = []
+    for i in range(k):
+        o = np.delete(G, i, 0)
+        sd = np.maximum(o.std(0, ddof=1), P.GLOBAL_SIGMA_FLOOR)
+        vals.append(np.minimum(np.abs(G[i] - o.mean(0)) / sd, P.GLOBAL_Z_CAP).mean())
+    return float(np.mean(vals))
+
+
+@dataclass(frozen=True)
+class SignatureReferences:
+    """A person's enrolled signatures and the spread statistics verification normalises by."""
+
+    templates: tuple[SignatureTemplate, ...]
+    ref_min_mean: float   # mean over references of the cost to the nearest other reference
+    pair_mean: float      # mean cost over all reference pairs
+    g_mean: np.ndarray    # global features: mean, floored spread, leave-one-out distance
+    g_sd: np.ndarray
+    g_loo: float
+    modality: Modality = Modality.SIGNATURE
+
+    @classmethod
+    def enroll(cls, templates) -> "SignatureReferences":
+        templates = tuple(templates)
+        if not P.MIN_REFERENCES <= len(templates) <= P.MAX_REFERENCES:
+            raise InvalidRequest(f"a reference set holds {P.MIN_REFERENCES}-{P.MAX_REFERENCES} "
+                                 f"signatures, got {len(templates)}",
+                                 hint="enrol 3-5 signatures of the person")
+        if not all(isinstance(t, SignatureTemplate) for t in templates):
+            raise InvalidRequest("references must be SignatureTemplate objects (template_of(pen))")
+        k = len(templates)
+        G = np.stack([t.global_ for t in templates])
+        if k == 1:
+            return cls(templates, float("nan"), float("nan"), G[0], np.full(G.shape[1], np.nan),
+                       float("nan"))
+        D = np.zeros((k, k))
+        for i in range(k):  # each reference queried against the others, as a signature would be
+            others = [templates[j].local for j in range(k) if j != i]
+            D[i, [j for j in range(k) if j != i]] = dtw_many(templates[i].local, others)
+        D = (D + D.T) / 2
+        off = D[~np.eye(k, dtype=bool)].reshape(k, k - 1)
+        sd = np.maximum(G.std(0, ddof=1), P.GLOBAL_SIGMA_FLOOR)
+        return cls(templates, float(off.min(1).mean()), float(off.mean()), G.mean(0), sd,
+                   _loo_global(G))
+
+    def __len__(self) -> int:
+        return len(self.templates)
+
+    def to_bytes(self) -> bytes:
+        parts = [struct.pack("<4sHH", _REF_MAGIC, _REF_VERSION, len(self.templates))]
+        for t in self.templates:
+            b = t.to_bytes()
+            parts.append(struct.pack("<I", len(b)) + b)
+        body = b"".join(parts)
+        return body + struct.pack("<I", zlib.crc32(body))
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> "SignatureReferences":
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TemplateFormatError(f"expected bytes, got {type(data).__name__}")
+        data = bytes(data)
+        if len(data) < 12 or data[:4] != _REF_MAGIC:
+            raise TemplateFormatError("not a biocap signature reference set", field="magic", offset=0)
+        if zlib.crc32(data[:-4]) != struct.unpack_from("<I", data, len(data) - 4)[0]:
+            raise TemplateFormatError("signature reference set checksum does not match: damaged",
+                                      field="crc32", offset=len(data) - 4)
+        _, version, k = struct.unpack_from("<4sHH", data, 0)
+        if version != _REF_VERSION:
+            raise TemplateFormatError(f"reference set version {version} is not supported",
+                                      field="version", offset=4)
+        off, end, templates = 8, len(data) - 4, []
+        for i in range(k):
+            if off + 4 > end:
+                raise TemplateFormatError("reference set is truncated", field=f"template[{i}]",
+                                          offset=off)
+            (n,) = struct.unpack_from("<I", data, off)
+            if off + 4 + n > end:
+                raise TemplateFormatError("reference set is truncated", field=f"template[{i}]",
+                                          offset=off)
+            templates.append(SignatureTemplate.from_bytes(data[off + 4:off + 4 + n]))
+            off += 4 + n
+        if off != end:
+            raise TemplateFormatError("reference set has trailing bytes", field="length", offset=off)
+        try:
+            return cls.enroll(templates)
+        except InvalidRequest as exc:
+            raise TemplateFormatError(str(exc), field="count", offset=6) from exc
+
+
+def _calibration() -> dict[str, Any]:
+    text = resources.files(__package__).joinpath("calibration.json").read_text()
+    return json.loads(text)
+
+
+class SignatureComparator:
+    """Verification of a questioned signature against a reference set (or one reference)."""
+
+    name = "biocap-signature-dtw"
+    modality = Modality.SIGNATURE
+
+    def __init__(self):
+        self._cal = _calibration()
+
+    def references(self, templates) -> SignatureReferences:
+        return SignatureReferences.enroll(templates)
+
+    def distance(self, questioned: SignatureTemplate, refs: SignatureReferences) -> float:
+        """The fused distance s of the module docstring (lower = more alike)."""
+        d = dtw_many(questioned.local, [t.local for t in refs.templates])
+        if len(refs) == 1:
+            pop = self._cal["population"]
+            ref_min, pair, g_sd, g_loo = (pop["ref_min_mean"], pop["pair_mean"],
+                                          np.asarray(pop["global_sd"]), pop["global_loo"])
+        else:
+            ref_min, pair, g_sd = refs.ref_min_mean, refs.pair_mean, refs.g_sd
+            g_loo = refs.g_loo if math.isfinite(refs.g_loo) else self._cal["population"]["global_loo"]
+        g = float(np.minimum(np.abs(questioned.global_ - refs.g_mean) / g_sd, P.GLOBAL_Z_CAP).mean())
+        return float((d.min() - ref_min) + (d.mean() - pair) + P.GLOBAL_WEIGHT * (g - g_loo))
+
+    def compare(self, a, b) -> float:
+        """Similarity in (0, 1) of a questioned template and a reference set (either order; a
+        bare template as the reference side is a set of one)."""
+        if isinstance(a, SignatureReferences) and not isinstance(b, SignatureReferences):
+            a, b = b, a
+        if not isinstance(a, SignatureTemplate):
+            raise InvalidRequest(f"compare needs a SignatureTemplate, got {type(a).__name__}")
+        if isinstance(b, SignatureTemplate):
+            b = SignatureReferences.enroll([b])
+        if not isinstance(b, SignatureReferences):
+            raise InvalidRequest(f"compare needs SignatureReferences or a SignatureTemplate as the "
+                                 f"reference, got {type(b).__name__}")
+        s = self.distance(a, b) / P.SIMILARITY_SCALE
+        return float(1.0 / (1.0 + math.exp(min(max(s, -700.0), 700.0))))
+
+    def threshold_for_fmr(self, fmr: float, *, attack: str = "zero-effort") -> float:
+        """Similarity a genuine signature must reach for false match rate `fmr` against
+        zero-effort impostors (other people's signatures; the default) or skilled forgeries
+        (attack="skilled"), from the shipped calibration (SVC2004 users 1-10, calibration.json).
+        Below the smallest FMR the calibration resolves, its strictest threshold is returned."""
+        if not (isinstance(fmr, (int, float)) and 0 < fmr < 1):
+            raise InvalidRequest(f"fmr must be in (0, 1), got {fmr!r}")
+        if attack not in ("zero-effort", "skilled"):
+            raise InvalidRequest(f"attack must be 'zero-effort' or 'skilled', got {attack!r}")
+        table = self._cal["thresholds"]["random" if attack == "zero-effort" else "skilled"]
+        fmrs = np.array([r[0] for r in table], float)
+        thr = np.array([r[1] for r in table], float)
+        if fmr <= fmrs.min():
+            return float(thr[np.argmin(fmrs)])  # the calibration cannot resolve lower: strictest
+        if fmr >= fmrs.max():
+            return float(thr[np.argmax(fmrs)])
+        order = np.argsort(fmrs)
+        return float(np.interp(math.log(fmr), np.log(fmrs[order]), thr[order]))
+
+    def gallery(self):
+        raise NoProvider("signatures are verified 1:1 against the claimed person's reference set; "
+                         "biocap offers no 1:N signature search",
+                         hint="compare the questioned signature with the person's references")

@@ -132,8 +132,18 @@ def test_missing_file_exits_2(capsys, tmp_path):
     assert code == 2 and len(err.strip().splitlines()) == 1
 
 
-def test_extract_writes_a_record_and_overlay(shared_data, capsys, tmp_path):
-    image = shared_data / "fingerprint" / "fvc2002_db1_b" / "101_1.tif"
+def _print_file(synthetic_prints, tmp_path):
+    """FVC2002 DB1_B 101_1, else a generated 500 ppi print written as a PNG."""
+    path = shared_or_none("fingerprint", "fvc2002_db1_b", "101_1.tif")
+    if path is None:
+        import cv2
+        path = tmp_path / "print.png"
+        cv2.imwrite(str(path), synthetic_prints[(3, 1)])
+    return path
+
+
+def test_extract_writes_a_record_and_overlay(synthetic_prints, capsys, tmp_path):
+    image = _print_file(synthetic_prints, tmp_path)
     out_file, overlay = tmp_path / "t.ansi", tmp_path / "o.png"
     code, out, err = _run(capsys, "template", "extract", image, "--ppi", 500, "--out", out_file,
                           "--format", "ansi378:2009", "--overlay", overlay)
@@ -146,11 +156,11 @@ def test_extract_writes_a_record_and_overlay(shared_data, capsys, tmp_path):
     assert code == 0, err
 
 
-def test_extract_with_a_missing_extractor_module_fails_loudly(shared_data, capsys, tmp_path, monkeypatch):
+def test_extract_with_a_missing_extractor_module_fails_loudly(synthetic_prints, capsys, tmp_path, monkeypatch):
     import sys
 
+    image = _print_file(synthetic_prints, tmp_path)
     monkeypatch.setitem(sys.modules, "biocap.templates.fingerprint", None)
-    image = shared_data / "fingerprint" / "fvc2002_db1_b" / "101_1.tif"
     # a missing or broken biocap module is a broken install: it fails loudly (issue 15), it is
     # never reported as a feature "not available in this build"
     with pytest.raises(ModuleNotFoundError, match="biocap.templates.fingerprint"):

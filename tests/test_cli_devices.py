@@ -11,6 +11,8 @@ import pytest
 import biocap_vendor_sim.plugin as sim_plugin
 from biocap.cli import main
 
+from conftest import shared_or_none
+
 SYNTHETIC = "fingerprint=fingerprint-synthetic;iris=iris-synthetic;face=face-synthetic;signature=signature-synthetic"
 
 
@@ -116,12 +118,15 @@ def test_demo_captures_every_modality_and_stores_the_enrollment(tmp_path, capsys
 
 
 @pytest.mark.slow
-def test_desk_verification_accepts_the_same_finger_and_rejects_others(monkeypatch, shared_data):
+def test_desk_verification_accepts_the_same_finger_and_rejects_others(monkeypatch):
     import biocap.builtin_plugin
     from biocap.enrollment import verify
     from biocap.types import CaptureRequest
     from biocap_vendor_sim.testing import sim_sdk
-    monkeypatch.setenv("BIOCAP_SIM_SOURCES", "fingerprint=fingerprint-data")  # real FVC fingers
+    # real FVC fingers, else the realistic generator's (same limits: both are fingers a matcher
+    # must tell apart at the shipped calibration's FMR)
+    source = "fingerprint-data" if shared_or_none("fingerprint") is not None else "fingerprint-realistic"
+    monkeypatch.setenv("BIOCAP_SIM_SOURCES", f"fingerprint={source}")
     sdk, _ = sim_sdk(seed=1, modalities=("fingerprint",), plugins=[biocap.builtin_plugin])
     fingers = tuple(range(1, 11))
     request = CaptureRequest("fingerprint", positions=fingers, timeout_s=5, quality_threshold=0)
@@ -152,13 +157,17 @@ def test_env_fault_unplug_fails_clearly_then_a_later_capture_succeeds(tmp_path):
     assert list(tmp_path.glob("fingerprint_*.png"))
 
 
-def test_usb_recording_bus_is_offered_next_to_the_simulator(shared_data, tmp_path, capsys):
-    recording = shared_data / "usb" / "nb1010"
+def test_usb_recording_bus_is_offered_next_to_the_simulator(sim_recording, tmp_path, capsys):
+    # the research set's NB-1010 session, else the simulator session the tests record
+    # (conftest.sim_recording: a finger at position 2)
+    nb1010 = shared_or_none("usb", "nb1010")
+    recording = nb1010 if nb1010 is not None else sim_recording[0]
+    where = [] if nb1010 is not None else ["--position", "2"]
     assert main(["devices", "--json", "--usb-recording", str(recording)]) == 0
     devices = json.loads(capsys.readouterr().out)
     recorded = [d for d in devices if d["bus"] != "sim"]
     assert len(recorded) == 1 and len(_sim(devices)) == 4
     # the recorded frame is what it is (SDK quality 28 < 40): kept, and exit 0 only when accepted
     assert main(["capture", recorded[0]["id"], "--usb-recording", str(recording),
-                 "--out", str(tmp_path), "--timeout", "5", "--accept-low-quality"]) == 0
+                 "--out", str(tmp_path), "--timeout", "5", "--accept-low-quality", *where]) == 0
     assert list(tmp_path.glob("*.png"))

@@ -15,23 +15,37 @@ from biocap.plugins.usb import UsbBus
 
 from biocap_aes3500 import Aes3500Driver  # noqa: E402
 from biocap_nb1010 import Nb1010Driver, protocol as nbp  # noqa: E402
+from biocap_vendor_sim import protocol as simp  # noqa: E402
+from biocap_vendor_sim.drivers import SimFingerprintDriver  # noqa: E402
+
+from conftest import shared_or_none
+
+# The research set's NB-1010 / AES3500 sessions when present; without them, the simulator's
+# FS-500 session the tests record themselves (conftest.sim_recording, finger position 2), and
+# the deliberately broken drivers below are built on the simulator's driver instead.
+REAL = shared_or_none("usb", "nb1010") is not None
+BASE = Nb1010Driver if REAL else SimFingerprintDriver
+KIT = {} if REAL else {"position": 2}
 
 
 @pytest.fixture
-def recorded(shared_data):
-    return lambda name: (lambda: open_recording(shared_data / "usb" / name))
+def recorded(sim_recording):
+    root = shared_or_none("usb")
+    if root is None:
+        return lambda name: (lambda: open_recording(sim_recording[0]))
+    return lambda name: (lambda: open_recording(root / name))
 
 
-@pytest.mark.parametrize("driver, recording", [(Nb1010Driver, "nb1010"),
-                                               (Aes3500Driver, "aes3500")])
+@pytest.mark.parametrize("driver, recording", [(Nb1010Driver, "nb1010"), (Aes3500Driver, "aes3500")]
+                         if REAL else [(SimFingerprintDriver, "simulator")])
 def test_real_sensor_drivers_conform_on_their_recordings(recorded, driver, recording):
-    report = assert_conformant(driver, recorded(recording))
+    report = assert_conformant(driver, recorded(recording), **KIT)
     assert [r.name for r in report.results] == ["describe", "capture", "close", "timeout",
                                                 "unplug", "deadline"]
 
 
-def test_a_recorded_bus_instance_is_restarted_between_checks(shared_data):
-    assert check_driver(Nb1010Driver, open_recording(shared_data / "usb" / "nb1010")).passed
+def test_a_recorded_bus_instance_is_restarted_between_checks(recorded):
+    assert check_driver(BASE, recorded("nb1010")(), **KIT).passed
 
 
 # --- the simulator's drivers, found through the hooks like any plugin ---------------------------
@@ -62,7 +76,7 @@ def test_simulator_drivers_conform(name):
 
 
 # --- deliberately broken drivers must be caught -------------------------------------------------
-class LeakyDriver(Nb1010Driver):
+class LeakyDriver(BASE):
     """Forgets to release its interface on close."""
 
     name = "leaky-nb1010"
@@ -71,7 +85,7 @@ class LeakyDriver(Nb1010Driver):
         self.shutdown()
 
 
-class DeadlineIgnoringDriver(Nb1010Driver):
+class _NbDeadlineIgnoringDriver(Nb1010Driver):
     """Polls for a finger forever with its own fixed timeout, whatever the request's deadline."""
 
     name = "stubborn-nb1010"
@@ -87,7 +101,7 @@ class DeadlineIgnoringDriver(Nb1010Driver):
                 yield from Nb1010Driver.frames(self, request, position, time.monotonic() + 60)
 
 
-class ForeverTimeoutDriver(Nb1010Driver):
+class _NbForeverTimeoutDriver(Nb1010Driver):
     """Issues its transfers with timeout 0, which pyusb reads as 'wait forever'."""
 
     name = "forever-nb1010"
@@ -97,7 +111,43 @@ class ForeverTimeoutDriver(Nb1010Driver):
         return self.transport.read(nbp.EP_IN, reply_size, 0)
 
 
-class SwallowsUnplugDriver(Nb1010Driver):
+class _SimDeadlineIgnoringDriver(SimFingerprintDriver):
+    """The same fault on the simulator's protocol: POLL with the driver's own transfer timeout
+    until a finger is there, whatever the request's deadline."""
+
+    name = "stubborn-sim"
+
+    def frames(self, request, position, deadline):
+        armed = False
+        while True:
+            try:
+                if not armed:
+                    self.command(simp.Op.ARM, simp.ARM.pack(self.arm_position(request, position),
+                                                             simp.MODE_CAPTURE))
+                    armed = True
+                presence = self.command(simp.Op.POLL)[:1]
+            except TransferTimeout:
+                continue
+            if presence and presence[0] == simp.Presence.READY:
+                info, blobs = self.grab(time.monotonic() + 60)
+                yield self.to_samples(info, blobs, request, position)
+
+
+class _SimForeverTimeoutDriver(SimFingerprintDriver):
+    """Every transfer with timeout 0 ('wait forever' to pyusb)."""
+
+    name = "forever-sim"
+
+    @staticmethod
+    def _timeout(deadline):
+        return 0
+
+
+DeadlineIgnoringDriver = _NbDeadlineIgnoringDriver if REAL else _SimDeadlineIgnoringDriver
+ForeverTimeoutDriver = _NbForeverTimeoutDriver if REAL else _SimForeverTimeoutDriver
+
+
+class SwallowsUnplugDriver(BASE):
     """Turns every failure into a protocol error, so the app cannot tell an unplug."""
 
     name = "swallow-nb1010"
@@ -109,12 +159,12 @@ class SwallowsUnplugDriver(Nb1010Driver):
             raise ProtocolError(f"something went wrong: {exc}") from None
 
 
-class WrongResolutionDriver(Nb1010Driver):
+class WrongResolutionDriver(BASE):
     name = "wrong-ppi-nb1010"
 
     def frames(self, request, position, deadline):
         for sample in super().frames(request, position, deadline):
-            sample.ppi = 500.0
+            sample.ppi = 500.0 if sample.ppi != 500.0 else 1000.0
             yield sample
 
 
@@ -127,7 +177,7 @@ class WrongResolutionDriver(Nb1010Driver):
 ])
 def test_broken_drivers_are_caught(recorded, driver, failing):
     start = time.monotonic()
-    report = check_driver(driver, recorded("nb1010"), quiet_deadline_s=0.5, slack_s=0.6)
+    report = check_driver(driver, recorded("nb1010"), quiet_deadline_s=0.5, slack_s=0.6, **KIT)
     assert time.monotonic() - start < 15  # a hanging driver does not hang the kit
     assert not report.passed
     failed = {r.name for r in report.failures}
@@ -135,36 +185,41 @@ def test_broken_drivers_are_caught(recorded, driver, failing):
     assert "describe" not in failed
     with pytest.raises(ConformanceFailure, match=f"{driver.name}.*FAILED"):
         assert_conformant(driver, recorded("nb1010"), checks=tuple(sorted(failing & {"close", "deadline", "capture"})) or ("unplug",),
-                          quiet_deadline_s=0.5, slack_s=0.6)
+                          quiet_deadline_s=0.5, slack_s=0.6, **KIT)
 
 
 def test_leak_is_reported_as_still_claimed(recorded):
-    report = check_driver(LeakyDriver, recorded("nb1010"), checks=("close",))
+    report = check_driver(LeakyDriver, recorded("nb1010"), checks=("close",), **KIT)
     assert "still claimed" in report.result("close").detail
 
 
 def test_ignored_deadline_is_reported_as_such(recorded):
     report = check_driver(DeadlineIgnoringDriver, recorded("nb1010"), checks=("deadline",),
-                          quiet_deadline_s=0.3, slack_s=0.5)
+                          quiet_deadline_s=0.3, slack_s=0.5, **KIT)
     assert "after its deadline" in report.result("deadline").detail
 
 
 # --- the fault injector on its own --------------------------------------------------------------
-def test_fault_injector_unplugs_and_times_out_at_transfer_k(shared_data):
-    inner = open_recording(shared_data / "usb" / "nb1010").backend
+def test_fault_injector_unplugs_and_times_out_at_transfer_k(recorded):
+    inner = recorded("nb1010")().backend
+    t = inner.transfers  # OUT, IN, OUT to start with, on both recordings
+    assert (t[0].is_in, t[1].is_in, t[2].is_in) == (False, True, False)
+    if REAL:
+        assert t[0].data == nbp.detect_command() and t[2].data == nbp.precapture_command()
     injector = FaultInjector(inner)
     bus = UsbBus("faulty", injector)
     dev = next(bus.find_all())
     injector.timeout_at(2)
-    dev.write(0x02, nbp.detect_command(), timeout=100)
+    dev.write(t[0].endpoint, t[0].data, timeout=100)
     start = time.monotonic()
+    size = max(16, len(t[1].data))
     with pytest.raises(usb.core.USBTimeoutError):
-        dev.read(0x83, 16, timeout=100)
+        dev.read(t[1].endpoint, size, timeout=100)
     assert 0.09 < time.monotonic() - start < 0.3
-    assert bytes(dev.read(0x83, 16, timeout=100))[:2] == b"\x80\x37"  # not consumed by the fault
+    assert bytes(dev.read(t[1].endpoint, size, timeout=100)) == t[1].data  # not consumed by the fault
     injector.unplug_at(1)
     with pytest.raises(usb.core.USBError) as info:
-        dev.write(0x02, nbp.precapture_command(), timeout=100)
+        dev.write(t[2].endpoint, t[2].data, timeout=100)
     assert info.value.errno == 19 and list(bus.find_all()) == []
     injector.replug()
     assert len(list(bus.find_all())) == 1 and inner.position == 0

@@ -53,10 +53,10 @@ def bench_env(tmp_path):
 
 
 @pytest.mark.slow
-def test_bench_verify_on_a_tiny_subset_with_reference(shared_data, bench_env):
+def test_bench_verify_on_a_tiny_subset_with_reference(fvc_db1, bench_env):
     from biocap.evaluation import bench_verify_fingerprint as bench
 
-    db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
+    db1 = fvc_db1[0]
     out = bench.run(_args(dataset=db1, reference="nbis"))  # (the PNG is tested above)
     json.dumps(out)  # serializable
     for key in ("eer", "fmr100", "fmr1000", "zero_fmr", "fte", "n_genuine", "n_impostor",
@@ -67,7 +67,7 @@ def test_bench_verify_on_a_tiny_subset_with_reference(shared_data, bench_env):
 
 
 @pytest.mark.slow
-def test_bench_verify_counts_failure_to_enrol(shared_data, bench_env, monkeypatch):
+def test_bench_verify_counts_failure_to_enrol(fvc_db1, bench_env, monkeypatch):
     from biocap.evaluation import bench_verify_fingerprint as bench
 
     real = bench._extract_one
@@ -76,13 +76,13 @@ def test_bench_verify_counts_failure_to_enrol(shared_data, bench_env, monkeypatc
         return (None, 1.0) if path.stem.endswith("_3") else real(path, *a, **k)
 
     monkeypatch.setattr(bench, "_extract_one", failing)
-    db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
+    db1 = fvc_db1[0]
     out = bench.run(_args(dataset=db1))
     assert out["fte_count"] == 2 and out["fte"] == pytest.approx(2 / 16)
     assert out["n_genuine"] == 56  # failures stay in the protocol with the lowest score
 
 
-def test_bench_verify_reads_a_folder_of_iso_records(shared_data, bench_env):
+def test_bench_verify_reads_a_folder_of_iso_records(fvc_db1, bench_env):
     import cv2
 
     from biocap.templates import formats
@@ -93,9 +93,10 @@ def test_bench_verify_reads_a_folder_of_iso_records(shared_data, bench_env):
     ref = NbisReference()
     folder = bench_env / "records"
     folder.mkdir()
-    for finger in (101, 102):
+    root, fingers = fvc_db1
+    for finger in fingers:
         for imp in (1, 2, 3):
-            img = cv2.imread(str(shared_data / "fingerprint" / "fvc2002_db1_b" / f"{finger}_{imp}.tif"), 0)
+            img = cv2.imread(str(next(root.glob(f"{finger}_{imp}.[tp][in][fg]"))), 0)
             t = ref.extract(img, 500).template
             rec = formats.FingerprintRecord.from_templates([t], format="iso19794-2:2005")
             (folder / f"{finger}_{imp}.ist").write_bytes(formats.encode(rec))
@@ -105,10 +106,10 @@ def test_bench_verify_reads_a_folder_of_iso_records(shared_data, bench_env):
 
 
 @pytest.mark.slow
-def test_bench_search_on_a_tiny_gallery(shared_data, bench_env):
+def test_bench_search_on_a_tiny_gallery(fvc_db1, bench_env):
     from biocap.evaluation import bench_search_fingerprint as bench
 
-    db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
+    db1 = fvc_db1[0]
     out = bench.run(_args(dataset=db1, gallery_size=20, probes=3, limit=2))
     assert out["gallery_size"] == 20 and out["n_probes"] == 3 and out["n_mates"] == 2
     for key in ("per_second_per_core", "rank1", "rank1_exhaustive", "bytes_per_finger"):
@@ -118,13 +119,13 @@ def test_bench_search_on_a_tiny_gallery(shared_data, bench_env):
 
 
 @pytest.mark.slow
-def test_bench_search_enrols_the_chosen_impression_and_saves_the_scores(shared_data, bench_env):
+def test_bench_search_enrols_the_chosen_impression_and_saves_the_scores(fvc_db1, bench_env):
     from biocap.errors import InvalidDataError
     from biocap.evaluation import bench_search_fingerprint as bench
     from biocap.evaluation.bench_verify_fingerprint import default_sets, load_templates
     from biocap.matching.fingerprint.comparator import FingerprintComparator
 
-    db1 = shared_data / "fingerprint" / "fvc2002_db1_b"
+    db1 = fvc_db1[0]
     saved = bench_env / "scores.npz"
     # 2 probes spread over 2 fingers: impression 1 of each (the first impression that is not 8)
     out = bench.run(_args(dataset=db1, gallery_size=20, probes=2, limit=2, mate_impression=8,

@@ -7,9 +7,17 @@ from biocap.errors import InvalidSample
 from biocap.quality.iris.provider import IrisQuality
 from biocap.types import Modality, Sample
 
+from conftest import shared_or_none
 
-def test_blurred_scores_lower_than_sharp(shared_data):
-    img = cv2.imread(str(shared_data / "iris/casia_irisv1/1/001_1_1.jpg"), cv2.IMREAD_GRAYSCALE)
+
+def _eye(synthetic_eyes):
+    """CASIA-IrisV1 001_1_1 when the shared data is there, else a generated eye."""
+    path = shared_or_none("iris", "casia_irisv1", "1", "001_1_1.jpg")
+    return synthetic_eyes[(0, 0)][0] if path is None else cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+
+
+def test_blurred_scores_lower_than_sharp(synthetic_eyes):
+    img = _eye(synthetic_eyes)
     q = IrisQuality()
     sharp = q.assess(Sample(img, ppi=500, modality=Modality.IRIS))
     blurred = q.assess(Sample(cv2.GaussianBlur(img, (0, 0), 3), ppi=500, modality=Modality.IRIS))
@@ -27,8 +35,8 @@ def test_blurred_scores_lower_than_sharp(shared_data):
     sharp.to_json()
 
 
-def test_motion_blur_is_seen(shared_data):
-    img = cv2.imread(str(shared_data / "iris/casia_irisv1/1/001_1_1.jpg"), cv2.IMREAD_GRAYSCALE)
+def test_motion_blur_is_seen(synthetic_eyes):
+    img = _eye(synthetic_eyes)
     kernel = np.zeros((1, 15), np.float32)
     kernel[0, :] = 1 / 15  # a horizontal smear
     smeared = cv2.filter2D(img, -1, kernel)

@@ -56,6 +56,15 @@ def test_hostile_images_are_refused():
             ex.trace_image(bad)
 
 
+def test_generated_eyes_segment_at_their_true_circles(synthetic_eyes):
+    # ground truth from the generator's sidecar; tolerances as for the drawn eye above
+    for image, truth in synthetic_eyes.values():
+        seg = segment(image)
+        (px, py, pr), (ix, iy, ir) = truth.pupil, truth.iris
+        assert np.hypot(seg.pupil.x - px, seg.pupil.y - py) <= 2.5 and abs(seg.pupil.r - pr) <= 2
+        assert np.hypot(seg.iris.x - ix, seg.iris.y - iy) <= 8 and abs(seg.iris.r - ir) <= 8
+
+
 def test_real_images_segment(shared_data):
     for path in ["iris/casia_irisv1/1/001_1_1.jpg", "iris/mmu2/1/010101.png"]:
         img = cv2.imread(str(shared_data / path), cv2.IMREAD_GRAYSCALE)

@@ -13,6 +13,8 @@ from biocap.synthetic.fingerprint.degrade import blur, dry, low_contrast, offset
 from biocap.quality.fingerprint.features import FEATURE_NAMES, analyse
 from biocap.types import Modality, Sample
 
+from conftest import shared_or_none
+
 FVC = "fingerprint/fvc2002_db{}_b"
 
 
@@ -29,9 +31,13 @@ def _read(root, db: int, name: str) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def good_prints(shared_data):
-    """Four clean db1 impressions (500 ppi) that NFIQ 2 rates well (>= 60)."""
-    return [_read(shared_data, 1, n) for n in ("101_1.tif", "102_2.tif", "104_1.tif", "109_3.tif")]
+def good_prints(synthetic_prints):
+    """Four clean db1 impressions (500 ppi) that NFIQ 2 rates well (>= 60); without the shared
+    data, four generated "normal" impressions (biocap scores 60-66, no feedback: conftest)."""
+    root = shared_or_none()
+    if root is None:
+        return list(synthetic_prints.values())
+    return [_read(root, 1, n) for n in ("101_1.tif", "102_2.tif", "104_1.tif", "109_3.tif")]
 
 
 def codes(report: QualityReport) -> list[str]:
@@ -109,11 +115,19 @@ def test_off_centre_names_the_direction(quality, good_prints):
     assert "left" in message  # contact pushed to the right: move left
 
 
-def test_heavy_blur_ranks_below_the_original(quality, shared_data):
+def _blur_cases(good_prints):
+    root = shared_or_none()
+    if root is None:  # generated prints, one of them re-scanned at FVC2002 DB2's 569 ppi
+        p = good_prints
+        return [(p[0], 500), (cv2.resize(p[1], None, fx=569 / 500, fy=569 / 500), 569), (p[2], 500)]
+    return [(_read(root, db, "103_2.tif"), ppi) for db, ppi in ((1, 500), (2, 569), (4, 500))]
+
+
+def test_heavy_blur_ranks_below_the_original(quality, good_prints):
     """Rank agreement without a cached reference: each real print beats its blurred copy, and
     a milder blur sits in between."""
-    for db, ppi in ((1, 500), (2, 569), (4, 500)):
-        image = to_working_resolution(_read(shared_data, db, "103_2.tif"), ppi)
+    for db, (raw, ppi) in enumerate(_blur_cases(good_prints)):
+        image = to_working_resolution(raw, ppi)
         s0 = quality.assess(image, ppi=500).score
         s1 = quality.assess(blur(image, 1.5), ppi=500).score
         s2 = quality.assess(blur(image, 4.0), ppi=500).score
@@ -225,10 +239,15 @@ def test_resampled_from_the_sample_resolution(quality, good_prints):
     assert wrong.measures["ridge_period_px"].value > p500 + 3
 
 
-def test_569_ppi_set_is_resampled(quality, shared_data):
-    image = _read(shared_data, 2, "101_1.tif")  # 296 x 560 at 569 ppi
+def test_569_ppi_set_is_resampled(quality, good_prints):
+    root = shared_or_none()
+    if root is None:  # a generated print re-scanned at 569 ppi
+        image = cv2.resize(good_prints[0], None, fx=569 / 500, fy=569 / 500)
+    else:
+        image = _read(root, 2, "101_1.tif")  # 296 x 560 at 569 ppi
+    h, w = image.shape
     a_native = analyse(to_working_resolution(image, 569))
-    assert a_native.grid == ((round(560 * 500 / 569)) // 32, (round(296 * 500 / 569)) // 32)
+    assert a_native.grid == ((round(h * 500 / 569)) // 32, (round(w * 500 / 569)) // 32)
     assert quality.assess(image, ppi=569).score > 30
 
 

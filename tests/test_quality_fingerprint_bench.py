@@ -16,11 +16,14 @@ def _args(dataset, **kw):
 
 
 @pytest.mark.slow
-def test_runner_reports_the_agreed_figures(shared_data):
+def test_runner_reports_the_agreed_figures(fvc_db1):
     pytest.importorskip("nbis", reason="the NFIQ 2 reference needs the optional extra nbis-py")
     from biocap.evaluation.bench_quality import run
+    from conftest import shared_or_none
 
-    result = run(_args(shared_data / "fingerprint" / "fvc2002_db2_b"))
+    # FVC2002 DB2_B (569 ppi), else the generated 2 fingers x 8 impressions at 500 ppi
+    db2 = shared_or_none("fingerprint", "fvc2002_db2_b")
+    result = run(_args(db2) if db2 is not None else _args(fvc_db1[0], ppi=500.0))
     assert result["n_images"] == 16 and result["n_genuine"] == 56 and result["n_impostor"] == 64
     for key in ("ms_median", "reference_ms_median", "spearman", "fnmr_at_fmr1",
                 "fnmr_at_fmr1_reject10_biocap", "fnmr_at_fmr1_reject10_nfiq2", "matcher"):

@@ -130,23 +130,34 @@ def nfiq2_reference():
     return nbis_reference.NbisReference()
 
 
-@pytest.mark.slow
-def test_histograms_reproduce_nfiq2s_own_values(shared_data, nfiq2_reference):
+def _prints(fvc_db1):
+    """16 prints: 8 of FVC2002 DB1_B and 8 of DB4_B, else the 16 generated ones of
+    conftest.fvc_db1 (2 fingers x 8 impressions: normal, displaced, dry and wet)."""
+    from conftest import shared_or_none
+
+    root = shared_or_none("fingerprint")
+    if root is None:
+        return [cv2.imread(str(p), 0) for p in sorted(fvc_db1[0].glob("*_*.png"))]
     names = ["101_1.tif", "102_3.tif", "104_5.tif", "105_8.tif", "107_2.tif", "108_6.tif",
              "110_4.tif", "103_4.tif"]
+    return [cv2.imread(str(root / f"fvc2002_db{db}_b" / name), 0) for db in (1, 4) for name in names]
+
+
+@pytest.mark.slow
+def test_histograms_reproduce_nfiq2s_own_values(fvc_db1, nfiq2_reference):
     ours, theirs = {}, {}
-    for db, ppi in ((1, 500.0), (4, 500.0)):
-        for name in names:
-            raw = cv2.imread(str(shared_data / f"fingerprint/fvc2002_db{db}_b" / name), 0)
-            image = to_working_resolution(raw, ppi)
-            m = nb.nfiq_block_measures(image)
-            values = {"OCL": m["ocl"], "OF": m["of"],
-                      "LCS": sig.lcs(m["lcs"], m["lcs"].mean(axis=1)),
-                      "RVUP": sig.rvu(m["rvu"].mean(axis=1)), "FDA": sig.fda(m["fda"].mean(axis=1))}
-            ref = nfiq2_reference.analyse(image, 500.0).nfiq2_features
-            for key, v in values.items():
-                ours.setdefault(key, []).append(float(v.mean()) if v.size else 0.0)
-                theirs.setdefault(key, []).append(ref[f"{key}_Bin10_Mean"])
+    prints = _prints(fvc_db1)
+    assert len(prints) == 16
+    for raw in prints:  # all at 500 ppi
+        image = to_working_resolution(raw, 500.0)
+        m = nb.nfiq_block_measures(image)
+        values = {"OCL": m["ocl"], "OF": m["of"],
+                  "LCS": sig.lcs(m["lcs"], m["lcs"].mean(axis=1)),
+                  "RVUP": sig.rvu(m["rvu"].mean(axis=1)), "FDA": sig.fda(m["fda"].mean(axis=1))}
+        ref = nfiq2_reference.analyse(image, 500.0).nfiq2_features
+        for key, v in values.items():
+            ours.setdefault(key, []).append(float(v.mean()) if v.size else 0.0)
+            theirs.setdefault(key, []).append(ref[f"{key}_Bin10_Mean"])
     # OCL and orientation flow match exactly on nearly every print
     for key in ("OCL", "OF"):
         close = np.isclose(ours[key], theirs[key], atol=1e-6)

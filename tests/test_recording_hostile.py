@@ -67,9 +67,9 @@ def test_corrupted_pcapng_is_refused_or_replays(shared_data, tmp_path_factory, p
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.lists(st.text(alphabet="USBDEVFS_REAPURBNDELAY 0123456789abcdefABCDEF@/-\t", max_size=80),
                 max_size=6))
-def test_garbled_ioctl_lines_are_refused_or_read(shared_data, tmp_path_factory, lines):
+def test_garbled_ioctl_lines_are_refused_or_read(sim_recording, tmp_path_factory, lines):
     folder = tmp_path_factory.mktemp("rec")
-    shutil.copy(shared_data / "usb" / "nb1010" / "device", folder / "device")
+    shutil.copy(sim_recording[0] / "device", folder / "device")  # the simulator's descriptors
     (folder / "capture.ioctl").write_text("\n".join(lines))
     try:
         open_recording(folder)

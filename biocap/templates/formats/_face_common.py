@@ -178,6 +178,7 @@ class FaceImageRecord:
     modality = Modality.FACE
 
     def header_fields(self) -> dict[str, Any]:
+        """The record header's fields as plain values (what `biocap template info` shows)."""
         out: dict[str, Any] = {"images": len(self.images)}
         if self.format.endswith("2011"):
             out.update(certification_flag=self.certification_flag,

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fingerprint_matching_iterate.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "research" / "matching_fingerprint" / "iterate.py"
 
 
 @pytest.fixture(scope="module")

@@ -72,7 +72,8 @@ SETS = {
     "dyn_dxdy": ("dx", "dy", "v", "cos", "sin", "rho", "a", "p"),
     "dyn_dp": ("v", "cos", "sin", "rho", "a", "p", "dp"),
     "norho_dp": ("v", "cos", "sin", "a", "p", "dp"),
-    "norho_xy": ("x", "y", "v", "cos", "sin", "a", "p"),
+    "norho_xy": ("x", "y", "v", "cos", "sin", "a", "p"),  # chosen (template version 2)
+    "norho_xy_dp": ("x", "y", "v", "cos", "sin", "a", "p", "dp"),
 }
 
 
@@ -196,8 +197,8 @@ def main():
 
     for name in args.sets:
         show(name, {name: 1.0})
-    for mode in ("sub2n", "sqrt"):
-        for name in ("base7", "dyn"):
+    for mode in ("sub2n", "sqrt", "sub3"):
+        for name in ("base7", "dyn", "norho_xy"):
             if name in mats:
                 show(name, {name: 1.0}, mode)
     for combo in FUSIONS:

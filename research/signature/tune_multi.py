@@ -42,10 +42,13 @@ def columns(pp) -> dict[str, np.ndarray]:
          "sin": np.where(v > 1e-9, dy / np.maximum(v, 1e-9), 0.0),
          "rho": rho, "a": a, "ax": ax, "ay": ay, "dp": np.gradient(pp.pressure),
          "theta": theta}
+    xc, yc = pp.x - pp.x.mean(), pp.y - pp.y.mean()
+    common = max(float(np.sqrt((xc.var() + yc.var()) / 2)), 1e-9)
+    c["xj"], c["yj"] = xc / common, yc / common  # one spread for both: aspect kept
     return c
 
 
-NOZ = {"cos", "sin"}
+NOZ = {"cos", "sin", "xj", "yj"}
 
 
 def series(pp, names, n=N):
@@ -74,6 +77,7 @@ SETS = {
     "norho_dp": ("v", "cos", "sin", "a", "p", "dp"),
     "norho_xy": ("x", "y", "v", "cos", "sin", "a", "p"),  # chosen (template version 2)
     "norho_xy_dp": ("x", "y", "v", "cos", "sin", "a", "p", "dp"),
+    "norho_xyj": ("xj", "yj", "v", "cos", "sin", "a", "p"),
 }
 
 
@@ -204,7 +208,7 @@ def main():
     for combo in FUSIONS:
         if all(c in mats for c in combo):
             show("+".join(combo), {c: 1.0 for c in combo})
-    for name in ("norho_xy", "dyn_norho", "base7"):
+    for name in ("norho_xy", "norho_xy_dp", "norho_xyj", "dyn_norho", "base7"):
         for gw in (0.05, 0.1, 0.2):
             if name in mats:
                 show(f"{name} global {gw}", {name: 1.0}, gw=gw)

@@ -9,6 +9,7 @@ from biocap.matching.signature import SignatureComparator, SignatureReferences
 from biocap.synthetic.signature import genuine, make_signer, skilled_forgery
 from biocap.templates.signature import (SignatureExtractor, SignatureTemplate, render_signature,
                                         template_of)
+from biocap.templates.signature.features import LOCAL_NAMES
 from biocap.types import Modality, PenSeries, Sample
 
 CMP = SignatureComparator()
@@ -99,7 +100,7 @@ def test_extractor_contract_and_bad_samples():
     pen = genuine(make_signer(0), np.random.default_rng(0)).pen
     img = np.full((60, 120), 255, np.uint8)
     t = ex.extract(Sample(img, 200, Modality.SIGNATURE, pen=pen))
-    assert t.local.shape == (128, 7)
+    assert t.local.shape == (128, len(LOCAL_NAMES))
     with pytest.raises(InvalidSample):
         ex.extract(Sample(img, 200, Modality.SIGNATURE))  # offline: no pen series
     with pytest.raises(InvalidSample):

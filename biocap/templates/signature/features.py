@@ -4,10 +4,10 @@
     local = local_features(prepared) # (128, 7) per-point series for elastic matching, z-normalised
     glob = global_features(prepared) # (k,) whole-signature features (duration, speed, ...)
 
-Local features per point: x, y (centred, scaled by the signature's height spread), dx, dy
-(first differences), pressure, path-tangent angle as cos/sin. Each column is z-normalised over the
-signature so position, size and pressure calibration of the pad do not matter, only shape and
-dynamics do.
+Local features per point: x, y, speed (velocity magnitude), path-tangent angle as cos/sin,
+acceleration magnitude, pressure. All but the direction are z-normalised over the signature so
+position, size, pad units and pressure calibration do not matter, only shape and dynamics do
+(chosen on SVC2004 users 1-10 among several feature sets: docs/decisions/19-signature-verification.md).
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from ...errors import InvalidSample
 from ...types import PenSeries
 from . import params as P
 
-LOCAL_NAMES = ("x", "y", "dx", "dy", "pressure", "cos_angle", "sin_angle")
+LOCAL_NAMES = ("x", "y", "speed", "cos_angle", "sin_angle", "accel", "pressure")
 GLOBAL_NAMES = ("log_duration", "pen_down_fraction", "log_strokes", "log_path_per_height",
                 "log_aspect", "log_mean_speed", "log_max_speed_ratio", "log_speed_std_ratio",
                 "pressure_mean_ratio", "pressure_std_ratio", "mean_dir_cos", "mean_dir_sin",
@@ -110,14 +110,15 @@ def _resample(cols: np.ndarray, n: int) -> np.ndarray:
 
 
 def local_features(pp: PreparedPen, points: int = P.LOCAL_POINTS) -> np.ndarray:
-    """(points, 7) float64 z-normalised per-point features (LOCAL_NAMES), resampled evenly in
-    time to `points` rows."""
+    """(points, 7) float64 per-point features (LOCAL_NAMES), resampled evenly in time to `points`
+    rows; x, y, speed, acceleration and pressure z-normalised, the direction as unit cos/sin."""
     dx = np.gradient(pp.x)
     dy = np.gradient(pp.y)
     speed = np.hypot(dx, dy)
+    accel = np.hypot(np.gradient(dx), np.gradient(dy))
     ang_c = np.where(speed > 1e-9, dx / np.maximum(speed, 1e-9), 0.0)
     ang_s = np.where(speed > 1e-9, dy / np.maximum(speed, 1e-9), 0.0)
-    cols = [_z(pp.x), _z(pp.y), _z(dx), _z(dy), _z(pp.pressure), ang_c, ang_s]
+    cols = [_z(pp.x), _z(pp.y), _z(speed), ang_c, ang_s, _z(accel), _z(pp.pressure)]
     feats = _resample(np.stack(cols, axis=1), points)
     return np.ascontiguousarray(feats, dtype=np.float64)
 

@@ -18,7 +18,7 @@ from . import params as P
 from .features import GLOBAL_NAMES, LOCAL_NAMES
 
 MAGIC = b"BSGT"
-VERSION = 1
+VERSION = 2  # 2: x, y, speed, direction, acceleration, pressure (1: x, y, dx, dy, ...)
 _HEAD = struct.Struct("<4sHIHHIH")
 
 

@@ -4,12 +4,12 @@ from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fingerprint_matching_iterate.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "research" / "matching_fingerprint" / "iterate.py"
 
 
 @pytest.fixture(scope="module")
 def iterate():
-    spec = importlib.util.spec_from_file_location("fingerprint_matching_iterate", SCRIPT)
+    spec = importlib.util.spec_from_file_location("matching_fingerprint_iterate", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

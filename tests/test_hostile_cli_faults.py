@@ -38,7 +38,7 @@ def test_fault_matrix_through_the_cli(tmp_path, monkeypatch, capsys, faults, cod
     assert _capture(tmp_path, monkeypatch, faults) == code
     err = capsys.readouterr().err
     if code:
-        lines = [l for l in err.splitlines() if l.startswith("biocap: error")]
+        lines = [line for line in err.splitlines() if line.startswith("biocap: error")]
         assert len(lines) == 1 and "Traceback" not in err
         assert "another program" not in lines[0]
     else:

@@ -146,6 +146,7 @@ def test_iris_template_bytes_round_trip_and_refuse_damage():
 
 
 def test_an_iris_gallery_file_lacking_a_parameter_is_refused(tmp_path):
+    import hashlib
     import json
     import struct
 
@@ -159,9 +160,10 @@ def test_an_iris_gallery_file_lacking_a_parameter_is_refused(tmp_path):
     header = json.loads(raw[16:16 + hlen])
     del header["params"]["slope1"]
     new = json.dumps(header).encode()
-    path.write_bytes(raw[:12] + struct.pack("<I", len(new)) + new + raw[16 + hlen:])
-    # refused: by the file's SHA-256 (any edit), or by name if the checksum were rewritten too
-    with pytest.raises(TemplateFormatError, match="slope1|SHA-256"):
+    out = raw[:12] + struct.pack("<I", len(new)) + new + raw[16 + hlen:-32]
+    # the SHA-256 trailer recomputed (a deliberate edit): the strict header check must refuse it
+    path.write_bytes(out + hashlib.sha256(out).digest())
+    with pytest.raises(TemplateFormatError, match="slope1"):
         type(gallery).load(path)
 
 

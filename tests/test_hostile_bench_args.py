@@ -9,7 +9,7 @@ SCRIPT = Path(__file__).resolve().parents[1] / "research" / "matching_fingerprin
 
 @pytest.fixture(scope="module")
 def iterate():
-    spec = importlib.util.spec_from_file_location("fingerprint_matching_iterate", SCRIPT)
+    spec = importlib.util.spec_from_file_location("matching_fingerprint_iterate", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

@@ -178,7 +178,7 @@ class FaceImageRecord:
     modality = Modality.FACE
 
     def header_fields(self) -> dict[str, Any]:
-        """The record header's fields as plain values (what `biocap template info` shows)."""
+        """The record header's fields by name (the 2011 edition's flags only in 2011 records)."""
         out: dict[str, Any] = {"images": len(self.images)}
         if self.format.endswith("2011"):
             out.update(certification_flag=self.certification_flag,

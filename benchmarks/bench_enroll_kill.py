@@ -4,7 +4,7 @@
 
 For each enrollment (one subject, its own store and keys in a temporary folder), `biocap enroll`
 (the CLI, e-KTP policy, the simulated devices) is started and killed with SIGKILL at a random
-moment, then `biocap enroll --resume` is started and killed again, `--per-enrollment` times, and
+point (once the store holds a random number of captures, then a random 0-3 s later), then `biocap enroll --resume` is started and killed again, `--per-enrollment` times, and
 a last `--resume` runs to the end. A reference enrollment of another subject runs uninterrupted
 in a store of its own. Checked after each kill (reading the store as it was left): and at the end:
 - nothing lost: every capture stored before a kill is in the final record, byte for byte
@@ -60,6 +60,30 @@ def snapshot(store: Path, keys: Path, subject: str) -> dict:
             "complete": record.enrollment.complete, "doubled": len(steps) != len(set(steps))}
 
 
+def stored_count(store: Path) -> int:
+    import sqlite3
+    try:
+        db = sqlite3.connect(f"file:{store}?mode=ro", uri=True, timeout=5)
+        try:
+            return int(db.execute("SELECT count(*) FROM captures").fetchone()[0])
+        finally:
+            db.close()
+    except sqlite3.Error:
+        return 0
+
+
+def wait_for_captures(proc, store: Path, target: int, limit_s: float) -> bool:
+    """Wait until the store holds `target` captures (False) or the process ends (True)."""
+    end = time.time() + limit_s
+    while time.time() < end:
+        if proc.poll() is not None:
+            return True
+        if store.exists() and stored_count(store) >= target:
+            return False
+        time.sleep(0.5)
+    return proc.poll() is not None
+
+
 def structure(snap: dict) -> dict:
     return {"steps": {k: v[:3] for k, v in snap["captures"].items()},
             "exceptions": snap["exceptions"], "complete": snap["complete"], "state": snap["state"]}
@@ -95,7 +119,8 @@ def main(argv=None) -> int:
     if rc != 0 or reference["state"] != "finished":
         print(f"the reference enrollment did not finish (exit {rc})", file=sys.stderr)
         return 1
-    max_delay = args.max_delay or ref_time
+    max_delay = args.max_delay or 3 * ref_time
+    n_ref = len(reference["captures"])
     kills, enrollments, failures = [], [], []
     e = 0
     while len(kills) < args.kills:
@@ -107,21 +132,25 @@ def main(argv=None) -> int:
         resume = False
         points = []
         for _ in range(min(args.per_enrollment, args.kills - len(kills))):
-            delay = float(rng.uniform(0.5, max_delay))
+            # a kill point spread over the enrollment: once the store holds a random number of
+            # captures (counted with plain SQL, no keys), a random moment up to 3 s later
+            target = int(rng.integers(0, n_ref))
+            delay = float(rng.uniform(0.0, 3.0))
             proc = subprocess.Popen(enroll_cmd(store, keys, subject, resume), env=env,
                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            try:
-                proc.wait(timeout=delay)
-                ended = True
-            except subprocess.TimeoutExpired:
+            ended = wait_for_captures(proc, store, target, max_delay)
+            if not ended:
+                time.sleep(delay)
+                ended = proc.poll() is not None
+            if not ended:
                 os.kill(proc.pid, signal.SIGKILL)
-                proc.wait()
-                ended = False
+            proc.wait()
             snap = snapshot(store, keys, subject)
             lost = [k for k, v in before["captures"].items() if snap["captures"].get(k) != v]
             if lost:
                 failures.append({"subject": subject, "lost_or_changed_after_kill": lost})
-            points.append({"delay_s": round(delay, 2), "killed": not ended,
+            points.append({"after_captures": target, "extra_delay_s": round(delay, 2),
+                           "killed": not ended,
                            "stored": len(snap["captures"]), "exceptions": len(snap["exceptions"])})
             if not ended:
                 kills.append(points[-1])

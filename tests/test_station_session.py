@@ -197,7 +197,10 @@ def test_cli_refuses_bad_exception_before_capture(tmp_path, capsys):
 @pytest.mark.slow
 def test_desk_duplicate_check_finds_the_same_person_under_another_id(store):
     """Two enrollments of one simulated person under two ids: the second is a duplicate."""
-    policy = parse_policy(MINI.replace('[checks]\nverify_positions = [2]', '[checks]\nduplicate_fmr = 1e-6'))
+    # the finger alone and both irises (no slap: this test is about the person-level search)
+    policy = parse_policy(MINI.replace('[checks]\nverify_positions = [2]', '[checks]\nduplicate_fmr = 1e-6')
+                          .replace('[[step]]\nid = "slap-right"\nmodality = "fingerprint"\npositions = [13]\n', ''))
+    assert [s.id for s in policy.steps] == ["index-right", "irises", "face"]
     first = EnrollmentSession.begin(_sdk(seed=3), policy, store, "D-1", operator="ani",
                                     capture_type=CaptureRecord)
     _run(first)

@@ -1,0 +1,101 @@
+"""Sum the station's benchmark reports (several seeds run side by side) into one table.
+
+    .venv/bin/python benchmarks/station_summary.py      # writes benchmarks/results/station.md
+
+Reads benchmarks/results/slap_segmentation_seed*.json, sequence_check_seed*.json,
+enrollment_time.json and enroll_kill.json as they are (a run still going has written its
+report so far) and pools the counts.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+RESULTS = Path(__file__).with_name("results")
+
+
+def _load(pattern: str) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(RESULTS.glob(pattern))]
+
+
+def main() -> int:
+    lines = ["# Enrollment station: benchmark summary (issue 20)", "",
+             "Made by `benchmarks/station_summary.py` from the reports beside it; each report "
+             "names its command.", ""]
+    segs = _load("slap_segmentation_seed*.json")
+    if segs:
+        n = sum(s["simulated"]["fingers"] for s in segs)
+        slaps = sum(s["simulated"]["slaps"] for s in segs)
+        iou = sum(s["simulated"]["iou_ge_0_8"] * s["simulated"]["fingers"] for s in segs) / n
+        num = sum(s["simulated"]["finger_number_right"] * s["simulated"]["fingers"] for s in segs) / n
+        miss = sum(s["simulated"]["missing_fingers_named_exactly_per_slap"] * s["simulated"]["slaps"]
+                   for s in segs) / slaps
+        with_missing = sum(s["simulated"]["slaps_with_missing_finger"] for s in segs)
+        ms = [s["simulated"]["segment_ms_per_slap_median"] for s in segs]
+        lines += ["## Slap segmentation", "",
+                  f"Simulated slaps with ground truth: {slaps} slaps ({with_missing} with a finger "
+                  f"missing), {n} fingers, seeds {', '.join(str(s['simulated']['seed']) for s in segs)}.",
+                  "", "| measure | value | target |", "|---|---|---|",
+                  f"| fingertip box IoU >= 0.8 | {iou:.1%} of fingers | >= 98% |",
+                  f"| finger number right | {num:.1%} | >= 99% |",
+                  f"| missing fingers named exactly | {miss:.1%} of slaps | all |",
+                  f"| time per slap (median, one core) | {min(ms):.0f}-{max(ms):.0f} ms | NFSEG: not reachable (nbis-py has no NFSEG) |",
+                  ""]
+        real = segs[0]["real"]
+        if "slaps" in real:
+            lines += ["Real slaps (`type4-slaps.an2k`, NIST test transaction, scanned ink card):", ""]
+            for r in real["slaps"]:
+                if "found" in r:
+                    lines.append(f"- FGP {r['fgp']} ({r['size'][0]}x{r['size'][1]}): found "
+                                 f"{r['found']}, missing {r['missing']}, fingertip quality "
+                                 f"{r['fingertip_quality']}, {r['segment_ms']} ms")
+            lines += ["", "Checked by eye on the overlays the benchmark draws (`--overlay DIR`): "
+                      "each box on a fingertip, named in the slap's order (not committed: they are "
+                      "copies of the shared data).", ""]
+    seqs = _load("sequence_check_seed*.json")
+    if seqs:
+        done = sum(s["enrollments_done"] for s in seqs)
+        clean = sum(s["clean_flagged"] for s in seqs)
+        pf = sum(s["planted_flagged"] for s in seqs)
+        pt = sum(s["planted_total"] for s in seqs)
+        per: dict[str, list[int]] = {}
+        for s in seqs:
+            for k, v in s["planted"].items():
+                a = per.setdefault(k, [0, 0])
+                a[0] += v["flagged"]
+                a[1] += v["n"]
+        lines += ["## Sequence check", "",
+                  f"{done} clean enrollments and {pt} planted ones (seeds "
+                  f"{', '.join(str(s['seed']) for s in seqs)}).", "",
+                  "| set | flagged | target |", "|---|---|---|",
+                  f"| clean | {clean} of {done} | none |",
+                  f"| planted, all | {pf} of {pt} | all |"]
+        lines += [f"| planted, {k} | {v[0]} of {v[1]} | all |" for k, v in per.items()]
+        lines.append("")
+    enr = _load("enrollment_time.json")
+    if enr:
+        e = enr[0]
+        lines += ["## A complete e-KTP enrollment (machine time, one core)", "",
+                  f"Station {e['station_cpu_s_max']} s of CPU at most over {len(e['runs'])} run(s) "
+                  f"({e['cpu_s_max_including_simulator']} s with the simulator's own rendering); "
+                  "target <= 30 s.", "", "| step | station CPU s | simulator CPU s | attempts |",
+                  "|---|---|---|---|"]
+        for k, v in e["runs"][0]["steps"].items():
+            lines.append(f"| {k} | {v['station_cpu_s']:.2f} | {v['sim_cpu_s']:.2f} | {v['attempts']} |")
+        lines += ["", "Stages (CPU s, capture includes the simulator and the SDK's per-frame "
+                  "quality): " + ", ".join(f"{k} {v}" for k, v in e["runs"][0]["stages_cpu_s"].items()
+                                           if v), ""]
+    kill = _load("enroll_kill.json")
+    if kill:
+        k = kill[0]
+        lines += ["## kill -9 and resume", "",
+                  f"{k['kills']} kills over {k['enrollments']} enrollments: all ended with the "
+                  f"reference's record: {k['all_same_as_reference']}; captures lost: "
+                  f"{k['captures_lost']}; failures: {len(k['failures'])}.", ""]
+    (RESULTS / "station.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

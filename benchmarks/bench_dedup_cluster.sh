@@ -27,13 +27,13 @@ sleep 5
 COMMON="--residents $N --offices 4 --duplicates $DUPS --new $NEW --exhaustive-sample 40"
 # 1. external scheduler, two workers
 $BIN/biocap bench dedup $COMMON --scheduler "$SCHED" --json $OUT/dedup_cluster.json > /dev/null
-# 2. the same with a third worker, and one worker that serves a shard killed (SIGKILL) 30 s into
-#    the run (its shards move to the others); a fourth joins later (shards move to it)
+# 2. the same with a third worker, and one worker that serves a shard killed (SIGKILL) 30 s after
+#    the first accepted package (its shards move to the others); a fourth joins later
 start_worker w3 > /dev/null
 sleep 5
 ( sleep 90; start_worker w4 > /dev/null ) &
 $BIN/biocap bench dedup $COMMON --scheduler "$SCHED" --kill-worker auto --kill-after 30 \
     --json $OUT/dedup_cluster_kill.json > /dev/null
-# 3. local cluster, the service killed (SIGKILL) and started again 40 s into the run
-$BIN/biocap bench dedup $COMMON --restart-after 40 --json $OUT/dedup_restart.json > /dev/null
+# 3. local cluster, the service killed (SIGKILL) and started again 20 s after its first accepted package
+$BIN/biocap bench dedup $COMMON --restart-after 20 --json $OUT/dedup_restart.json > /dev/null
 echo "logs: $LOGS"

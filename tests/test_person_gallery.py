@@ -55,6 +55,13 @@ def test_duplicates_found_with_evidence(gallery, probes):
             assert ev["iris:1"] > 0 and ev["iris:2"] > 0
 
 
+def test_contract_search_result(gallery, probes):
+    r = gallery.search(probes["dup"])
+    sr = r.as_search_result()
+    assert sr.best.id == "P3" and sr.matches and sr.matches[0].id == "P3"
+    assert sr.extra["decision"] == "duplicate" and "face" in sr.extra["evidence"]["P3"]
+
+
 def test_new_residents_unique(gallery, probes):
     for name in ("new", "new_no_iris"):
         r = gallery.search(probes[name])

@@ -488,24 +488,32 @@ def run(args) -> dict:
             time.sleep(0.05)
         cpu_before = _centre_cpu(svc.pid, bool(args.scheduler))
         cpu_lost = 0.0  # CPU of a service process tree killed mid-run (counted, not forgotten)
-        killed = restarted = victim = None
+        killed = restarted = victim = before_restart = None
+        t_load = None  # faults are timed from the centre's first accepted package (mid-load)
         while any(p.is_alive() for p in procs):
             now = time.time()
-            if args.kill_worker and killed is None and now - t_start >= args.kill_after:
+            if t_load is None:
+                m = _get_json(f"{url_service}/metrics", tries=1) or {}
+                if (m.get("db") or {}).get("packages", {}).get("accepted"):
+                    t_load = now
+                time.sleep(0.5)
+                continue
+            if args.kill_worker and killed is None and now - t_load >= args.kill_after:
                 pid = int(args.kill_worker) if args.kill_worker != "auto" else _busy_worker(url_service)
                 if pid:
                     try:
                         os.kill(pid, signal.SIGKILL)
-                        killed = round(now - t_start, 1)
+                        killed = round(now - t_load, 1)
                         victim = pid
                     except ProcessLookupError:
                         killed = -1
-            if args.restart_after and restarted is None and now - t_start >= args.restart_after:
+            if args.restart_after and restarted is None and now - t_load >= args.restart_after:
                 cpu_lost += _centre_cpu(svc.pid, False)
+                before_restart = (_get_json(f"{url_service}/metrics", tries=1) or {}).get("db")
                 os.killpg(svc.pid, signal.SIGKILL)
                 svc.wait()
                 svc = _start_service(data, port, args.scheduler, work / "service.log")
-                restarted = round(now - t_start, 1)
+                restarted = round(now - t_load, 1)
             time.sleep(0.5)
         for p in procs:
             p.join()
@@ -607,6 +615,8 @@ def run(args) -> dict:
         "worker_killed_at_s": killed,
         "worker_killed_pid": victim,
         "service_restarted_at_s": restarted,
+        "faults_timed_from": "the centre's first accepted package",
+        "centre_state_at_restart": before_restart,
         "scheduler": args.scheduler or "local cluster (2 workers)",
         "network_stub": {"drop": args.drop, "delay_ms": args.delay_ms},
         "centre_metrics": metrics,
@@ -621,10 +631,10 @@ def run(args) -> dict:
     return result
 
 
-def _get_json(url: str) -> Any:
+def _get_json(url: str, tries: int = 20) -> Any:
     import httpx
 
-    for _ in range(20):
+    for _ in range(tries):
         try:
             return httpx.get(url, timeout=10).json()
         except (httpx.TransportError, ValueError):

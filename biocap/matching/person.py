@@ -266,6 +266,18 @@ class PersonSearchResult:
     def matched(self) -> str | None:
         return self.best.id if self.decision != "unique" and self.best else None
 
+    def as_search_result(self):
+        """The same answer as the galleries' contract type (`biocap.plugins.contracts
+        .SearchResult`): candidates on the fused scale, the duplicate threshold, and the decision,
+        the adjudication threshold and each candidate's evidence in `extra`."""
+        from ..plugins.contracts import Candidate, SearchResult
+
+        return SearchResult(tuple(Candidate(c.id, c.score) for c in self.candidates), self.fmr[0],
+                            self.threshold_duplicate,
+                            {"decision": self.decision, "matched": self.matched,
+                             "threshold_adjudication": self.threshold_adjudication,
+                             "evidence": {c.id: dict(c.evidence) for c in self.candidates}})
+
     def to_dict(self) -> dict:
         return {"decision": self.decision, "matched": self.matched,
                 "thresholds": {"duplicate": self.threshold_duplicate,

@@ -257,4 +257,12 @@ def run_verify(args) -> dict:
 
 def run_quality(args) -> dict:
     dataset, layout = _dataset(args)
-    return quality_face(dataset, layout, limit=args.limit, seed=args.seed)
+    result = quality_face(dataset, layout, limit=args.limit, seed=args.seed)
+    if args.plot:
+        from .det_plot import plot_bars
+
+        plot_bars(result["responses"], args.plot, xlabel="share of images moving the right way "
+                  "under the degradation", target=0.95,
+                  title=f"face quality responses, {Path(dataset).name}")
+        result["plot"] = str(args.plot)
+    return result

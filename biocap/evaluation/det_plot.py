@@ -101,6 +101,24 @@ def plot_histograms(values: Mapping[str, Sequence[float]], path: str | Path, *, 
     return _save(fig, path)
 
 
+def plot_bars(values: Mapping[str, float | None], path: str | Path, *, xlabel: str, title: str,
+              target: float | None = None) -> Path:
+    """One horizontal bar per label (e.g. each quality component's response share), with an
+    optional target line."""
+    labels = [k for k, v in values.items() if v is not None]
+    fig, ax = _figure((6.5, 0.28 * len(labels) + 1.2))
+    ax.barh(range(len(labels)), [values[k] for k in labels])
+    ax.set_yticks(range(len(labels)), labels, fontsize=7)
+    ax.invert_yaxis()
+    if target is not None:
+        ax.axvline(target, color="red", lw=1, ls="--", label=f"target {target:g}")
+        ax.legend(fontsize=7, loc="lower left")
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
 def _figure(size: tuple[float, float]):
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("cryptography")
 from biocap.office import CaptureRecord, KeyRing, OfficeStore  # noqa: E402
 from biocap.station.errors import PolicyError, SessionError, StoreConflict  # noqa: E402
-from biocap.station.policy import load_policy, parse_policy  # noqa: E402
+from biocap.station.policy import parse_policy  # noqa: E402
 from biocap.station.session import EnrollmentSession  # noqa: E402
 from biocap.types import Modality, Sample  # noqa: E402
 
@@ -69,7 +69,7 @@ def store(tmp_path):
 
 def _run(session, reason="operator checked", stop_after=None):
     steps = 0
-    while (prompt := session.next_step()) is not None:
+    while session.next_step() is not None:
         if stop_after is not None and steps == stop_after:
             return
         outcome = session.capture(timeout_s=5)

@@ -211,3 +211,48 @@ def test_desk_duplicate_check_finds_the_same_person_under_another_id(store):
     check = second.finish()["duplicate_check"]
     assert check["residents_searched"] == 1
     assert check["decision"] == "duplicate" and check["matched"] == "D-1"
+
+
+SLAP_ONLY = """
+[programme]
+name = "slap-only"
+[attempts]
+max = 1
+[quality]
+fingerprint = 0
+[checks]
+sequence = false
+[[step]]
+id = "slap-right"
+modality = "fingerprint"
+positions = [13]
+"""
+
+
+def test_a_crash_between_a_slaps_writes_is_repaired_from_the_stored_slap(store):
+    from biocap_vendor_sim.slaps import compose_slap
+    policy = parse_policy(SLAP_ONLY)
+    session = EnrollmentSession.begin(_sdk(), policy, store, "C-1", operator="ani",
+                                      capture_type=CaptureRecord, check_devices=False)
+    image, _ = compose_slap(make_source("fingerprint-synthetic"), 13, np.random.default_rng(4))
+    real_put, written = store.put_capture, []
+
+    def power_cut_after_one_write(eid, capture):
+        if written:
+            raise KeyboardInterrupt("power cut")
+        written.append(capture.step)
+        real_put(eid, capture)
+
+    store.put_capture = power_cut_after_one_write
+    with pytest.raises(KeyboardInterrupt):
+        outcome = session.submit([Sample(image, 500, Modality.FINGERPRINT, position=13)])
+        if not outcome.accepted:
+            session.override("test operator")
+    store.put_capture = real_put
+    assert written == ["slap-right"]  # the slap's own image is written first
+    resumed = EnrollmentSession.resume(_sdk(), policy, store, "C-1", capture_type=CaptureRecord,
+                                       check_devices=False)
+    steps = {c.step: c for c in store.captures(resumed.enrollment_id)}
+    assert {"slap-right:2", "slap-right:3", "slap-right:4", "slap-right:5"} <= set(steps)
+    assert resumed.next_step() is None  # nothing to capture again
+    assert steps["slap-right:3"].sample.metadata["segmented_from"] == 13

@@ -15,9 +15,10 @@ The store is the office's (`biocap.office.store.OfficeStore` or anything with it
 station does not import the office: the app passes the store and its `CaptureRecord` type).
 Each accepted capture is written before the call returns, so a crash loses at most the capture
 in hand; `resume` rebuilds the session from the store and goes on where it stopped. A step is
-written as units: one record per finger / eye / face / signature (`<step>:<position>`), and a
-slap's own image (`<step>`, position 13/14/15) last, as the slap's commit mark: a slap whose
-mark is missing is captured again, and its units are replaced, never doubled.
+written as units: one record per finger / eye / face / signature (`<step>:<position>`), a
+slap's own image (`<step>`, position 13/14/15) first: a crash between a slap's writes is
+repaired on resume by cutting the missing fingers again from the stored slap image (nothing
+accepted is captured again), and a step's units are never doubled (one record per name).
 """
 from __future__ import annotations
 
@@ -151,6 +152,9 @@ class EnrollmentSession:
         """Everything stored so far: which units are done, the fingers' templates."""
         self.captured = {c.step: c for c in self.store.captures(self.enrollment_id)}
         self.excepted = {e.step: e for e in self.store.exceptions(self.enrollment_id)}
+        for step in self.policy.steps:
+            if step.is_slap and step.id in self.captured and not self._step_done(step):
+                self._repair(step)
         self.fingers: dict[int, Any] = {}  # position -> prepared template (accepted, any step)
         self.alone: dict[int, Any] = {}  # fingers captured alone: references of the 1:1 check
         for step in self.policy.steps:
@@ -164,6 +168,26 @@ class EnrollmentSession:
                         self.fingers[p] = t
                         if not step.is_slap:
                             self.alone[p] = t
+
+    def _repair(self, step: Step) -> None:
+        """A slap stored without all its fingers (a crash between the writes): cut them again
+        from the stored slap image (segmentation and extraction are deterministic, so they are
+        the fingers that were accepted) and store the missing ones."""
+        slap = self.captured[step.id]
+        expected = tuple(p for p in step.fingers if _key(step, p) not in self.excepted)
+        seg = segment_slap(slap.sample, slap=step.positions[0], expected=expected)
+        for f in seg.fingers:
+            key = _key(step, f.position)
+            if key in self.captured or key in self.excepted or f.position not in expected:
+                continue
+            unit, _, _ = self._judge_one(step, f.sample, f.position, {})
+            record = self.capture_type(step=key, modality=unit.modality, position=unit.position,
+                                       sample=unit.sample, quality=unit.quality,
+                                       templates=unit.templates,
+                                       override_reason=slap.override_reason,
+                                       captured_at=slap.captured_at)
+            self.store.put_capture(self.enrollment_id, record)
+            self.captured[key] = record
 
     def _slaps(self) -> list[dict[int, Any]]:
         """The accepted slaps' fingers, {position: template} per slap."""
@@ -546,10 +570,11 @@ class EnrollmentSession:
 
     # --- storing -------------------------------------------------------------------------------
     def _store(self, step: Step, units: list[_Unit], override: str | None) -> list[str]:
-        """Write the units, the slap's own image last (its commit mark)."""
+        """Write the units, the slap's own image first: a crash after it leaves a slap whose
+        missing fingers are cut again from the stored image on resume (`_repair`)."""
         t0 = time.process_time()
         stored = []
-        ordered = sorted(units, key=lambda u: u.key == step.id)  # the slap image last
+        ordered = sorted(units, key=lambda u: u.key != step.id)  # the slap image first
         for unit in ordered:
             record = self.capture_type(step=unit.key, modality=unit.modality, position=unit.position,
                                        sample=unit.sample, quality=unit.quality,

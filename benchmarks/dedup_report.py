@@ -5,6 +5,7 @@ from pathlib import Path
 
 RES = Path(__file__).resolve().parent / "results"
 RUNS = [("dedup_local", "local cluster (2 worker processes)"),
+        ("dedup_local_rerun", "local cluster again, lighter machine load (a restart planned at 120 s came after the end)"),
         ("dedup_cluster", "`dask scheduler` + 2 `dask worker` processes"),
         ("dedup_cluster_kill", "external cluster, 3 workers, one serving a shard SIGKILLed mid-search, a 4th joins"),
         ("dedup_restart", "local cluster, service SIGKILLed 20 s after its first accepted package, restarted"),

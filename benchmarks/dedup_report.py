@@ -28,7 +28,7 @@ def main() -> int:
            "5th without two fingers). Commands: `benchmarks/bench_dedup_cluster.sh 10000 160 40` and "
            "`biocap bench dedup --residents 10000 --offices 4 --duplicates 40 --new 160 --json "
            "benchmarks/results/dedup_local.json`. The machine's 2 cores were shared with about a dozen "
-           "other processes (load average 24-34) during every run: wall-clock rates and latencies are "
+           "other processes (load average 20-34) during every run: wall-clock rates and latencies are "
            "those of a small share of two cores; `centre_cpu_ms_per_resident` is the CPU time of all the "
            "centre's processes (service, scheduler, workers) per decided resident.", "",
            "| | " + " | ".join(f"{n}<br>({w})" for n, w, _ in runs) + " |",

@@ -38,4 +38,6 @@ $BIN/biocap bench dedup $COMMON --scheduler "$SCHED" --kill-worker auto --kill-a
     --json $OUT/dedup_cluster_kill.json > /dev/null
 # 3. local cluster, the service killed (SIGKILL) and started again 20 s after its first accepted package
 $BIN/biocap bench dedup $COMMON --restart-after 20 --json $OUT/dedup_restart.json > /dev/null
+# 4. the same, restarted 45 s in (part of the queue decided, the rest taken up by the new process)
+$BIN/biocap bench dedup $COMMON --restart-after 45 --json $OUT/dedup_restart_late.json > /dev/null
 echo "logs: $LOGS"

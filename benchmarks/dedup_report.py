@@ -5,10 +5,11 @@ from pathlib import Path
 
 RES = Path(__file__).resolve().parent / "results"
 RUNS = [("dedup_local", "local cluster (2 worker processes)"),
+        ("dedup_local_rerun", "local cluster again, lighter machine load (a restart planned at 120 s came after the end)"),
         ("dedup_cluster", "`dask scheduler` + 2 `dask worker` processes"),
         ("dedup_cluster_kill", "external cluster, 3 workers, one serving a shard SIGKILLed mid-search, a 4th joins"),
         ("dedup_restart", "local cluster, service SIGKILLed 20 s after its first accepted package, restarted"),
-        ("dedup_restart_late", "local cluster, service SIGKILLed 120 s after its first accepted package, restarted")]
+        ("dedup_restart_late", "local cluster, service SIGKILLed 45 s after its first accepted package (113 decided, 47 queued), restarted")]
 ROWS = ["residents_per_s", "centre_cpu_ms_per_resident", "residents_per_s_per_dedicated_core", "latency_ms_p50",
         "latency_ms_p99", "duplicates_planted", "duplicates_found", "duplicates_wrong_mate", "false_duplicates",
         "unique_residents", "adjudications", "same_as_exhaustive", "exhaustive_checked", "bytes_per_resident",
@@ -27,7 +28,7 @@ def main() -> int:
            "5th without two fingers). Commands: `benchmarks/bench_dedup_cluster.sh 10000 160 40` and "
            "`biocap bench dedup --residents 10000 --offices 4 --duplicates 40 --new 160 --json "
            "benchmarks/results/dedup_local.json`. The machine's 2 cores were shared with about a dozen "
-           "other processes (load average 24-34) during every run: wall-clock rates and latencies are "
+           "other processes (load average 20-34) during every run: wall-clock rates and latencies are "
            "those of a small share of two cores; `centre_cpu_ms_per_resident` is the CPU time of all the "
            "centre's processes (service, scheduler, workers) per decided resident.", "",
            "| | " + " | ".join(f"{n}<br>({w})" for n, w, _ in runs) + " |",

@@ -585,7 +585,14 @@ def run(args) -> dict:
         cases.append(dict(it, recorded_decision=rec[0], recorded_matched=rec[1]))
     ref = reference_check(data, cases, args.seed)
     db_bytes = sum(f.stat().st_size for f in data.glob("centre.sqlite*"))
+    if getattr(args, "plot", None):
+        from ..evaluation.det_plot import plot_histograms
+
+        plot_histograms({"office send to centre decision": lat}, args.plot,
+                        xlabel="end-to-end latency (ms)",
+                        title=f"centre load test: {len(t_dec)} residents decided")
     result = {
+        **({"plot": str(args.plot)} if getattr(args, "plot", None) else {}),
         "residents_per_s": round(len(t_dec) / span, 2) if t_dec else 0.0,
         "centre_cpu_s": round(cpu_used, 1),
         "centre_cpu_ms_per_resident": round(1000 * cpu_used / max(len(t_dec), 1), 1),

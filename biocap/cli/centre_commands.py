@@ -32,6 +32,7 @@ def register_bench_dedup(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--duplicates", type=int, default=20, help="planted duplicates among the new residents")
     p.add_argument("--new", type=int, default=400, help="new residents sent by the offices")
     p.add_argument("--json", type=Path, help="write the figures here")
+    p.add_argument("--plot", type=Path, help="draw a PNG (end-to-end latency histogram)")
     p.add_argument("--scheduler", help="Dask scheduler address (default: the service's local cluster)")
     p.add_argument("--seed", type=int, default=22)
     p.add_argument("--cache", type=Path, default=Path("/tmp/biocap-dedup-cache"),

@@ -8,15 +8,14 @@ dimensions disagree with the record or exceed `MAX_DECODED_PIXELS` (decompressio
 """
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from . import image_payload
 from ...errors import TemplateFormatError
 from ...types import Modality
-from ._binary import fail
 
 MAX_DECODED_PIXELS = 40_000_000   # ~ 7700 x 5200: above any portrait camera, below a bomb
 MAX_SIDE = 65_535                 # the records' 16-bit width/height fields
@@ -187,88 +186,13 @@ class FaceImageRecord:
 
 
 # --- payload headers (read before any decoding) ----------------------------------------------
-def _jpeg_dimensions(data: bytes) -> tuple[int, int, int]:
-    if data[:2] != b"\xff\xd8":
-        raise fail("the JPEG payload does not start with an SOI marker", "image data", 0)
-    pos = 2
-    n = len(data)
-    while pos < n:
-        if data[pos] != 0xFF:
-            raise fail(f"JPEG marker expected at payload byte {pos}", "image data", pos)
-        while pos < n and data[pos] == 0xFF:
-            pos += 1
-        if pos >= n:
-            break
-        marker = data[pos]
-        pos += 1
-        if marker in (0x01,) or 0xD0 <= marker <= 0xD7:
-            continue
-        if marker in (0xD9, 0xDA):
-            raise fail("the JPEG payload has no frame header (SOF) before its scan", "image data", pos)
-        if pos + 2 > n:
-            break
-        (length,) = struct.unpack_from(">H", data, pos)
-        if length < 2 or pos + length > n:
-            raise fail(f"JPEG segment FF{marker:02X} of length {length} overruns the payload",
-                       "image data", pos)
-        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
-            if length < 8:
-                raise fail("JPEG frame header is too short", "image data", pos)
-            height, width = struct.unpack_from(">HH", data, pos + 3)
-            return width, height, data[pos + 7]
-        pos += length
-    raise fail("the JPEG payload ends before its frame header (SOF)", "image data", n)
-
-
-def _j2k_siz(data: bytes, start: int, end: int) -> tuple[int, int, int]:
-    if data[start:start + 4] != b"\xff\x4f\xff\x51" or start + 42 > end:
-        raise fail("the JPEG 2000 codestream does not start with SOC and SIZ", "image data", start)
-    xsiz, ysiz, xo, yo = struct.unpack_from(">IIII", data, start + 8)
-    (comps,) = struct.unpack_from(">H", data, start + 40)
-    if xo >= xsiz or yo >= ysiz:
-        raise fail("JPEG 2000 image offsets exceed its size", "image data", start + 8)
-    return xsiz - xo, ysiz - yo, comps
-
-
-def _jp2_dimensions(data: bytes) -> tuple[int, int, int]:
-    if data[:4] == b"\xff\x4f\xff\x51":
-        return _j2k_siz(data, 0, len(data))
-    if data[:12] != b"\x00\x00\x00\x0cjP  \r\n\x87\n":
-        raise fail("the payload is neither a JP2 file nor a JPEG 2000 codestream", "image data", 0)
-    pos, n = 12, len(data)
-    while pos + 8 <= n:
-        length, kind = struct.unpack_from(">I4s", data, pos)
-        header = 8
-        if length == 1:
-            if pos + 16 > n:
-                break
-            (length,) = struct.unpack_from(">Q", data, pos + 8)
-            header = 16
-        elif length == 0:
-            length = n - pos
-        if length < header or pos + length > n:
-            raise fail(f"JP2 box {kind!r} of length {length} overruns the payload", "image data", pos)
-        if kind == b"jp2c":
-            return _j2k_siz(data, pos + header, pos + length)
-        pos += length
-    raise fail("the JP2 file holds no codestream box (jp2c)", "image data", pos)
-
-
-def _png_dimensions(data: bytes) -> tuple[int, int, int]:
-    if data[:8] != b"\x89PNG\r\n\x1a\n" or data[12:16] != b"IHDR" or len(data) < 33:
-        raise fail("the PNG payload has no IHDR header", "image data", 0)
-    width, height, _depth, colour = struct.unpack_from(">IIBB", data, 16)
-    return width, height, {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}.get(colour, 4)
-
-
 def payload_dimensions(data: bytes, kind: str) -> tuple[int, int, int]:
-    reader = {JPEG: _jpeg_dimensions, JPEG2000: _jp2_dimensions, PNG: _png_dimensions}.get(kind)
-    if reader is None:
+    """(width, height, components) from the payload's own header, read by the shared
+    `image_payload` reader (the same bomb checks as every other record format)."""
+    if kind not in (JPEG, JPEG2000, PNG):
         raise TemplateFormatError(f"unsupported image payload kind {kind!r}", field="image data type")
-    try:
-        return reader(bytes(data))
-    except struct.error as exc:
-        raise fail(f"the {kind} payload header is truncated", "image data", 0) from exc
+    head = image_payload.payload_header(data, kind)
+    return head.width, head.height, head.channels
 
 
 def decode_payload(data: bytes, kind: str, width: int, height: int,

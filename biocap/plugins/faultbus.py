@@ -31,7 +31,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Iterable
 
 import numpy as np
 import usb.backend
@@ -364,8 +364,8 @@ class FaultBus(usb.backend.IBackend):
         wait = MAX_WAIT_S if not timeout_ms else min(timeout_ms / 1000, MAX_WAIT_S)
         self._wake.wait(wait)
 
-    def _write(self, call: str, handle, ep: int, data, timeout: int,
-               forward: Callable[[], int]) -> int:
+    def _write(self, call: str, handle, ep: int, intf: int, data, timeout: int) -> int:
+        """A write through to the inner backend's `call`, with the fault due on it."""
         dev, fault = self._begin(handle, call, ep, timeout)
         if fault == "busy":
             reply = self.protocol.busy_reply(dev, bytes(data), command=True)
@@ -374,14 +374,15 @@ class FaultBus(usb.backend.IBackend):
             with self._lock:
                 self._state(dev).held.append((time.monotonic(), reply))
             return len(data)
-        written = forward()
+        written = getattr(self.inner, call)(handle, ep, intf, data, timeout)
         if fault == "slow":
             with self._lock:
                 self._state(dev).late_until = time.monotonic() + self.slow_delay_s
         return written
 
-    def _read(self, call: str, handle, ep: int, buff, timeout: int,
-              forward: Callable[[Any], int]) -> int:
+    def _read(self, call: str, handle, ep: int, intf: int, buff, timeout: int) -> int:
+        """A read through to the inner backend's `call` (or of a reply held back), with the
+        fault due on it."""
         dev, fault = self._begin(handle, call, ep, timeout)
         timeout_s = min(timeout / 1000, MAX_WAIT_S) if timeout else MAX_WAIT_S
         state = self._state(dev)
@@ -390,7 +391,7 @@ class FaultBus(usb.backend.IBackend):
         if not state.held:
             size = len(buff) * buff.itemsize
             scratch = array.array("B", bytes(size))
-            n = forward(scratch)
+            n = getattr(self.inner, call)(handle, ep, intf, scratch, timeout)
             data = scratch[:n].tobytes()
             if state.late_until > time.monotonic():
                 state.held.append((state.late_until, data))
@@ -498,20 +499,16 @@ class FaultBus(usb.backend.IBackend):
             self._check_gone(self._device_of.get(id(dev_handle)), "release_interface")
 
     def bulk_write(self, dev_handle, ep, intf, data, timeout):
-        return self._write("bulk_write", dev_handle, ep, data, timeout,
-                           lambda: self.inner.bulk_write(dev_handle, ep, intf, data, timeout))
+        return self._write("bulk_write", dev_handle, ep, intf, data, timeout)
 
     def bulk_read(self, dev_handle, ep, intf, buff, timeout):
-        return self._read("bulk_read", dev_handle, ep, buff, timeout,
-                          lambda b: self.inner.bulk_read(dev_handle, ep, intf, b, timeout))
+        return self._read("bulk_read", dev_handle, ep, intf, buff, timeout)
 
     def intr_write(self, dev_handle, ep, intf, data, timeout):
-        return self._write("intr_write", dev_handle, ep, data, timeout,
-                           lambda: self.inner.intr_write(dev_handle, ep, intf, data, timeout))
+        return self._write("intr_write", dev_handle, ep, intf, data, timeout)
 
     def intr_read(self, dev_handle, ep, intf, buff, timeout):
-        return self._read("intr_read", dev_handle, ep, buff, timeout,
-                          lambda b: self.inner.intr_read(dev_handle, ep, intf, b, timeout))
+        return self._read("intr_read", dev_handle, ep, intf, buff, timeout)
 
     def ctrl_transfer(self, dev_handle, bmRequestType, bRequest, wValue, wIndex, data, timeout):
         forward = lambda: self.inner.ctrl_transfer(  # noqa: E731

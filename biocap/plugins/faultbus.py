@@ -103,11 +103,18 @@ class FaultPlan:
 
     def take(self, kind: str, transfer: int) -> bool:
         """Consume one firing of `kind` if one is due at `transfer`; True if one was."""
-        for fault in self.faults:
-            if fault.kind == kind and not fault.spent and transfer >= fault.at:
-                fault.fired += 1
-                return True
-        return False
+        fault = self._due(kind, transfer)
+        if fault is not None:
+            fault.fired += 1
+        return fault is not None
+
+    def due(self, kind: str, transfer: int) -> bool:
+        """Is a firing of `kind` due at `transfer` (nothing consumed)?"""
+        return self._due(kind, transfer) is not None
+
+    def _due(self, kind: str, transfer: int) -> Fault | None:
+        return next((f for f in self.faults
+                     if f.kind == kind and not f.spent and transfer >= f.at), None)
 
     def pending(self) -> list[Fault]:
         """The faults that have firings left."""
@@ -317,12 +324,14 @@ class FaultBus(usb.backend.IBackend):
     def _state(self, dev: Any) -> _DeviceState:
         return self._states.setdefault(id(dev), _DeviceState())
 
-    def _take(self, dev: Any, kind: str) -> bool:
+    def _take(self, dev: Any, kind: str, *, consume: bool = True) -> bool:
+        """One firing of `kind` due for `dev` (its own plan first, then the bus's), consumed."""
         plan = self.plans.get(id(dev)) if dev is not None else None
-        if plan is not None and plan.take(kind, self._state(dev).transfers):
+        check = FaultPlan.take if consume else FaultPlan.due
+        if plan is not None and check(plan, kind, self._state(dev).transfers):
             return True
         bus_plan = self.plans.get(None)
-        return bus_plan is not None and bus_plan.take(kind, self.transfers)
+        return bus_plan is not None and check(bus_plan, kind, self.transfers)
 
     def _gone(self, dev: Any) -> bool:
         return self.unplugged or (dev is not None and self._state(dev).unplugged)
@@ -384,8 +393,12 @@ class FaultBus(usb.backend.IBackend):
         """A read through to the inner backend's `call` (or of a reply held back), with the
         fault due on it."""
         dev, fault = self._begin(handle, call, ep, timeout)
-        timeout_s = min(timeout / 1000, MAX_WAIT_S) if timeout else MAX_WAIT_S
         state = self._state(dev)
+        if fault is None and not state.held and not state.late_until and not (
+                self._take(dev, "corrupt", consume=False) or self._take(dev, "short", consume=False)):
+            # nothing to do to this reply: straight into the caller's buffer
+            return getattr(self.inner, call)(handle, ep, intf, buff, timeout)
+        timeout_s = min(timeout / 1000, MAX_WAIT_S) if timeout else MAX_WAIT_S
         if fault == "slow":
             state.late_until = max(state.late_until, time.monotonic() + self.slow_delay_s)
         if not state.held:

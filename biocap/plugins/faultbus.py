@@ -322,7 +322,17 @@ class FaultBus(usb.backend.IBackend):
         return self.plans.setdefault(None, FaultPlan())
 
     def _state(self, dev: Any) -> _DeviceState:
-        return self._states.setdefault(id(dev), _DeviceState())
+        state = self._states.get(id(dev))
+        if state is None:
+            state = self._states[id(dev)] = _DeviceState()
+        return state
+
+    def _planned(self, dev: Any) -> bool:
+        """Does any plan that applies to `dev` hold a fault (spent or not)? Cheap: the common
+        case, no faults at all, skips the per-kind checks."""
+        plan = self.plans.get(id(dev)) if dev is not None else None
+        bus_plan = self.plans.get(None)
+        return bool((plan is not None and plan.faults) or (bus_plan is not None and bus_plan.faults))
 
     def _take(self, dev: Any, kind: str, *, consume: bool = True) -> bool:
         """One firing of `kind` due for `dev` (its own plan first, then the bus's), consumed."""
@@ -351,6 +361,8 @@ class FaultBus(usb.backend.IBackend):
             if self.log is not None:
                 self.log.append(TransferRecord(call, endpoint, int(timeout or 0), time.monotonic()))
             self._check_gone(dev, call)
+            if not self.quiet and not self._planned(dev):
+                return dev, None
             device_plan = self.plans.get(id(dev)) if dev is not None else None
             if device_plan is not None and device_plan.take("disconnect", self._state(dev).transfers):
                 self._state(dev).unplugged = True     # this device leaves the bus
@@ -395,7 +407,8 @@ class FaultBus(usb.backend.IBackend):
         dev, fault = self._begin(handle, call, ep, timeout)
         state = self._state(dev)
         if fault is None and not state.held and not state.late_until and not (
-                self._take(dev, "corrupt", consume=False) or self._take(dev, "short", consume=False)):
+                self._planned(dev) and (self._take(dev, "corrupt", consume=False)
+                                        or self._take(dev, "short", consume=False))):
             # nothing to do to this reply: straight into the caller's buffer
             return getattr(self.inner, call)(handle, ep, intf, buff, timeout)
         timeout_s = min(timeout / 1000, MAX_WAIT_S) if timeout else MAX_WAIT_S

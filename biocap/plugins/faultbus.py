@@ -350,19 +350,22 @@ class FaultBus(usb.backend.IBackend):
         if self._gone(dev):
             raise usb_error(f"{what}: no such device (it has been disconnected)", errno.ENODEV)
 
-    def _begin(self, handle: Any, call: str, endpoint: int, timeout: int) -> tuple[Any, str | None]:
-        """Count one transfer; return (device, the fault due on it)."""
+    def _begin(self, handle: Any, call: str, endpoint: int,
+               timeout: int) -> tuple[Any, str | None, bool]:
+        """Count one transfer; return (device, the fault due on it, whether any plan applies)."""
         self._entry()
         dev = self._device_of.get(id(handle))
         with self._lock:
             self.transfers += 1
-            if dev is not None:
-                self._state(dev).transfers += 1
+            state = self._state(dev) if dev is not None else None
+            if state is not None:
+                state.transfers += 1
             if self.log is not None:
                 self.log.append(TransferRecord(call, endpoint, int(timeout or 0), time.monotonic()))
-            self._check_gone(dev, call)
+            if self.unplugged or (state is not None and state.unplugged):
+                raise usb_error(f"{call}: no such device (it has been disconnected)", errno.ENODEV)
             if not self.quiet and not self._planned(dev):
-                return dev, None
+                return dev, None, False
             device_plan = self.plans.get(id(dev)) if dev is not None else None
             if device_plan is not None and device_plan.take("disconnect", self._state(dev).transfers):
                 self._state(dev).unplugged = True     # this device leaves the bus
@@ -379,7 +382,7 @@ class FaultBus(usb.backend.IBackend):
             raise usb_error(f"{call}: timed out (the transfer was lost)", errno.ETIMEDOUT)
         if fault == "stall":
             raise usb_error(f"{call}: endpoint {endpoint:#04x} stalled", errno.EPIPE)
-        return dev, fault
+        return dev, fault, True
 
     def _wait(self, timeout_ms: int) -> None:
         wait = MAX_WAIT_S if not timeout_ms else min(timeout_ms / 1000, MAX_WAIT_S)
@@ -387,7 +390,9 @@ class FaultBus(usb.backend.IBackend):
 
     def _write(self, call: str, handle, ep: int, intf: int, data, timeout: int) -> int:
         """A write through to the inner backend's `call`, with the fault due on it."""
-        dev, fault = self._begin(handle, call, ep, timeout)
+        dev, fault, planned = self._begin(handle, call, ep, timeout)
+        if not planned:
+            return getattr(self.inner, call)(handle, ep, intf, data, timeout)
         if fault == "busy":
             reply = self.protocol.busy_reply(dev, bytes(data), command=True)
             if reply is None:
@@ -404,11 +409,11 @@ class FaultBus(usb.backend.IBackend):
     def _read(self, call: str, handle, ep: int, intf: int, buff, timeout: int) -> int:
         """A read through to the inner backend's `call` (or of a reply held back), with the
         fault due on it."""
-        dev, fault = self._begin(handle, call, ep, timeout)
+        dev, fault, planned = self._begin(handle, call, ep, timeout)
         state = self._state(dev)
         if fault is None and not state.held and not state.late_until and not (
-                self._planned(dev) and (self._take(dev, "corrupt", consume=False)
-                                        or self._take(dev, "short", consume=False))):
+                planned and (self._take(dev, "corrupt", consume=False)
+                             or self._take(dev, "short", consume=False))):
             # nothing to do to this reply: straight into the caller's buffer
             return getattr(self.inner, call)(handle, ep, intf, buff, timeout)
         timeout_s = min(timeout / 1000, MAX_WAIT_S) if timeout else MAX_WAIT_S
@@ -542,7 +547,7 @@ class FaultBus(usb.backend.IBackend):
         if bmRequestType == 0x80 and bRequest == 0x06:  # descriptor reads are not the protocol
             self._handle_call(dev_handle, "GET_DESCRIPTOR")
             return forward()
-        _, fault = self._begin(dev_handle, "ctrl_transfer", 0, timeout)
+        _, fault, _ = self._begin(dev_handle, "ctrl_transfer", 0, timeout)
         if fault == "busy":
             raise usb_error("ctrl_transfer: the device is busy", errno.EBUSY)
         return forward()

@@ -28,6 +28,7 @@ MODULES = [
     "biocap.plugins.driver",
     "biocap.plugins.usb",
     "biocap.plugins.conformance",
+    "biocap.plugins.faultbus",
     "biocap.plugins.recording",
     "biocap.quality.report",
     "biocap.quality.fingerprint.provider",

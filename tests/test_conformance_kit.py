@@ -130,7 +130,7 @@ class _SimDeadlineIgnoringDriver(SimFingerprintDriver):
                 continue
             if presence and presence[0] == simp.Presence.READY:
                 info, blobs = self.grab(time.monotonic() + 60)
-                yield self.to_samples(info, blobs, request, position)
+                yield self.to_samples((info, blobs), request, position)
 
 
 class _SimForeverTimeoutDriver(SimFingerprintDriver):

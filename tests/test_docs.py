@@ -9,7 +9,7 @@ import pytest
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 #: documents whose ```python blocks are executed top to bottom
-RUNNABLE = ("guide.md", "writing-a-driver.md#0")
+RUNNABLE = ("guide.md", "writing-a-driver.md#0", "writing-a-driver.md#2")
 
 
 def python_blocks(text: str) -> list[str]:
@@ -38,3 +38,11 @@ def test_every_python_block_runs(name, tmp_path, monkeypatch, capsys):
 def test_block_extraction_sees_only_python_fences():
     text = "```sh\nmake demo\n```\n```python\nx = 1\n```\ntext\n```python\ny = 2\n```\n"
     assert python_blocks(text) == ["x = 1\n", "y = 2\n"]
+
+
+def test_the_driver_guide_shows_the_nb1010_driver_as_it_is():
+    """The guide's NB-1010 driver is the shipped one, line for line (docstring aside)."""
+    source = (DOCS.parent / "plugins" / "nb1010" / "biocap_nb1010" / "driver.py").read_text()
+    cls = source[source.index("class Nb1010Driver"):]
+    cls = re.sub(r'\n    """.*?"""\n\n', "\n", cls, count=1, flags=re.S)
+    assert cls in (DOCS / "writing-a-driver.md").read_text()

@@ -43,8 +43,8 @@ def _clean_capture_works(sdk, backend):
 
 
 # what an open with KIND@1 (the first transfer of the open) does: None = the open succeeds
-AT_OPEN = {"unplug": DeviceDisconnected, "timeout": None, "busy": None, "slow": None,
-           "corrupt": None, "nopresent": None, "poor": None}
+AT_OPEN = {"unplug": DeviceDisconnected, "timeout": None, "stall": ProtocolError, "busy": None,
+           "slow": None, "corrupt": None, "short": None, "nopresent": None, "poor": None}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -77,8 +77,9 @@ def test_repeated_fault_at_open_gives_up_retryable_and_bounded(kind, monkeypatch
 
 
 # mid-capture (K = 3: during the presentation polling / the frame), fault fires once
-MID = {"unplug": DeviceDisconnected, "timeout": "TransferTimeout", "busy": "FirmwareBusy",
-       "slow": "TransferTimeout", "corrupt": None, "nopresent": "NoPresentation", "poor": None}
+MID = {"unplug": DeviceDisconnected, "timeout": "TransferTimeout", "stall": ProtocolError,
+       "busy": "FirmwareBusy", "slow": "TransferTimeout", "corrupt": None, "short": None,
+       "nopresent": "NoPresentation", "poor": None}
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -101,9 +102,9 @@ def test_fault_mid_capture(kind):
 
 
 # repeated from the next transfer on, far more often than any capture lasts
-REPEATED = {"unplug": DeviceDisconnected, "timeout": TransferTimeout, "busy": FirmwareBusy,
-            "slow": TransferTimeout, "corrupt": ProtocolError, "nopresent": SubjectTimeout,
-            "poor": None}
+REPEATED = {"unplug": DeviceDisconnected, "timeout": TransferTimeout, "stall": ProtocolError,
+            "busy": FirmwareBusy, "slow": TransferTimeout, "corrupt": ProtocolError,
+            "short": ProtocolError, "nopresent": SubjectTimeout, "poor": None}
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -20,14 +20,14 @@ What is checked (each check gets a fresh bus from the factory, or the same bus r
 - `deadline`: on a device that stops answering, `frames` returns (or raises a retryable error)
   by the request's deadline plus one transfer timeout, and no transfer waits forever.
 
-Faults are injected by `FaultInjector`, a pyusb backend that wraps any other backend (the
-emulated bus, a recording, even libusb) and can unplug the device or time transfers out at
+Faults are injected by `FaultInjector`, biocap's one fault-injecting bus
+(`biocap.plugins.faultbus`, the same the simulator sits behind) wrapped around any other backend
+(the emulated bus, a recording, even libusb): it unplugs the device or times transfers out at
 transfer k. Every driver call runs in a watchdog thread: a driver that hangs fails the check
 instead of hanging the test run.
 """
 from __future__ import annotations
 
-import errno
 import json
 import threading
 import time
@@ -35,18 +35,16 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-import usb.backend
 import usb.core
 
 from ..errors import BiocapError, DeviceDisconnected, RetryableError
 from ..types import CaptureRequest, DeviceInfo, Modality, Sample
 from .driver import DeviceDriver
+from .faultbus import FaultBus, TransferRecord  # noqa: F401 - TransferRecord: the log's rows
 from .usb import UsbBus
 
 #: grace on top of the deadline: one transfer timeout (the driver contract) and scheduling slack
 DEFAULT_SLACK_S = 1.0
-#: an injected timeout waits the transfer's own timeout, at most this long
-MAX_INJECTED_WAIT_S = 2.0
 
 
 class ConformanceAbort(BaseException):
@@ -59,246 +57,25 @@ class ConformanceFailure(AssertionError):
 
 
 # --- fault injection ------------------------------------------------------------------------------
-@dataclass
-class TransferRecord:
-    call: str
-    endpoint: int
-    timeout_ms: int
-    started: float
-
-
-class FaultInjector(usb.backend.IBackend):
-    """Wraps a pyusb backend; passes everything through, counts transfers, tracks claimed
-    interfaces and open handles, and injects faults:
-
-    - `unplug_at(k)`: transfer k (1-based, counted from now) and everything after it fails with
-      ENODEV, the device disappears from enumeration, until `replug()`;
-    - `timeout_at(k, count=1)`: transfer k (and the next count-1) waits its timeout, then fails
-      with a timeout, without reaching the device;
-    - `go_quiet()`: every later transfer times out (a device that stopped answering);
-    - `abort()`: every later call raises ConformanceAbort (stops a runaway driver).
-    """
+class FaultInjector(FaultBus):
+    """biocap's fault bus (`biocap.plugins.faultbus.FaultBus`, the one the simulator sits behind)
+    as the kit uses it: around any backend (the emulated bus, a recording, even libusb), faults
+    counted over the whole bus (`unplug_at(k)`, `timeout_at(k, count)`, `go_quiet()`, or any
+    kind with `set_faults(None, "stall@3")`), every transfer logged, and `abort()`: every later
+    call raises ConformanceAbort (stops a runaway driver)."""
 
     def __init__(self, inner):
-        super().__init__()
-        self.inner = inner
-        self.transfers = 0
-        self.log: list[TransferRecord] = []
-        self.claimed: set[tuple[int, int]] = set()   # (id(handle), interface)
-        self.handles: set[int] = set()
-        self._handle_objects: dict[int, Any] = {}
-        self._devices: list[Any] = []   # devices the driver opened (reset on restart)
-        self.unplugged = False
-        self.quiet = False
-        self._unplug_at: int | None = None
-        self._timeouts: set[int] = set()
+        super().__init__(inner, keep_log=True)
         self._aborted = False
-        self._wake = threading.Event()
-        self._lock = threading.Lock()
-
-    # --- control ----------------------------------------------------------------------------
-    def unplug_at(self, k: int) -> None:
-        """Make the device disappear at the given transfer (counted from now)."""
-        self._unplug_at = self.transfers + max(1, int(k))
-
-    def timeout_at(self, k: int, count: int = 1) -> None:
-        """Make the given transfer time out."""
-        first = self.transfers + max(1, int(k))
-        self._timeouts = set(range(first, first + max(1, int(count))))
-
-    def go_quiet(self) -> None:
-        """Make every transfer from now on time out."""
-        self.quiet = True
-
-    def replug(self) -> None:
-        """The device comes back, fresh: a recording starts its session over."""
-        self.unplugged = False
-        self.quiet = False
-        self._unplug_at = None
-        self._timeouts.clear()
-        self.restart()
-
-    def restart(self) -> None:
-        """Bring the device back to its power-on state: a recording starts its session over;
-        any other device gets a USB reset (what a re-plug amounts to), which also drops replies
-        that were still queued when a fault hit."""
-        rewind = getattr(self.inner, "rewind", None)
-        if callable(rewind):
-            rewind()
-            return
-        for dev in list(self._devices):
-            try:
-                handle = self.inner.open_device(dev)
-            except Exception:  # noqa: BLE001 - a device that is gone needs no reset
-                continue
-            try:
-                self.inner.reset_device(handle)
-            except Exception:  # noqa: BLE001 - a backend without reset: nothing more to do
-                pass
-            finally:
-                self.inner.close_device(handle)
 
     def abort(self) -> None:
-        """Stop injecting: transfers pass through again."""
+        """Every later call raises ConformanceAbort; injected waits end at once."""
         self._aborted = True
-        self._wake.set()
+        self.interrupt()
 
-    def force_cleanup(self) -> None:
-        """Release what a misbehaving driver left claimed or open, directly on the wrapped
-        backend, so that the next check starts from a clean device."""
-        for handle_id, intf in list(self.claimed):
-            handle = self._handle_objects.get(handle_id)
-            if handle is not None:
-                try:
-                    self.inner.release_interface(handle, intf)
-                except Exception:  # noqa: BLE001 - best effort on a device left in a bad state
-                    pass
-        for handle in list(self._handle_objects.values()):
-            try:
-                self.inner.close_device(handle)
-            except Exception:  # noqa: BLE001
-                pass
-        self.claimed.clear()
-        self.handles.clear()
-        self._handle_objects.clear()
-
-    @property
-    def claimed_interfaces(self) -> list[int]:
-        return sorted(intf for _, intf in self.claimed)
-
-    # --- plumbing ---------------------------------------------------------------------------
-    def _check_abort(self) -> None:
+    def _entry(self) -> None:
         if self._aborted:
             raise ConformanceAbort("the conformance kit stopped a driver that overran its deadline")
-
-    def _transfer(self, call: str, endpoint: int, timeout: int, forward: Callable[[], Any]):
-        self._check_abort()
-        with self._lock:
-            self.transfers += 1
-            number = self.transfers
-            self.log.append(TransferRecord(call, endpoint, int(timeout or 0), time.monotonic()))
-            if self._unplug_at is not None and number >= self._unplug_at:
-                self.unplugged = True
-        if self.unplugged:
-            raise usb.core.USBError(f"{call}: no such device (unplugged by the conformance kit)",
-                                    -4, errno.ENODEV)
-        if self.quiet or number in self._timeouts:
-            wait = MAX_INJECTED_WAIT_S if not timeout else min(timeout / 1000, MAX_INJECTED_WAIT_S)
-            self._wake.wait(wait)
-            self._check_abort()
-            raise usb.core.USBTimeoutError(f"{call}: timed out (injected by the conformance kit)",
-                                           -7, errno.ETIMEDOUT)
-        return forward()
-
-    def _gone(self, what: str):
-        if self.unplugged:
-            raise usb.core.USBError(f"{what}: no such device (unplugged)", -4, errno.ENODEV)
-
-    # --- IBackend ---------------------------------------------------------------------------
-    def enumerate_devices(self):
-        self._check_abort()
-        if self.unplugged:
-            return iter(())
-        return self.inner.enumerate_devices()
-
-    def get_parent(self, dev):
-        return self.inner.get_parent(dev)
-
-    def get_device_descriptor(self, dev):
-        return self.inner.get_device_descriptor(dev)
-
-    def get_configuration_descriptor(self, dev, config):
-        return self.inner.get_configuration_descriptor(dev, config)
-
-    def get_interface_descriptor(self, dev, intf, alt, config):
-        return self.inner.get_interface_descriptor(dev, intf, alt, config)
-
-    def get_endpoint_descriptor(self, dev, ep, intf, alt, config):
-        return self.inner.get_endpoint_descriptor(dev, ep, intf, alt, config)
-
-    def open_device(self, dev):
-        self._check_abort()
-        self._gone("open")
-        handle = self.inner.open_device(dev)
-        if not any(d is dev for d in self._devices):
-            self._devices.append(dev)
-        self.handles.add(id(handle))
-        self._handle_objects[id(handle)] = handle
-        return handle
-
-    def close_device(self, dev_handle):
-        self.handles.discard(id(dev_handle))
-        self._handle_objects.pop(id(dev_handle), None)
-        self.claimed = {c for c in self.claimed if c[0] != id(dev_handle)}
-        self.inner.close_device(dev_handle)
-
-    def set_configuration(self, dev_handle, config_value):
-        self._check_abort()
-        self._gone("set_configuration")
-        return self.inner.set_configuration(dev_handle, config_value)
-
-    def get_configuration(self, dev_handle):
-        self._gone("get_configuration")
-        return self.inner.get_configuration(dev_handle)
-
-    def set_interface_altsetting(self, dev_handle, intf, altsetting):
-        self._gone("set_interface_altsetting")
-        return self.inner.set_interface_altsetting(dev_handle, intf, altsetting)
-
-    def claim_interface(self, dev_handle, intf):
-        self._check_abort()
-        self._gone("claim_interface")
-        self.inner.claim_interface(dev_handle, intf)
-        self.claimed.add((id(dev_handle), intf))
-
-    def release_interface(self, dev_handle, intf):
-        self.claimed.discard((id(dev_handle), intf))
-        try:
-            self.inner.release_interface(dev_handle, intf)
-        finally:
-            self._gone("release_interface")
-
-    def bulk_write(self, dev_handle, ep, intf, data, timeout):
-        return self._transfer("bulk_write", ep, timeout,
-                              lambda: self.inner.bulk_write(dev_handle, ep, intf, data, timeout))
-
-    def bulk_read(self, dev_handle, ep, intf, buff, timeout):
-        return self._transfer("bulk_read", ep, timeout,
-                              lambda: self.inner.bulk_read(dev_handle, ep, intf, buff, timeout))
-
-    def intr_write(self, dev_handle, ep, intf, data, timeout):
-        return self._transfer("intr_write", ep, timeout,
-                              lambda: self.inner.intr_write(dev_handle, ep, intf, data, timeout))
-
-    def intr_read(self, dev_handle, ep, intf, buff, timeout):
-        return self._transfer("intr_read", ep, timeout,
-                              lambda: self.inner.intr_read(dev_handle, ep, intf, buff, timeout))
-
-    def ctrl_transfer(self, dev_handle, bmRequestType, bRequest, wValue, wIndex, data, timeout):
-        forward = lambda: self.inner.ctrl_transfer(  # noqa: E731
-            dev_handle, bmRequestType, bRequest, wValue, wIndex, data, timeout)
-        if bmRequestType == 0x80 and bRequest == 0x06:  # descriptor reads are not the protocol
-            self._check_abort()
-            self._gone("GET_DESCRIPTOR")
-            return forward()
-        return self._transfer("ctrl_transfer", 0, timeout, forward)
-
-    def clear_halt(self, dev_handle, ep):
-        self._gone("clear_halt")
-        return self.inner.clear_halt(dev_handle, ep)
-
-    def reset_device(self, dev_handle):
-        self._gone("reset_device")
-        return self.inner.reset_device(dev_handle)
-
-    def is_kernel_driver_active(self, dev_handle, intf):
-        return self.inner.is_kernel_driver_active(dev_handle, intf)
-
-    def detach_kernel_driver(self, dev_handle, intf):
-        return self.inner.detach_kernel_driver(dev_handle, intf)
-
-    def attach_kernel_driver(self, dev_handle, intf):
-        return self.inner.attach_kernel_driver(dev_handle, intf)
 
 
 # --- results ------------------------------------------------------------------------------------

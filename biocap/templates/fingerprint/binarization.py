@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-
-MIN_BLOB = 20  # px at 500 ppi: smaller ridge blobs or valley holes are noise, not structure
+from .params import MIN_BLOB
 
 
 def _drop_small(binary: np.ndarray, min_area: int) -> np.ndarray:

@@ -17,18 +17,8 @@ import cv2
 import numpy as np
 
 from .orientation import OrientationField
-
-N_ORIENTATIONS = 8
-#: wavelengths tried, relative to the finger's global one (more than one: per-pixel local choice)
-WAVELENGTH_SCALES: tuple[float, ...] = (0.85, 1.0, 1.18)
-#: envelope for unclear areas (0: off) and the coherence range over which it takes over. Off by
-#: default: at 0.65 it helped biocap-mcc on FVC2002 (EER DB2 2.1% -> 1.7%, DB4 5.4% -> 4.6%, DB3
-#: 3.6% -> 3.1%, but DB1 1.3% -> 2.1%) and hurt bozorth3 (DB1 4.7% -> 7.0%, DB3 3.1% -> 5.2%);
-#: minutiae that serve every matcher matter more for interchange than a mixed gain on one.
-NOISY_SIGMA_PER_WAVELENGTH = 0.0
-UNCLEAR_RANGE = (0.35, 0.6)
-BANK_PIXELS_LIMIT = 1 << 20  # half-resolution pixels above which the bank is not kept whole
-SIGMA_PER_WAVELENGTH = 0.4  # envelope width (tuned on FVC2002 with bozorth3: 0.3-0.5 tried)
+from .params import (BANK_PIXELS_LIMIT, N_ORIENTATIONS, NOISY_SIGMA_PER_WAVELENGTH,
+                     SIGMA_PER_WAVELENGTH, UNCLEAR_RANGE, WAVELENGTH_SCALES)
 
 
 @lru_cache(maxsize=64)

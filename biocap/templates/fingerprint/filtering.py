@@ -9,13 +9,9 @@ Rules (distances scale with the ridge wavelength, ~9 px at 500 ppi):
 - cluster: minutiae crowded closer than a ridge period (noise, scars, creases);
 - unclear: minutiae where the orientation field is incoherent.
 
-A length of 0 switches a rule off. The four skeleton-graph rules (spur, island, bridge, break) are
-off by default, on measurement: with NBIS bozorth3 as a fixed matcher on FVC2002 they raised the
-EER (DB1 4.9% -> 9.5% with only spurs <= 0.6 and bridges <= 0.7 periods removed; 4.9% -> ~10% with
-all four at 1.2 / 2.5 / 1.5 / 2.0 periods), and on the synthetic generator's ground truth the
-full-strength set traded 9 points of recall for 6 of precision. A matcher that suffers more from
-false minutiae than from missing ones can turn them on (`benchmarks/bench_extract_accuracy.py`
-measures the effect). Endings whose ridge starts inside a junction are always dropped.
+A length of 0 switches a rule off; the four skeleton-graph rules (spur, island, bridge, break)
+are off (values and why: `params.py`). Endings whose ridge starts inside a junction are always
+dropped.
 """
 from __future__ import annotations
 
@@ -27,19 +23,9 @@ from scipy.spatial import cKDTree
 
 from .minutiae import BIFURCATION, ENDING
 from .skeleton_graph import SkeletonGraph
-
-SPUR_PERIODS = 0.0  # off (see above); 1.2 is a classic setting
-ISLAND_PERIODS = 0.0  # off; 2.5
-BRIDGE_PERIODS = 0.0  # off; 1.5
-BORDER_PERIODS = 0.8
-BREAK_PERIODS = 0.0  # off; 2.0
-BREAK_ANGLE = np.deg2rad(45)
-CLUSTER_PERIODS = 0.8  # where the flow is unclear (noise makes crowded false pairs)
-CLEAR_CLUSTER_PERIODS = 0.5  # where it is clear: close true pairs (short ridges, lakes) survive
-CLEAR_COHERENCE = 0.8
-CROWD_PERIODS = 2.0
-CROWD_LIMIT = 4  # more than this many other minutiae within CROWD_PERIODS: a noisy patch
-MIN_COHERENCE = 0.08  # 0.15 lost true minutiae on noisy DB3/DB4 (biocap-mcc EER DB3 3.6% -> 2.9%)
+from .params import (BORDER_PERIODS, BREAK_ANGLE, BREAK_PERIODS, BRIDGE_PERIODS,
+                     CLEAR_CLUSTER_PERIODS, CLUSTER_CLEAR_COHERENCE, CLUSTER_PERIODS, CROWD_LIMIT,
+                     CROWD_PERIODS, ISLAND_PERIODS, MIN_COHERENCE, SPUR_PERIODS)
 
 RULES = ("spur", "island", "bridge", "border", "break", "cluster", "crowd", "unclear")
 
@@ -120,7 +106,7 @@ def remove_false_minutiae(cand: np.ndarray, graph: SkeletonGraph, mask: np.ndarr
     drop(np.isin(np.arange(n), np.concatenate([i[brk], j[brk]])), "break")
 
     coh = coherence[yi, xi]
-    clear = np.minimum(coh[i], coh[j]) >= CLEAR_COHERENCE
+    clear = np.minimum(coh[i], coh[j]) >= CLUSTER_CLEAR_COHERENCE
     close = live(d < np.where(clear, CLEAR_CLUSTER_PERIODS, CLUSTER_PERIODS) * wavelength)
     drop(np.isin(np.arange(n), np.concatenate([i[close], j[close]])), "cluster")
 

@@ -15,11 +15,8 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-MIN_WAVELENGTH, MAX_WAVELENGTH = 5.0, 16.0  # px at 500 ppi; human ridge periods lie inside
-DEFAULT_WAVELENGTH = 9.0
-FFT_SIDE = 256  # the spectrum is taken on a centred crop of this side (enough bins, fast)
-MASK_TAPER = 4  # px: the mask is eroded by this much, then blurred with this sigma
+from .params import (DEFAULT_WAVELENGTH, FFT_SIDE, FREQUENCY_MIN_AREA, MASK_TAPER, MAX_WAVELENGTH,
+                     MIN_WAVELENGTH)
 
 
 @dataclass
@@ -34,7 +31,7 @@ class RidgeFrequency:
 
 def ridge_frequency(normalized: np.ndarray, mask: np.ndarray) -> RidgeFrequency:
     moments = cv2.moments(mask.astype(np.uint8), binaryImage=True)
-    if moments["m00"] < 64:
+    if moments["m00"] < FREQUENCY_MIN_AREA:
         return RidgeFrequency(DEFAULT_WAVELENGTH, 0.0)
     cy, cx = int(moments["m01"] / moments["m00"]), int(moments["m10"] / moments["m00"])
     h, w = normalized.shape

@@ -13,14 +13,9 @@ import numpy as np
 
 from .orientation import OrientationField
 from .skeleton_graph import SkeletonGraph
+from .params import BIFURCATION_SHIFT, ENDING_SHIFT, SENSE_RADIUS
 
 ENDING, BIFURCATION = 1, 2
-SENSE_RADIUS = 10  # px at 500 ppi: about one ridge period of the minutia's own ridge
-# Placement (ISO/IEC 19794-2): an ending sits at the fork of the valley skeleton, a little ahead of
-# the ridge skeleton's tip; a bifurcation at the fork of the ridge skeleton, which enhancement and
-# thinning pull back towards the stem. Shifts along the minutia direction, in ridge periods,
-# measured against NBIS mindtct on FVC2002 (median offsets -1.3 px and +2.1 px).
-ENDING_SHIFT, BIFURCATION_SHIFT = -0.14, 0.2
 
 #: candidate minutiae: position (500 ppi), angle (pixel frame), type, and the graph element
 CANDIDATE_DTYPE = np.dtype([("x", "f4"), ("y", "f4"), ("angle", "f4"), ("type", "u1"),

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-
-SIGMA = 8.0  # px at 500 ppi: about one ridge period, wide enough to average a ridge and a valley
-COARSE = 4  # the smooth statistics are computed at 1/COARSE resolution
+from .params import NORMALIZE_COARSE, NORMALIZE_MIN_DEVIATION, NORMALIZE_SIGMA
 
 
 def _smooth(values: np.ndarray) -> np.ndarray:
     h, w = values.shape
-    small = cv2.resize(values, (max(1, w // COARSE), max(1, h // COARSE)), interpolation=cv2.INTER_AREA)
-    small = cv2.GaussianBlur(small, (0, 0), SIGMA / COARSE)
+    small = cv2.resize(values, (max(1, w // NORMALIZE_COARSE), max(1, h // NORMALIZE_COARSE)), interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), NORMALIZE_SIGMA / NORMALIZE_COARSE)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -24,6 +22,6 @@ def normalize(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     f = image.astype(np.float32)
     centred = f - _smooth(f)
     dev = np.sqrt(_smooth(centred * centred))
-    out = centred / np.maximum(dev, 2.0)
+    out = centred / np.maximum(dev, NORMALIZE_MIN_DEVIATION)
     out[~mask] = 0
     return out

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-
-TENSOR_SIGMA = 7.0  # px at 500 ppi: gradient averaging window (a bit under a ridge period)
-SMOOTH_SIGMA = 12.0  # px at 500 ppi: second, coherence-weighted smoothing of the field
+from .params import ORIENTATION_SMOOTH_SIGMA, TENSOR_SIGMA
 
 
 @dataclass
@@ -50,7 +48,7 @@ def orientation_field(normalized: np.ndarray, mask: np.ndarray) -> OrientationFi
     mag = np.sqrt(vx * vx + vy * vy)
     coherence = mag / np.maximum(energy, 1e-6)
     # second pass: average the doubled-angle vectors, so noisy spots borrow from clear neighbours
-    s2 = SMOOTH_SIGMA / 2
+    s2 = ORIENTATION_SMOOTH_SIGMA / 2
     sx = cv2.GaussianBlur(vx, (0, 0), s2)
     sy = cv2.GaussianBlur(vy, (0, 0), s2)
     norm = np.sqrt(sx * sx + sy * sy) + 1e-9

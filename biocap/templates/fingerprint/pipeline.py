@@ -32,16 +32,13 @@ from .segmentation import refine_with_flow, segment
 from .singular import Singularity, singular_points
 from .skeleton_graph import SkeletonGraph, build_graph
 from .thinning import thin
+from .params import CROP_MARGIN, MIN_FOREGROUND_PX, MIN_WORKING_SIDE
 
 #: the stage names, in the order they run (each is also an attribute of ExtractionTrace)
 STAGES = ("resolution", "segmentation", "normalization", "orientation", "foreground", "frequency",
           "enhancement",
           "binarization", "thinning", "skeleton_graph", "minutiae", "filtering", "quality",
           "singular_points", "template")
-
-MIN_FOREGROUND_PX = 4096  # at 500 ppi (~3.3 mm square): less cannot hold a usable minutiae set
-MIN_WORKING_SIDE = 32  # px at 500 ppi
-CROP_MARGIN = 40  # px: background kept around the foreground's bounding box
 
 Observer = Callable[[str, Any], None]
 

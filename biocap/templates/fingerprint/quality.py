@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-
-CLEAR_COHERENCE = 0.7  # coherence at and above which the flow counts as fully clear
-SAFE_PERIODS = 3.0  # distance from the outline (ridge periods) at and beyond which no penalty
+from .params import EDGE_FLOOR, QUALITY_CLEAR_COHERENCE, SAFE_PERIODS
 
 
 def minutia_quality(x: np.ndarray, y: np.ndarray, mask: np.ndarray, coherence: np.ndarray,
@@ -25,6 +23,6 @@ def minutia_quality(x: np.ndarray, y: np.ndarray, mask: np.ndarray, coherence: n
     else:
         coh = cv2.GaussianBlur(coherence, (0, 0), wavelength / 2)[yi, xi]
     dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 3)[1:-1, 1:-1][yi, xi]
-    clear = np.clip(coh / CLEAR_COHERENCE, 0, 1)
+    clear = np.clip(coh / QUALITY_CLEAR_COHERENCE, 0, 1)
     inner = np.clip(dist / (SAFE_PERIODS * wavelength), 0, 1)
-    return np.clip(np.round(100 * clear * (0.5 + 0.5 * inner)), 1, 100).astype(np.uint8)
+    return np.clip(np.round(100 * clear * (EDGE_FLOOR + (1 - EDGE_FLOOR) * inner)), 1, 100).astype(np.uint8)

@@ -15,9 +15,9 @@ from ...errors import InvalidSample
 
 from ...imaging import EXTRACTION_PPI
 from ...imaging import to_working_resolution as _shared_resample  # the same rules as quality
+from .params import MAX_WORKING_SIDE
 
 WORKING_PPI = EXTRACTION_PPI
-MAX_WORKING_SIDE = 4096  # px at the working resolution: a four-finger slap is about 1,800 x 1,700
 
 
 @dataclass

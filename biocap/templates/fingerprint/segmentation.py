@@ -9,23 +9,19 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-
-BLOCK = 8  # px at 500 ppi
-MIN_STD = 6.0  # grey levels: below this no block can be foreground
-RELATIVE_STD = 0.15  # fraction of the 90th-percentile block deviation (faint finger parts count)
-KEEP_FRACTION = 0.1  # besides the largest region, keep regions at least this fraction of it
-# (a crease can cut a finger in two; the flow-coherence stage later drops texture and noise)
-MIN_AREA_BLOCKS = 16  # a foreground smaller than this (1024 px^2) is not a finger
+from .params import (FOREGROUND_COHERENCE_SIGMA, FOREGROUND_MIN_COHERENCE, SEGMENT_BLOCK,
+                     SEGMENT_KEEP_FRACTION, SEGMENT_MIN_AREA_BLOCKS, SEGMENT_MIN_STD,
+                     SEGMENT_RELATIVE_STD)
 
 
 def _block_std(image: np.ndarray) -> np.ndarray:
     f = image.astype(np.float32)
     # a 2-block window per block, so ridge/valley alternation (~9 px) is always inside it
-    mean = cv2.blur(f, (2 * BLOCK + 1, 2 * BLOCK + 1))
-    sq = cv2.blur(f * f, (2 * BLOCK + 1, 2 * BLOCK + 1))
+    mean = cv2.blur(f, (2 * SEGMENT_BLOCK + 1, 2 * SEGMENT_BLOCK + 1))
+    sq = cv2.blur(f * f, (2 * SEGMENT_BLOCK + 1, 2 * SEGMENT_BLOCK + 1))
     std = np.sqrt(np.maximum(sq - mean * mean, 0))
     h, w = image.shape
-    bh, bw = max(1, h // BLOCK), max(1, w // BLOCK)
+    bh, bw = max(1, h // SEGMENT_BLOCK), max(1, w // SEGMENT_BLOCK)
     return cv2.resize(std, (bw, bh), interpolation=cv2.INTER_AREA)
 
 
@@ -41,7 +37,7 @@ def segment(image: np.ndarray) -> np.ndarray:
     """Foreground mask (bool, same shape as `image`, 500 ppi)."""
     std = _block_std(image)
     strong = float(np.percentile(std, 90))
-    threshold = max(MIN_STD, RELATIVE_STD * strong)
+    threshold = max(SEGMENT_MIN_STD, SEGMENT_RELATIVE_STD * strong)
     blocks = (std > threshold).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     blocks = cv2.morphologyEx(blocks, cv2.MORPH_CLOSE, kernel)
@@ -56,31 +52,28 @@ def _main_regions_to_mask(blocks: np.ndarray, shape: tuple[int, int]) -> np.ndar
         return np.zeros(shape, bool)
     # keep the largest region and any other of at least a third of its size (two-finger images)
     areas = stats[1:, cv2.CC_STAT_AREA]
-    keep = 1 + np.flatnonzero(areas >= max(MIN_AREA_BLOCKS, areas.max() * KEEP_FRACTION))
+    keep = 1 + np.flatnonzero(areas >= max(SEGMENT_MIN_AREA_BLOCKS, areas.max() * SEGMENT_KEEP_FRACTION))
     if keep.size == 0:
         return np.zeros(shape, bool)
     blocks = _fill_holes(np.isin(labels, keep).astype(np.uint8)).astype(np.float32)
     # smooth block edges: bilinear upsampling then threshold gives a rounded outline
     h, w = shape
-    full = cv2.resize(blocks, (blocks.shape[1] * BLOCK, blocks.shape[0] * BLOCK),
+    full = cv2.resize(blocks, (blocks.shape[1] * SEGMENT_BLOCK, blocks.shape[0] * SEGMENT_BLOCK),
                       interpolation=cv2.INTER_LINEAR)
     full = cv2.copyMakeBorder(full, 0, h - full.shape[0], 0, w - full.shape[1],
                               cv2.BORDER_REPLICATE)
     return full > 0.5
 
 
-MIN_FLOW_COHERENCE = 0.22  # ridge flow clearer than noise (white noise ~0.15, fingers 0.4-0.9)
-
-
 def refine_with_flow(mask: np.ndarray, coherence: np.ndarray) -> np.ndarray:
     """Stage "foreground": keep only the part of the mask with a coherent ridge flow; grey-level
     variation alone cannot tell ridges from noise or texture. Judged per 8x8 block, like the mask."""
     h, w = mask.shape
-    bh, bw = max(1, h // BLOCK), max(1, w // BLOCK)
+    bh, bw = max(1, h // SEGMENT_BLOCK), max(1, w // SEGMENT_BLOCK)
     coh = cv2.resize(coherence, (bw, bh), interpolation=cv2.INTER_AREA)
-    coh = cv2.GaussianBlur(coh, (0, 0), 1.0)
+    coh = cv2.GaussianBlur(coh, (0, 0), FOREGROUND_COHERENCE_SIGMA)
     blocks = cv2.resize(mask.astype(np.uint8), (bw, bh), interpolation=cv2.INTER_NEAREST)
-    refined = ((blocks > 0) & (coh > MIN_FLOW_COHERENCE)).astype(np.uint8)
+    refined = ((blocks > 0) & (coh > FOREGROUND_MIN_COHERENCE)).astype(np.uint8)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
     refined = cv2.morphologyEx(refined, cv2.MORPH_OPEN, kernel)
     return _main_regions_to_mask(refined, mask.shape) & mask

@@ -13,11 +13,8 @@ import cv2
 import numpy as np
 
 from .orientation import OrientationField
+from .params import MAX_PER_KIND, SINGULAR_GRID, SINGULAR_MIN_BORDER, SINGULAR_SMOOTH_SIGMA
 
-GRID = 8  # px at 500 ppi
-SMOOTH_SIGMA = 2.0  # grid cells (16 px at 500 ppi)
-MIN_BORDER = 16  # px: a singularity closer than this to the outline is an edge artefact
-MAX_PER_KIND = 2
 # loop order E, SE, S, SW, W, NW, N, NE: positive turning in pixel coordinates (y down)
 LOOP = ((0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1))
 
@@ -35,16 +32,16 @@ def _wrap_half(a):
 
 def singular_points(field: OrientationField, mask: np.ndarray) -> list[Singularity]:
     h, w = mask.shape
-    gh, gw = h // GRID, w // GRID
+    gh, gw = h // SINGULAR_GRID, w // SINGULAR_GRID
     if gh < 5 or gw < 5:
         return []
     c = cv2.resize(field.cos2, (gw, gh), interpolation=cv2.INTER_AREA)
     s = cv2.resize(field.sin2, (gw, gh), interpolation=cv2.INTER_AREA)
-    c = cv2.GaussianBlur(c, (0, 0), SMOOTH_SIGMA)
-    s = cv2.GaussianBlur(s, (0, 0), SMOOTH_SIGMA)
+    c = cv2.GaussianBlur(c, (0, 0), SINGULAR_SMOOTH_SIGMA)
+    s = cv2.GaussianBlur(s, (0, 0), SINGULAR_SMOOTH_SIGMA)
     theta = 0.5 * np.arctan2(s, c)
     inner = cv2.resize(mask.astype(np.uint8), (gw, gh), interpolation=cv2.INTER_NEAREST)
-    inner = cv2.erode(inner, np.ones((2 * (MIN_BORDER // GRID) + 1,) * 2, np.uint8)) > 0
+    inner = cv2.erode(inner, np.ones((2 * (SINGULAR_MIN_BORDER // SINGULAR_GRID) + 1,) * 2, np.uint8)) > 0
     pad = np.pad(theta, 1, mode="edge")
     ring = [pad[1 + dy:gh + 1 + dy, 1 + dx:gw + 1 + dx] for dy, dx in LOOP]
     total = sum(_wrap_half(ring[(i + 1) % 8] - ring[i]) for i in range(8))
@@ -56,5 +53,5 @@ def singular_points(field: OrientationField, mask: np.ndarray) -> list[Singulari
         order = np.argsort(-stats[1:, cv2.CC_STAT_AREA])[:MAX_PER_KIND] + 1 if n > 1 else []
         for k in order:
             cx, cy = cent[k]
-            found.append(Singularity(kind, float((cx + 0.5) * GRID - 0.5), float((cy + 0.5) * GRID - 0.5)))
+            found.append(Singularity(kind, float((cx + 0.5) * SINGULAR_GRID - 0.5), float((cy + 0.5) * SINGULAR_GRID - 0.5)))
     return found

@@ -1,13 +1,8 @@
 """The AES3500 driver: configure, arm the finger-triggered scan, read and assemble the image."""
 from __future__ import annotations
 
-import time
-from dataclasses import replace
-from typing import ClassVar, Iterator
-
-from biocap.errors import TransferTimeout
-from biocap.plugins.driver import DeviceDriver
-from biocap.types import CaptureRequest, DeviceInfo, FingerPosition, Modality, Sample
+from biocap.plugins.driver import ImageDriver
+from biocap.types import Modality
 
 from . import protocol as p
 
@@ -19,33 +14,26 @@ from . import protocol as p
 NATIVE_PPI = 250
 
 
-class Aes3500Driver(DeviceDriver):
-    usb_ids: ClassVar[tuple[tuple[int, int], ...]] = ((0x08FF, 0x5731),)
+class Aes3500Driver(ImageDriver):
+    """No presence poll: the image read itself waits for the finger (`read_when_ready`)."""
+
+    usb_ids = ((0x08FF, 0x5731),)
     modality = Modality.FINGERPRINT
     name = "aes3500"
-    interface = 0
-
-    @classmethod
-    def describe(cls, usb_device, bus) -> DeviceInfo:
-        return replace(super().describe(usb_device, bus), ppi=NATIVE_PPI,
-                       image_size=(p.SIDE, p.SIDE), positions=tuple(range(1, 11)))
+    ppi = NATIVE_PPI
+    image_size = (p.SIDE, p.SIDE)
+    positions = tuple(range(1, 11))
 
     def initialise(self) -> None:
         self._armed_once = False
 
-    def frames(self, request: CaptureRequest, position: int | None,
-               deadline: float) -> Iterator[Sample]:
-        """Arm the scan and wait for the finger-triggered image; yield it; repeat until the
-        caller stops or the deadline passes."""
-        while time.monotonic() < deadline:
-            self._arm(deadline)
-            data = self._wait_for_image(deadline)
-            if data is None:
-                return  # no finger before the deadline
-            yield Sample(image=p.assemble(data), ppi=NATIVE_PPI, modality=self.modality,
-                         position=FingerPosition(position) if position is not None
-                         else FingerPosition.UNKNOWN,
-                         device=getattr(self, "info", None), metadata={"driver": self.name})
+    def read_frame(self, deadline: float) -> bytes | None:
+        """Arm the scan, then wait for the finger-triggered image read."""
+        self._arm(deadline)
+        return self.read_when_ready(p.EP_IN, p.IMAGE_READ_SIZE, deadline, p.READ_SLICE_MS)
+
+    def frame_image(self, frame: bytes):
+        return p.assemble(frame)
 
     def _write(self, batches, deadline: float) -> None:
         for batch in batches:
@@ -60,14 +48,3 @@ class Aes3500Driver(DeviceDriver):
         else:
             self._write(p.CONFIGURE_BATCHES[-1:], deadline)
         self._write(p.ARM_BATCHES, deadline)
-
-    def _wait_for_image(self, deadline: float) -> bytes | None:
-        """The image read blocks until a finger is present: re-issue it in slices, each cut to
-        the deadline, and treat a slice's timeout as "no finger yet"."""
-        while time.monotonic() < deadline:
-            try:
-                return self.transport.read(p.EP_IN, p.IMAGE_READ_SIZE,
-                                           self.remaining_ms(deadline, p.READ_SLICE_MS))
-            except TransferTimeout:
-                continue
-        return None

@@ -2,14 +2,12 @@
 from __future__ import annotations
 
 import time
-from dataclasses import replace
-from typing import ClassVar, Iterator
 
 import numpy as np
 
 from biocap.errors import TransferTimeout
-from biocap.plugins.driver import DeviceDriver
-from biocap.types import CaptureRequest, DeviceInfo, FingerPosition, Modality, Sample
+from biocap.plugins.driver import ImageDriver, Presence
+from biocap.types import Modality
 
 from . import protocol as p
 
@@ -19,41 +17,28 @@ from . import protocol as p
 NATIVE_PPI = 385
 
 
-class Nb1010Driver(DeviceDriver):
-    usb_ids: ClassVar[tuple[tuple[int, int], ...]] = ((0x298D, 0x1010),)
+class Nb1010Driver(ImageDriver):
+    """Asks for the finger every 50 ms before each frame; a frame is pre-capture, capture and 90
+    row packets."""
+
+    usb_ids = ((0x298D, 0x1010),)
     modality = Modality.FINGERPRINT
     name = "nb1010"
-    interface = 0
-
-    @classmethod
-    def describe(cls, usb_device, bus) -> DeviceInfo:
-        # a single-finger press sensor: any of the ten fingers, one at a time
-        return replace(super().describe(usb_device, bus), ppi=NATIVE_PPI,
-                       image_size=(p.WIDTH, p.HEIGHT), positions=tuple(range(1, 11)))
-
-    # --- capture ----------------------------------------------------------------------------
-    def frames(self, request: CaptureRequest, position: int | None,
-               deadline: float) -> Iterator[Sample]:
-        """Poll every 50 ms until a finger is on the sensor, capture, yield; repeat until the
-        caller stops or the deadline passes. Each transfer's timeout is cut to the deadline."""
-        while time.monotonic() < deadline:
-            if not self._finger_on(deadline):
-                time.sleep(max(0.0, min(p.POLL_INTERVAL_S, deadline - time.monotonic())))
-                continue
-            image = self._capture(deadline)
-            yield Sample(image=image, ppi=NATIVE_PPI, modality=self.modality,
-                         position=_position(position), device=getattr(self, "info", None),
-                         metadata={"driver": self.name})
+    ppi = NATIVE_PPI
+    image_size = (p.WIDTH, p.HEIGHT)
+    positions = tuple(range(1, 11))  # a single-finger press sensor: any finger, one at a time
+    poll_interval_s = p.POLL_INTERVAL_S
 
     def _exchange(self, frame: bytes, deadline: float, reply_size: int) -> bytes:
         self.transport.write(p.EP_OUT, frame, self.remaining_ms(deadline, p.TRANSFER_TIMEOUT_MS))
         return self.transport.read(p.EP_IN, reply_size,
                                    self.remaining_ms(deadline, p.TRANSFER_TIMEOUT_MS))
 
-    def _finger_on(self, deadline: float) -> bool:
-        return p.finger_present(self._exchange(p.detect_command(), deadline, p.REPLY_SIZE))
+    def presence(self, deadline: float) -> Presence:
+        reply = self._exchange(p.detect_command(), deadline, p.REPLY_SIZE)
+        return Presence.READY if p.finger_present(reply) else Presence.NONE
 
-    def _capture(self, deadline: float) -> np.ndarray:
+    def read_frame(self, deadline: float) -> np.ndarray:
         p.check_reply(self._exchange(p.precapture_command(), deadline, p.REPLY_SIZE),
                       p.REPLY_ACK, p.SEQ_PRECAPTURE, "pre-capture")
         p.check_reply(self._exchange(p.capture_command(), deadline, p.REPLY_SIZE),
@@ -68,7 +53,3 @@ class Nb1010Driver(DeviceDriver):
                                          self.remaining_ms(deadline, p.TRANSFER_TIMEOUT_MS))
             p.place_rows(image, packet, filled)
         return image
-
-
-def _position(position: int | None) -> FingerPosition:
-    return FingerPosition(position) if position is not None else FingerPosition.UNKNOWN

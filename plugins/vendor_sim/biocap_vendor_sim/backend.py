@@ -3,8 +3,11 @@
 `usb.core.find(backend=SimBackend(...))` sees four devices with their own descriptors (string
 descriptors are answered on GET_DESCRIPTOR control requests like real hardware). Bulk OUT
 transfers carry command frames to the device's firmware; bulk IN transfers return its replies.
-The backend raises pyusb's own errors (ETIMEDOUT, ENODEV, EBUSY, EPIPE, EOVERFLOW) as libusb
-would, and injects the faults of each device's FaultPlan (see faults.py, PROTOCOL.md).
+The backend raises pyusb's own errors (ETIMEDOUT, EBUSY, EPIPE, EOVERFLOW) as libusb would.
+Faults are not the emulator's business: `SimBackend` is biocap's one fault-injecting bus
+(`biocap.plugins.faultbus.FaultBus`, the same the conformance kit uses) around the emulated
+devices, with each device's FaultPlan and the protocol's notion of a frame and a busy reply
+(see faults.py, PROTOCOL.md).
 """
 from __future__ import annotations
 
@@ -22,8 +25,10 @@ import numpy as np
 import usb.backend
 import usb.core
 
+from biocap.plugins.faultbus import FaultBus, FrameProtocol, usb_error
+
 from . import protocol as p
-from .faults import FaultPlan, env_faults
+from .faults import PLAN_KINDS, FaultPlan, env_faults, parse_faults
 from .firmware import FIRMWARES, Firmware
 from .sources import SampleSource, default_source
 
@@ -32,7 +37,6 @@ log = logging.getLogger("biocap_vendor_sim.backend")
 VENDOR_ID = 0xB10C
 VENDOR_NAME = "Biocap Simulated Sensors"
 ENV_SEED = "BIOCAP_SIM_SEED"
-SLOW_DELAY_S = 0.8  # how late a slow device answers (longer than a driver's 500 ms timeout)
 
 
 @dataclass(frozen=True)
@@ -57,25 +61,21 @@ I_MANUFACTURER, I_PRODUCT, I_SERIAL, I_INTERFACE = 1, 2, 3, 4
 LANGID_EN_US = 0x0409
 
 
-def _usb_error(message: str, err: int) -> usb.core.USBError:
-    codes = {errno.ENODEV: -4, errno.EBUSY: -6, errno.EPIPE: -9, errno.EOVERFLOW: -8,
-             errno.EACCES: -3, errno.EINVAL: -2}
-    return usb.core.USBError(message, codes.get(err, -99), err)
+_usb_error = usb_error
 
 
 @dataclass
 class SimDevice:
-    """One emulated device: descriptors, its firmware, its pending replies, its faults."""
+    """One emulated device: descriptors, its firmware, its pending replies, its fault plan (which
+    the fault bus around the emulator acts on)."""
 
     spec: DeviceSpec
     firmware: Firmware
     faults: FaultPlan
     bus_number: int = 1
-    unplugged: bool = False
-    transfers: int = 0
     configuration: int = 1
     claimed_by: dict[int, object] = field(default_factory=dict)  # interface -> handle
-    replies: deque = field(default_factory=deque)  # (ready_at monotonic, bytes)
+    replies: deque = field(default_factory=deque)  # reply frames, in order
     stats: dict[str, int] = field(default_factory=lambda: {"written": 0, "read": 0})
 
     @property
@@ -92,20 +92,83 @@ class _Handle:
         self.device = device
 
 
-class SimBackend(usb.backend.IBackend):
-    """The emulated bus. `devices` holds the SimDevice objects (tests inspect and set faults)."""
+class SimFrames(FrameProtocol):
+    """PROTOCOL.md for the fault bus: image-chunk replies are the frames a corruption or a cut
+    hits (the header stays intact), bits flip by the device's seeded generator, and a busy
+    firmware answers with a BUSY status frame."""
+
+    def is_frame(self, dev: SimDevice, data: bytes) -> bool:
+        return len(data) > 3 and data[3] == p.Op.READ_CHUNK
+
+    def rng(self, dev: SimDevice) -> np.random.Generator:
+        return dev.firmware.rng
+
+    def corrupt_from(self, dev: SimDevice, data: bytes) -> int:
+        return p.HEADER_SIZE
+
+    def busy_reply(self, dev: SimDevice, data: bytes, *, command: bool) -> bytes:
+        return dev.firmware.busy_reply(data)
+
+
+class SimBackend(FaultBus):
+    """The emulated bus behind biocap's fault bus. `devices` holds the SimDevice objects (tests
+    inspect them and set their faults)."""
 
     def __init__(self, *, seed: int | None = None, faults: dict[str, FaultPlan] | str | None = None,
                  sources: dict[str, SampleSource] | None = None, modalities=None):
-        super().__init__()
         if seed is None:
             seed = int(os.environ.get(ENV_SEED, "0") or 0)
         if faults is None:
             faults = env_faults()
         elif isinstance(faults, str):
-            from .faults import parse_faults
             faults = parse_faults(faults)
+        self.emulator = EmulatedBus(seed=seed, sources=sources, modalities=modalities,
+                                    fault_hook=self._presentation_hook)
+        super().__init__(self.emulator, protocol=SimFrames(), replug_on_close=True)
         self.seed = seed
+        for device in self.devices:
+            self.set_faults(device.modality, faults.get(device.modality, FaultPlan()))
+
+    @property
+    def devices(self) -> list[SimDevice]:
+        return self.emulator.devices
+
+    # --- control from code (tests, apps) ------------------------------------------------------
+    def device(self, modality: str) -> SimDevice:
+        for dev in self.devices:
+            if dev.modality == modality:
+                return dev
+        raise KeyError(f"no simulated {modality} device on this bus")
+
+    def set_faults(self, modality, faults: FaultPlan | str, **options) -> FaultPlan:
+        """Replace a device's faults, e.g. `set_faults("fingerprint", "unplug@3")`; K counts from
+        the device's current transfer count, so the fault lands K transfers from now."""
+        if modality is None or isinstance(modality, SimDevice):  # the fault bus's own form
+            return super().set_faults(modality, faults, **options)
+        dev = self.device(modality)
+        plan = super().set_faults(dev, faults, kinds=PLAN_KINDS, **options)
+        dev.faults = plan
+        return plan
+
+    def claimed_interfaces(self) -> dict[str, list[int]]:  # type: ignore[override]
+        """Which interfaces are claimed, per modality (empty when nothing is left claimed)."""
+        return {d.modality: sorted(d.claimed_by) for d in self.devices if d.claimed_by}
+
+    def open_handle_count(self) -> int:
+        return len(self.emulator.handles)
+
+    def _presentation_hook(self, device: SimDevice):
+        def take(kind: str) -> bool:
+            return self.take(device, kind)
+        return take
+
+
+class EmulatedBus(usb.backend.IBackend):
+    """The emulated devices themselves: descriptors, handles, firmware, replies. No faults."""
+
+    def __init__(self, *, seed: int, sources: dict[str, SampleSource] | None = None,
+                 modalities=None, fault_hook=None):
+        super().__init__()
         self._lock = threading.RLock()
         self.handles: set[_Handle] = set()
         self.devices: list[SimDevice] = []
@@ -115,50 +178,16 @@ class SimBackend(usb.backend.IBackend):
                 continue
             rng = np.random.default_rng([seed, i])
             source = sources.get(spec.modality) or default_source(spec.modality)
-            device = SimDevice(spec, None, faults.get(spec.modality, FaultPlan()))  # type: ignore[arg-type]
+            device = SimDevice(spec, None, FaultPlan())  # type: ignore[arg-type]
             device.firmware = FIRMWARES[spec.modality](
-                source, rng, spec.serial, fault_hook=self._presentation_hook(device))
+                source, rng, spec.serial,
+                fault_hook=fault_hook(device) if fault_hook is not None else None)
             self.devices.append(device)
-
-    # --- control from code (tests, apps) ------------------------------------------------------
-    def device(self, modality: str) -> SimDevice:
-        for dev in self.devices:
-            if dev.modality == modality:
-                return dev
-        raise KeyError(f"no simulated {modality} device on this bus")
-
-    def set_faults(self, modality: str, faults: FaultPlan | str) -> None:
-        """Replace a device's faults, e.g. `set_faults("fingerprint", "unplug@3")`; K counts from
-        the device's current transfer count, so the fault lands K transfers from now."""
-        plan = FaultPlan.parse_one(faults) if isinstance(faults, str) else faults
-        dev = self.device(modality)
-        with self._lock:
-            for fault in plan.faults:
-                fault.at += dev.transfers
-            dev.faults = plan
-
-    def claimed_interfaces(self) -> dict[str, list[int]]:
-        """Which interfaces are claimed, per modality (empty when nothing is left claimed)."""
-        return {d.modality: sorted(d.claimed_by) for d in self.devices if d.claimed_by}
-
-    def open_handle_count(self) -> int:
-        return len(self.handles)
-
-    def _presentation_hook(self, device: SimDevice):
-        def take(kind: str) -> bool:
-            return device.faults.take(kind, device.transfers)
-        return take
-
-    def _replug(self, device: SimDevice) -> None:
-        device.unplugged = False
-        device.replies.clear()
-        device.claimed_by.clear()
-        device.firmware.reset()
 
     # --- enumeration and descriptors ----------------------------------------------------------
     def enumerate_devices(self):
         with self._lock:
-            return [d for d in self.devices if not d.unplugged]
+            return list(self.devices)
 
     def get_parent(self, dev):
         return None
@@ -218,8 +247,6 @@ class SimBackend(usb.backend.IBackend):
     # --- handles ------------------------------------------------------------------------------
     def open_device(self, dev: SimDevice):
         with self._lock:
-            if dev.unplugged:
-                raise _usb_error("no such device (it has been disconnected)", errno.ENODEV)
             handle = _Handle(dev)
             self.handles.add(handle)
             return handle
@@ -231,15 +258,10 @@ class SimBackend(usb.backend.IBackend):
             for intf, owner in list(dev.claimed_by.items()):
                 if owner is handle:
                     del dev.claimed_by[intf]
-            if dev.unplugged and not any(h.device is dev for h in self.handles):
-                # the host let go of the dead handle: the device comes back (re-plugged)
-                self._replug(dev)
 
     def _live(self, handle: _Handle) -> SimDevice:
         if handle not in self.handles:
             raise _usb_error("invalid handle", errno.EINVAL)
-        if handle.device.unplugged:
-            raise _usb_error("no such device (it has been disconnected)", errno.ENODEV)
         return handle.device
 
     def set_configuration(self, handle, config_value):
@@ -274,8 +296,6 @@ class SimBackend(usb.backend.IBackend):
             dev = handle.device
             if dev.claimed_by.get(intf) is handle:
                 del dev.claimed_by[intf]
-            if dev.unplugged:
-                raise _usb_error("no such device (it has been disconnected)", errno.ENODEV)
 
     def clear_halt(self, handle, ep):
         self._live(handle)
@@ -296,70 +316,28 @@ class SimBackend(usb.backend.IBackend):
         pass
 
     # --- transfers ----------------------------------------------------------------------------
-    def _check_claimed(self, dev: SimDevice, handle, intf) -> None:
+    def _begin_transfer(self, handle, intf, ep, expected_ep, what) -> SimDevice:
+        dev = self._live(handle)
         if dev.claimed_by.get(intf) is not handle:
             raise _usb_error("interface not claimed by this handle", errno.EBUSY)
-
-    def _transfer_fault(self, dev: SimDevice) -> str | None:
-        """Count one transfer and return the transfer fault due on it, if any."""
-        dev.transfers += 1
-        for kind in ("unplug", "timeout", "busy", "slow"):
-            if dev.faults.take(kind, dev.transfers):
-                return kind
-        # corrupt is taken only when an image-chunk reply is actually sent (bulk_read), so no
-        # corruption is ever queued ahead: clearing the faults leaves nothing behind
-        return None
-
-    def _begin_transfer(self, handle, intf, ep, expected_ep, what):
-        """Checks common to every bulk transfer (under the lock); returns (device, due fault).
-        An unplug due on this transfer happens here."""
-        dev = self._live(handle)
-        self._check_claimed(dev, handle, intf)
         if ep != expected_ep:
             raise _usb_error(f"endpoint {ep:#04x} is not {what}", errno.EPIPE)
-        fault = self._transfer_fault(dev)
-        if fault == "unplug":
-            dev.unplugged = True
-            raise _usb_error("no such device (unplugged during the transfer)", errno.ENODEV)
-        return dev, fault
+        return dev
 
     def bulk_write(self, handle, ep, intf, data, timeout):
         with self._lock:
-            dev, fault = self._begin_transfer(handle, intf, ep, p.EP_OUT, "bulk OUT")
+            dev = self._begin_transfer(handle, intf, ep, p.EP_OUT, "bulk OUT")
             command = bytes(data)
-            if fault == "timeout":  # the command is lost on the way
-                wait_s = timeout / 1000 if timeout else 1.0
-            else:
-                wait_s = 0.0
-                reply = dev.firmware.busy_reply(command) if fault == "busy" else dev.firmware.handle(command)
-                delay = SLOW_DELAY_S if fault == "slow" else 0.0
-                dev.replies.append((time.monotonic() + delay, reply))
-                dev.stats["written"] += len(command)
-        if wait_s:
-            time.sleep(min(wait_s, 2.0))
-            raise usb.core.USBTimeoutError("bulk write timed out", -7, errno.ETIMEDOUT)
+            dev.replies.append(dev.firmware.handle(command))
+            dev.stats["written"] += len(command)
         return len(command)
 
     def bulk_read(self, handle, ep, intf, buff, timeout):
-        timeout_s = (timeout / 1000) if timeout else 1.0
         with self._lock:
-            dev, fault = self._begin_transfer(handle, intf, ep, p.EP_IN, "bulk IN")
-            if fault == "timeout":
-                if dev.replies:
-                    dev.replies.popleft()  # the reply is lost on the way
-                wait_s, reply = timeout_s, None
-            else:
-                if fault == "slow" and dev.replies:
-                    ready_at, queued = dev.replies[0]
-                    dev.replies[0] = (max(ready_at, time.monotonic() + SLOW_DELAY_S), queued)
-                wait_s, reply = self._next_reply(dev, timeout_s)
-            if reply is not None and fault == "busy":
-                reply = dev.firmware.busy_reply(reply)
-            if reply is not None and reply[3] == p.Op.READ_CHUNK and \
-                    dev.faults.take("corrupt", dev.transfers):
-                reply = self._corrupt(dev, reply)
-        if reply is None:
-            time.sleep(min(wait_s, 2.0))
+            dev = self._begin_transfer(handle, intf, ep, p.EP_IN, "bulk IN")
+            reply = dev.replies.popleft() if dev.replies else None
+        if reply is None:  # nothing to answer: the read waits its timeout
+            time.sleep(min((timeout / 1000) if timeout else 1.0, 2.0))
             raise usb.core.USBTimeoutError("bulk read timed out", -7, errno.ETIMEDOUT)
         n = len(reply)
         if n > len(buff) * buff.itemsize:
@@ -367,27 +345,6 @@ class SimBackend(usb.backend.IBackend):
         memoryview(buff).cast("B")[:n] = reply
         dev.stats["read"] += n
         return n
-
-    def _next_reply(self, dev: SimDevice, timeout_s: float):
-        """(0, reply) if one is ready within the timeout, else (seconds to wait, None)."""
-        if not dev.replies:
-            return timeout_s, None
-        ready_at, reply = dev.replies[0]
-        late = ready_at - time.monotonic()
-        if late > timeout_s:
-            return timeout_s, None
-        if late > 0:
-            time.sleep(late)
-        dev.replies.popleft()
-        return 0.0, reply
-
-    @staticmethod
-    def _corrupt(dev: SimDevice, reply: bytes) -> bytes:
-        rng = dev.firmware.rng
-        data = bytearray(reply)
-        at = int(rng.integers(p.HEADER_SIZE, len(data)))
-        data[at] ^= 1 << int(rng.integers(8))
-        return bytes(data)
 
     def intr_write(self, handle, ep, intf, data, timeout):
         raise _usb_error("the simulated sensors have no interrupt endpoints", errno.EPIPE)

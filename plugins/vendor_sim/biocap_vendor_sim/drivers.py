@@ -5,17 +5,15 @@ against a recording of it.
 from __future__ import annotations
 
 import json
-import time
 import zlib
-from typing import ClassVar, Iterator
+from typing import ClassVar
 
 import numpy as np
 
 from biocap.errors import (CentreThePresentation, FirmwareBusy, NoPresentation, PresentationMoved,
                            ProtocolError)
-from biocap.plugins.driver import DeviceDriver
-from biocap.types import (CaptureRequest, DeviceInfo, FingerPosition, IrisPosition, Modality,
-                          PenSeries, Sample)
+from biocap.plugins.driver import ImageDriver, Presence
+from biocap.types import CaptureRequest, IrisPosition, Modality, PenSeries, Sample
 
 from . import protocol as p
 from .backend import VENDOR_ID
@@ -39,25 +37,19 @@ _STATUS_ERRORS = {
 }
 
 
-class SimDriver(DeviceDriver):
-    """Common protocol client; subclasses turn a frame's blobs into Samples."""
+#: POLL reply byte -> the base class's presence
+_PRESENCE = {p.Presence.NONE: Presence.NONE, p.Presence.READY: Presence.READY,
+             p.Presence.OFF_CENTRE: Presence.OFF_CENTRE, p.Presence.MOVING: Presence.MOVING}
 
-    usb_ids: ClassVar[tuple[tuple[int, int], ...]] = ()
-    product_id: ClassVar[int]
-    ppi: ClassVar[int]
-    image_size: ClassVar[tuple[int, int]]
-    supported_positions: ClassVar[tuple[int, ...]] = ()
+
+class SimProtocol:
+    """The protocol client of PROTOCOL.md, mixed into a driver (`self.transport`, `self.name`):
+    one command and its reply, the start-up and wind-down, a GRAB with its chunk reads."""
 
     def __init__(self, usb_device, bus):
         super().__init__(usb_device, bus)
         self._seq = 0
         self.device_info: dict = {}
-
-    @classmethod
-    def describe(cls, usb_device, bus) -> DeviceInfo:
-        base = super().describe(usb_device, bus)
-        return DeviceInfo(**{**base.__dict__, "ppi": cls.ppi, "image_size": cls.image_size,
-                             "positions": cls.supported_positions})
 
     # --- protocol client ----------------------------------------------------------------------
     def command(self, op: p.Op, payload: bytes = b"", *, deadline: float | None = None,
@@ -94,7 +86,7 @@ class SimDriver(DeviceDriver):
     def _timeout(deadline: float | None) -> int:
         if deadline is None:
             return TRANSFER_TIMEOUT_MS
-        return DeviceDriver.remaining_ms(deadline, TRANSFER_TIMEOUT_MS)
+        return ImageDriver.remaining_ms(deadline, TRANSFER_TIMEOUT_MS)
 
     def initialise(self) -> None:
         try:
@@ -108,26 +100,6 @@ class SimDriver(DeviceDriver):
 
     def shutdown(self) -> None:
         self.command(p.Op.DISARM)
-
-    def wait_for_presentation(self, deadline: float) -> None:
-        """Poll until the subject's presentation is ready, or raise a retryable error."""
-        window_end = min(deadline, time.monotonic() + PRESENTATION_WINDOW_S)
-        presence = p.Presence.NONE
-        while True:
-            presence = self.command(p.Op.POLL, deadline=deadline)[:1]
-            if len(presence) != 1 or presence[0] not in p.Presence._value2member_map_:
-                raise ProtocolError(f"{self.name}: unreadable POLL reply {presence!r}")
-            presence = p.Presence(presence[0])
-            if presence is p.Presence.READY:
-                return
-            if time.monotonic() >= window_end:
-                break
-            time.sleep(POLL_INTERVAL_S)
-        if presence is p.Presence.OFF_CENTRE:
-            raise CentreThePresentation(f"{self.name}: the presentation is off-centre")
-        if presence is p.Presence.MOVING:
-            raise PresentationMoved(f"{self.name}: the presentation keeps moving")
-        raise NoPresentation(f"{self.name}: nothing presented to the sensor")
 
     def grab(self, deadline: float) -> tuple[p.FrameInfo, list[bytes]]:
         """GRAB one frame and read all its blobs chunk by chunk, checking every CRC."""
@@ -168,20 +140,31 @@ class SimDriver(DeviceDriver):
         raise ProtocolError(f"{self.name}: chunk {index} of blob {blob} stayed corrupted after "
                             f"{CHUNK_RETRIES} retries ({last})", hint="check the cable; retry")
 
-    def frames(self, request: CaptureRequest, position: int | None,
-               deadline: float) -> Iterator[Sample]:
+
+class SimDriver(SimProtocol, ImageDriver):
+    """ARM activates a run, POLL is the presence, GRAB plus the chunk reads are a frame, DISARM
+    ends the run; subclasses turn a frame's blobs into Samples."""
+
+    usb_ids: ClassVar[tuple[tuple[int, int], ...]] = ()
+    poll_interval_s = POLL_INTERVAL_S
+    presence_window_s = PRESENTATION_WINDOW_S
+    presence_per_frame = False  # the subject stays; frames stream until the caller stops
+
+    def presence(self, deadline: float) -> Presence:
+        reply = self.command(p.Op.POLL, deadline=deadline)[:1]
+        if len(reply) != 1 or reply[0] not in p.Presence._value2member_map_:
+            raise ProtocolError(f"{self.name}: unreadable POLL reply {reply!r}")
+        return _PRESENCE[p.Presence(reply[0])]
+
+    def activate(self, request: CaptureRequest, position: int | None, deadline: float) -> None:
         self.command(p.Op.ARM, p.ARM.pack(self.arm_position(request, position), p.MODE_CAPTURE),
                      deadline=deadline)
-        try:
-            self.wait_for_presentation(deadline)
-            while time.monotonic() < deadline:
-                info, blobs = self.grab(deadline)
-                yield self.to_samples(info, blobs, request, position)
-        finally:
-            try:
-                self.command(p.Op.DISARM)
-            except Exception:  # unplugged or timing out: nothing more to tell the device
-                pass
+
+    def deactivate(self) -> None:
+        self.command(p.Op.DISARM)
+
+    def read_frame(self, deadline: float) -> tuple[p.FrameInfo, list[bytes]]:
+        return self.grab(deadline)
 
     def arm_position(self, request: CaptureRequest, position: int | None) -> int:
         return int(position or 0)
@@ -189,14 +172,17 @@ class SimDriver(DeviceDriver):
     def image_from(self, blob_info: p.BlobInfo, data: bytes) -> np.ndarray:
         return np.frombuffer(data, np.uint8).reshape(blob_info.height, blob_info.width).copy()
 
-    def make_sample(self, image, info: p.FrameInfo, position, **extra) -> Sample:
-        return Sample(image=image, ppi=float(info.ppi), modality=self.modality, position=position,
-                      device=getattr(self, "info", None), device_quality=info.device_quality,
-                      metadata={"frame": info.number, "source": self.device_info.get("source")},
-                      **extra)
+    def frame_sample(self, image, info: p.FrameInfo, position, **extra) -> Sample:
+        """A Sample of one image of the frame, at the resolution the frame states."""
+        return self.make_sample(image, position, ppi=float(info.ppi),
+                                device_quality=info.device_quality,
+                                metadata={"frame": info.number,
+                                          "source": self.device_info.get("source")}, **extra)
 
-    def to_samples(self, info: p.FrameInfo, blobs: list[bytes], request, position):
-        raise NotImplementedError
+    def to_samples(self, frame, request, position):
+        info, blobs = frame
+        return self.frame_sample(self.image_from(info.blobs[0], blobs[0]), info,
+                                 self.sample_position(position))
 
 
 def _ids(pid: int) -> tuple[tuple[int, int], ...]:
@@ -209,11 +195,7 @@ class SimFingerprintDriver(SimDriver):
     usb_ids = _ids(0x0001)
     ppi = 500
     image_size = (400, 500)
-    supported_positions = tuple(range(0, 11)) + (13, 14, 15)
-
-    def to_samples(self, info, blobs, request, position):
-        pos = FingerPosition(int(position or 0))
-        return self.make_sample(self.image_from(info.blobs[0], blobs[0]), info, pos)
+    positions = tuple(range(0, 11)) + (13, 14, 15)
 
 
 class SimIrisDriver(SimDriver):
@@ -224,7 +206,7 @@ class SimIrisDriver(SimDriver):
     usb_ids = _ids(0x0002)
     ppi = 420
     image_size = (320, 280)
-    supported_positions = (1, 2)
+    positions = (1, 2)
 
     def position_groups(self, positions):
         wanted = tuple(p_ for p_ in positions if p_ in (1, 2))
@@ -233,9 +215,10 @@ class SimIrisDriver(SimDriver):
     def arm_position(self, request, position):
         return int(position) if position in (1, 2) else 0
 
-    def to_samples(self, info, blobs, request, position):
+    def to_samples(self, frame, request, position):
+        info, blobs = frame
         eyes = (int(position),) if position in (1, 2) else (1, 2)
-        samples = tuple(self.make_sample(self.image_from(b, data), info, IrisPosition(eye))
+        samples = tuple(self.frame_sample(self.image_from(b, data), info, IrisPosition(eye))
                         for eye, b, data in zip(eyes, info.blobs, blobs))
         return samples[0] if len(samples) == 1 else samples
 
@@ -247,9 +230,6 @@ class SimFaceDriver(SimDriver):
     ppi = 200
     image_size = (640, 480)
 
-    def to_samples(self, info, blobs, request, position):
-        return self.make_sample(self.image_from(info.blobs[0], blobs[0]), info, None)
-
 
 class SimSignatureDriver(SimDriver):
     name = "sim-signature"
@@ -260,7 +240,8 @@ class SimSignatureDriver(SimDriver):
     #: the pad's signing area and units (a 6 x 4 inch pad at 0.01 mm), y growing upwards
     pad = {"width": 15240, "height": 10160, "units_per_mm": 100.0, "y_up": True}
 
-    def to_samples(self, info, blobs, request, position):
+    def to_samples(self, frame, request, position):
+        info, blobs = frame
         image_blob = next(i for i, b in enumerate(info.blobs) if b.kind is p.BlobKind.IMAGE)
         pen_blob = next((i for i, b in enumerate(info.blobs) if b.kind is p.BlobKind.PEN), None)
         pen = None
@@ -272,8 +253,8 @@ class SimSignatureDriver(SimDriver):
             pen = PenSeries(x=rows["x"].astype(np.float64), y=rows["y"].astype(np.float64),
                             pressure=rows["p"].astype(np.float64), t_ms=rows["t"].astype(np.float64),
                             pen_down=rows["d"].astype(bool))
-        sample = self.make_sample(self.image_from(info.blobs[image_blob], blobs[image_blob]), info,
-                                  None, pen=pen)
+        sample = self.frame_sample(self.image_from(info.blobs[image_blob], blobs[image_blob]),
+                                   info, None, pen=pen)
         sample.metadata["pad"] = dict(self.pad)
         return sample
 

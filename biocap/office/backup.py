@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from . import chain
 from .errors import StoreError
 from .keys import KeyRing
 from .errors import SQLITE_ERRORS
@@ -227,4 +228,8 @@ def restore(source: str | Path, store_path: str | Path, *, keys: KeyRing,
         if problems:
             raise StoreError(f"the restored store fails its check: {'; '.join(problems[:3])}")
         restored._write_audit_restore(source.name)
+        try:
+            chain.check(restored)
+        except StoreError as exc:  # the data is back; exporting waits for the operator
+            say(f"warning: {exc}")
     return store_path

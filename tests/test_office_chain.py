@@ -9,16 +9,15 @@ from biocap.office.backup import backup, restore
 from biocap.office.chain import ANCHOR_FILE, ChainForked, ChainRewound, reconcile
 from biocap.office.outbound import Sender, centre_last_sequence, export
 
-from office_helpers import enroll, make_keys
+from office_helpers import enroll, make_keys, open_office
 from office_stub import StubCentre
 
 
 @pytest.fixture
 def office(tmp_path):
-    keys = make_keys(tmp_path)
-    store = OfficeStore(tmp_path / "o.db", keys=keys)
-    yield store, keys
-    store.close()
+    store, keys = open_office(tmp_path)
+    with store:
+        yield store, keys
 
 
 def _send(store, centre):

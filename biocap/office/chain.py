@@ -26,7 +26,7 @@ from typing import Iterator
 from cryptography.exceptions import InvalidSignature
 
 from .errors import StoreError
-from .keys import KeyRing, OfficeIdentity
+from .keys import KeyRing, OfficeIdentity, write_json_atomic
 
 ANCHOR_FILE = "chain-head.json"
 ANCHOR_FORMAT = "biocap-office-chain-head/1"
@@ -96,20 +96,7 @@ def _write(keys: KeyRing, ident: OfficeIdentity, sequence: int, package_hash: by
     body = _body(ident.office_id, sequence, package_hash)
     doc = json.loads(body)
     doc["signature"] = ident.signing_key.sign(body).hex()
-    tmp = path.with_name(path.name + ".partial")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, indent=1, sort_keys=True)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    dfd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dfd)
-    except OSError:  # pragma: no cover - directories cannot be fsynced everywhere
-        pass
-    finally:
-        os.close(dfd)
+    write_json_atomic(path, doc)
 
 
 def advance(keys: KeyRing, sequence: int, package_hash: bytes) -> None:

@@ -8,6 +8,7 @@ A key directory (``--keys DIR`` or ``BIOCAP_KEYS``) holds:
 - ``office-signing.pem``: the office's Ed25519 private key (PKCS#8 PEM), signs packages.
 - ``office-signing.pub``: its public key (the centre's trusted list takes this file).
 - ``office.json``: ``{"office_id": ...}``.
+- ``chain-head.json``: the office's last issued package, signed (``biocap.office.chain``).
 
 Every file is created 0600 and the directory 0700; a key file readable by group or others is
 refused, as ssh refuses such keys.

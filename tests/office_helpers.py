@@ -13,6 +13,12 @@ def make_keys(tmp_path, office_id="office-1", name="keys"):
     return KeyRing.create(tmp_path / name, office_id)
 
 
+def open_office(tmp_path):
+    """(store, keys): a new office key directory and store in tmp_path."""
+    keys = make_keys(tmp_path)
+    return OfficeStore(tmp_path / "o.db", keys=keys), keys
+
+
 def finger_capture(position=2, seed=0, size=(120, 100)):
     rng = np.random.default_rng(seed)
     img = rng.integers(0, 256, size, dtype=np.uint8)

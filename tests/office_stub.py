@@ -73,6 +73,12 @@ class StubCentre:
                     self.close_connection = True
 
             def do_GET(self):
+                parts = self.path.split("?", 1)[0].strip("/").split("/")
+                if len(parts) == 3 and parts[0] == "offices" and parts[2] == "queue":
+                    with stub.lock:  # the centre's GET /offices/{id}/queue: its chain head
+                        last = stub.chain.state.get(parts[1], (0, b""))[0]
+                    self._answer(200, {"office_id": parts[1], "last_sequence": last})
+                    return
                 subject = self.path.rsplit("/", 1)[-1]
                 with stub.lock:
                     found = stub.residents.get(subject)

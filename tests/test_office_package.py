@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from biocap.errors import TemplateFormatError
 from biocap.office import OfficeIdentity, PackageError
 from biocap.office.an2k import missing_fields, read_transaction
-from biocap.office.package import (PackageChain, build_package, jp2_decode, jp2_encode,
+from biocap.office.package import (WSQ_BITRATE, PackageChain, build_package, jp2_decode, jp2_encode,
                                    package_hash, read_package, wsq_decode, wsq_encode)
 
 from office_helpers import full_record, make_keys, ridge_image
@@ -55,7 +55,7 @@ def test_round_trip_of_every_record_type(office, record, package):
         src = caps[f"finger-{pos}" if pos <= 10 else f"slap-{pos}"].sample.image
         assert entry.image.shape == src.shape and entry.ppi == 500
         err = entry.image.astype(float) - src
-        assert 10 * np.log10(255 ** 2 / np.mean(err ** 2)) > 25  # WSQ at 0.75 bpp: lossy, close
+        assert 10 * np.log10(255 ** 2 / np.mean(err ** 2)) > 25  # WSQ: lossy, close
     assert pkg.fingers[2].quality == 42
     assert pkg.fingers[2].templates == caps["finger-2"].templates  # ISO record carried bit-exact
     for eye in (1, 2):  # JPEG 2000 lossless: bit-exact
@@ -87,6 +87,23 @@ def test_nistitl_reads_the_package_independently(package, record):
     r14 = [r for r in msg.iter(14)][0]
     assert r14.CGA == "WSQ20" and wsq_decode(r14.DATA).shape == (500, 400)
     assert msg.NIST == package  # nistitl writes back the exact bytes it read
+
+
+def _psnr(a, b):
+    return 10 * np.log10(255 ** 2 / np.mean((a.astype(float) - b) ** 2))
+
+
+def test_wsq_rate_and_resolution_are_written():
+    import _wsq
+    img = ridge_image(300, 260, seed=4)
+    low, high = wsq_encode(img, 569, 0.75), wsq_encode(img, 569, 1.5)
+    assert len(high) > 1.4 * len(low)  # the `wsq` wheel's own compress() ignores the rate
+    assert _psnr(wsq_decode(high), img) > _psnr(wsq_decode(low), img) + 2
+    assert b"PPI 569\n" in low and b"WSQ_BITRATE 1.500000" in high and b"PIX_DEPTH 8\n" in low
+    assert _wsq.decompress(low)[3] == 569  # NBIS's decoder reads the resolution back
+    assert f"WSQ_BITRATE {WSQ_BITRATE:.6f}".encode() in wsq_encode(img, 500)
+    with pytest.raises(PackageError, match="bit rate"):
+        wsq_encode(img, 500, 0.0)
 
 
 def test_codecs_bit_exact_and_sizes():

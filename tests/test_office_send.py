@@ -1,20 +1,19 @@
 """Export into the outbound queue and delivery to a stub centre with faults: exactly once."""
 import pytest
 
-from biocap.office import OfficeStore, SendError, UnknownSubject
+from biocap.office import SendError, UnknownSubject
 from biocap.office.outbound import Sender, centre_status, export
 from biocap.office.package import package_hash
 
-from office_helpers import enroll, make_keys
+from office_helpers import enroll, open_office
 from office_stub import StubCentre
 
 
 @pytest.fixture
 def office(tmp_path):
-    keys = make_keys(tmp_path)
-    store = OfficeStore(tmp_path / "o.db", keys=keys)
-    yield store, keys
-    store.close()
+    store, keys = open_office(tmp_path)
+    with store:
+        yield store, keys
 
 
 def _residents(store, n, start=0):

@@ -1,4 +1,4 @@
-"""`biocap office ...`: keys, export, verify, backup, restore, send, status (issue 21)."""
+"""`biocap office ...`: keys, export, verify, backup, restore, reconcile, send, status (issue 21)."""
 from __future__ import annotations
 
 import argparse
@@ -126,6 +126,23 @@ def _restore(args) -> int:
     return 0
 
 
+def _reconcile(args) -> int:
+    from ..office import chain
+    from ..office.outbound import centre_last_sequence
+    with _store(args) as store:
+        centre_seq = None
+        if args.centre:
+            centre_seq = centre_last_sequence(args.centre, store.keys.require_identity().office_id)
+            _say(f"the centre's last package from this office: {centre_seq}")
+        before, after = chain.reconcile(store, centre_sequence=centre_seq)
+    if before == after:
+        print(f"the store's package chain is at {after}, in step with the office's chain head")
+    else:
+        print(f"the store's package chain continues after package {after} (was at {before}); "
+              f"packages {before + 1}-{after} are not in this store")
+    return 0
+
+
 def _send(args) -> int:
     from ..office.outbound import Sender
     with _store(args) as store:
@@ -218,6 +235,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", required=True)
     keys_arg(p)
     p.set_defaults(func=_restore)
+
+    p = osub.add_parser("reconcile", help="after restoring an older backup: continue the package "
+                        "chain after the office's last issued package")
+    p.add_argument("--store", required=True)
+    p.add_argument("--centre", metavar="URL",
+                   help="check first that the centre's last package from this office is that one")
+    keys_arg(p)
+    p.set_defaults(func=_reconcile)
 
     p = osub.add_parser("send", help="deliver the queued packages to the centre")
     p.add_argument("--store", required=True)

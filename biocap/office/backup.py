@@ -19,8 +19,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
+from . import chain
 from .errors import StoreError
-from .keys import KeyRing
+from .keys import KeyRing, fsync_dir, write_json_atomic
 from .errors import SQLITE_ERRORS
 from .store import SQLITE_MAGIC, OfficeStore
 
@@ -37,21 +38,11 @@ class BackupReport:
     seconds_copy: float
     seconds_verify: float
     stats: dict[str, int]
+    cpu_seconds_copy: float = 0.0   # this process's CPU time for the copy (load-independent)
 
     @property
     def mb_per_s(self) -> float:
         return self.bytes / 1e6 / max(self.seconds_copy, 1e-9)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _sha256(path: Path) -> str:
@@ -81,7 +72,7 @@ def backup(store: OfficeStore, to: str | Path, *,
     partial.unlink(missing_ok=True)
     os.close(os.open(partial, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600))
     say(f"copying {store.path} -> {final}")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     try:
         src = sqlite3.connect(f"{store.path.resolve().as_uri()}?mode=ro", uri=True, timeout=30)
         dst = sqlite3.connect(str(partial))
@@ -100,13 +91,14 @@ def backup(store: OfficeStore, to: str | Path, *,
     with open(partial, "rb+") as fh:
         os.fsync(fh.fileno())
     os.replace(partial, final)
-    _fsync_dir(folder)
-    copy_s = time.perf_counter() - t0
+    fsync_dir(folder)
+    copy_s, copy_cpu = time.perf_counter() - t0, time.process_time() - c0
     size = final.stat().st_size
     say(f"copied {size / 1e6:.1f} MB in {copy_s:.2f} s; verifying every record...")
     t1 = time.perf_counter()
     report = verify_backup_file(final, keys=store.keys, write_manifest=True)
-    return BackupReport(final, report["manifest"], size, copy_s, time.perf_counter() - t1, report["stats"])
+    return BackupReport(final, report["manifest"], size, copy_s, time.perf_counter() - t1, report["stats"],
+                        copy_cpu)
 
 
 def verify_backup_file(path: str | Path, *, keys: KeyRing, write_manifest: bool = False) -> dict:
@@ -151,14 +143,7 @@ def verify_backup_file(path: str | Path, *, keys: KeyRing, write_manifest: bool 
                     "stats": stats, "verified_at": datetime.now(timezone.utc).isoformat()}
         with OfficeStore(path, keys=keys, readonly=True) as copy:
             manifest["mac"] = _manifest_mac(copy, manifest)
-        tmp = manifest_path.with_name(manifest_path.name + ".partial")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            json.dump(manifest, fh, indent=1, sort_keys=True)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, manifest_path)
-        _fsync_dir(path.parent)
+        write_json_atomic(manifest_path, manifest)
     return out
 
 
@@ -221,10 +206,14 @@ def restore(source: str | Path, store_path: str | Path, *, keys: KeyRing,
         os.fsync(fh.fileno())
     store_path.unlink(missing_ok=True)  # an empty placeholder only (checked above)
     os.replace(partial, store_path)
-    _fsync_dir(store_path.parent)
+    fsync_dir(store_path.parent)
     with OfficeStore(store_path, keys=keys) as restored:  # back to WAL, checked once more
         problems = restored.check_integrity()
         if problems:
             raise StoreError(f"the restored store fails its check: {'; '.join(problems[:3])}")
         restored._write_audit_restore(source.name)
+        try:
+            chain.check(restored)
+        except StoreError as exc:  # the data is back; exporting waits for the operator
+            say(f"warning: {exc}")
     return store_path

@@ -37,6 +37,8 @@ def _replay(action, target, detail, begun, finished, captures, exceptions, packa
         packages[int(target)] = {"hash": detail["package_hash"], "state": "queued"}
     elif action == "package.state":
         packages.setdefault(int(target), {"hash": None})["state"] = detail["state"]
+    elif action == "package.chain.adopt":  # the chain continued after a package this store lacks
+        packages.setdefault("adopted", []).append(int(target))
 
 
 def check_store(store: "OfficeStore", *, deep: bool = False, progress=None) -> list[str]:
@@ -172,6 +174,7 @@ def check_store(store: "OfficeStore", *, deep: bool = False, progress=None) -> l
             add(f"package {seq} is not the one the audit log records")
         elif packages[seq]["state"] != row[5]:
             add(f"package {seq} is {row[5]} but the audit log says {packages[seq]['state']}")
+    adopted = packages.pop("adopted", [])
     for seq in packages.keys() - present_pkgs:
         add(f"package {seq} is missing from the outbound queue (deleted outside biocap)")
     try:
@@ -181,6 +184,7 @@ def check_store(store: "OfficeStore", *, deep: bool = False, progress=None) -> l
         add(_msg(exc, store))
     if phead is None:
         add("the package chain head is missing or fails its MAC")
-    elif packages and phead[0] != max(packages):
-        add(f"the package chain head says {phead[0]} but the last queued package is {max(packages)}")
+    elif (packages or adopted) and phead[0] != max([*packages, *adopted]):
+        add(f"the package chain head says {phead[0]} but the last queued or adopted package is "
+            f"{max([*packages, *adopted])}")
     return problems

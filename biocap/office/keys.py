@@ -8,6 +8,7 @@ A key directory (``--keys DIR`` or ``BIOCAP_KEYS``) holds:
 - ``office-signing.pem``: the office's Ed25519 private key (PKCS#8 PEM), signs packages.
 - ``office-signing.pub``: its public key (the centre's trusted list takes this file).
 - ``office.json``: ``{"office_id": ...}``.
+- ``chain-head.json``: the office's last issued package, signed (``biocap.office.chain``).
 
 Every file is created 0600 and the directory 0700; a key file readable by group or others is
 refused, as ssh refuses such keys.
@@ -55,6 +56,32 @@ def _write_private(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a rename inside `path` durable (where directories can be fsynced)."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:  # pragma: no cover - not every platform fsyncs directories
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_json_atomic(path: Path, doc: dict) -> None:
+    """Write `doc` as JSON to `path` (0600): a `.partial` file, fsynced, renamed over `path`."""
+    tmp = path.with_name(path.name + ".partial")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(doc, fh, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
 
 
 def _read_private(path: Path) -> bytes:

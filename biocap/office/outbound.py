@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from http.client import HTTPException
 from typing import Any, Callable
 
+from . import chain
 from .errors import SendError, StoreError
 from .keys import OfficeIdentity
 from .package import ZERO_HASH, build_package, idempotency_key, package_hash
@@ -49,6 +50,7 @@ def export(store: OfficeStore, subject: str, *, office: OfficeIdentity | None = 
     existing = store.package_for(record.enrollment_id)
     if existing is not None:
         return existing
+    chain.check(store)  # a restored (older) store must not reuse sequence numbers: ChainRewound
     for _ in range(3):  # another process may queue a package between reading the head and queueing
         seq, head = store.package_head()
         data = build_package(record, office=office, previous_hash=None if seq == 0 else head,
@@ -63,7 +65,9 @@ def export(store: OfficeStore, subject: str, *, office: OfficeIdentity | None = 
             if "does not follow" in str(exc):
                 continue
             raise
-        return store.package_for(record.enrollment_id)
+        item = store.package_for(record.enrollment_id)
+        chain.advance(store.keys, item.seq, item.package_hash)  # before the package can leave
+        return item
     raise StoreError("the package chain kept moving while exporting; try again")
 
 
@@ -94,6 +98,7 @@ class Sender:
 
     def send(self) -> SendReport:
         report = SendReport()
+        chain.check(self.store)  # a rewound store would resend old sequence numbers
         items = self.store.outbound(states=("queued", "sent"))
         for n, item in enumerate(items, 1):
             self.say(f"[{n}/{len(items)}] package {item.seq} ({item.idempotency_key})")
@@ -109,6 +114,7 @@ class Sender:
         for k in range(self.max_attempts):
             attempts += 1
             report.attempts += 1
+            chain.advance(self.store.keys, item.seq, item.package_hash)
             self.store.update_outbound(item.seq, state="sent", attempts=attempts, next_at=time.time())
             try:
                 status, answer = self._post(item)
@@ -166,3 +172,19 @@ def centre_status(url: str, subject: str, *, timeout: float = TIMEOUT_S) -> Any:
         return {"http": exc.code, **(_json(exc.read(MAX_ANSWER)) or {})}
     except (OSError, HTTPException) as exc:
         raise SendError(f"the centre at {url} did not answer: {exc}") from None
+
+
+def centre_last_sequence(url: str, office_id: str, *, timeout: float = TIMEOUT_S) -> int:
+    """The last package sequence the centre accepted from `office_id`
+    (``GET {url}/offices/{office_id}/queue``, field ``last_sequence``)."""
+    quoted = urllib.parse.quote(office_id, safe="")
+    try:
+        with urllib.request.urlopen(f"{url.rstrip('/')}/offices/{quoted}/queue?limit=1",
+                                    timeout=timeout) as resp:
+            answer = _json(resp.read(MAX_ANSWER))
+    except (OSError, HTTPException) as exc:
+        raise SendError(f"the centre at {url} did not answer: {exc}") from None
+    seq = answer.get("last_sequence") if isinstance(answer, dict) else None
+    if not isinstance(seq, int) or seq < 0:
+        raise SendError(f"the centre at {url} gave no last_sequence for office {office_id}: {str(answer)[:200]}")
+    return seq

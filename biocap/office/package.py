@@ -8,7 +8,8 @@ Records written (built with `nistitl`):
 - Type-2 (IDC 0), minimal: 2.003 subject, 2.004 enrollment id, 2.005 name (when the record's
   metadata has one), 2.006 capture policy, 2.007 operator, 2.008 enrollment start (GMT),
   2.009 complete (0/1), 2.010 exceptions (modality, position, code, reason per subfield).
-- Type-14 per finger and per slap, WSQ (NBIS via `wsq`, 0.75 bit/pixel), 14.024 FQM quality
+- Type-14 per finger and per slap, WSQ (NBIS's encoder in `wsq`, WSQ_BITRATE bit/pixel, the image's
+  own resolution in 14.009/14.010 and the WSQ comment), 14.024 FQM quality
   (biocap's 0-100 score; 254 = not computed), 14.018 AMP on the slap for an amputated or
   unprintable finger, 14.996 HAS (SHA-256 of the image data).
 - Type-9 per finger template: FMT "U", the "other feature set" fields 9.176 OOD, 9.177 PAG,
@@ -29,9 +30,12 @@ before decoding. `PackageChain` refuses a dropped, replayed or re-chained packag
 from __future__ import annotations
 
 import base64
+import ctypes
 import hashlib
 import re
 import struct
+import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -55,7 +59,7 @@ from .records import CaptureRecord, ResidentRecord
 VERSION = "0500"                 # ANSI/NIST-ITL 1-2011
 DOMAIN = ("BIOCAP", "1.0")       # 1.013: the domain defining Type-2 and Type-98 user fields
 TOT = "ENR"                      # transaction type: an enrollment
-WSQ_BITRATE = 0.75               # FBI WSQ spec rate for 500 ppi (the `wsq` build is fixed at it)
+WSQ_BITRATE = 1.5                # lowest rate losing no genuine pair on FVC2002 DB1 B (decisions/21-wsq-bitrate.md)
 SIGNATURE_PPI = 500              # Type-8 ISR 0 = 19.69 px/mm
 QUALITY_VENDOR = "FFFF"          # QAV: biocap has no registered CBEFF owner code
 QUALITY_PRODUCT = "1"            # QAP: biocap's own quality algorithms
@@ -151,12 +155,54 @@ def _qfield(position: int | None, capture: CaptureRecord) -> list:
     return [[str(position), *items]] if position is not None else [items]
 
 
-def wsq_encode(image: np.ndarray, ppi: float) -> bytes:
-    import _wsq  # the C extension of `wsq` (NBIS); importing it registers nothing else
+_WSQ_LOCK = threading.Lock()  # NBIS's WSQ encoder keeps its tables in globals
+_WSQ_ENCODE: Any = None
+
+
+def _wsq_encoder() -> Any:
+    """NBIS's `wsq_encode_mem` from the `wsq` wheel's C extension.
+
+    `_wsq.compress` ignores its rate argument (`wsq` 0.9 always encodes at 0.75 bit/pixel and writes
+    PPI 500 into the WSQ comment); the NBIS function it wraps takes both, as `cwsq` does."""
+    global _WSQ_ENCODE
+    if _WSQ_ENCODE is None:
+        import _wsq
+        try:
+            fn = ctypes.CDLL(_wsq.__file__).wsq_encode_mem
+        except (OSError, AttributeError):
+            raise PackageError("the installed `wsq` build does not export NBIS's wsq_encode_mem; "
+                               "reinstall `wsq` 0.9 from PyPI") from None
+        u8p = ctypes.POINTER(ctypes.c_ubyte)
+        fn.argtypes = [ctypes.POINTER(u8p), ctypes.POINTER(ctypes.c_int), ctypes.c_float, u8p,
+                       ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_int, ctypes.c_char_p]
+        fn.restype = ctypes.c_int
+        libc = ctypes.CDLL("ucrtbase") if sys.platform == "win32" else ctypes.CDLL(None)
+        libc.free.argtypes = [ctypes.c_void_p]
+        _WSQ_ENCODE = (fn, libc.free, u8p)
+    return _WSQ_ENCODE
+
+
+def wsq_encode(image: np.ndarray, ppi: float, bitrate: float | None = None) -> bytes:
+    """WSQ (FBI IAFIS-IC-0110 v3, NBIS) at `bitrate` bit/pixel (default WSQ_BITRATE), `ppi`
+    written into the WSQ comment."""
+    bitrate = WSQ_BITRATE if bitrate is None else float(bitrate)
     h, w = image.shape
     if h < 32 or w < 32:
         raise PackageError(f"a {w}x{h} fingerprint image is too small for WSQ (32x32 minimum)")
-    return _wsq.compress(np.ascontiguousarray(image, np.uint8).tobytes(), h, w, WSQ_BITRATE)
+    if not 0.1 <= bitrate <= 8.0:
+        raise PackageError(f"WSQ bit rate {bitrate} is outside 0.1-8 bit/pixel")
+    fn, free, u8p = _wsq_encoder()
+    pixels = np.ascontiguousarray(image, np.uint8)
+    out, size = u8p(), ctypes.c_int(0)
+    with _WSQ_LOCK:
+        rc = fn(ctypes.byref(out), ctypes.byref(size), bitrate, pixels.ctypes.data_as(u8p), w, h, 8,
+                int(round(ppi)), None)
+    if rc != 0 or not out:
+        raise PackageError(f"WSQ encoding of a {w}x{h} image failed (NBIS code {rc})")
+    try:
+        return ctypes.string_at(out, size.value)
+    finally:
+        free(out)
 
 
 def _wsq_size(data: bytes) -> tuple[int, int]:

@@ -741,6 +741,31 @@ class OfficeStore:
             raise self._flag("the package chain head fails its MAC")
         return head
 
+    def package_hash_at(self, sequence: int) -> bytes | None:
+        """The hash of queued package `sequence` (MAC checked), None when this store never queued it."""
+        rows = self._read(f"SELECT {self._OUT_COLS} FROM outbound WHERE seq = ?", (int(sequence),))
+        if not rows:
+            return None
+        self._verify_outbound(rows[0])
+        return bytes(rows[0][3])
+
+    def package_base(self) -> tuple[int, bytes] | None:
+        """The (sequence, hash) this store's chain was continued from by `adopt_package_head`."""
+        return self._get_head("package_base")
+
+    def adopt_package_head(self, sequence: int, package_hash: bytes, *, reason: str) -> None:
+        """Continue the chain after (sequence, package_hash), a package this store does not hold
+        (the office issued it after the backup this store was restored from); only forwards."""
+        with self._write():
+            seq, head = self.package_head()
+            if sequence <= seq:
+                raise StoreError(f"the store's package chain is at {seq} already; it only moves forward")
+            self._set_head("package_head", sequence, package_hash)
+            self._set_head("package_base", sequence, package_hash)
+            self._audit("package.chain.adopt", str(sequence), {
+                "from_sequence": seq, "from_hash": head.hex(), "package_hash": package_hash.hex(),
+                "reason": reason})
+
     def queue_package(self, subject: str, enrollment_id: str, package: bytes, *, sequence: int,
                       previous_hash: bytes, package_hash: bytes, idempotency_key: str) -> int:
         """Put a built package in the outbound queue as the next link of the office's chain."""

@@ -127,7 +127,7 @@ def not_a_fingerprint(a: FingerprintAnalysis) -> str | None:
     if orientation_spread(a) < MIN_ORIENTATION_SPREAD:
         return "all ridges run in one direction: a stripe pattern, not a finger"
     area, fraction, deviation = ridge_evidence(a)
-    if area < ridge_flow.MIN_PERIODIC_AREA_MM2 and fraction < ridge_flow.MIN_PERIODIC_FRACTION:
+    if not ridge_flow.enough_periodic_ridges(area, fraction):
         return (f"only {area:.0f} mm² ({fraction:.0%} of the image's texture) of periodic, smoothly "
                 "flowing ridges: a texture such as an iris or a photo, not a finger")
     if deviation is not None and deviation < ridge_flow.MIN_FLOW_DEVIATION_DEG:
@@ -201,10 +201,11 @@ def _evidence_measures(a: FingerprintAnalysis) -> dict[str, Measure]:
     if a["n_fg_blocks"] == 0:
         return {}
     area, fraction, deviation = ridge_evidence(a)
-    ok_area = area >= ridge_flow.MIN_PERIODIC_AREA_MM2 or fraction >= ridge_flow.MIN_PERIODIC_FRACTION
-    out = {"periodic_ridge_area_mm2": Measure(value=round(area, 1), ok=ok_area, limit=(
-               f">= {ridge_flow.MIN_PERIODIC_AREA_MM2:g} or >= "
-               f"{ridge_flow.MIN_PERIODIC_FRACTION:g} of the foreground")),
+    out = {"periodic_ridge_area_mm2": Measure(
+               value=round(area, 1), ok=ridge_flow.enough_periodic_ridges(area, fraction), limit=(
+                   f">= {ridge_flow.MIN_PERIODIC_AREA_MM2:g}, or >= "
+                   f"{ridge_flow.MIN_PERIODIC_AREA_FLOOR_MM2:g} covering >= "
+                   f"{ridge_flow.MIN_PERIODIC_FRACTION:g} of the foreground")),
            "periodic_ridge_fraction": Measure(value=round(fraction, 4))}
     if deviation is not None:
         out["flow_deviation_deg"] = Measure(

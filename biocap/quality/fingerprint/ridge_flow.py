@@ -34,8 +34,10 @@ MAX_NEIGHBOUR_TURN_DEG = 30.0
 #: the periodic ridge area of a fingerprint: at least this many mm² (a 6 x 6 mm patch, about
 #: the smallest area a minutiae matcher works with) ...
 MIN_PERIODIC_AREA_MM2 = 40.0
-#: ... or, on a small contact, at least this share of the foreground
+#: ... or, on a small contact, at least this share of the foreground and no less than
+#: MIN_PERIODIC_AREA_FLOOR_MM2 (a 3 x 3 mm patch, about six ridges across)
 MIN_PERIODIC_FRACTION = 0.12
+MIN_PERIODIC_AREA_FLOOR_MM2 = 10.0
 #: a fingerprint's block orientations deviate from the closest quadratic level-set field by
 #: more than this on average (degrees); drawn stripes and rings stay near 0-2 under noise
 MIN_FLOW_DEVIATION_DEG = 3.0
@@ -133,4 +135,11 @@ def quadratic_flow_deviation(a: FingerprintAnalysis) -> float | None:
     return float(np.degrees(np.arcsin(min(1.0, float(np.sum(w * sine) / w.sum())))))
 
 
-__all__ = ["block_periodicity", "periodic_ridge_area", "quadratic_flow_deviation"]
+def enough_periodic_ridges(area_mm2: float, fraction: float) -> bool:
+    """The periodic-ridge-area rule: a wide area, or most of a small contact (not a speck)."""
+    return area_mm2 >= MIN_PERIODIC_AREA_MM2 or (
+        fraction >= MIN_PERIODIC_FRACTION and area_mm2 >= MIN_PERIODIC_AREA_FLOOR_MM2)
+
+
+__all__ = ["block_periodicity", "enough_periodic_ridges", "periodic_ridge_area",
+           "quadratic_flow_deviation"]

@@ -1,7 +1,8 @@
-"""Mutation run (issue 17): mutated gallery files, interchange records (every codec in
-biocap/templates/formats/: finger minutiae, face, iris, signature) and USB recordings, each read by biocap in a worker process with a
-per-case timeout; counts accepted inputs, clean BiocapErrors, non-library exceptions, hangs and
-the peak memory.
+"""Mutation run (issue 17): mutated office stores (the SQLite file and its WAL), gallery files,
+interchange records (every codec in biocap/templates/formats/: finger minutiae, face, iris,
+signature) and USB recordings, each read by biocap in a worker process with a per-case timeout;
+counts accepted inputs, clean BiocapErrors (or a store's problem list), non-library exceptions,
+hangs and the peak memory.
 
     .venv/bin/python benchmarks/bench_mutation.py                 # 20,000 cases, ~10 min on 1 core
     .venv/bin/python benchmarks/bench_mutation.py --cases 2000 --out /tmp/m.md
@@ -11,11 +12,17 @@ record, JPEG / JPEG 2000 face records, a synthetic signature, the recording of
 tests/recording_builders.py), so no shared data is needed. Mutations:
 bit flips, bytes set to boundary values, 16/32-bit fields set to extremes (0, 1, 0x7F.., 0xFF..),
 truncation, duplicated and deleted spans; half of the gallery cases recompute the file's SHA-256
-after the edit so the header and array parsers are reached, not only the checksum. Stores are
-skipped until the office store (`biocap.office.store`) is part of this build.
+after the edit so the header and array parsers are reached, not only the checksum. Stores
+(`biocap.office.OfficeStore`, three enrolled residents): the file gets the same mutations plus
+garbage, zeroed and duplicated 4 KiB pages and truncation at a page boundary; the WAL case puts
+a mutated write-ahead log (copied while the store was open, so it holds the commits since the
+last checkpoint) beside the intact main file. Each store case opens the store, runs `check_integrity()`, reads every
+resident and tries one more enrollment: a StoreError or a problem list is clean, a write
+accepted into a store that reported problems is a finding.
 
-A case is a hang when it takes longer than --hang-s (2 s); the worker is then killed and
-restarted. Each worker runs under an address-space limit (--mem-limit-mb), so an unbounded
+A case is a hang when it takes longer than --hang-s (2 s) twice: the worker is killed and
+restarted and the case run once more (on a machine shared by many jobs a 0.1 s case can
+overrun once; the report counts those retries). Each worker runs under an address-space limit (--mem-limit-mb), so an unbounded
 allocation shows as a non-library MemoryError instead of swapping the machine.
 """
 from __future__ import annotations
@@ -40,8 +47,9 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # recording_builders: the seed recording
 
-#: share of the cases per target (galleries, records, recordings)
+#: share of the cases per target (stores, galleries, records, recordings), normalised to --cases
 PLAN = {
+    "store:db": 0.10, "store:wal": 0.05,
     "gallery:fingerprint": 0.09, "gallery:iris": 0.09, "template:iris": 0.08,
     "record:iso19794-2:2005": 0.05, "record:iso19794-2:2011": 0.05, "record:ansi378:2004": 0.05,
     "record:ansi378:2009": 0.05, "record:ansi378:2009am1": 0.05, "record:iso19794-2:card": 0.05,
@@ -63,7 +71,7 @@ def _fp_template(seed: int):
     return FingerprintTemplate(rows, 300, 400, 500.0, position=2)
 
 
-def build_seeds(tmp: Path) -> dict[str, bytes]:
+def build_seeds(tmp: Path, keys_dir: Path) -> dict[str, bytes]:
     import cv2
 
     from biocap.matching.fingerprint.comparator import FingerprintComparator
@@ -113,6 +121,7 @@ def build_seeds(tmp: Path) -> dict[str, bytes]:
     compact, layout = c7.encode(sig)
     seeds["record:iso19794-7:2007-compact"] = compact
     _LAYOUTS["compact"] = layout.to_json()
+    seeds.update(store_seeds(tmp, keys_dir))
     seeds["recording:pcapng"] = rb.pcapng_bytes()
     seeds["recording:ioctl"] = rb.ioctl_text().encode()
     seeds["recording:device"] = rb.device_file().encode()
@@ -120,6 +129,51 @@ def build_seeds(tmp: Path) -> dict[str, bytes]:
 
 
 _LAYOUTS: dict[str, object] = {}  # the compact signature layout (sent with the record, not in it)
+_STORE: dict[str, object] = {}  # the store's KeyRing (made in the parent, inherited by workers)
+STORE_SUBJECTS = ("subject-0", "subject-1", "subject-2")
+PAGE = 4096
+
+
+def store_seeds(tmp: Path, keys_dir: Path) -> dict[str, bytes]:
+    """A store of three residents: the file as closed, and a WAL snapshot taken while open."""
+    import shutil
+
+    from biocap.office import KeyRing, OfficeStore
+    from office_helpers import enroll
+    keys = KeyRing.create(keys_dir, "office-mutation")
+    _STORE["keys"] = keys
+    path, snap = tmp / "o.db", tmp / "snap"
+    snap.mkdir()
+    with OfficeStore(path, keys=keys) as store:
+        for i, subject in enumerate(STORE_SUBJECTS):
+            enroll(store, subject, seed=i)
+        # while open, the commits since the last checkpoint are only in the WAL
+        shutil.copy(path, snap / "o.db")
+        shutil.copy(Path(f"{path}-wal"), snap / "o.db-wal")
+    return {"store:db": path.read_bytes(),
+            "store:wal": (snap / "o.db-wal").read_bytes(),
+            "store:wal-main": (snap / "o.db").read_bytes()}
+
+
+def mutate_store(data: bytes, rng: np.random.Generator) -> bytes:
+    """The byte mutations, or page-level damage: a garbage, zeroed or duplicated page, or the
+    file cut at a page boundary."""
+    pages = len(data) // PAGE
+    if rng.random() < 0.5 or pages < 2:
+        return mutate(data, rng)
+    out = bytearray(data)
+    page = int(rng.integers(0, pages))
+    op = int(rng.integers(0, 4))
+    if op == 0:
+        out[page * PAGE:(page + 1) * PAGE] = rng.integers(0, 256, PAGE, dtype=np.uint8).tobytes()
+    elif op == 1:
+        out[page * PAGE:(page + 1) * PAGE] = bytes(PAGE)
+    elif op == 2:
+        other = int(rng.integers(0, pages))
+        out[page * PAGE:(page + 1) * PAGE] = data[other * PAGE:(other + 1) * PAGE]
+    else:
+        del out[page * PAGE:]
+    return bytes(out)
 
 
 # --- mutations ------------------------------------------------------------------------------------
@@ -200,6 +254,8 @@ def run_case(target: str, data: bytes, workdir: Path) -> str:
     """'ok' when accepted, 'clean' for a BiocapError; any other exception propagates."""
     from biocap.errors import BiocapError
     try:
+        if target.startswith("store:"):
+            return _store_case(target, data, workdir)
         if target.startswith("gallery:"):
             from biocap.matching.fingerprint.gallery import FingerprintGallery
             from biocap.matching.iris.gallery import IrisGallery
@@ -249,6 +305,49 @@ def run_case(target: str, data: bytes, workdir: Path) -> str:
 
 
 _COMPACT_LAYOUT = None  # set in the parent before the worker forks
+_WAL_MAIN = b""  # the main file the WAL cases sit beside (set in the parent)
+
+
+def _store_case(target: str, data: bytes, workdir: Path) -> str:
+    """Open, check, read every resident, try a write: 'clean' when the store is refused or
+    reports problems, 'rolled back' when it is sound but residents are missing (SQLite drops the
+    WAL frames from the first damaged one on: those commits are lost, the store is consistent as
+    of the last intact one); a raw sqlite3 (or any non-library) error propagates."""
+    from biocap.office import OfficeStore, StoreError
+    from biocap.office.store import UnknownSubject
+    from office_helpers import enroll
+    path = workdir / "s.db"
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if target == "store:wal":
+        path.write_bytes(_WAL_MAIN)
+        Path(f"{path}-wal").write_bytes(data)
+    else:
+        path.write_bytes(data)
+    try:
+        store = OfficeStore(path, keys=_STORE["keys"])
+    except StoreError:
+        return "clean"
+    with store:
+        problems = store.check_integrity()
+        if not isinstance(problems, list) or not all(isinstance(p, str) for p in problems):
+            raise TypeError(f"check_integrity returned {problems!r:.80}")
+        lost = 0
+        for subject in STORE_SUBJECTS:
+            try:
+                store.record(subject)
+            except UnknownSubject:
+                lost += 1
+            except StoreError:
+                problems = problems or ["record refused"]
+        try:
+            enroll(store, "new-subject", seed=9)
+            wrote = True
+        except StoreError:
+            wrote = False
+        if problems and wrote:
+            raise AssertionError(f"wrote into a store with problems: {problems[0]:.80}")
+    return "clean" if problems else "rolled back" if lost else "ok"
 
 
 def _worker(conn, mem_limit_mb: int) -> None:
@@ -329,14 +428,17 @@ class Pool:
 def run(cases: int, seed: int = 0, hang_s: float = 2.0, mem_limit_mb: int = 2048,
         progress: bool = False, keep: Path | None = None) -> dict:
     rng = np.random.default_rng(seed)
-    global _COMPACT_LAYOUT
+    global _COMPACT_LAYOUT, _WAL_MAIN
+    keys_tmp = tempfile.TemporaryDirectory(prefix="biocap-mut-keys-")
     with tempfile.TemporaryDirectory() as tmp:
-        seeds = build_seeds(Path(tmp))
+        seeds = build_seeds(Path(tmp), Path(keys_tmp.name) / "keys")
     _COMPACT_LAYOUT = _LAYOUTS["compact"]
+    _WAL_MAIN = seeds.pop("store:wal-main")
     pool = Pool(mem_limit_mb, warmup=seeds)
     counts: dict[str, Counter] = defaultdict(Counter)
     findings: dict[str, Counter] = defaultdict(Counter)
     slowest: dict[str, float] = defaultdict(float)
+    retried: Counter = Counter()  # cases over the limit once, run again
     t0 = time.time()
     try:
         # the unmutated seeds first: each must be accepted (the run's reference)
@@ -345,15 +447,19 @@ def run(cases: int, seed: int = 0, hang_s: float = 2.0, mem_limit_mb: int = 2048
             counts[target]["seed " + outcome] += 1
             if outcome != "ok":
                 findings[target][f"seed: {outcome} {detail}"] += 1
-        plan = [(t, max(1, int(round(cases * share)))) for t, share in PLAN.items()]
+        whole = sum(PLAN.values())
+        plan = [(t, max(1, int(round(cases * share / whole)))) for t, share in PLAN.items()]
         done = 0
         for target, n in plan:
             for _ in range(n):
-                data = mutate(seeds[target], rng)
+                data = (mutate_store if target.startswith("store:") else mutate)(seeds[target], rng)
                 if target.startswith("gallery:") and rng.random() < 0.5:
                     data = resign(mutate_json_header(seeds[target], rng) if rng.random() < 0.6
                                   else data)
                 outcome, detail, seconds = pool.run(target, data, hang_s)
+                if outcome == "hang":  # on a busy shared machine: once more, in a fresh worker
+                    retried[target] += 1
+                    outcome, detail, seconds = pool.run(target, data, hang_s)
                 counts[target][outcome] += 1
                 slowest[target] = max(slowest[target], seconds)
                 if outcome in ("escape", "hang"):
@@ -367,21 +473,15 @@ def run(cases: int, seed: int = 0, hang_s: float = 2.0, mem_limit_mb: int = 2048
                     print(f"{done} cases, {time.time() - t0:.0f} s", file=sys.stderr, flush=True)
     finally:
         pool.close()
+        keys_tmp.cleanup()
     parent_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return {"counts": {k: dict(v) for k, v in counts.items()},
             "findings": {k: dict(v) for k, v in findings.items()},
             "slowest_s": dict(slowest), "seconds": time.time() - t0, "restarts": pool.restarts,
+            "retried": dict(retried),
             "peak_rss_mb": {"worker": max(pool.peak_rss_kb, children_kb) / 1024,
-                            "parent": parent_kb / 1024},
-            "store": _store_status()}
-
-
-def _store_status() -> str:
-    import importlib.util
-    if importlib.util.find_spec("biocap.office") is None:
-        return "skipped: biocap.office.store is not part of this build (the office branch)"
-    return "skipped: the office store is present but not wired into this run yet"
+                            "parent": parent_kb / 1024}}
 
 
 def totals(result: dict) -> Counter:
@@ -402,16 +502,27 @@ def report(result: dict, args) -> str:
              f"{args.hang_s:g} s, address-space limit {args.mem_limit_mb} MB per worker).", "",
              f"**{n} cases: {tot['escape']} non-library exceptions, {tot['hang']} hangs over "
              f"{args.hang_s:g} s, peak RSS {result['peak_rss_mb']['worker']:.0f} MB (worker) / "
-             f"{result['peak_rss_mb']['parent']:.0f} MB (parent)** (limit: under 1 GB).", "",
+             f"{result['peak_rss_mb']['parent']:.0f} MB (parent)** (limit: under 1 GB). Cases over "
+             f"{args.hang_s:g} s once and run again in a fresh worker: "
+             f"{sum(result['retried'].values())} ({', '.join(f'{k} {v}' for k, v in result['retried'].items()) or 'none'}).", "",
              "Reference in the same run: every unmutated seed is read and accepted first (column "
-             "'seed'). Stores: " + result["store"] + ".", "",
-             "| target | seed | cases | accepted | clean BiocapError | non-library exception | hang | slowest case (s) |",
-             "|---|---|---|---|---|---|---|---|"]
+             "'seed'). For stores 'clean' means refused on open (StoreError) or a non-empty "
+             "`check_integrity()` problem list / StoreError on reading, with no write accepted "
+             "afterwards; 'accepted' means the store opened, reported no problem and read every "
+             "resident (a mutation of free or unused bytes); 'rolled back' means it opened sound "
+             "but residents were missing. store:db rolled back: in a reproduction every such case "
+             "was the file cut to 0 bytes, which opens as a new, empty store. store:wal rolled "
+             "back: SQLite ignores the WAL from the first frame whose checksum fails, so the "
+             "commits in and after it are gone and the store is consistent as of the last intact "
+             "commit; `check_integrity()` cannot see that loss (nothing outside the file records "
+             "the latest audit head).", "",
+             "| target | seed | cases | accepted | clean BiocapError | rolled back (store) | non-library exception | hang | slowest case (s) |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for target, c in result["counts"].items():
         seed = next((k[5:] for k in c if k.startswith("seed")), "?")
         cases = sum(v for k, v in c.items() if not k.startswith("seed"))
         lines.append(f"| {target} | {seed} | {cases} | {c.get('ok', 0)} | {c.get('clean', 0)} | "
-                     f"{c.get('escape', 0)} | {c.get('hang', 0)} | {result['slowest_s'].get(target, 0):.2f} |")
+                     f"{c.get('rolled back', 0)} | {c.get('escape', 0)} | {c.get('hang', 0)} | {result['slowest_s'].get(target, 0):.2f} |")
     found = [(t, f, k) for t, fs in result["findings"].items() for f, k in fs.items()]
     lines += ["", "## Findings", ""]
     lines += [f"- {t}: {f} (x{k})" for t, f, k in found] or ["None."]

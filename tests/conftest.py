@@ -29,6 +29,13 @@ def shared_or_none(*parts):
     return path if path.exists() else None
 
 
+def shared_cases(cases, *parts):
+    """`cases` when the research data at `parts` is there, else none. A test parametrised over
+    generated cases + shared_cases(...) always runs on the generated ones and also compares with
+    the public set where it exists; without the data nothing is collected to skip."""
+    return list(cases) if shared_or_none(*parts) is not None else []
+
+
 @pytest.fixture(scope="session")
 def synthetic_eyes():
     """Generated NIR eyes with ground truth (`biocap.synthetic.iris`): 3 eyes x 3 captures,

@@ -1,7 +1,11 @@
-"""Every shared record decodes to the content its ground truth gives, and re-encodes to its bytes.
+"""Every record decodes to the content its ground truth gives, and re-encodes to its bytes.
 
 fingerprintio samples come with JSON (raw standard units); NIST libbiomeval records have no JSON,
 so they are checked for consistent content across their three encodings of the same fingers.
+Each test also runs on records biocap's encoders write from generated fingers
+(`biocap.synthetic.fingerprint` templates, quantised to the standard's units), with the same
+kind of ground truth built from those units without the codec; the public samples are compared
+too where ../shared/data is present.
 """
 from __future__ import annotations
 
@@ -13,8 +17,12 @@ import struct
 import numpy as np
 import pytest
 
+from biocap.templates.fingerprint.template import FingerprintTemplate, SingularPoint
 from biocap.templates.formats import decode, detect_format, encode
+from biocap.templates.formats.record import FingerprintRecord
 from biocap.types import FingerPosition
+
+from conftest import shared_cases, shared_or_none
 
 SAMPLES = {
     "ansi378v2004": ("ansi378:2004", 180),
@@ -32,10 +40,54 @@ COUNT_METHODS = {"NONSPECIFIC": 0, "QUADRANTS": 1, "OCTANTS": 2}
 STALE_LENGTH = {"ansi378v2004": (8, ">H"), "ansi378v2009": (8, ">I")}
 
 
-def _load(shared_data, stem):
-    folder = shared_data / "templates" / "fingerprintio"
+_TYPE_NAMES = {0: "OTHER", 1: "ENDING", 2: "BIFURCATION"}
+
+
+def _generated_views(steps: int, *, n_fingers=2) -> list[FingerprintTemplate]:
+    """Generated fingers as record views: minutiae of `biocap.synthetic` template impressions,
+    positions whole pixels and angles whole steps of the format (what the bytes can hold)."""
+    from biocap.synthetic.fingerprint.templates import iter_finger_templates
+    views = []
+    for _, _, t in iter_finger_templates(n_fingers, 1, seed=16):
+        m = t.minutiae[:30].copy()
+        m["x"], m["y"] = np.floor(m["x"]), np.floor(m["y"])
+        m["angle"] = (np.round(m["angle"] / (2 * math.pi / steps)) % steps) * (2 * math.pi / steps)
+        views.append(FingerprintTemplate(m, t.width, t.height, t.ppi, position=t.position,
+                                         quality=60))
+    return views
+
+
+def _generated(stem):
+    """(bytes written by biocap's encoder, fingerprintio-style JSON of the same content in raw
+    standard units, built from the views without the codec)."""
+    name, steps = SAMPLES[stem]
+    views = _generated_views(steps)
+    ppcm = round(views[0].ppi / 2.54)
+    record = FingerprintRecord.from_templates(views, format=name, cbeff_owner=0x1D, cbeff_type=7,
+                                              equipment_id=181)
+    truth = {"sensorId": 181, "sensorCertified": False, "fingerprints": [{
+                 "position": FingerPosition(v.position).name, "view": 0, "scanType": "LIVE_PLAIN",
+                 "quality": 60, "width": v.width, "height": v.height, "resolutionX": ppcm,
+                 "resolutionY": ppcm,
+                 "minutiae": [{"positionX": int(m["x"]), "positionY": int(m["y"]),
+                               "type": _TYPE_NAMES[int(m["type"])], "quality": int(m["quality"]),
+                               "angle": int(round(float(m["angle"]) / (2 * math.pi / steps))) % steps}
+                              for m in v.minutiae]} for v in views]}
+    if name.startswith("ansi"):  # the ANSI headers carry the CBEFF product id, ISO's do not
+        truth.update(vendorId=0x1D, subformat=7)
+    return encode(record, name), truth
+
+
+def _load(source, stem):
+    if source == "generated":
+        return _generated(stem)
+    folder = shared_or_none("templates", "fingerprintio")
     return (folder / f"{stem}-sample.dat").read_bytes(), \
         json.loads((folder / f"{stem}-sample.json").read_text())
+
+
+FINGERPRINTIO = [("generated", stem) for stem in sorted(SAMPLES)] + shared_cases(
+    [("shared", stem) for stem in sorted(SAMPLES)], "templates", "fingerprintio")
 
 
 def _check_view(view, fp, steps, geometry):
@@ -69,9 +121,9 @@ def _check_view(view, fp, steps, geometry):
     assert view.extended.get("vendor_blocks", []) == vendor
 
 
-@pytest.mark.parametrize("stem", sorted(SAMPLES))
-def test_fingerprintio_sample_decodes_to_its_json(shared_data, stem):
-    data, truth = _load(shared_data, stem)
+@pytest.mark.parametrize("source, stem", FINGERPRINTIO)
+def test_fingerprintio_sample_decodes_to_its_json(source, stem):
+    data, truth = _load(source, stem)
     name, steps = SAMPLES[stem]
     assert detect_format(data) == name
     record = decode(data)
@@ -102,11 +154,11 @@ def test_fingerprintio_sample_decodes_to_its_json(shared_data, stem):
             assert view.extended.get("certificates", []) == fp["certificates"]
 
 
-@pytest.mark.parametrize("stem", sorted(SAMPLES))
-def test_fingerprintio_sample_reencodes_to_its_bytes(shared_data, stem):
-    data, _ = _load(shared_data, stem)
+@pytest.mark.parametrize("source, stem", FINGERPRINTIO)
+def test_fingerprintio_sample_reencodes_to_its_bytes(source, stem):
+    data, _ = _load(source, stem)
     again = encode(decode(data))
-    if stem in STALE_LENGTH:
+    if source == "shared" and stem in STALE_LENGTH:
         # the sample's length field is stale (e.g. 340 in a 342-byte record): biocap writes the
         # true length and must agree with every other byte
         offset, fmt = STALE_LENGTH[stem]
@@ -120,8 +172,39 @@ def test_fingerprintio_sample_reencodes_to_its_bytes(shared_data, stem):
     assert encode(decode(again)) == again   # a clean record is a fixed point
 
 
-def test_nist_records_hold_consistent_content(shared_data):
-    folder = shared_data / "templates" / "libbiomeval"
+_NIST_FORMATS = {"ansi2004": "ansi378:2004", "ansi2007": "ansi378:2007", "iso2005": "iso19794-2:2005"}
+NIST = ["generated"] + shared_cases(["shared"], "templates", "libbiomeval")
+
+
+def _generated_nist():
+    """The same generated fingers (the last with a core and a delta) written by biocap in the
+    three formats of the NIST set, as {ext: bytes}."""
+    views = _generated_views(180, n_fingers=3)
+    views[-1].singular_points[:] = [SingularPoint("core", 150, 200, math.pi / 2),
+                                    SingularPoint("delta", 90, 320, 0.0)]
+    return {ext: encode(FingerprintRecord.from_templates(views, format=fmt, equipment_id=181), fmt)
+            for ext, fmt in _NIST_FORMATS.items()}
+
+
+@pytest.mark.parametrize("source", NIST)
+def test_nist_records_hold_consistent_content(source):
+    if source == "generated":
+        records = {ext: decode(data) for ext, data in _generated_nist().items()}
+        assert [r.format for r in records.values()] == list(_NIST_FORMATS.values())
+        ref = records["ansi2004"]
+        assert len(ref.views) == 3 and all(len(v) == 30 for v in ref.views)
+        for rec in records.values():
+            assert rec.equipment_id == 181
+            for view, r in zip(rec.views, ref.views):
+                assert (view.position, len(view), view.quality) == (r.position, len(r), r.quality)
+                np.testing.assert_array_equal(view.minutiae[["x", "y", "type"]],
+                                              r.minutiae[["x", "y", "type"]])
+                diff = np.angle(np.exp(1j * (view.minutiae["angle"] - r.minutiae["angle"])))
+                assert np.all(np.abs(diff) <= math.radians(2.0))
+            assert [(p.kind, p.x, p.y) for p in rec.views[-1].singular_points] == \
+                [("core", 150, 200), ("delta", 90, 320)]
+        return
+    folder = shared_or_none("templates", "libbiomeval")
     records = {ext: decode((folder / f"fmr.{ext}").read_bytes())
                for ext in ("ansi2004", "ansi2007", "iso2005")}
     assert [r.format for r in records.values()] == ["ansi378:2004", "ansi378:2007",
@@ -151,8 +234,18 @@ def test_nist_records_hold_consistent_content(shared_data):
     assert len(ridge["edges"]) == (677 - 5) // 3
 
 
-def test_nist_records_reencode_consistently(shared_data):
-    folder = shared_data / "templates" / "libbiomeval"
+@pytest.mark.parametrize("source", NIST)
+def test_nist_records_reencode_consistently(source):
+    if source == "generated":
+        for ext, data in _generated_nist().items():
+            record = decode(data)
+            assert not record.notes and encode(record) == data
+            again = decode(encode(record))
+            for a, b in zip(record.views, again.views):
+                np.testing.assert_array_equal(a.minutiae, b.minutiae)
+                assert a.singular_points == b.singular_points
+        return
+    folder = shared_or_none("templates", "libbiomeval")
     seven = (folder / "fmr.ansi2007").read_bytes()
     assert encode(decode(seven)) == seven
     for ext in ("ansi2004", "iso2005"):

@@ -1,6 +1,7 @@
 """Issue 17: a small version of benchmarks/bench_mutation.py (the full run is >= 20,000 cases):
-mutated galleries, records of every codec and recordings give only accepted inputs or clean
-BiocapErrors, never another exception, a hang over 2 s or a worker over 1 GB.
+mutated office stores (file and WAL), galleries, records of every codec and recordings give only
+accepted inputs or clean BiocapErrors / problem lists, never another exception, a hang over 2 s
+or a worker over 1 GB.
 
 Failed before: the full run's first pass found loads of seed-identical fingerprint galleries
 taking 3.5-5 s (the cohort table rebuilt on every load) and header values beyond any tuning
@@ -30,3 +31,7 @@ def test_small_mutation_run_is_clean():
     assert all(c.get("seed ok") == 1 for c in result["counts"].values()), result["counts"]
     assert totals["clean"] > totals["ok"] > 0  # mutations are mostly refused, some harmless
     assert result["peak_rss_mb"]["worker"] < 1024
+    for store in ("store:db", "store:wal"):  # the office store is part of the run
+        assert sum(v for k, v in result["counts"][store].items() if not k.startswith("seed")) >= 5
+        seen = result["counts"][store]
+        assert seen.get("clean", 0) + seen.get("rolled back", 0) > 0  # damage noticed or rolled back

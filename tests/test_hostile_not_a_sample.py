@@ -6,6 +6,10 @@ Failed before: parallel stripes at ridge periods 6-12 px scored fingerprint qual
 frames, faces (test_fingerprint_extraction_refuses_non_fingerprints); iris extraction returned
 templates for FVC fingerprints, LFW faces and rendered signatures
 (test_shared_other_modalities..., test_no_iris_template_from_rendered_signatures).
+Failed before the ridge-flow gates (`biocap/quality/fingerprint/ridge_flow.py`): concentric
+rings and ellipses scored like prints and were extracted (test_rings_are_not_fingerprints);
+generated NIR eyes and CASIA/MMU2 eyes passed as fingerprints were extracted
+(test_generated_eyes_are_not_fingerprints, test_shared_eyes_are_not_fingerprints).
 """
 from __future__ import annotations
 
@@ -43,6 +47,43 @@ def test_stripes_are_not_fingerprints(period, angle, square):
     assert report.score <= MAX_SCORE, (period, angle, report.score)
     assert report.feedback[0].code == "not_a_fingerprint"
     assert "stripe" in report.reason or "ridge" in report.reason
+
+
+# concentric rings (a whorl without cores, deltas or minutiae): centred, off-centre, centred
+# outside the frame (arcs), elliptical; periods across the ridge band; with noise
+RINGS = [(6, (0.5, 0.5), 1.0), (8, (0.2, 0.3), 1.0), (9, (0.5, 0.5), 1.4), (10, (0.0, 1.0), 1.0),
+         (11, (1.4, 0.5), 1.0), (12, (0.4, 0.6), 2.0), (14, (0.5, 0.5), 1.0)]
+
+
+@pytest.mark.parametrize("period, centre, aspect", RINGS)
+def test_rings_are_not_fingerprints(period, centre, aspect):
+    img = ns.rings(period, centre, aspect=aspect, noise_std=10, seed=period)
+    report = QUALITY.assess(_fp(img))
+    assert report.score <= MAX_SCORE, (period, centre, aspect, report.score)
+    assert report.feedback[0].code == "not_a_fingerprint"
+    assert "flow_deviation_deg" not in report.measures or report.measures["flow_deviation_deg"].ok is False
+    with pytest.raises(NotASample, match="not a fingerprint"):
+        _extract(_fp(img))
+
+
+def test_generated_eyes_are_not_fingerprints(synthetic_eyes):
+    """NIR eyes of `biocap.synthetic.iris` (fibres, crypts, lashes): texture, not ridges."""
+    for key, (img, _) in sorted(synthetic_eyes.items())[:4]:
+        report = QUALITY.assess(_fp(img))
+        assert report.score <= MAX_SCORE, key
+        with pytest.raises(NotASample, match="not a fingerprint"):
+            _extract(_fp(img))
+
+
+def test_generated_prints_pass_the_ridge_flow_gates(synthetic_prints):
+    """The other side of the gates: rendered prints keep a wide periodic ridge area and bend
+    away from any single quadratic field (margins in benchmarks/results/not_a_sample.md)."""
+    from biocap.quality.fingerprint import ridge_flow
+    for key, img in synthetic_prints.items():
+        m = QUALITY.assess(_fp(img)).measures
+        assert m["periodic_ridge_area_mm2"].value >= 2 * ridge_flow.MIN_PERIODIC_AREA_MM2, key
+        assert m["flow_deviation_deg"].value >= 1.5 * ridge_flow.MIN_FLOW_DEVIATION_DEG, key
+        QUALITY.check_sample(_fp(img))
 
 
 def _others():
@@ -132,7 +173,7 @@ def test_shared_other_modalities_score_low_and_are_refused(shared_data):
     for path in iris + faces:
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         assert QUALITY.assess(_fp(img)).score <= MAX_SCORE, path
-    for path in faces:  # (irises score 2-4 as faint prints but are not refused: see the decision)
+    for path in iris + faces:
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         with pytest.raises(NotASample):
             _extract(_fp(img))
@@ -140,6 +181,21 @@ def test_shared_other_modalities_score_low_and_are_refused(shared_data):
         img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
         with pytest.raises(NotASample):
             _extract(_iris_sample(img))
+
+
+@pytest.mark.slow
+def test_shared_eyes_are_not_fingerprints(shared_data):
+    """Every 25th CASIA-IrisV1 and MMU2 eye is refused by fingerprint extraction (before: 67 of
+    76 CASIA eyes extracted), and every 16th FVC 2000/2002 B print still passes."""
+    import cv2
+    eyes = _files(shared_data, "iris/casia_irisv1/*/*.jpg", 25) + _files(shared_data, "iris/mmu2/*/*.png", 25)
+    prints = _files(shared_data, "fingerprint/fvc200*_db*_b/*.tif", 16)
+    assert len(eyes) > 40 and len(prints) == 40
+    for path in eyes:
+        with pytest.raises(NotASample, match="not a fingerprint"):
+            _extract(_fp(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)))
+    for path in prints:
+        QUALITY.check_sample(_fp(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)))
 
 
 @pytest.mark.parametrize("name", ["flat0", "flat255", "stripes9"])

@@ -2,6 +2,7 @@
 probes a quality provider and an extractor must refuse (issue 17). Deterministic per seed.
 
     img = stripes(period_px=9, angle=0.5)      # a sinusoidal stripe pattern at a ridge period
+    img = rings(period_px=9, centre=(0.5, 0.5)) # concentric rings (a whorl without minutiae)
     img = noise(seed=1); img = flat(0)
     img = rendered_pen(x, y, pen_down)         # a signature's pen trace drawn as an image
 """
@@ -22,6 +23,20 @@ def stripes(period_px: float, angle: float = 0.0, *, shape=SHAPE, square: bool =
     if square:
         wave = np.sign(wave)
     img = 127.5 + contrast * wave
+    if noise_std:
+        img += np.random.default_rng(seed).normal(0, noise_std, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def rings(period_px: float, centre: tuple[float, float] = (0.5, 0.5), *, shape=SHAPE,
+          aspect: float = 1.0, contrast: float = 120.0, noise_std: float = 0.0,
+          seed: int = 0) -> np.ndarray:
+    """Concentric rings (ellipses when `aspect` != 1: vertical radius / horizontal) of
+    `period_px` around `centre` (x, y as shares of the width and height; may lie outside)."""
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    r = np.hypot(x - centre[0] * w, (y - centre[1] * h) / aspect)
+    img = 127.5 + contrast * np.sin(r * 2 * np.pi / period_px)
     if noise_std:
         img += np.random.default_rng(seed).normal(0, noise_std, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8)

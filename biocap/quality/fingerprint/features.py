@@ -72,6 +72,7 @@ class FingerprintAnalysis:
     foreground: np.ndarray  # bool block map
     maps: dict[str, np.ndarray] = field(default_factory=dict)  # per-block measures
     minutiae: np.ndarray = field(default_factory=lambda: np.zeros((0, 3), np.int32))  # x, y, kind
+    image: np.ndarray | None = None  # the analysed 500-ppi image (for `ridge_flow`), not copied
 
     def __getitem__(self, name: str) -> float:
         return float(self.vector[_INDEX[name]])
@@ -386,7 +387,7 @@ def analyse(image: np.ndarray) -> FingerprintAnalysis:
     maps = {"ocl": ocl, "coherence": coherence, "flow": flow, "std": std, "mean": mean,
             "ridge_share": ridge_share, "orientation": theta}
     return FingerprintAnalysis(vector=np.asarray(vector, np.float64), grid=(rows, cols),
-                               foreground=fg, maps=maps, minutiae=minutiae)
+                               foreground=fg, maps=maps, minutiae=minutiae, image=image)
 
 
 def _nfiq_histograms(image, img, std, flow, gxx, gyy, gxy) -> list[float]:

@@ -19,6 +19,7 @@ import numpy as np
 from ...errors import InvalidDataError, InvalidSample, NotASample
 from ...imaging import image_and_ppi, to_working_resolution
 from ...types import Modality, Sample
+from . import ridge_flow
 from .features import BLOCK, FEATURE_NAMES, FingerprintAnalysis, analyse
 from .model import QualityModel
 from ..report import Feedback, Measure, QualityReport
@@ -103,8 +104,20 @@ def orientation_spread(a: FingerprintAnalysis) -> float:
     return float(1.0 - abs(np.sum(weight * np.exp(2j * theta))) / total)
 
 
+def ridge_evidence(a: FingerprintAnalysis) -> tuple[float, float, float | None]:
+    """(periodic ridge area mm², its share of the foreground, flow deviation from one quadratic
+    field in degrees or None) of an analysis (`ridge_flow`), computed once per analysis."""
+    cached = a.__dict__.get("_ridge_evidence")
+    if cached is None:
+        area, fraction = ridge_flow.periodic_ridge_area(a)
+        cached = (area, fraction, ridge_flow.quadratic_flow_deviation(a))
+        a.__dict__["_ridge_evidence"] = cached
+    return cached
+
+
 def not_a_fingerprint(a: FingerprintAnalysis) -> str | None:
-    """Why the analysed image holds no fingerprint (a stripe pattern, noise, a face...), or None."""
+    """Why the analysed image holds no fingerprint (a stripe or ring pattern, noise, an iris, a
+    face...), or None."""
     if a["n_fg_blocks"] == 0:
         return "nothing stands out from the background"
     if a["band_energy_p50"] < MIN_BAND_ENERGY or a["ridge_period_share"] < MIN_RIDGE_PERIOD_SHARE:
@@ -113,6 +126,14 @@ def not_a_fingerprint(a: FingerprintAnalysis) -> str | None:
         return "no ridge flow (noise or texture)"
     if orientation_spread(a) < MIN_ORIENTATION_SPREAD:
         return "all ridges run in one direction: a stripe pattern, not a finger"
+    area, fraction, deviation = ridge_evidence(a)
+    if not ridge_flow.enough_periodic_ridges(area, fraction):
+        return (f"only {area:.0f} mm² ({fraction:.0%} of the image's texture) of periodic, smoothly "
+                "flowing ridges: a texture such as an iris or a photo, not a finger")
+    if deviation is not None and deviation < ridge_flow.MIN_FLOW_DEVIATION_DEG:
+        return (f"the ridges follow one geometric pattern (stripes, rings or ellipses) to within "
+                f"{deviation:.1f} degrees: a drawn pattern, a finger's ridges bend around cores "
+                "and deltas")
     return None
 
 
@@ -172,7 +193,25 @@ def _measures(a: FingerprintAnalysis) -> dict[str, Measure]:
                                        a["band_energy_p50"] >= MIN_BAND_ENERGY),
         "orientation_spread": m(orientation_spread(a), f">= {MIN_ORIENTATION_SPREAD}",
                                 orientation_spread(a) >= MIN_ORIENTATION_SPREAD),
+        **_evidence_measures(a),
     }
+
+
+def _evidence_measures(a: FingerprintAnalysis) -> dict[str, Measure]:
+    if a["n_fg_blocks"] == 0:
+        return {}
+    area, fraction, deviation = ridge_evidence(a)
+    out = {"periodic_ridge_area_mm2": Measure(
+               value=round(area, 1), ok=ridge_flow.enough_periodic_ridges(area, fraction), limit=(
+                   f">= {ridge_flow.MIN_PERIODIC_AREA_MM2:g}, or >= "
+                   f"{ridge_flow.MIN_PERIODIC_AREA_FLOOR_MM2:g} covering >= "
+                   f"{ridge_flow.MIN_PERIODIC_FRACTION:g} of the foreground")),
+           "periodic_ridge_fraction": Measure(value=round(fraction, 4))}
+    if deviation is not None:
+        out["flow_deviation_deg"] = Measure(
+            value=round(deviation, 2), limit=f">= {ridge_flow.MIN_FLOW_DEVIATION_DEG:g}",
+            ok=deviation >= ridge_flow.MIN_FLOW_DEVIATION_DEG)
+    return out
 
 
 class FingerprintQuality:
@@ -276,4 +315,4 @@ def assess(sample: Sample | np.ndarray, ppi: float | None = None) -> QualityRepo
 
 
 __all__ = ["FingerprintQuality", "assess", "check_is_fingerprint", "feedback_codes", "load_model", "not_a_fingerprint",
-           "orientation_spread", "FEEDBACK"]
+           "orientation_spread", "ridge_evidence", "FEEDBACK"]

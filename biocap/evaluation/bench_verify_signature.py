@@ -7,8 +7,10 @@ trial) of every other user. EERs are pooled over users with ONE threshold (what 
 uses); the a-posteriori per-user-threshold EER, averaged, is reported beside it as
 `*_user_threshold` for comparison with papers that use it.
 
-Reference in the same run: plain DTW (full, unbanded) on z-normalised x, y, dx, dy, pressure of
-the raw samples, score = minus the smallest length-normalised cost to the references.
+References in the same run: plain DTW (full, unbanded) on z-normalised x, y, dx, dy, pressure of
+the raw samples, score = minus the smallest length-normalised cost to the references
+(`reference`); and the previous verifier, template version 2's single DTW group ("shape") on the
+same templates (`previous`, timed the same way).
 """
 from __future__ import annotations
 
@@ -80,6 +82,7 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
     if limit:
         users = users[:limit]
     comparator = SignatureComparator()
+    previous = SignatureComparator(groups=("shape",)) if reference else None
     # templates once per signature; a failure is a failure to enrol/acquire (score = lowest)
     tmpl: dict[tuple[int, str, int], Any] = {}
     n_sig = n_fail = 0
@@ -93,6 +96,8 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
                     tmpl[(u, kind, i)] = None
                     n_fail += 1
     per_user: dict[int, _Scores] = {}
+    prev_user: dict[int, _Scores] = {}
+    prev_cpu = 0.0
     base_user: dict[int, _Scores] = {}
     base_feats: dict[tuple[int, int], np.ndarray] = {}
     base_cache: dict[tuple, float] = {}
@@ -124,6 +129,17 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
             out.append(comparator.compare(q, rs))
             cpu += time.process_time() - c0
             n_cmp += 1
+        if previous is not None:
+            ps = prev_user.setdefault(u, _Scores())
+            pouts = {id(sc.genuine): ps.genuine, id(sc.skilled): ps.skilled, id(sc.random): ps.random}
+            for kind, v, i, out in queries:
+                q = tmpl[(v, kind, i)]
+                if q is None:
+                    pouts[id(out)].append(0.0)
+                    continue
+                c0 = time.process_time()
+                pouts[id(out)].append(previous.compare(q, rs))
+                prev_cpu += time.process_time() - c0
         if reference:
             bs = base_user.setdefault(u, _Scores())
             bouts = {id(sc.genuine): bs.genuine, id(sc.skilled): bs.skilled, id(sc.random): bs.random}
@@ -167,6 +183,9 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
     if halves and len(keys) >= 4:
         mid = len(users) // 2
         a, b = [k for k in keys if k < mid], [k for k in keys if k >= mid]
+        result["split"] = {"tuning": "users 1-%d (features, groups, weights, calibration chosen "
+                                     "on them)" % mid,
+                           "held_out": "users %d-%d (never used for a choice)" % (mid + 1, len(users))}
         result["halves"] = {"users_1_to_%d" % mid: summary(per_user, a),
                             "users_%d_to_%d" % (mid + 1, len(users)): summary(per_user, b)}
         # the shipped calibration comes from users 1-10 of SVC2004: check it on the others
@@ -181,6 +200,16 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
                      "fmr_skilled": float(np.mean(np.asarray(held.skilled) >= thr)),
                      "fnmr": float(np.mean(np.asarray(held.genuine) < thr))}
             for f, thr in cal_thr.items()}
+    if previous is not None:
+        result["previous"] = {
+            "method": "template v2 verifier: one DTW over x, y, speed, direction, acceleration, "
+                      "pressure (group 'shape') + 0.1 global, same templates",
+            **summary(prev_user, sorted(prev_user)),
+            "compare_per_s": n_cmp / prev_cpu if prev_cpu > 0 else None}
+        if halves and len(keys) >= 4:
+            result["previous"]["halves"] = {
+                "users_1_to_%d" % mid: summary(prev_user, a),
+                "users_%d_to_%d" % (mid + 1, len(users)): summary(prev_user, b)}
     if reference:
         result["reference"] = {"method": "plain DTW, z-normalised x, y, dx, dy, pressure, min cost",
                                **summary(base_user, sorted(base_user))}
@@ -197,6 +226,8 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
         if reference:
             bg = [s for k in sorted(base_user) for s in base_user[k].genuine]
             curves["skilled (plain DTW)"] = (bg, [s for k in sorted(base_user) for s in base_user[k].skilled])
+            pg = [s for k in sorted(prev_user) for s in prev_user[k].genuine]
+            curves["skilled (previous, v2)"] = (pg, [s for k in sorted(prev_user) for s in prev_user[k].skilled])
         plot_det(curves, plot, title="signature verification, SVC2004 protocol")
         result["plot"] = str(plot)
     return result

@@ -11,6 +11,18 @@ RATE_HZ = 100.0
 #: a fixed length makes every DTW the same small cost (3x faster than 50 Hz series on SVC2004,
 #: same EER over both user halves: 14.4/9.9% vs 13.7/10.6%); duration stays in the global features
 LOCAL_POINTS = 128
+#: the per-point feature columns warped together, one DTW per group, scores summed (template
+#: version 3). Chosen on SVC2004 users 1-10 (skilled EER 10.4% -> 8.0% against the first group
+#: alone); warping the groups separately beat one DTW over all columns (11.3%): shape, speed
+#: profile and pen direction are each imitated with their own timing errors
+LOCAL_GROUPS = {
+    "shape": ("x", "y", "speed", "cos_angle", "sin_angle", "accel", "pressure"),  # template v2's set
+    "dynamics": ("speed", "accel", "pressure", "d_pressure", "d_speed"),
+    "direction": ("cos_angle", "sin_angle", "log_curvature_radius", "d_angle"),
+}
+#: floor of speed and angular speed (resampled units per sample, radians per sample) in the log
+#: curvature radius: keeps it finite on straight strokes and pauses (the tuning harness's value)
+CURVATURE_FLOOR = 1e-3
 #: Gaussian smoothing of x, y, pressure before derivatives, in resampled samples: suppresses
 #: the pad's quantisation steps without flattening strokes (1 sample = 10 ms)
 SMOOTH_SIGMA = 1.0

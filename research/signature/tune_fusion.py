@@ -7,13 +7,14 @@ the bench's protocol (seed 0, 10 trials x 5 references) in two sections:
 
 - `fixed`: sums of per-group reference-normalised terms (nearest and mean cost minus the
   reference set's own) with fixed weights, and the normalisation variants tried;
+- `barycentre`: a DBA mean of each reference set as one more reference;
 - `lr`: a logistic regression genuine-vs-skilled over those terms and the per-feature global
   distances, fitted on the tuning users only.
 
 Users 1-10 (A) are the tuning users: every choice is made on A (for the fitted models, by
 leave-one-user-out: fitted on 9 users, scoring the 10th). Users 11-20 (B) are held out: shown,
 never used to choose (the fitted models are fitted on all of A to score B). Usage:
-    python research/signature/tune_fusion.py [--section fixed|lr|all] [--data DIR] [--cache DIR]
+    python research/signature/tune_fusion.py [--section fixed|barycentre|lr|all] [--data DIR] [--cache DIR]
 """
 from __future__ import annotations
 
@@ -317,6 +318,25 @@ def fixed_rows(mats, G, n):
         return (d[:, :2].mean(1) - np.sort(off, 1)[:, :2].mean() + d.mean(1) - pm
                 + 0.1 * glob(R, qs))
     run("v2: mean of 2 nearest instead of nearest", knn)
+    def joint(median):
+        def f(R, qs):
+            D = sum(mats[name] for name in three)
+            off, rmin, _ = stats(D, R)
+            d = D[np.ix_(qs, R)]
+            m = np.median if median else np.mean
+            return d.min(1) - rmin + m(d, 1) - m(off) + 0.1 * glob(R, qs)
+        return f
+    run("nearest by the sum of the 3 groups' costs", joint(False))
+    run("the same, median instead of mean", joint(True))
+
+    def group_median(R, qs):
+        tot = 0.0
+        for name in three:
+            off, rmin, _ = stats(mats[name], R)
+            d = mats[name][np.ix_(qs, R)]
+            tot = tot + d.min(1) - rmin + np.median(d, 1) - np.median(off)
+        return tot + 0.1 * glob(R, qs)
+    run("per group, median instead of mean", group_median)
     print("-- one DTW per channel (DTW-independent), all 13 channels / the 7 of v2")
     chans = ["c_" + c for c in CHANNELS]
     v2ch = ["c_" + c for c in SETS["v2"]]
@@ -335,6 +355,48 @@ def fixed_rows(mats, G, n):
     run("13 channels, subtracted", per_channel(chans, False))
     run("v2's 7 channels, each divided by its pair mean", per_channel(v2ch, True))
     run("v2's 7 channels, subtracted", per_channel(v2ch, False))
+
+
+def barycentre_rows(prepared, mats, G, n):
+    """A DBA barycentre of each reference set (per group; dtaidistance's dba_loop from the medoid,
+    5 iterations, same band) as one more reference: d(q, mean) - mean_i d(r_i, mean)."""
+    from dtaidistance import dtw_barycenter
+    A, B = set(range(10)), set(range(10, 20))
+    three = ("v2", "dyn", "ang")
+    ser = {g: [series(pp, SETS[g]) for pp in prepared] for g in three}
+    comps = list(comparisons(n))
+    bt = {}
+    for ti, (u, kind, R, qs) in enumerate(comps):
+        for g in three:
+            refs = [ser[g][r] for r in R]
+            c = refs[int(np.argmin(mats[g][np.ix_(R, R)].sum(1)))]
+            m = np.ascontiguousarray(dtw_barycenter.dba_loop(refs, c=c, max_it=5, use_c=True,
+                                                             window=TM.BAND))
+
+            def f(x, m=m):
+                return TM.dtw_ndim.distance_fast(x, m, window=TM.BAND, use_pruning=False) ** 2 / (2 * TM.N)
+            bt[(ti, g)] = np.array([f(ser[g][q]) for q in qs]) - np.mean([f(r) for r in refs])
+
+    def run(label, fn):
+        S, K, U = [], [], []
+        for ti, (u, kind, R, qs) in enumerate(comps):
+            S.append(fn(ti, R, qs))
+            K.append(kind)
+            U.append(np.full(len(qs), u))
+        S, K, U = -np.concatenate(S), np.concatenate(K), np.concatenate(U)
+        ia, ib = np.isin(U, list(A)), np.isin(U, list(B))
+        ea, eb = eers(S[ia], K[ia]), eers(S[ib], K[ib])
+        print(f"{label:44s} A {ea[0]:6.2f}/{ea[1]:.2f}  B {eb[0]:6.2f}/{eb[1]:.2f}", flush=True)
+
+    def glob(R, qs):
+        return 0.1 * glob_terms(G, R, qs).mean(1)
+
+    def term(g, R, qs, which):
+        return set_terms(mats[g], R, qs)[:, which].sum(1)
+    run("v2+dyn+ang (shipped, template v3)", lambda ti, R, qs: sum(term(g, R, qs, [0, 1]) for g in three) + glob(R, qs))
+    run("... + barycentre term", lambda ti, R, qs: sum(term(g, R, qs, [0, 1]) + bt[(ti, g)] for g in three) + glob(R, qs))
+    run("nearest + barycentre (no mean term)", lambda ti, R, qs: sum(term(g, R, qs, [0]) + bt[(ti, g)] for g in three) + glob(R, qs))
+    run("barycentre only", lambda ti, R, qs: sum(bt[(ti, g)] for g in three) + glob(R, qs))
 
 
 def lr_rows(mats, G, n):
@@ -364,11 +426,13 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=data_path("signature", "svc2004_task2"))
     ap.add_argument("--cache", type=Path, default=Path("/tmp/sig19fusion"))
-    ap.add_argument("--section", choices=("fixed", "lr", "all"), default="all")
+    ap.add_argument("--section", choices=("fixed", "barycentre", "lr", "all"), default="all")
     args = ap.parse_args()
     users, prepared, G, mats = load_all(args)
     if args.section in ("fixed", "all"):
         fixed_rows(mats, G, len(users))
+    if args.section in ("barycentre", "all"):
+        barycentre_rows(prepared, mats, G, len(users))
     if args.section in ("lr", "all"):
         lr_rows(mats, G, len(users))
 

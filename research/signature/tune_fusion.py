@@ -8,13 +8,15 @@ the bench's protocol (seed 0, 10 trials x 5 references) in two sections:
 - `fixed`: sums of per-group reference-normalised terms (nearest and mean cost minus the
   reference set's own) with fixed weights, and the normalisation variants tried;
 - `barycentre`: a DBA mean of each reference set as one more reference;
+- `stability`: per-person group weights from how stable each group is in the references;
+- `global`: each global feature alone and added to the three-group score;
 - `lr`: a logistic regression genuine-vs-skilled over those terms and the per-feature global
   distances, fitted on the tuning users only.
 
 Users 1-10 (A) are the tuning users: every choice is made on A (for the fitted models, by
 leave-one-user-out: fitted on 9 users, scoring the 10th). Users 11-20 (B) are held out: shown,
 never used to choose (the fitted models are fitted on all of A to score B). Usage:
-    python research/signature/tune_fusion.py [--section fixed|barycentre|lr|all] [--data DIR] [--cache DIR]
+    python research/signature/tune_fusion.py [--section fixed|barycentre|stability|global|lr|all] [--data DIR] [--cache DIR]
 """
 from __future__ import annotations
 
@@ -45,11 +47,15 @@ def columns(pp) -> dict[str, np.ndarray]:
 
 def series(pp, names, n=TM.N, antialias=0.0):
     c = columns(pp)
+    arc = names[0] == "@arc"  # resampled evenly along the pen's path instead of in time
+    names = names[1:] if arc else names
     cols = np.stack([c[k] if k in TM.NOZ else TM._z(c[k]) for k in names], 1)
     if antialias > 0 and len(cols) > n:  # low-pass before taking n of len(cols) samples
         cols = gaussian_filter1d(cols, antialias * len(cols) / n, axis=0, mode="nearest")
-    src = np.arange(len(cols))
-    dst = np.linspace(0, len(cols) - 1, n)
+    src = np.arange(len(cols), dtype=float)
+    if arc:
+        src = np.cumsum(c["v"]) + 1e-6 * src  # path length, strictly increasing
+    dst = np.linspace(src[0], src[-1], n)
     return np.ascontiguousarray(np.stack([np.interp(dst, src, cols[:, k])
                                           for k in range(cols.shape[1])], 1))
 
@@ -60,7 +66,10 @@ SETS = {"v2": ("x", "y", "v", "cos", "sin", "a", "p"),       # shipped in templa
         "dyn": ("v", "a", "p", "dp", "dv"),
         "ang": ("cos", "sin", "rho", "dtheta"),
         "vel": ("dx", "dy"),
-        "all": ("x", "y", "v", "cos", "sin", "a", "p", "dp", "rho", "dx", "dy", "dv")}
+        "all": ("x", "y", "v", "cos", "sin", "a", "p", "dp", "rho", "dx", "dy", "dv"),
+        "arc_shape": ("@arc", "x", "y", "cos", "sin"),
+        "arc_vp": ("@arc", "v", "p"),
+        "arc_all": ("@arc", "x", "y", "cos", "sin", "v", "p")}
 for ch in CHANNELS:
     SETS["c_" + ch] = (ch,)
 
@@ -241,11 +250,15 @@ def fixed_rows(mats, G, n):
         return lambda R, qs: (sum(w.get(s, 1.0) * sub2(mats[s], R, qs) for s in names)
                               + gw * glob(R, qs))
 
-    print("-- one or several DTW groups, each (min - nn mean) + (mean - pair mean), + 0.1 global")
+    print("-- one or several DTW groups, each (min - nn mean) + (mean - pair mean), + 0.1 global;")
+    print("   arc_*: resampled evenly along the path instead of in time")
     run("v2 (shipped before, template version 2)", groups(["v2"]))
     for combo in (["all"], ["v2", "all"], ["v2", "dyn"], ["v2", "ang"], ["dyn", "ang"],
                   ["v2", "dyn", "ang"], ["xyp", "dyn", "ang"], ["v2", "dyn", "ang", "vel"],
-                  ["v2", "dyn", "ang", "xyp"], ["dyn", "ang", "vel"], ["xyp", "dyn", "ang", "vel"]):
+                  ["v2", "dyn", "ang", "xyp"], ["dyn", "ang", "vel"], ["xyp", "dyn", "ang", "vel"],
+                  ["arc_shape"], ["arc_vp"], ["arc_all"], ["v2", "dyn", "ang", "arc_shape"],
+                  ["v2", "dyn", "ang", "arc_vp"], ["v2", "dyn", "ang", "arc_all"],
+                  ["arc_all", "dyn", "ang"], ["arc_shape", "dyn", "ang"]):
         run("+".join(combo), groups(combo))
     print("-- v2+dyn+ang: weights, global weight, resolution, band")
     for wv in (0.5, 2.0):
@@ -399,6 +412,57 @@ def barycentre_rows(prepared, mats, G, n):
     run("barycentre only", lambda ti, R, qs: sum(bt[(ti, g)] for g in three) + glob(R, qs))
 
 
+def stability_rows(mats, G, n):
+    """Per-person group weights from stability: w_g = (population pair mean of g / the person's
+    pair mean of g) ^ e, scaled to sum to 3 (population = tuning users' reference sets)."""
+    A, B = set(range(10)), set(range(10, 20))
+    three = ("v2", "dyn", "ang")
+    comps = list(comparisons(n))
+
+    def pm(D, R):
+        k = len(R)
+        return D[np.ix_(R, R)][~np.eye(k, dtype=bool)].mean()
+    pop = {g: np.mean([pm(mats[g], R) for u, kind, R, qs in comps if u in A]) for g in three}
+    for e in (0.0, 0.5, 1.0, 2.0):
+        S, K, U = [], [], []
+        for u, kind, R, qs in comps:
+            w = np.array([(pop[g] / pm(mats[g], R)) ** e for g in three])
+            w = 3 * w / w.sum()
+            S.append(sum(wi * set_terms(mats[g], R, qs)[:, :2].sum(1) for wi, g in zip(w, three))
+                     + 0.1 * glob_terms(G, R, qs).mean(1))
+            K.append(kind)
+            U.append(np.full(len(qs), u))
+        S, K, U = -np.concatenate(S), np.concatenate(K), np.concatenate(U)
+        ia, ib = np.isin(U, list(A)), np.isin(U, list(B))
+        ea, eb = eers(S[ia], K[ia]), eers(S[ib], K[ib])
+        print(f"{'stability weights, exponent %.1f' % e:44s} A {ea[0]:6.2f}/{ea[1]:.2f}  "
+              f"B {eb[0]:6.2f}/{eb[1]:.2f}", flush=True)
+
+
+def global_rows(mats, G, n):
+    """Each global feature alone (capped z minus the references' leave-one-out value), and added
+    with weight 0.1 to the three-group score (which already holds 0.1 x their mean)."""
+    from biocap.templates.signature.features import GLOBAL_NAMES
+    A, B = set(range(10)), set(range(10, 20))
+    base, gt, K, U = [], [], [], []
+    for u, kind, R, qs in comparisons(n):
+        base.append(sum(set_terms(mats[g], R, qs)[:, :2].sum(1) for g in ("v2", "dyn", "ang")))
+        gt.append(glob_terms(G, R, qs))
+        K.append(kind)
+        U.append(np.full(len(qs), u))
+    base, gt, K, U = np.concatenate(base), np.concatenate(gt), np.concatenate(K), np.concatenate(U)
+    ia, ib = np.isin(U, list(A)), np.isin(U, list(B))
+
+    def show(label, s):
+        ea, eb = eers(-s[ia], K[ia]), eers(-s[ib], K[ib])
+        print(f"{label:44s} A {ea[0]:6.2f}/{ea[1]:.2f}  B {eb[0]:6.2f}/{eb[1]:.2f}", flush=True)
+    show("v2+dyn+ang (shipped, template v3)", base + 0.1 * gt.mean(1))
+    for k, name in enumerate(GLOBAL_NAMES):
+        show(f"alone: {name}", gt[:, k])
+    for k, name in enumerate(GLOBAL_NAMES):
+        show(f"v3 + 0.1 x {name}", base + 0.1 * gt.mean(1) + 0.1 * gt[:, k])
+
+
 def lr_rows(mats, G, n):
     """Logistic-regression fusions (fitted on A; A by leave-one-user-out, B held out)."""
     A, B = set(range(10)), set(range(10, 20))
@@ -426,13 +490,18 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=data_path("signature", "svc2004_task2"))
     ap.add_argument("--cache", type=Path, default=Path("/tmp/sig19fusion"))
-    ap.add_argument("--section", choices=("fixed", "barycentre", "lr", "all"), default="all")
+    ap.add_argument("--section", choices=("fixed", "barycentre", "stability", "global", "lr", "all"),
+                    default="all")
     args = ap.parse_args()
     users, prepared, G, mats = load_all(args)
     if args.section in ("fixed", "all"):
         fixed_rows(mats, G, len(users))
     if args.section in ("barycentre", "all"):
         barycentre_rows(prepared, mats, G, len(users))
+    if args.section in ("stability", "all"):
+        stability_rows(mats, G, len(users))
+    if args.section in ("global", "all"):
+        global_rows(mats, G, len(users))
     if args.section in ("lr", "all"):
         lr_rows(mats, G, len(users))
 

@@ -9,6 +9,7 @@ the bench's protocol (seed 0, 10 trials x 5 references) in two sections:
   reference set's own) with fixed weights, and the normalisation variants tried;
 - `barycentre`: a DBA mean of each reference set as one more reference;
 - `stability`: per-person group weights from how stable each group is in the references;
+- `seeds`: the main candidates under other reference draws (seeds 0-3);
 - `global`: each global feature alone and added to the three-group score;
 - `lr`: a logistic regression genuine-vs-skilled over those terms and the per-feature global
   distances, fitted on the tuning users only.
@@ -16,7 +17,7 @@ the bench's protocol (seed 0, 10 trials x 5 references) in two sections:
 Users 1-10 (A) are the tuning users: every choice is made on A (for the fitted models, by
 leave-one-user-out: fitted on 9 users, scoring the 10th). Users 11-20 (B) are held out: shown,
 never used to choose (the fitted models are fitted on all of A to score B). Usage:
-    python research/signature/tune_fusion.py [--section fixed|barycentre|stability|global|lr|all] [--data DIR] [--cache DIR]
+    python research/signature/tune_fusion.py [--section fixed|barycentre|stability|seeds|global|lr|all] [--data DIR] [--cache DIR]
 """
 from __future__ import annotations
 
@@ -439,6 +440,34 @@ def stability_rows(mats, G, n):
               f"B {eb[0]:6.2f}/{eb[1]:.2f}", flush=True)
 
 
+def seed_rows(mats, G, n, seeds=(0, 1, 2, 3)):
+    """The main candidates under other reference draws (the bench and every other section use
+    seed 0): A, B and all 20 users per seed, and A's mean over the seeds."""
+    A, B = set(range(10)), set(range(10, 20))
+    cands = {"v2 (previous)": (["v2"], 0.1, (1, 1)), "v2+dyn+ang (chosen)": (["v2", "dyn", "ang"], 0.1, (1, 1)),
+             "v2+dyn+ang, global 0": (["v2", "dyn", "ang"], 0.0, (1, 1)),
+             "v2+dyn+ang, 2 x nearest + mean": (["v2", "dyn", "ang"], 0.1, (2, 1)),
+             "v2+dyn": (["v2", "dyn"], 0.1, (1, 1)), "dyn+ang": (["dyn", "ang"], 0.1, (1, 1)),
+             "v2+dyn+ang+vel": (["v2", "dyn", "ang", "vel"], 0.1, (1, 1)),
+             "v2b19+dynb19+angb19": (["v2b19", "dynb19", "angb19"], 0.1, (1, 1)),
+             "all (one DTW)": (["all"], 0.1, (1, 1))}
+    for label, (names, gw, (wmin, wmean)) in cands.items():
+        cells, a_mean = [], []
+        for seed in seeds:
+            S, K, U = [], [], []
+            for u, kind, R, qs in comparisons(n, seed=seed):
+                t = sum(set_terms(mats[g], R, qs)[:, :2] for g in names)
+                S.append(wmin * t[:, 0] + wmean * t[:, 1] + gw * glob_terms(G, R, qs).mean(1))
+                K.append(kind)
+                U.append(np.full(len(qs), u))
+            S, K, U = -np.concatenate(S), np.concatenate(K), np.concatenate(U)
+            ia, ib = np.isin(U, list(A)), np.isin(U, list(B))
+            ea, eb, e = eers(S[ia], K[ia])[0], eers(S[ib], K[ib])[0], eers(S, K)[0]
+            a_mean.append(ea)
+            cells.append(f"{ea:5.2f} {eb:5.2f} {e:5.2f}")
+        print(f"{label:32s} " + " | ".join(cells) + f" | A mean {np.mean(a_mean):5.2f}", flush=True)
+
+
 def global_rows(mats, G, n):
     """Each global feature alone (capped z minus the references' leave-one-out value), and added
     with weight 0.1 to the three-group score (which already holds 0.1 x their mean)."""
@@ -490,7 +519,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", type=Path, default=data_path("signature", "svc2004_task2"))
     ap.add_argument("--cache", type=Path, default=Path("/tmp/sig19fusion"))
-    ap.add_argument("--section", choices=("fixed", "barycentre", "stability", "global", "lr", "all"),
+    ap.add_argument("--section", choices=("fixed", "barycentre", "stability", "seeds", "global", "lr",
+                                          "all"),
                     default="all")
     args = ap.parse_args()
     users, prepared, G, mats = load_all(args)
@@ -500,6 +530,8 @@ def main():
         barycentre_rows(prepared, mats, G, len(users))
     if args.section in ("stability", "all"):
         stability_rows(mats, G, len(users))
+    if args.section in ("seeds", "all"):
+        seed_rows(mats, G, len(users))
     if args.section in ("global", "all"):
         global_rows(mats, G, len(users))
     if args.section in ("lr", "all"):

@@ -68,6 +68,9 @@ SETS = {"v2": ("x", "y", "v", "cos", "sin", "a", "p"),       # shipped in templa
         "ang": ("cos", "sin", "rho", "dtheta"),
         "vel": ("dx", "dy"),
         "all": ("x", "y", "v", "cos", "sin", "a", "p", "dp", "rho", "dx", "dy", "dv"),
+        "pres": ("p", "dp"),
+        "v2np": ("x", "y", "v", "cos", "sin", "a"),
+        "dynnp": ("v", "a", "dp", "dv"),
         "arc_shape": ("@arc", "x", "y", "cos", "sin"),
         "arc_vp": ("@arc", "v", "p"),
         "arc_all": ("@arc", "x", "y", "cos", "sin", "v", "p")}
@@ -450,7 +453,11 @@ def seed_rows(mats, G, n, seeds=(0, 1, 2, 3)):
              "v2+dyn": (["v2", "dyn"], 0.1, (1, 1)), "dyn+ang": (["dyn", "ang"], 0.1, (1, 1)),
              "v2+dyn+ang+vel": (["v2", "dyn", "ang", "vel"], 0.1, (1, 1)),
              "v2b19+dynb19+angb19": (["v2b19", "dynb19", "angb19"], 0.1, (1, 1)),
-             "all (one DTW)": (["all"], 0.1, (1, 1))}
+             "all (one DTW)": (["all"], 0.1, (1, 1)),
+             "v2+dyn+ang+(p, dp)": (["v2", "dyn", "ang", "pres"], 0.1, (1, 1)),
+             "v2 without p + dyn + ang": (["v2np", "dyn", "ang"], 0.1, (1, 1)),
+             "v2 + dyn without p + ang": (["v2", "dynnp", "ang"], 0.1, (1, 1)),
+             "v2 w/o p + dyn w/o p + ang + (p, dp)": (["v2np", "dynnp", "ang", "pres"], 0.1, (1, 1))}
     for label, (names, gw, (wmin, wmean)) in cands.items():
         cells, a_mean = [], []
         for seed in seeds:

@@ -1,4 +1,6 @@
 """Signature templates, verification against a reference set, calibration, the card image."""
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -180,6 +182,8 @@ def test_feature_groups_are_warped_and_normalised_separately():
     assert d("shape", "dynamics") + d("direction") == pytest.approx(d("dynamics", "direction") + d("shape"))
     assert CMP.distance(q, refs) == pytest.approx(d("shape", "dynamics", "direction"))
     assert d("shape") != pytest.approx(CMP.distance(q, refs))
+    bare = dataclasses.replace(refs, series={})  # built without enroll(): columns sliced on demand
+    assert CMP.distance(q, bare) == CMP.distance(q, refs)
     with pytest.raises(InvalidRequest):
         SignatureComparator(groups=("shape", "nope"))
     with pytest.raises(InvalidRequest):

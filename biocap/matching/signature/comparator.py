@@ -185,10 +185,11 @@ class SignatureComparator:
         else:
             ref_min, pair, g_sd = refs.ref_min_mean, refs.pair_mean, refs.g_sd
             g_loo = refs.g_loo if math.isfinite(refs.g_loo) else self._cal["population"]["global_loo"]
+        series = refs.series or {g: [t[g] for t in map(_group_series, refs.templates)] for g in GROUPS}
         s = 0.0
         for grp in self.groups:
             q = np.ascontiguousarray(questioned.local[:, list(GROUP_COLUMNS[grp])])
-            d = dtw_many(q, refs.series[grp])
+            d = dtw_many(q, series[grp])
             s += (d.min() - ref_min[grp]) + (d.mean() - pair[grp])
         g = float(np.minimum(np.abs(questioned.global_ - refs.g_mean) / g_sd, P.GLOBAL_Z_CAP).mean())
         return float(s + P.GLOBAL_WEIGHT * (g - g_loo))

@@ -182,7 +182,7 @@ def test_feature_groups_are_warped_and_normalised_separately():
     assert d("shape", "dynamics") + d("direction") == pytest.approx(d("dynamics", "direction") + d("shape"))
     assert CMP.distance(q, refs) == pytest.approx(d("shape", "dynamics", "direction"))
     assert d("shape") != pytest.approx(CMP.distance(q, refs))
-    bare = dataclasses.replace(refs, series={})  # built without enroll(): columns sliced on demand
+    bare = dataclasses.replace(refs, stacks=())  # built without enroll(): columns sliced on demand
     assert CMP.distance(q, bare) == CMP.distance(q, refs)
     with pytest.raises(InvalidRequest):
         SignatureComparator(groups=("shape", "nope"))
@@ -201,3 +201,20 @@ def test_local_features_finite_on_straight_strokes_and_pauses():
     assert loc.shape == (128, len(LOCAL_NAMES)) and np.all(np.isfinite(loc))
     rho = loc[:, LOCAL_NAMES.index("log_curvature_radius")]
     assert rho[:40].mean() > rho[-40:].mean()  # a moving straight stroke is flatter than a pause
+
+
+@pytest.mark.parametrize("n, lengths", [(128, (128,) * 5), (100, (128, 128, 90)),
+                                        (128, (40, 128, 60, 128)), (30, (200,)), (2, (3, 2))])
+def test_compiled_kernel_equals_dtaidistance_per_group(n, lengths):
+    from biocap.matching.signature.comparator import (_ALL_BOUNDS, GROUP_COLUMNS, GROUPS, _costs,
+                                                      _LAYOUT, _stacks)
+    from biocap.matching.signature.dtw import dtw_many
+    rng = np.random.default_rng(n + len(lengths))
+    q = rng.standard_normal((n, len(LOCAL_NAMES)))
+    refs = [rng.standard_normal((m, len(LOCAL_NAMES))) for m in lengths]
+    got = _costs(np.ascontiguousarray(q[:, _LAYOUT]),
+                 _stacks([np.ascontiguousarray(r[:, _LAYOUT]) for r in refs]), len(refs), _ALL_BOUNDS)
+    for gi, g in enumerate(GROUPS):
+        cols = list(GROUP_COLUMNS[g])
+        want = dtw_many(np.ascontiguousarray(q[:, cols]), [np.ascontiguousarray(r[:, cols]) for r in refs])
+        np.testing.assert_array_equal(got[gi], want)  # same band, cost and summation order

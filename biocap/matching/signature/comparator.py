@@ -38,7 +38,7 @@ from ...templates.signature import params as P
 from ...templates.signature.features import LOCAL_NAMES
 from ...templates.signature.template import SignatureTemplate
 from ...types import Modality
-from .dtw import dtw_many
+from .dtw import band, group_costs, stack_references
 
 _REF_MAGIC = b"BSGR"
 _REF_VERSION = 1
@@ -47,8 +47,39 @@ GROUP_COLUMNS = {g: tuple(LOCAL_NAMES.index(c) for c in cols) for g, cols in P.L
 GROUPS = tuple(GROUP_COLUMNS)
 
 
-def _group_series(t: SignatureTemplate) -> dict[str, np.ndarray]:
-    return {g: np.ascontiguousarray(t.local[:, list(ix)]) for g, ix in GROUP_COLUMNS.items()}
+#: the kernel's column layout: every group's columns side by side (a column used by two groups
+#: appears twice), group g at columns GROUP_BOUNDS[g][0]:GROUP_BOUNDS[g][1]
+_LAYOUT = [c for g in GROUPS for c in GROUP_COLUMNS[g]]
+_EDGES = np.cumsum([0, *(len(GROUP_COLUMNS[g]) for g in GROUPS)])
+GROUP_BOUNDS = {g: (int(_EDGES[i]), int(_EDGES[i + 1])) for i, g in enumerate(GROUPS)}
+
+
+def _laid_out(t: SignatureTemplate) -> np.ndarray:
+    return np.ascontiguousarray(t.local[:, _LAYOUT])
+
+
+def _stacks(series: list[np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """References in the kernel's layout, one stack per distinct length: (indices, stack)."""
+    lengths = [len(s) for s in series]
+    out = []
+    for m in dict.fromkeys(lengths):
+        idx = np.array([i for i, n in enumerate(lengths) if n == m], np.int64)
+        out.append((idx, stack_references([series[i] for i in idx])))
+    return tuple(out)
+
+
+def _costs(q: np.ndarray, stacks, k: int, bounds: np.ndarray) -> np.ndarray:
+    """(groups, k) DTW costs of the laid-out query against the stacked references."""
+    if len(stacks) == 1:
+        return group_costs(q, stacks[0][1], k, bounds)
+    w = max(band(len(q), st.shape[1] // len(idx)) for idx, st in stacks)  # one band, the widest
+    out = np.empty((len(bounds), k))
+    for idx, st in stacks:
+        out[:, idx] = group_costs(q, st, len(idx), bounds, w)
+    return out
+
+
+_ALL_BOUNDS = np.array([GROUP_BOUNDS[g] for g in GROUPS], np.int64)
 
 
 def _loo_global(G: np.ndarray) -> float:
@@ -74,8 +105,8 @@ class SignatureReferences:
     g_sd: np.ndarray
     g_loo: float
     modality: Modality = Modality.SIGNATURE
-    #: each reference's columns per group, contiguous for the DTW kernel (derived, not stored)
-    series: dict[str, list[np.ndarray]] = field(default_factory=dict, compare=False, repr=False)
+    #: the references stacked in the DTW kernel's layout, once per set (derived, not stored)
+    stacks: tuple = field(default=(), compare=False, repr=False)
 
     @classmethod
     def enroll(cls, templates) -> "SignatureReferences":
@@ -88,23 +119,23 @@ class SignatureReferences:
             raise InvalidRequest("references must be SignatureTemplate objects (template_of(pen))")
         k = len(templates)
         G = np.stack([t.global_ for t in templates])
-        per_ref = [_group_series(t) for t in templates]
-        series = {g: [s[g] for s in per_ref] for g in GROUPS}
+        laid = [_laid_out(t) for t in templates]
+        stacks = _stacks(laid)
         if k == 1:
             nan = {g: float("nan") for g in GROUPS}
             return cls(templates, nan, dict(nan), G[0], np.full(G.shape[1], np.nan),
-                       float("nan"), series=series)
+                       float("nan"), stacks=stacks)
+        D = np.zeros((len(GROUPS), k, k))
+        for i in range(k):  # each reference queried against the others, as a signature would be
+            others = [j for j in range(k) if j != i]
+            D[:, i, others] = _costs(laid[i], _stacks([laid[j] for j in others]), k - 1, _ALL_BOUNDS)
         ref_min, pair = {}, {}
-        for g in GROUPS:
-            D = np.zeros((k, k))
-            for i in range(k):  # each reference queried against the others, as a signature would be
-                others = [series[g][j] for j in range(k) if j != i]
-                D[i, [j for j in range(k) if j != i]] = dtw_many(series[g][i], others)
-            D = (D + D.T) / 2
-            off = D[~np.eye(k, dtype=bool)].reshape(k, k - 1)
+        for gi, g in enumerate(GROUPS):
+            Dg = (D[gi] + D[gi].T) / 2
+            off = Dg[~np.eye(k, dtype=bool)].reshape(k, k - 1)
             ref_min[g], pair[g] = float(off.min(1).mean()), float(off.mean())
         sd = np.maximum(G.std(0, ddof=1), P.GLOBAL_SIGMA_FLOOR)
-        return cls(templates, ref_min, pair, G.mean(0), sd, _loo_global(G), series=series)
+        return cls(templates, ref_min, pair, G.mean(0), sd, _loo_global(G), stacks=stacks)
 
     def __len__(self) -> int:
         return len(self.templates)
@@ -171,6 +202,7 @@ class SignatureComparator:
             raise InvalidRequest(f"unknown or no signature feature groups {unknown or groups!r}; "
                                  f"choose from {GROUPS}")
         self.groups = tuple(groups)
+        self._bounds = np.array([GROUP_BOUNDS[g] for g in self.groups], np.int64)
         self._cal = _calibration()
 
     def references(self, templates) -> SignatureReferences:
@@ -185,12 +217,11 @@ class SignatureComparator:
         else:
             ref_min, pair, g_sd = refs.ref_min_mean, refs.pair_mean, refs.g_sd
             g_loo = refs.g_loo if math.isfinite(refs.g_loo) else self._cal["population"]["global_loo"]
-        series = refs.series or {g: [t[g] for t in map(_group_series, refs.templates)] for g in GROUPS}
+        stacks = refs.stacks or _stacks([_laid_out(t) for t in refs.templates])
+        d = _costs(_laid_out(questioned), stacks, len(refs), self._bounds)
         s = 0.0
-        for grp in self.groups:
-            q = np.ascontiguousarray(questioned.local[:, list(GROUP_COLUMNS[grp])])
-            d = dtw_many(q, series[grp])
-            s += (d.min() - ref_min[grp]) + (d.mean() - pair[grp])
+        for gi, grp in enumerate(self.groups):
+            s += (d[gi].min() - ref_min[grp]) + (d[gi].mean() - pair[grp])
         g = float(np.minimum(np.abs(questioned.global_ - refs.g_mean) / g_sd, P.GLOBAL_Z_CAP).mean())
         return float(s + P.GLOBAL_WEIGHT * (g - g_loo))
 

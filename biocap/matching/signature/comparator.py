@@ -220,8 +220,8 @@ class SignatureComparator:
         stacks = refs.stacks or _stacks([_laid_out(t) for t in refs.templates])
         d = _costs(_laid_out(questioned), stacks, len(refs), self._bounds)
         s = 0.0
-        for gi, grp in enumerate(self.groups):
-            s += (d[gi].min() - ref_min[grp]) + (d[gi].mean() - pair[grp])
+        for grp, lo, mean in zip(self.groups, d.min(1).tolist(), d.mean(1).tolist()):
+            s += (lo - ref_min[grp]) + (mean - pair[grp])
         g = float(np.minimum(np.abs(questioned.global_ - refs.g_mean) / g_sd, P.GLOBAL_Z_CAP).mean())
         return float(s + P.GLOBAL_WEIGHT * (g - g_loo))
 

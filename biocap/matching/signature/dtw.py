@@ -72,8 +72,13 @@ def _group_costs(q, R, m, k, bounds, window, out):  # pragma: no cover - compile
         a, b = lo * k, hi * k
         for g in range(n_groups):
             cg = crow[g, a:b]  # views: the compiler vectorises loops over 1-d views only
-            cg[:] = 0.0
-            for c in range(bounds[g, 0], bounds[g, 1]):
+            c0 = bounds[g, 0]
+            qc = q[i, c0]
+            rc = R[c0, a:b]
+            for t in range(b - a):  # = 0.0 + d * d, dtaidistance's first term, exactly
+                d = qc - rc[t]
+                cg[t] = d * d
+            for c in range(c0 + 1, bounds[g, 1]):
                 qc = q[i, c]
                 rc = R[c, a:b]
                 for t in range(b - a):

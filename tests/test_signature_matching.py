@@ -1,4 +1,6 @@
 """Signature templates, verification against a reference set, calibration, the card image."""
+import dataclasses
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -66,8 +68,14 @@ def test_genuine_above_skilled_above_random():
         rnd += [CMP.compare(template_of(genuine(o, rng).pen), refs) for o in signers if o is not s]
     assert all(0 < v < 1 for v in gen + skl + rnd)
     assert np.median(gen) > np.median(skl) > np.median(rnd)
-    thr = CMP.threshold_for_fmr(0.01)
-    assert np.mean(np.asarray(gen) >= thr) >= 0.9 and np.mean(np.asarray(rnd) >= thr) <= 0.05
+    gen, rnd = np.asarray(gen), np.asarray(rnd)
+    assert np.mean(gen >= CMP.threshold_for_fmr(0.01)) >= 0.9
+    # the generated signers share one motion model, so their strangers are closer than SVC2004's
+    # (whose 1% point lies deep in the gap between genuine and stranger scores): the shipped
+    # thresholds must still keep them out at the 0.1% point and accept the genuine ones
+    thr = CMP.threshold_for_fmr(0.001)
+    assert np.mean(gen >= thr) >= 0.9 and np.mean(rnd >= thr) <= 0.05
+    assert gen.min() > rnd.max()  # generated strangers never outscore a genuine signature
 
 
 def test_compare_either_order_and_single_reference():
@@ -160,3 +168,53 @@ def test_card_image_size_crop_and_pressure():
             render_signature(pen, **bad)
     with pytest.raises(InvalidSample):
         render_signature(PenSeries(pen.x, pen.y, pen.pressure, pen.t_ms, np.zeros(len(pen), bool)))
+
+
+def test_feature_groups_are_warped_and_normalised_separately():
+    refs = SignatureReferences.enroll(_set(6, 5, 7))
+    q = _set(6, 1, 8)[0]
+    assert set(refs.pair_mean) == {"shape", "dynamics", "direction"}
+
+    def d(*groups):
+        return SignatureComparator(groups=groups).distance(q, refs)
+
+    # each group adds its own (min, mean) terms; the global term is counted once per comparator
+    assert d("shape", "dynamics") + d("direction") == pytest.approx(d("dynamics", "direction") + d("shape"))
+    assert CMP.distance(q, refs) == pytest.approx(d("shape", "dynamics", "direction"))
+    assert d("shape") != pytest.approx(CMP.distance(q, refs))
+    bare = dataclasses.replace(refs, stacks=())  # built without enroll(): columns sliced on demand
+    assert CMP.distance(q, bare) == CMP.distance(q, refs)
+    with pytest.raises(InvalidRequest):
+        SignatureComparator(groups=("shape", "nope"))
+    with pytest.raises(InvalidRequest):
+        SignatureComparator(groups=())
+    with pytest.raises(InvalidRequest):  # thresholds are calibrated for the default groups only
+        SignatureComparator(groups=("shape",)).threshold_for_fmr(0.01)
+
+
+def test_local_features_finite_on_straight_strokes_and_pauses():
+    n = 300
+    t = np.arange(n) * 10.0
+    x = np.where(np.arange(n) < 150, np.arange(n) * 20.0, 3000.0)  # a straight line, then a pause
+    pen = PenSeries(x, np.full(n, 500.0), np.full(n, 300.0), t, np.ones(n, bool))
+    loc = template_of(pen).local
+    assert loc.shape == (128, len(LOCAL_NAMES)) and np.all(np.isfinite(loc))
+    rho = loc[:, LOCAL_NAMES.index("log_curvature_radius")]
+    assert rho[:40].mean() > rho[-40:].mean()  # a moving straight stroke is flatter than a pause
+
+
+@pytest.mark.parametrize("n, lengths", [(128, (128,) * 5), (100, (128, 128, 90)),
+                                        (128, (40, 128, 60, 128)), (30, (200,)), (2, (3, 2))])
+def test_compiled_kernel_equals_dtaidistance_per_group(n, lengths):
+    from biocap.matching.signature.comparator import (_ALL_BOUNDS, GROUP_COLUMNS, GROUPS, _costs,
+                                                      _LAYOUT, _stacks)
+    from biocap.matching.signature.dtw import dtw_many
+    rng = np.random.default_rng(n + len(lengths))
+    q = rng.standard_normal((n, len(LOCAL_NAMES)))
+    refs = [rng.standard_normal((m, len(LOCAL_NAMES))) for m in lengths]
+    got = _costs(np.ascontiguousarray(q[:, _LAYOUT]),
+                 _stacks([np.ascontiguousarray(r[:, _LAYOUT]) for r in refs]), len(refs), _ALL_BOUNDS)
+    for gi, g in enumerate(GROUPS):
+        cols = list(GROUP_COLUMNS[g])
+        want = dtw_many(np.ascontiguousarray(q[:, cols]), [np.ascontiguousarray(r[:, cols]) for r in refs])
+        np.testing.assert_array_equal(got[gi], want)  # same band, cost and summation order

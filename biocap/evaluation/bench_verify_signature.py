@@ -7,11 +7,16 @@ trial) of every other user. EERs are pooled over users with ONE threshold (what 
 uses); the a-posteriori per-user-threshold EER, averaged, is reported beside it as
 `*_user_threshold` for comparison with papers that use it.
 
-Reference in the same run: plain DTW (full, unbanded) on z-normalised x, y, dx, dy, pressure of
-the raw samples, score = minus the smallest length-normalised cost to the references.
+References in the same run: plain DTW (full, unbanded) on z-normalised x, y, dx, dy, pressure of
+the raw samples, score = minus the smallest length-normalised cost to the references
+(`reference`); and the previous verifier, template version 2's single DTW group ("shape") on the
+same templates (`previous`, timed the same way); and the same verifier computed the way it was
+before the compiled kernel, one dtaidistance call per feature group (`per_group_calls`: timed
+side by side with it, query by query, and its scores checked against it).
 """
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +26,9 @@ import numpy as np
 
 from ..errors import InvalidSample
 from ..matching.signature import SignatureComparator, SignatureReferences
+from ..matching.signature.comparator import GROUP_COLUMNS, GROUPS
+from ..matching.signature.dtw import dtw_many
+from ..templates.signature import params as P
 from ..templates.signature import template_of
 from ..types import PenSeries
 from .datasets_signature import SignatureUser, load_signature_layout
@@ -54,6 +62,25 @@ def _plain_dtw(a: np.ndarray, b: np.ndarray) -> float:
     return float(d * d / (len(a) + len(b)))
 
 
+def per_group_series(refs: SignatureReferences) -> dict[str, list[np.ndarray]]:
+    """Each reference's columns per group, contiguous (what enrolment kept before the kernel)."""
+    return {g: [np.ascontiguousarray(t.local[:, list(GROUP_COLUMNS[g])]) for t in refs.templates]
+            for g in GROUPS}
+
+
+def compare_per_group_calls(q, refs: SignatureReferences, series: dict[str, list[np.ndarray]]) -> float:
+    """SignatureComparator().compare(q, refs) for a set of 2 or more references, computed as
+    before the compiled kernel: one dtaidistance call (dtw_many) per feature group."""
+    s = 0.0
+    for grp in GROUPS:
+        qg = np.ascontiguousarray(q.local[:, list(GROUP_COLUMNS[grp])])
+        d = dtw_many(qg, series[grp])
+        s += (d.min() - refs.ref_min_mean[grp]) + (d.mean() - refs.pair_mean[grp])
+    g = float(np.minimum(np.abs(q.global_ - refs.g_mean) / refs.g_sd, P.GLOBAL_Z_CAP).mean())
+    s = float(s + P.GLOBAL_WEIGHT * (g - refs.g_loo)) / P.SIMILARITY_SCALE
+    return float(1.0 / (1.0 + math.exp(min(max(s, -700.0), 700.0))))
+
+
 def trials_of(users: list[SignatureUser], *, trials: int, n_refs: int, seed: int):
     """Yield (user index, trial, reference indices, genuine tests, skilled, random (user, idx))."""
     rng = np.random.default_rng(seed)
@@ -80,6 +107,7 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
     if limit:
         users = users[:limit]
     comparator = SignatureComparator()
+    previous = SignatureComparator(groups=("shape",)) if reference else None
     # templates once per signature; a failure is a failure to enrol/acquire (score = lowest)
     tmpl: dict[tuple[int, str, int], Any] = {}
     n_sig = n_fail = 0
@@ -93,11 +121,17 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
                     tmpl[(u, kind, i)] = None
                     n_fail += 1
     per_user: dict[int, _Scores] = {}
+    prev_user: dict[int, _Scores] = {}
+    prev_cpu = 0.0
     base_user: dict[int, _Scores] = {}
     base_feats: dict[tuple[int, int], np.ndarray] = {}
     base_cache: dict[tuple, float] = {}
     n_cmp, cpu = 0, 0.0
     ref_fail = 0
+    old_cpu, old_diff = 0.0, 0.0  # the per-group dtaidistance calls, timed beside the kernel
+    warm = next((t for t in tmpl.values() if t is not None), None)
+    if warm is not None:  # load (or compile) the kernel outside the timed comparisons
+        comparator.compare(warm, SignatureReferences.enroll([warm, warm]))
 
     def bfeat(u: int, kind: str, i: int) -> np.ndarray:
         key = (u, kind, i)
@@ -111,6 +145,7 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
             ref_fail += 1
             continue
         rs = SignatureReferences.enroll(ref_t)
+        old_series = per_group_series(rs) if n_refs >= 2 else None
         sc = per_user.setdefault(u, _Scores())
         queries = ([("genuine", u, i, sc.genuine) for i in tests]
                    + [("skilled", u, i, sc.skilled) for i in skilled]
@@ -124,6 +159,22 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
             out.append(comparator.compare(q, rs))
             cpu += time.process_time() - c0
             n_cmp += 1
+            if old_series is not None:
+                c0 = time.process_time()
+                old = compare_per_group_calls(q, rs, old_series)
+                old_cpu += time.process_time() - c0
+                old_diff = max(old_diff, abs(old - out[-1]))
+        if previous is not None:
+            ps = prev_user.setdefault(u, _Scores())
+            pouts = {id(sc.genuine): ps.genuine, id(sc.skilled): ps.skilled, id(sc.random): ps.random}
+            for kind, v, i, out in queries:
+                q = tmpl[(v, kind, i)]
+                if q is None:
+                    pouts[id(out)].append(0.0)
+                    continue
+                c0 = time.process_time()
+                pouts[id(out)].append(previous.compare(q, rs))
+                prev_cpu += time.process_time() - c0
         if reference:
             bs = base_user.setdefault(u, _Scores())
             bouts = {id(sc.genuine): bs.genuine, id(sc.skilled): bs.skilled, id(sc.random): bs.random}
@@ -160,6 +211,11 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
         "compare_per_s": n_cmp / cpu if cpu > 0 else None,
         "compare_per_s_note": "comparisons (one questioned signature vs one 5-signature reference set) per CPU second, one process",
         "n_comparisons": n_cmp,
+        "per_group_calls": {
+            "method": "the same verifier computed before the compiled kernel: one dtaidistance "
+                      "call per feature group, timed query by query beside it",
+            "compare_per_s": n_cmp / old_cpu if old_cpu > 0 else None,
+            "max_abs_score_difference": old_diff},
         "fte": n_fail / n_sig if n_sig else None,
         "reference_sets_failed": ref_fail,
     }
@@ -167,6 +223,9 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
     if halves and len(keys) >= 4:
         mid = len(users) // 2
         a, b = [k for k in keys if k < mid], [k for k in keys if k >= mid]
+        result["split"] = {"tuning": "users 1-%d (features, groups, weights, calibration chosen "
+                                     "on them)" % mid,
+                           "held_out": "users %d-%d (never used for a choice)" % (mid + 1, len(users))}
         result["halves"] = {"users_1_to_%d" % mid: summary(per_user, a),
                             "users_%d_to_%d" % (mid + 1, len(users)): summary(per_user, b)}
         # the shipped calibration comes from users 1-10 of SVC2004: check it on the others
@@ -181,6 +240,16 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
                      "fmr_skilled": float(np.mean(np.asarray(held.skilled) >= thr)),
                      "fnmr": float(np.mean(np.asarray(held.genuine) < thr))}
             for f, thr in cal_thr.items()}
+    if previous is not None:
+        result["previous"] = {
+            "method": "template v2 verifier: one DTW over x, y, speed, direction, acceleration, "
+                      "pressure (group 'shape') + 0.1 global, same templates",
+            **summary(prev_user, sorted(prev_user)),
+            "compare_per_s": n_cmp / prev_cpu if prev_cpu > 0 else None}
+        if halves and len(keys) >= 4:
+            result["previous"]["halves"] = {
+                "users_1_to_%d" % mid: summary(prev_user, a),
+                "users_%d_to_%d" % (mid + 1, len(users)): summary(prev_user, b)}
     if reference:
         result["reference"] = {"method": "plain DTW, z-normalised x, y, dx, dy, pressure, min cost",
                                **summary(base_user, sorted(base_user))}
@@ -197,6 +266,8 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
         if reference:
             bg = [s for k in sorted(base_user) for s in base_user[k].genuine]
             curves["skilled (plain DTW)"] = (bg, [s for k in sorted(base_user) for s in base_user[k].skilled])
+            pg = [s for k in sorted(prev_user) for s in prev_user[k].genuine]
+            curves["skilled (previous, v2)"] = (pg, [s for k in sorted(prev_user) for s in prev_user[k].skilled])
         plot_det(curves, plot, title="signature verification, SVC2004 protocol")
         result["plot"] = str(plot)
     return result

@@ -36,8 +36,9 @@ def main():
     for u, t, refs, tests, skilled, rnd in trials_of(users, trials=10, n_refs=5, seed=1):
         sets.append((u, refs, tests, skilled, rnd,
                      SignatureReferences.enroll([T[(u, "genuine", i)] for i in refs])))
-    pop = {"ref_min_mean": float(np.mean([s[5].ref_min_mean for s in sets])),
-           "pair_mean": float(np.mean([s[5].pair_mean for s in sets])),
+    groups = list(sets[0][5].pair_mean)
+    pop = {"ref_min_mean": {g: float(np.mean([s[5].ref_min_mean[g] for s in sets])) for g in groups},
+           "pair_mean": {g: float(np.mean([s[5].pair_mean[g] for s in sets])) for g in groups},
            "global_sd": np.mean([s[5].g_sd for s in sets], 0).tolist(),
            "global_loo": float(np.mean([s[5].g_loo for s in sets]))}
     OUT.write_text(json.dumps({"population": pop, "thresholds": {"random": [[0.5, 0.5]]}}))

@@ -5,14 +5,16 @@
 
 Score (a distance, 0 = as far from the references as they are from each other):
 
-    s = (min_i d(q, r_i) - mean_i min_j d(r_i, r_j))          elastic, nearest reference
-      + (mean_i d(q, r_i) - mean_{i<j} d(r_i, r_j))            elastic, whole set
-      + GLOBAL_WEIGHT * (g(q) - mean_i g_loo(r_i))             global features
+    s = sum over column groups g of                              (params.LOCAL_GROUPS)
+          (min_i d_g(q, r_i) - mean_i min_j d_g(r_i, r_j))       elastic, nearest reference
+        + (mean_i d_g(q, r_i) - mean_{i<j} d_g(r_i, r_j))        elastic, whole set
+      + GLOBAL_WEIGHT * (g(q) - mean_i g_loo(r_i))               global features
 
-d is the length-normalised DTW cost of the z-normalised local features (dtw.py); g is the mean
-capped z-distance of the global features from the references' mean in units of their (floored)
-spread, g_loo the same for each reference against the others. Each term is normalised by the
-person's own references (user-specific, no global tuning), so one threshold serves everyone.
+d_g is the length-normalised DTW cost of group g's z-normalised local feature columns (dtw.py),
+each group warped on its own; g is the mean capped z-distance of the global features from the
+references' mean in units of their (floored) spread, g_loo the same for each reference against
+the others. Each term is normalised by the person's own references (user-specific), so one
+threshold serves everyone.
 
 Similarity = 1 / (1 + exp(s / SIMILARITY_SCALE)) in (0, 1): higher = more alike; 0.5 means the
 questioned signature is exactly as far from the references as they are from one another.
@@ -25,7 +27,7 @@ import json
 import math
 import struct
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
@@ -33,12 +35,51 @@ import numpy as np
 
 from ...errors import InvalidRequest, NoProvider, TemplateFormatError
 from ...templates.signature import params as P
+from ...templates.signature.features import LOCAL_NAMES
 from ...templates.signature.template import SignatureTemplate
 from ...types import Modality
-from .dtw import dtw_many
+from .dtw import band, group_costs, stack_references
 
 _REF_MAGIC = b"BSGR"
 _REF_VERSION = 1
+#: column indices of each local feature group, in params.LOCAL_GROUPS order
+GROUP_COLUMNS = {g: tuple(LOCAL_NAMES.index(c) for c in cols) for g, cols in P.LOCAL_GROUPS.items()}
+GROUPS = tuple(GROUP_COLUMNS)
+
+
+#: the kernel's column layout: every group's columns side by side (a column used by two groups
+#: appears twice), group g at columns GROUP_BOUNDS[g][0]:GROUP_BOUNDS[g][1]
+_LAYOUT = [c for g in GROUPS for c in GROUP_COLUMNS[g]]
+_EDGES = np.cumsum([0, *(len(GROUP_COLUMNS[g]) for g in GROUPS)])
+GROUP_BOUNDS = {g: (int(_EDGES[i]), int(_EDGES[i + 1])) for i, g in enumerate(GROUPS)}
+
+
+def _laid_out(t: SignatureTemplate) -> np.ndarray:
+    return np.ascontiguousarray(t.local[:, _LAYOUT])
+
+
+def _stacks(series: list[np.ndarray]) -> tuple[tuple[np.ndarray, np.ndarray], ...]:
+    """References in the kernel's layout, one stack per distinct length: (indices, stack)."""
+    lengths = [len(s) for s in series]
+    out = []
+    for m in dict.fromkeys(lengths):
+        idx = np.array([i for i, n in enumerate(lengths) if n == m], np.int64)
+        out.append((idx, stack_references([series[i] for i in idx])))
+    return tuple(out)
+
+
+def _costs(q: np.ndarray, stacks, k: int, bounds: np.ndarray) -> np.ndarray:
+    """(groups, k) DTW costs of the laid-out query against the stacked references."""
+    if len(stacks) == 1:
+        return group_costs(q, stacks[0][1], k, bounds)
+    w = max(band(len(q), st.shape[1] // len(idx)) for idx, st in stacks)  # one band, the widest
+    out = np.empty((len(bounds), k))
+    for idx, st in stacks:
+        out[:, idx] = group_costs(q, st, len(idx), bounds, w)
+    return out
+
+
+_ALL_BOUNDS = np.array([GROUP_BOUNDS[g] for g in GROUPS], np.int64)
 
 
 def _loo_global(G: np.ndarray) -> float:
@@ -58,12 +99,14 @@ class SignatureReferences:
     """A person's enrolled signatures and the spread statistics verification normalises by."""
 
     templates: tuple[SignatureTemplate, ...]
-    ref_min_mean: float   # mean over references of the cost to the nearest other reference
-    pair_mean: float      # mean cost over all reference pairs
+    ref_min_mean: dict[str, float]  # per group: mean over references of the cost to the nearest other
+    pair_mean: dict[str, float]     # per group: mean cost over all reference pairs
     g_mean: np.ndarray    # global features: mean, floored spread, leave-one-out distance
     g_sd: np.ndarray
     g_loo: float
     modality: Modality = Modality.SIGNATURE
+    #: the references stacked in the DTW kernel's layout, once per set (derived, not stored)
+    stacks: tuple = field(default=(), compare=False, repr=False)
 
     @classmethod
     def enroll(cls, templates) -> "SignatureReferences":
@@ -76,18 +119,23 @@ class SignatureReferences:
             raise InvalidRequest("references must be SignatureTemplate objects (template_of(pen))")
         k = len(templates)
         G = np.stack([t.global_ for t in templates])
+        laid = [_laid_out(t) for t in templates]
+        stacks = _stacks(laid)
         if k == 1:
-            return cls(templates, float("nan"), float("nan"), G[0], np.full(G.shape[1], np.nan),
-                       float("nan"))
-        D = np.zeros((k, k))
+            nan = {g: float("nan") for g in GROUPS}
+            return cls(templates, nan, dict(nan), G[0], np.full(G.shape[1], np.nan),
+                       float("nan"), stacks=stacks)
+        D = np.zeros((len(GROUPS), k, k))
         for i in range(k):  # each reference queried against the others, as a signature would be
-            others = [templates[j].local for j in range(k) if j != i]
-            D[i, [j for j in range(k) if j != i]] = dtw_many(templates[i].local, others)
-        D = (D + D.T) / 2
-        off = D[~np.eye(k, dtype=bool)].reshape(k, k - 1)
+            others = [j for j in range(k) if j != i]
+            D[:, i, others] = _costs(laid[i], _stacks([laid[j] for j in others]), k - 1, _ALL_BOUNDS)
+        ref_min, pair = {}, {}
+        for gi, g in enumerate(GROUPS):
+            Dg = (D[gi] + D[gi].T) / 2
+            off = Dg[~np.eye(k, dtype=bool)].reshape(k, k - 1)
+            ref_min[g], pair[g] = float(off.min(1).mean()), float(off.mean())
         sd = np.maximum(G.std(0, ddof=1), P.GLOBAL_SIGMA_FLOOR)
-        return cls(templates, float(off.min(1).mean()), float(off.mean()), G.mean(0), sd,
-                   _loo_global(G))
+        return cls(templates, ref_min, pair, G.mean(0), sd, _loo_global(G), stacks=stacks)
 
     def __len__(self) -> int:
         return len(self.templates)
@@ -144,7 +192,17 @@ class SignatureComparator:
     name = "biocap-signature-dtw"
     modality = Modality.SIGNATURE
 
-    def __init__(self):
+    def __init__(self, *, groups: tuple[str, ...] = GROUPS):
+        """`groups`: the local feature groups whose DTW terms are summed (default: all of
+        params.LOCAL_GROUPS). `groups=("shape",)` is template version 2's verifier (one DTW over
+        x, y, speed, direction, acceleration, pressure), which the bench reports beside it; the
+        shipped thresholds (threshold_for_fmr) are calibrated for the default only."""
+        unknown = [g for g in groups if g not in GROUP_COLUMNS]
+        if not groups or unknown:
+            raise InvalidRequest(f"unknown or no signature feature groups {unknown or groups!r}; "
+                                 f"choose from {GROUPS}")
+        self.groups = tuple(groups)
+        self._bounds = np.array([GROUP_BOUNDS[g] for g in self.groups], np.int64)
         self._cal = _calibration()
 
     def references(self, templates) -> SignatureReferences:
@@ -152,7 +210,6 @@ class SignatureComparator:
 
     def distance(self, questioned: SignatureTemplate, refs: SignatureReferences) -> float:
         """The fused distance s of the module docstring (lower = more alike)."""
-        d = dtw_many(questioned.local, [t.local for t in refs.templates])
         if len(refs) == 1:
             pop = self._cal["population"]
             ref_min, pair, g_sd, g_loo = (pop["ref_min_mean"], pop["pair_mean"],
@@ -160,8 +217,13 @@ class SignatureComparator:
         else:
             ref_min, pair, g_sd = refs.ref_min_mean, refs.pair_mean, refs.g_sd
             g_loo = refs.g_loo if math.isfinite(refs.g_loo) else self._cal["population"]["global_loo"]
+        stacks = refs.stacks or _stacks([_laid_out(t) for t in refs.templates])
+        d = _costs(_laid_out(questioned), stacks, len(refs), self._bounds)
+        s = 0.0
+        for grp, lo, mean in zip(self.groups, d.min(1).tolist(), d.mean(1).tolist()):
+            s += (lo - ref_min[grp]) + (mean - pair[grp])
         g = float(np.minimum(np.abs(questioned.global_ - refs.g_mean) / g_sd, P.GLOBAL_Z_CAP).mean())
-        return float((d.min() - ref_min) + (d.mean() - pair) + P.GLOBAL_WEIGHT * (g - g_loo))
+        return float(s + P.GLOBAL_WEIGHT * (g - g_loo))
 
     def compare(self, a, b) -> float:
         """Similarity in (0, 1) of a questioned template and a reference set (either order; a
@@ -187,6 +249,10 @@ class SignatureComparator:
             raise InvalidRequest(f"fmr must be in (0, 1), got {fmr!r}")
         if attack not in ("zero-effort", "skilled"):
             raise InvalidRequest(f"attack must be 'zero-effort' or 'skilled', got {attack!r}")
+        if self.groups != GROUPS:
+            raise InvalidRequest(f"the shipped thresholds are calibrated for all feature groups "
+                                 f"{GROUPS}, not {self.groups}",
+                                 hint="use SignatureComparator() for decisions")
         table = self._cal["thresholds"]["random" if attack == "zero-effort" else "skilled"]
         fmrs = np.array([r[0] for r in table], float)
         thr = np.array([r[1] for r in table], float)

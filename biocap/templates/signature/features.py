@@ -1,13 +1,15 @@
 """Features of an online signature's pen series, as named stages.
 
     prepared = prepare(pen)          # validated, time-ordered, resampled at RATE_HZ, smoothed
-    local = local_features(prepared) # (128, 7) per-point series for elastic matching, z-normalised
+    local = local_features(prepared) # (128, 11) per-point series for elastic matching, z-normalised
     glob = global_features(prepared) # (k,) whole-signature features (duration, speed, ...)
 
 Local features per point: x, y, speed (velocity magnitude), path-tangent angle as cos/sin,
-acceleration magnitude, pressure. All but the direction are z-normalised over the signature so
-position, size, pad units and pressure calibration do not matter, only shape and dynamics do
-(chosen on SVC2004 users 1-10 among several feature sets: docs/decisions/19-signature-verification.md).
+acceleration magnitude, pressure, and (template version 3) the derivatives of pressure and speed,
+the log curvature radius and the angular velocity of the path. All but the direction are
+z-normalised over the signature so position, size, pad units and pressure calibration do not
+matter, only shape and dynamics do. Verification warps three groups of these columns separately
+(params.LOCAL_GROUPS; chosen on SVC2004 users 1-10: docs/decisions/19-signature-verification.md).
 """
 from __future__ import annotations
 
@@ -20,7 +22,10 @@ from ...errors import InvalidSample
 from ...types import PenSeries
 from . import params as P
 
-LOCAL_NAMES = ("x", "y", "speed", "cos_angle", "sin_angle", "accel", "pressure")
+LOCAL_NAMES = ("x", "y", "speed", "cos_angle", "sin_angle", "accel", "pressure",
+               "d_pressure", "d_speed", "log_curvature_radius", "d_angle")
+#: columns that keep their own scale (unit direction vector); every other column is z-normalised
+_UNSCALED = ("cos_angle", "sin_angle")
 GLOBAL_NAMES = ("log_duration", "pen_down_fraction", "log_strokes", "log_path_per_height",
                 "log_aspect", "log_mean_speed", "log_max_speed_ratio", "log_speed_std_ratio",
                 "pressure_mean_ratio", "pressure_std_ratio", "mean_dir_cos", "mean_dir_sin",
@@ -110,15 +115,27 @@ def _resample(cols: np.ndarray, n: int) -> np.ndarray:
 
 
 def local_features(pp: PreparedPen, points: int = P.LOCAL_POINTS) -> np.ndarray:
-    """(points, 7) float64 per-point features (LOCAL_NAMES), resampled evenly in time to `points`
-    rows; x, y, speed, acceleration and pressure z-normalised, the direction as unit cos/sin."""
+    """(points, len(LOCAL_NAMES)) float64 per-point features, resampled evenly in time to `points`
+    rows; the direction as unit cos/sin, every other column z-normalised over the signature."""
     dx = np.gradient(pp.x)
     dy = np.gradient(pp.y)
     speed = np.hypot(dx, dy)
-    accel = np.hypot(np.gradient(dx), np.gradient(dy))
-    ang_c = np.where(speed > 1e-9, dx / np.maximum(speed, 1e-9), 0.0)
-    ang_s = np.where(speed > 1e-9, dy / np.maximum(speed, 1e-9), 0.0)
-    cols = [_z(pp.x), _z(pp.y), _z(speed), ang_c, ang_s, _z(accel), _z(pp.pressure)]
+    theta = np.unwrap(np.arctan2(dy, dx))
+    d_theta = np.gradient(theta)
+    raw = {
+        "x": pp.x, "y": pp.y, "speed": speed,
+        "cos_angle": np.where(speed > 1e-9, dx / np.maximum(speed, 1e-9), 0.0),
+        "sin_angle": np.where(speed > 1e-9, dy / np.maximum(speed, 1e-9), 0.0),
+        "accel": np.hypot(np.gradient(dx), np.gradient(dy)),
+        "pressure": pp.pressure,
+        "d_pressure": np.gradient(pp.pressure),
+        "d_speed": np.gradient(speed),
+        # log of speed over angular speed (the radius of curvature), both floored so straight
+        # strokes and pauses stay finite
+        "log_curvature_radius": np.log((speed + P.CURVATURE_FLOOR) / (np.abs(d_theta) + P.CURVATURE_FLOOR)),
+        "d_angle": d_theta,
+    }
+    cols = [raw[k] if k in _UNSCALED else _z(raw[k]) for k in LOCAL_NAMES]
     feats = _resample(np.stack(cols, axis=1), points)
     return np.ascontiguousarray(feats, dtype=np.float64)
 

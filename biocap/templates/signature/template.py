@@ -18,13 +18,15 @@ from . import params as P
 from .features import GLOBAL_NAMES, LOCAL_NAMES
 
 MAGIC = b"BSGT"
-VERSION = 2  # 2: x, y, speed, direction, acceleration, pressure (1: x, y, dx, dy, ...)
+VERSION = 3  # 3: + d_pressure, d_speed, log curvature radius, d_angle (2: x, y, speed, direction,
+#              acceleration, pressure; 1: x, y, dx, dy, ...)
 _HEAD = struct.Struct("<4sHIHHIH")
 
 
 @dataclass(frozen=True)
 class SignatureTemplate:
-    """Per-point features (n, 7) for elastic matching and whole-signature features (k,)."""
+    """Per-point features (n, len(LOCAL_NAMES)) for elastic matching and whole-signature
+    features (k,)."""
 
     local: np.ndarray
     global_: np.ndarray

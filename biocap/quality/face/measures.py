@@ -7,11 +7,15 @@ distance. What each one looks at, and how well it works, is in docs/face.md.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
 import cv2
 import numpy as np
 
+from ...errors import InvalidDataError
 from ...templates.face import params as P
 from ...templates.face.detection import FaceDetection, canonical_crop
 
@@ -33,7 +37,7 @@ UNITS = {
     "under_exposure": "share of face pixels", "over_exposure": "share of face pixels",
     "dynamic_range": "bits", "illumination_uniformity": "darker / brighter half",
     "background_uniformity": "grey levels per px", "eyes_open": "eye darkness contrast",
-    "mouth_closed": "IED", "eyes_not_occluded": "gradient energy ratio",
+    "mouth_closed": "IED", "eyes_not_occluded": "1 - flat share around the eye",
     "mouth_not_occluded": "gradient energy ratio", "compression": "blockiness",
 }
 
@@ -112,15 +116,19 @@ def _darkness_extent(profile: np.ndarray, ref: float) -> float:
 
 
 def eye_openness(crop: np.ndarray) -> float:
-    """1 - (20th percentile of the eye's core / median of the skin below it), the more open of
-    the two eyes: an open eye shows dark iris, pupil and lash shadow against the skin; a closed
-    lid is skin. A darkness-contrast proxy (docs/face.md says how far it can be trusted)."""
+    """1 - (20th percentile of the eye's core after a vertical closing / median of the skin below
+    the eye), the less open of the two eyes. An open eye shows a dark iris and pupil as tall as a
+    fifth of the eye distance; a closed lid is skin with at most a thin dark lash line or crease.
+    The closing with a vertical line of EYE_CLOSE_ROWS rows fills every dark feature shorter than
+    that (lashes, lid crease, a glasses rim) and keeps the iris, so only tall dark structure counts.
+    A darkness-contrast proxy (docs/face.md says how far it can be trusted)."""
     cx, ey = _canon_points()
     k = P.CANON_IED
     f = crop.astype(np.float32)
+    tall = cv2.morphologyEx(f, cv2.MORPH_CLOSE, np.ones((P.EYE_CLOSE_ROWS, 1), np.uint8))
     out = []
     for ex in (cx - _EYE_DX, cx + _EYE_DX):
-        core = f[int(ey - 0.07 * k):int(ey + 0.07 * k), int(ex - 0.14 * k):int(ex + 0.14 * k)]
+        core = tall[int(ey - 0.07 * k):int(ey + 0.07 * k), int(ex - 0.14 * k):int(ex + 0.14 * k)]
         skin = f[int(ey + 0.2 * k):int(ey + 0.35 * k), int(ex - 0.25 * k):int(ex + 0.25 * k)]
         out.append(1.0 - np.percentile(core, 20) / (np.median(skin) + 1.0))
     return float(min(out))
@@ -162,19 +170,34 @@ def _grad_energy(crop: np.ndarray) -> np.ndarray:
     return cv2.magnitude(gx, gy)
 
 
+def eyes_visible(energy: np.ndarray) -> float:
+    """1 - the share of flat pixels around the less visible eye. Flat = gradient energy under
+    EYES_FLAT_FRACTION of the lower face's median (nose, cheeks, mouth: the face's own texture,
+    away from the eyes, so a cover over the eyes does not lower the reference). The window
+    (EYES_WINDOW, IED units) is large enough to hold the eye when a cover has pulled the landmarks
+    onto its edges: a hand, dark glasses or a band leave most of it flat, an eye with its lids,
+    brow and lashes leaves little."""
+    cx, ey = _canon_points()
+    k = P.CANON_IED
+    lower = energy[int(ey + 0.45 * k):int(ey + 1.35 * k), int(cx - 0.8 * k):int(cx + 0.8 * k)]
+    flat = P.EYES_FLAT_FRACTION * (float(np.median(lower)) + 1e-6)
+    hh, hw = P.EYES_WINDOW
+    shares = [float((energy[int(ey - hh * k):int(ey + hh * k), int(ex - hw * k):int(ex + hw * k)]
+                     < flat).mean()) for ex in (cx - _EYE_DX, cx + _EYE_DX)]
+    return 1.0 - max(shares)
+
+
 def visibility(crop: np.ndarray) -> tuple[float, float]:
-    """(eyes, mouth): gradient energy of the eye / mouth regions relative to the inner face's.
-    A hand, a scarf, a mask or dark glasses leave a flat region."""
+    """(eyes, mouth): eyes as `eyes_visible`; mouth = median gradient energy of the mouth region
+    relative to the inner face's. A hand, a scarf, a mask or dark glasses leave a flat region."""
     energy = _grad_energy(crop)
     face = float(np.median(_inner_face(energy))) + 1e-6
     cx, ey = _canon_points()
     k = P.CANON_IED
-    # the median: a cover's edges may cross the box, its flat inside fills most of it
-    eyes = [np.median(energy[int(ey - 0.12 * k):int(ey + 0.12 * k), int(ex - 0.2 * k):int(ex + 0.2 * k)])
-            for ex in (cx - _EYE_DX, cx + _EYE_DX)]
     top = ey + P.NOSE_DROP * k
+    # the median: a cover's edges may cross the box, its flat inside fills most of it
     mouth = np.median(energy[int(top + 0.2 * k):int(top + 0.7 * k), int(cx - 0.35 * k):int(cx + 0.35 * k)])
-    return float(min(eyes)) / face, float(mouth) / face
+    return eyes_visible(energy), float(mouth) / face
 
 
 def sharpness(crop: np.ndarray) -> float:
@@ -276,11 +299,12 @@ def components(grey: np.ndarray, faces: list[FaceDetection]) -> dict[str, Compon
         put("background_uniformity", clutter, 100 * np.exp(-clutter / P.BACKGROUND_SCALE),
             "<= 4", clutter <= 4)
     eo = eye_openness(crop)
-    put("eyes_open", eo, ramp(eo, P.EYE_OPEN_POINTS), ">= 0.4", eo >= 0.4)
+    put("eyes_open", eo, ramp(eo, P.EYE_OPEN_POINTS), f">= {P.EYE_OPEN_LIMIT:g}", eo >= P.EYE_OPEN_LIMIT)
     mo = mouth_opening(crop)
     put("mouth_closed", mo, ramp(mo, P.MOUTH_OPEN_POINTS), "<= 0.15", mo <= 0.15)
     ev, mv = visibility(crop)
-    put("eyes_not_occluded", ev, ramp(ev, P.EYES_VISIBLE_POINTS), ">= 0.6", ev >= 0.6)
+    put("eyes_not_occluded", ev, ramp(ev, P.EYES_VISIBLE_POINTS), f">= {P.EYES_VISIBLE_LIMIT:g}",
+        ev >= P.EYES_VISIBLE_LIMIT)
     put("mouth_not_occluded", mv, ramp(mv, P.MOUTH_VISIBLE_POINTS), ">= 0.45", mv >= 0.45)
     bk = blockiness(grey, face)
     put("compression", bk, ramp(bk, P.BLOCKINESS_POINTS), "<= 1.2", bk <= 1.2)
@@ -288,19 +312,44 @@ def components(grey: np.ndarray, faces: list[FaceDetection]) -> dict[str, Compon
 
 
 def unified(comps: dict[str, Component]) -> float:
-    """Weighted geometric mean of the component scores (each floored at 1); no face or several
-    faces cap it at 5, since nothing else can be trusted then."""
-    if comps["single_face"].score == 0:
-        return 0.0 if comps["single_face"].raw == 0 else min(5.0, _geo(comps))
-    return _geo(comps)
+    """The unified score: 100 x (1 - the predicted chance that the image's genuine comparisons
+    fail at FMR 1e-3), from the component scores by the logistic model in utility_face.json
+    (learned by research/face_quality_utility.py). No face gives 0; several faces cap it at 5,
+    since nothing else can be trusted then."""
+    if comps["single_face"].score == 0 and comps["single_face"].raw == 0:
+        return 0.0
+    model = _utility_model()
+    z = model["bias"] + sum(w * comps[name].score / 100.0
+                            for name, w in model["weights"].items() if name in comps)
+    score = 100.0 / (1.0 + np.exp(np.clip(z, -30.0, 30.0)))
+    return float(min(5.0, score)) if comps["single_face"].score == 0 else float(score)
 
 
-def _geo(comps: dict[str, Component]) -> float:
-    num = den = 0.0
-    for name, w in P.UNIFIED_WEIGHTS.items():
-        c = comps.get(name)
-        if c is None:
-            continue
-        num += w * np.log(max(c.score, 1.0) / 100.0)
-        den += w
-    return float(100 * np.exp(num / den)) if den else 0.0
+def utility_training_subjects() -> tuple[str, ...]:
+    """The subjects the unified score's model was trained on (the benches report the others)."""
+    return _utility_model()["subjects"]
+
+
+@lru_cache(maxsize=1)
+def _utility_model() -> dict:
+    return load_utility_model(Path(__file__).with_name("utility_face.json"))
+
+
+def load_utility_model(path: Path) -> dict:
+    """The unified score's logistic model (bias, weights per component, training subjects);
+    a missing or damaged file raises InvalidDataError."""
+    try:
+        model = json.loads(Path(path).read_text())
+        if not isinstance(model, dict) or model.get("format") != "biocap-face-utility/1":
+            raise ValueError("not a biocap-face-utility/1 model")
+        weights = {str(k): float(v) for k, v in model["weights"].items()}
+        if not weights or set(weights) - set(UNITS) or not np.isfinite(list(weights.values())).all():
+            raise ValueError("weights must name known components and be finite")
+        bias = float(model["bias"])
+        if not np.isfinite(bias):
+            raise ValueError("bias must be finite")
+        subjects = tuple(str(x) for x in model["trained_on"]["subjects"])
+        return {"bias": bias, "weights": weights, "subjects": subjects}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InvalidDataError(f"face quality model {path} is unreadable ({exc}): reinstall biocap "
+                               "or rerun research/face_quality_utility.py") from exc

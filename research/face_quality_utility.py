@@ -1,7 +1,9 @@
 """Learn the face unified quality score as a predicted utility for dlib's ResNet comparator:
 the chance that an image's genuine comparisons fail at FMR 1e-3, from its ISO/IEC 29794-5
-component scores. Writes biocap/quality/face/utility_face.json (package data, read by
-biocap.quality.face.measures.unified) and a training report.
+component scores. An experiment, NOT shipped: writes research/face_quality_utility_experiment.json
+and a training report. biocap's unified score stays the fixed-weight geometric mean
+(biocap.quality.face.measures.unified): on lfw7x50's undegraded photos this model ranked
+genuine pairs worse for ERC (docs/decisions/18-face-quality-response.md).
 
 Data: the TRAINING subjects of ../shared/data/face/lfw7x50 only (TRAIN_SUBJECTS, the same three
 that tuned the eye measures); the other four are never read here and are where
@@ -118,7 +120,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", type=Path, default=ROOT.parent / "shared/data/face/lfw7x50")
     ap.add_argument("--copies", type=int, default=5)
-    ap.add_argument("--out", type=Path, default=ROOT / "biocap/quality/face/utility_face.json")
+    ap.add_argument("--out", type=Path, default=ROOT / "research/face_quality_utility_experiment.json")
     ap.add_argument("--cache", type=Path, default=None,
                     help="npz of the measured features and comparison scores (made if missing)")
     ap.add_argument("--report", type=Path,

@@ -1,9 +1,9 @@
-"""Face quality: the eye measures (open, not occluded) and the learned unified score.
+"""Face quality: the eye measures (open, not occluded) and the unified score.
 
 On images the tests make (canonical crops drawn here) and scikit-image's astronaut(); nothing
 from ../shared.
 """
-import json
+import dataclasses
 
 import cv2
 import numpy as np
@@ -11,11 +11,10 @@ import pytest
 
 pytest.importorskip("dlib")
 
-from biocap.errors import InvalidDataError  # noqa: E402
 from biocap.evaluation.face_degrade import DEGRADATIONS  # noqa: E402
 from biocap.quality.face import FaceQuality, detect_faces  # noqa: E402
 from biocap.quality.face.measures import (  # noqa: E402
-    _grad_energy, components, eye_openness, eyes_visible, load_utility_model, unified)
+    _grad_energy, components, eye_openness, eyes_visible, unified)
 from biocap.templates.face import params as P  # noqa: E402
 from biocap.types import Modality, Sample  # noqa: E402
 
@@ -78,7 +77,7 @@ def test_a_clean_face_raises_no_eye_feedback_covered_eyes_do(astro):
         assert "eyes_covered" in {f.code for f in r.feedback}
 
 
-def test_unified_score_is_a_predicted_utility_that_falls_with_what_hurts_matching(astro):
+def test_unified_score_is_the_weighted_geometric_mean_and_falls_with_what_hurts_matching(astro):
     grey, face = astro
     q = FaceQuality()
     clean = q.assess(Sample(grey, 100, Modality.FACE)).score
@@ -87,29 +86,16 @@ def test_unified_score_is_a_predicted_utility_that_falls_with_what_hurts_matchin
         degraded = DEGRADATIONS[name](grey, face, rng)
         assert q.assess(Sample(degraded, 100, Modality.FACE)).score < clean, name
     comps = components(grey, [face])
+    w = P.UNIFIED_WEIGHTS
+    assert set(w) == set(comps) and all(v > 0 for v in w.values())
+    expected = 100 * np.exp(sum(w[n] * np.log(max(comps[n].score, 1.0) / 100) for n in w)
+                            / sum(w.values()))
+    assert unified(comps) == pytest.approx(expected, rel=1e-9)
     assert 0 < unified(comps) <= 100
+    # a better component never lowers it (no operator is asked for a worse picture)
+    for name in w:
+        better = dict(comps)
+        better[name] = dataclasses.replace(comps[name], score=100.0)
+        assert unified(better) >= unified(comps) - 1e-9, name
     none = components(grey, [])
     assert unified(none) == 0
-
-
-@pytest.mark.parametrize("content", [
-    b"", b"\x00\xff garbage", b"[]", json.dumps({"format": "other"}).encode(),
-    json.dumps({"format": "biocap-face-utility/1", "bias": 0, "weights": {"nonsense": 1},
-                "trained_on": {"subjects": []}}).encode(),
-    json.dumps({"format": "biocap-face-utility/1", "bias": 0, "weights": {"sharpness": "nan"},
-                "trained_on": {"subjects": []}}).encode(),
-    json.dumps({"format": "biocap-face-utility/1", "bias": 1, "weights": {"sharpness": -1}}).encode(),
-])
-def test_a_damaged_quality_model_raises_a_clear_error(tmp_path, content):
-    path = tmp_path / "utility_face.json"
-    path.write_bytes(content)
-    with pytest.raises(InvalidDataError, match="rerun research/face_quality_utility.py"):
-        load_utility_model(path)
-    with pytest.raises(InvalidDataError):
-        load_utility_model(tmp_path / "missing.json")
-
-
-def test_the_shipped_quality_model_loads_and_names_its_training_subjects():
-    from biocap.quality.face.measures import utility_training_subjects
-    subjects = utility_training_subjects()
-    assert len(subjects) >= 1 and all(isinstance(s, str) for s in subjects)

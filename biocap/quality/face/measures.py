@@ -7,15 +7,11 @@ distance. What each one looks at, and how well it works, is in docs/face.md.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
 
 import cv2
 import numpy as np
 
-from ...errors import InvalidDataError
 from ...templates.face import params as P
 from ...templates.face.detection import FaceDetection, canonical_crop
 
@@ -312,44 +308,19 @@ def components(grey: np.ndarray, faces: list[FaceDetection]) -> dict[str, Compon
 
 
 def unified(comps: dict[str, Component]) -> float:
-    """The unified score: 100 x (1 - the predicted chance that the image's genuine comparisons
-    fail at FMR 1e-3), from the component scores by the logistic model in utility_face.json
-    (learned by research/face_quality_utility.py). No face gives 0; several faces cap it at 5,
-    since nothing else can be trusted then."""
-    if comps["single_face"].score == 0 and comps["single_face"].raw == 0:
-        return 0.0
-    model = _utility_model()
-    z = model["bias"] + sum(w * comps[name].score / 100.0
-                            for name, w in model["weights"].items() if name in comps)
-    score = 100.0 / (1.0 + np.exp(np.clip(z, -30.0, 30.0)))
-    return float(min(5.0, score)) if comps["single_face"].score == 0 else float(score)
+    """Weighted geometric mean of the component scores (each floored at 1); no face or several
+    faces cap it at 5, since nothing else can be trusted then."""
+    if comps["single_face"].score == 0:
+        return 0.0 if comps["single_face"].raw == 0 else min(5.0, _geo(comps))
+    return _geo(comps)
 
 
-def utility_training_subjects() -> tuple[str, ...]:
-    """The subjects the unified score's model was trained on (the benches report the others)."""
-    return _utility_model()["subjects"]
-
-
-@lru_cache(maxsize=1)
-def _utility_model() -> dict:
-    return load_utility_model(Path(__file__).with_name("utility_face.json"))
-
-
-def load_utility_model(path: Path) -> dict:
-    """The unified score's logistic model (bias, weights per component, training subjects);
-    a missing or damaged file raises InvalidDataError."""
-    try:
-        model = json.loads(Path(path).read_text())
-        if not isinstance(model, dict) or model.get("format") != "biocap-face-utility/1":
-            raise ValueError("not a biocap-face-utility/1 model")
-        weights = {str(k): float(v) for k, v in model["weights"].items()}
-        if not weights or set(weights) - set(UNITS) or not np.isfinite(list(weights.values())).all():
-            raise ValueError("weights must name known components and be finite")
-        bias = float(model["bias"])
-        if not np.isfinite(bias):
-            raise ValueError("bias must be finite")
-        subjects = tuple(str(x) for x in model["trained_on"]["subjects"])
-        return {"bias": bias, "weights": weights, "subjects": subjects}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise InvalidDataError(f"face quality model {path} is unreadable ({exc}): reinstall biocap "
-                               "or rerun research/face_quality_utility.py") from exc
+def _geo(comps: dict[str, Component]) -> float:
+    num = den = 0.0
+    for name, w in P.UNIFIED_WEIGHTS.items():
+        c = comps.get(name)
+        if c is None:
+            continue
+        num += w * np.log(max(c.score, 1.0) / 100.0)
+        den += w
+    return float(100 * np.exp(num / den)) if den else 0.0

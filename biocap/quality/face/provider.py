@@ -1,9 +1,8 @@
 """`FaceQuality`: ISO/IEC 29794-5 face image quality with operator feedback.
 
 `assess(sample)` finds the faces, measures every component of the largest one (raw value and a
-0-100 score each, `Measure.value` / `Measure.score`), the unified score (the predicted utility
-for the face comparator, measures.unified) and the feedback a person can act on, worst problem
-first.
+0-100 score each, `Measure.value` / `Measure.score`), the unified score (weighted geometric mean,
+measures.unified) and the feedback a person can act on, worst problem first.
 """
 from __future__ import annotations
 

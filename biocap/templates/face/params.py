@@ -98,5 +98,15 @@ MOUTH_VISIBLE_POINTS = ((0.25, 0.0), (0.7, 100.0))
 #: clean image, JPEG at quality 10 gives ~1.5+
 BLOCKINESS_POINTS = ((1.08, 100.0), (1.45, 0.0))
 
+#: weight of each component in the unified score (weighted geometric mean of the component
+#: scores, floored at 1 so one zero does not hide the rest): what harms recognition most weighs most
+UNIFIED_WEIGHTS = {
+    "single_face": 3.0, "inter_eye_distance": 1.0, "head_size": 0.5, "crop": 0.5,
+    "yaw": 1.5, "pitch": 1.0, "roll": 0.5, "sharpness": 1.5, "luminance_mean": 1.0,
+    "luminance_variance": 0.5, "under_exposure": 0.5, "over_exposure": 0.5,
+    "dynamic_range": 0.5, "illumination_uniformity": 0.5, "background_uniformity": 0.25,
+    "eyes_open": 1.0, "mouth_closed": 0.5, "eyes_not_occluded": 1.5,
+    "mouth_not_occluded": 1.0, "compression": 1.0,
+}
 #: a component scoring below this raises its operator feedback
 FEEDBACK_BELOW = 50.0

@@ -10,3 +10,12 @@ DATA=${BIOCAP_DATA:-../shared/data}
     --json benchmarks/results/bench_quality_face.json
 .venv/bin/python benchmarks/bench_face_speed.py --json benchmarks/results/bench_face_speed.json
 .venv/bin/python research/face_calibrate.py --dataset "$DATA/face/lfw7x50"
+# quality responses and ERC of this tree against the version before the eye measures (330627e),
+# side by side in one run (docs/decisions/18-face-quality-response.md); then only the ERC on the
+# undegraded images (~1/20 of the work)
+OLD=$(mktemp -d)
+git archive 330627e | tar -x -C "$OLD"
+.venv/bin/python benchmarks/bench_face_quality_versions.py --other "$OLD" --dataset "$DATA/face/lfw7x50"
+.venv/bin/python benchmarks/bench_face_quality_versions.py --other "$OLD" --dataset "$DATA/face/lfw7x50" \
+    --only erc-originals
+rm -rf "$OLD"

@@ -9,9 +9,11 @@ image, 5-point alignment, the same descriptor), so the pipeline around the descr
 quality (`quality_face`): each image padded by replication (tight crops: the quality needs the
 whole head and some background), measured, then degraded once per component by
 biocap.evaluation.face_degrade and measured again; `responses[name]` = share of images whose
-component score fell. ERC: the originals plus one degraded copy of each (degradations in turn),
+component score fell; `false_alarms[name]` = share of the clean originals scoring below 50 (its
+feedback raised), `flagged[name]` = share of the degraded images below 50. ERC: the originals plus one degraded copy of each (degradations in turn),
 FNMR at FMR 1e-3 (threshold from all impostor pairs) before and after dropping the 10 % genuine
-pairs of lowest quality (pair quality = the lower unified score).
+pairs of lowest quality (pair quality = the lower unified score); `erc_heldout` the same on the
+subjects that did not tune the eye measures (TUNING_SUBJECTS), with the oracle (failing pairs rejected first).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import numpy as np
 
 from ..errors import BiocapError
 from ..quality.face.provider import FaceQuality, report_from
+from ..templates.face.params import FEEDBACK_BELOW
 from ..templates.face.extractor import PAD_FRACTION, FaceExtractor
 from ..types import Modality, Sample
 from .datasets import Item, load_layout
@@ -34,6 +37,9 @@ NOMINAL_PPI = 100.0  # a face image has no physical resolution; Sample needs one
 #: quality bench canvas: the tight crop padded by half its side on each side (125 -> 250, LFW's
 #: original framing), so the whole head and some background are in the picture
 CANVAS_PAD = 1.0
+#: the lfw7x50 subjects that chose the eye measures' parameters (docs/decisions/18-face-quality-
+#: response.md); the quality bench also reports the ERC on the others (held out)
+TUNING_SUBJECTS = ("Ariel_Sharon", "Colin_Powell", "Donald_Rumsfeld")
 
 
 def face_items(dataset: Path, layout: str = "lfw-folders", limit: int | None = None,
@@ -173,6 +179,8 @@ def quality_face(dataset: Path, layout: str = "lfw-folders", *, limit: int | Non
     provider = FaceQuality()
     names = list(DEGRADATIONS)
     moved = {n: [] for n in names}
+    clean = {n: [] for n in names}  # the originals' scores: below 50 raises the feedback
+    flagged = {n: [] for n in names}
     erc_images: list[tuple[np.ndarray, np.ndarray | None]] = []
     erc_subjects: list[str] = []
     erc_quality: list[float] = []
@@ -199,6 +207,8 @@ def quality_face(dataset: Path, layout: str = "lfw-folders", *, limit: int | Non
             before_score = comps[name].score
             after_score = after[name].score if name in after else 0.0
             moved[name].append(after_score < before_score)
+            clean[name].append(before_score < FEEDBACK_BELOW)
+            flagged[name].append(after_score < FEEDBACK_BELOW)
             if name == chosen:
                 erc_images.append((degraded, None))
                 erc_subjects.append(it.subject)
@@ -219,10 +229,26 @@ def quality_face(dataset: Path, layout: str = "lfw-folders", *, limit: int | Non
     both_orig = (orig[iu[0]] & orig[iu[1]])
     go, io = scores[same & both_orig], scores[~same & both_orig]
     qo = pair_q[same & both_orig]
+    # the subjects that neither tuned the eye measures nor trained the unified score
+    heldout = np.isin(erc_subjects, sorted(set(erc_subjects) - set(TUNING_SUBJECTS)))
+    both_held = heldout[iu[0]] & heldout[iu[1]]
+    gh, ih = scores[same & both_held], scores[~same & both_held]
+    qh = pair_q[same & both_held]
+    erc_heldout = None
+    if gh.size and ih.size:
+        oracle_h = np.where(gh >= _threshold(gh, ih, 1e-3), 1.0, 0.0)
+        erc_heldout = {"subjects": sorted(set(np.array(erc_subjects)[heldout])),
+                       "fnmr_no_reject": error_vs_reject(gh, ih, qh, 0.0, 1e-3),
+                       "fnmr_at_10pct_reject": error_vs_reject(gh, ih, qh, 0.1, 1e-3),
+                       "fnmr_at_10pct_reject_best_possible": error_vs_reject(gh, ih, oracle_h, 0.1, 1e-3),
+                       "n_genuine": int(gh.size), "n_impostor": int(ih.size)}
     return {
         "dataset": str(dataset), "layout": layout, "n_images": len(items),
         "no_face_in_original": no_face,
         "responses": {n: float(np.mean(v)) if v else None for n, v in moved.items()},
+        "false_alarms": {n: float(np.mean(v)) if v else None for n, v in clean.items()},
+        "flagged": {n: float(np.mean(v)) if v else None for n, v in flagged.items()},
+        "erc_heldout": erc_heldout,
         "degradations": {n: DEGRADATIONS[n].__name__ for n in names},
         "erc_fnmr_no_reject": before, "erc_fnmr_at_10pct_reject": after,
         "erc_fnmr_at_10pct_reject_best_possible": best,

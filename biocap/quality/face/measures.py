@@ -33,7 +33,7 @@ UNITS = {
     "under_exposure": "share of face pixels", "over_exposure": "share of face pixels",
     "dynamic_range": "bits", "illumination_uniformity": "darker / brighter half",
     "background_uniformity": "grey levels per px", "eyes_open": "eye darkness contrast",
-    "mouth_closed": "IED", "eyes_not_occluded": "gradient energy ratio",
+    "mouth_closed": "IED", "eyes_not_occluded": "1 - flat share around the eye",
     "mouth_not_occluded": "gradient energy ratio", "compression": "blockiness",
 }
 
@@ -112,15 +112,19 @@ def _darkness_extent(profile: np.ndarray, ref: float) -> float:
 
 
 def eye_openness(crop: np.ndarray) -> float:
-    """1 - (20th percentile of the eye's core / median of the skin below it), the more open of
-    the two eyes: an open eye shows dark iris, pupil and lash shadow against the skin; a closed
-    lid is skin. A darkness-contrast proxy (docs/face.md says how far it can be trusted)."""
+    """1 - (20th percentile of the eye's core after a vertical closing / median of the skin below
+    the eye), the less open of the two eyes. An open eye shows a dark iris and pupil as tall as a
+    fifth of the eye distance; a closed lid is skin with at most a thin dark lash line or crease.
+    The closing with a vertical line of EYE_CLOSE_ROWS rows fills every dark feature shorter than
+    that (lashes, lid crease, a glasses rim) and keeps the iris, so only tall dark structure counts.
+    A darkness-contrast proxy (docs/face.md says how far it can be trusted)."""
     cx, ey = _canon_points()
     k = P.CANON_IED
     f = crop.astype(np.float32)
+    tall = cv2.morphologyEx(f, cv2.MORPH_CLOSE, np.ones((P.EYE_CLOSE_ROWS, 1), np.uint8))
     out = []
     for ex in (cx - _EYE_DX, cx + _EYE_DX):
-        core = f[int(ey - 0.07 * k):int(ey + 0.07 * k), int(ex - 0.14 * k):int(ex + 0.14 * k)]
+        core = tall[int(ey - 0.07 * k):int(ey + 0.07 * k), int(ex - 0.14 * k):int(ex + 0.14 * k)]
         skin = f[int(ey + 0.2 * k):int(ey + 0.35 * k), int(ex - 0.25 * k):int(ex + 0.25 * k)]
         out.append(1.0 - np.percentile(core, 20) / (np.median(skin) + 1.0))
     return float(min(out))
@@ -162,19 +166,34 @@ def _grad_energy(crop: np.ndarray) -> np.ndarray:
     return cv2.magnitude(gx, gy)
 
 
+def eyes_visible(energy: np.ndarray) -> float:
+    """1 - the share of flat pixels around the less visible eye. Flat = gradient energy under
+    EYES_FLAT_FRACTION of the lower face's median (nose, cheeks, mouth: the face's own texture,
+    away from the eyes, so a cover over the eyes does not lower the reference). The window
+    (EYES_WINDOW, IED units) is large enough to hold the eye when a cover has pulled the landmarks
+    onto its edges: a hand, dark glasses or a band leave most of it flat, an eye with its lids,
+    brow and lashes leaves little."""
+    cx, ey = _canon_points()
+    k = P.CANON_IED
+    lower = energy[int(ey + 0.45 * k):int(ey + 1.35 * k), int(cx - 0.8 * k):int(cx + 0.8 * k)]
+    flat = P.EYES_FLAT_FRACTION * (float(np.median(lower)) + 1e-6)
+    hh, hw = P.EYES_WINDOW
+    shares = [float((energy[int(ey - hh * k):int(ey + hh * k), int(ex - hw * k):int(ex + hw * k)]
+                     < flat).mean()) for ex in (cx - _EYE_DX, cx + _EYE_DX)]
+    return 1.0 - max(shares)
+
+
 def visibility(crop: np.ndarray) -> tuple[float, float]:
-    """(eyes, mouth): gradient energy of the eye / mouth regions relative to the inner face's.
-    A hand, a scarf, a mask or dark glasses leave a flat region."""
+    """(eyes, mouth): eyes as `eyes_visible`; mouth = median gradient energy of the mouth region
+    relative to the inner face's. A hand, a scarf, a mask or dark glasses leave a flat region."""
     energy = _grad_energy(crop)
     face = float(np.median(_inner_face(energy))) + 1e-6
     cx, ey = _canon_points()
     k = P.CANON_IED
-    # the median: a cover's edges may cross the box, its flat inside fills most of it
-    eyes = [np.median(energy[int(ey - 0.12 * k):int(ey + 0.12 * k), int(ex - 0.2 * k):int(ex + 0.2 * k)])
-            for ex in (cx - _EYE_DX, cx + _EYE_DX)]
     top = ey + P.NOSE_DROP * k
+    # the median: a cover's edges may cross the box, its flat inside fills most of it
     mouth = np.median(energy[int(top + 0.2 * k):int(top + 0.7 * k), int(cx - 0.35 * k):int(cx + 0.35 * k)])
-    return float(min(eyes)) / face, float(mouth) / face
+    return eyes_visible(energy), float(mouth) / face
 
 
 def sharpness(crop: np.ndarray) -> float:
@@ -276,11 +295,12 @@ def components(grey: np.ndarray, faces: list[FaceDetection]) -> dict[str, Compon
         put("background_uniformity", clutter, 100 * np.exp(-clutter / P.BACKGROUND_SCALE),
             "<= 4", clutter <= 4)
     eo = eye_openness(crop)
-    put("eyes_open", eo, ramp(eo, P.EYE_OPEN_POINTS), ">= 0.4", eo >= 0.4)
+    put("eyes_open", eo, ramp(eo, P.EYE_OPEN_POINTS), f">= {P.EYE_OPEN_LIMIT:g}", eo >= P.EYE_OPEN_LIMIT)
     mo = mouth_opening(crop)
     put("mouth_closed", mo, ramp(mo, P.MOUTH_OPEN_POINTS), "<= 0.15", mo <= 0.15)
     ev, mv = visibility(crop)
-    put("eyes_not_occluded", ev, ramp(ev, P.EYES_VISIBLE_POINTS), ">= 0.6", ev >= 0.6)
+    put("eyes_not_occluded", ev, ramp(ev, P.EYES_VISIBLE_POINTS), f">= {P.EYES_VISIBLE_LIMIT:g}",
+        ev >= P.EYES_VISIBLE_LIMIT)
     put("mouth_not_occluded", mv, ramp(mv, P.MOUTH_VISIBLE_POINTS), ">= 0.45", mv >= 0.45)
     bk = blockiness(grey, face)
     put("compression", bk, ramp(bk, P.BLOCKINESS_POINTS), "<= 1.2", bk <= 1.2)

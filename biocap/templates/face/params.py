@@ -67,16 +67,32 @@ UNIFORMITY_POINTS = ((0.4, 0.0), (1.0, 100.0))
 #: background clutter = mean gradient magnitude (grey levels / px at half resolution) around the
 #: head; a plain wall gives ~1-2, a room ~10; score = 100 exp(-clutter / this)
 BACKGROUND_SCALE = 8.0
-#: eye openness = 1 - eye core / skin below (the darker eye of the two counts): a closed lid is
-#: skin (~0.05), an open eye's iris and lashes are much darker than the cheek (LFW median ~0.6)
-EYE_OPEN_POINTS = ((0.05, 0.0), (0.85, 100.0))
+#: eye openness = 1 - eye core (after a vertical closing) / skin below, the less open eye: a closed
+#: lid is skin (synthetic closed lids: median 0.05), an open eye's iris is much darker (LFW ~0.5).
+#: 50 at the 5th percentile of open eyes, 100 at their 95th, on the tuning subjects (Ariel Sharon,
+#: Colin Powell, Donald Rumsfeld of lfw7x50; reported on the other four: docs/decisions/18-face-quality-response.md)
+EYE_OPEN_POINTS = ((0.05, 0.0), (0.27, 50.0), (0.73, 100.0))
+EYE_OPEN_LIMIT = 0.27
+#: rows of the vertical closing in the eye core (canonical crop, IED 64 px): a lash line or lid
+#: crease is 1-3 rows, an open eye's iris 9-13, so 5 fills the first and keeps the second
+EYE_CLOSE_ROWS = 5
 #: mouth opening: extent (IED units) of the dark band at the mouth clearly darker than the lips
 MOUTH_OPEN_POINTS = ((0.08, 100.0), (0.35, 0.0))
 #: a mouth pixel darker than this fraction of the skin reference belongs to an open mouth
 MOUTH_DARK_FRACTION = 0.5
-#: occlusion: gradient energy of the eye / mouth region relative to the whole face's; a covered
-#: region is flat (<0.35), eyes are the most structured part of a face (>1)
-EYES_VISIBLE_POINTS = ((0.35, 0.0), (0.9, 100.0))
+#: eyes not occluded = 1 - share of flat pixels around the less visible eye. Flat = gradient energy
+#: under this fraction of the lower face's median: a cover's inside (noise of a few grey levels)
+#: is far below it, an eye's lids, lashes and brow far above
+EYES_FLAT_FRACTION = 0.3
+#: half height, half width (IED) of the window around each eye: a cover pulls the landmarks onto
+#: its edges, up to ~0.25 IED away; the window still holds the covered eye
+EYES_WINDOW = (0.3, 0.4)
+#: 50 at the 5th percentile of visible eyes, 100 at their 95th (tuning subjects as EYE_OPEN_POINTS);
+#: a plain band over the eyes gives ~0.4
+EYES_VISIBLE_POINTS = ((0.42, 0.0), (0.9, 50.0), (0.975, 100.0))
+EYES_VISIBLE_LIMIT = 0.9
+#: mouth not occluded = median gradient energy of the mouth region / the inner face's; a covered
+#: region is flat (<0.25)
 MOUTH_VISIBLE_POINTS = ((0.25, 0.0), (0.7, 100.0))
 #: compression: blockiness = strongest 8-pixel-grid gradient / median of all phases; 1.0 for a
 #: clean image, JPEG at quality 10 gives ~1.5+

@@ -65,7 +65,8 @@ UNDER_OVERLAP = 0.35  # ... and whose columns overlap it by this share is a phal
 CHAIN_OFFSET = 0.5  # a blob belongs to a finger when it lies within this share of the
 # finger's width from the finger's axis, below the fingertip
 CREASE_SEARCH = (0.75, 1.9)  # the distal crease lies this many fingertip widths from the tip
-ANGLE_SEARCH_DEG = (10, 40)  # the axis: within this of the phalanx line / of upright
+ANGLE_SEARCH_DEG = 25  # a fingertip without phalanx marks: its axis within this of upright
+# (fanned fingers and a turned hand rarely lean more; a wider search tilts round tips)
 MAX_TIP_ASPECT = 1.65  # a tip blob longer than this times its width has run past the crease
 EDGE_SHARE = 0.5  # a fingertip's outline: where its texture energy falls below this share of
 # its median (half-maximum-like; the pooled energy runs past the print's edge)
@@ -75,9 +76,6 @@ CROP_MARGIN = 8  # px of context around the fingertip in its upright crop
 # each finger's top lies, in fingertip widths (middle 0, index/ring ~0.2, little ~0.75)
 HAND_DROP = {2: 0.22, 3: 0.0, 4: 0.18, 5: 0.75, 7: 0.22, 8: 0.0, 9: 0.18, 10: 0.75, 1: 0.0, 6: 0.0}
 HAND_WIDTH = {2: 1.0, 3: 1.02, 4: 0.95, 5: 0.8, 7: 1.0, 8: 1.02, 9: 0.95, 10: 0.8, 1: 1.0, 6: 1.0}
-
-
-DEBUG = None
 
 
 @dataclass(frozen=True)
@@ -155,6 +153,7 @@ class _Finger:
     below: list[_Blob] = field(default_factory=list)
     angle: float = 0.0
     box: FingerBox | None = None  # on the map
+    chained: bool = False  # the axis came from phalanx marks
 
 
 def segment_slap(sample: Sample, *, slap: int | None = None,
@@ -343,9 +342,6 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
     # a fingertip is ridge texture through and through; strokes and letters whose loops were
     # filled are texture only along the strokes
     fingers = [f for f in fingers if raw[f.tip.ys, f.tip.xs].mean() >= MIN_TEXTURE_SHARE]
-    if DEBUG is not None:
-        DEBUG.extend((f.tip.centre, f.tip.area, float(raw[f.tip.ys, f.tip.xs].mean()),
-                      _solidity(f.tip)) for f in fingers)
     # a fingertip is about as tall as wide or taller (tilted up to ~40 degrees); a flat band
     # (a caption line merged with the ink above it) is not one
     fingers = [f for f in fingers if np.ptp(f.tip.ys) + 1 >= MIN_TIP_TALLNESS * (np.ptp(f.tip.xs) + 1)]
@@ -451,10 +447,16 @@ def _fingertip(f: _Finger, small: np.ndarray, tip_w: float, energy: np.ndarray) 
         v_bot = np.percentile(v, 100 - BOX_PERCENTILE)
     # the fingertip's outline fits its tightest box at the finger's angle: refine around the
     # first estimate (closer when the phalanx marks gave the axis)
-    if chained_ok:
-        angle = _tightest(f.tip, angle, np.deg2rad(ANGLE_SEARCH_DEG[0]))
-    else:  # a fingertip alone: fingers in a slap point up, within the search range
-        angle = _tightest(f.tip, 0.0, np.deg2rad(ANGLE_SEARCH_DEG[1]))
+    # the phalanx marks give the axis to a degree or two (they lie on it); a fingertip alone
+    # fits its tightest box at the finger's angle: fingers in a slap point up, within the search
+    if not chained_ok:
+        angle = _tightest(f.tip, 0.0, np.deg2rad(ANGLE_SEARCH_DEG))
+    f.chained = chained_ok
+    _set_box(f, angle)
+
+
+def _set_box(f: _Finger, angle: float) -> None:
+    """The fingertip's box at the finger's angle (map pixels)."""
     c, s = np.cos(angle), np.sin(angle)
     cx, cy = f.tip.centre
     u = (f.tip.xs - cx) * c - (f.tip.ys - cy) * s

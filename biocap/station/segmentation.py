@@ -71,6 +71,8 @@ MAX_TIP_ASPECT = 1.65  # a tip blob longer than this times its width has run pas
 EDGE_SHARE = 0.5  # a fingertip's outline: where its texture energy falls below this share of
 # its median (half-maximum-like; the pooled energy runs past the print's edge)
 BOX_PERCENTILE = 0.3  # box extents ignore this share of outlying pixels on each side
+OWN_PX = 9  # map px: the crop keeps the fingertip blob grown by this (its edge at half texture
+# lies ~1-2 map px inside the ridges' end; neighbours are further)
 CROP_MARGIN = 8  # px of context around the fingertip in its upright crop
 # hand model for naming fingers when some are missing: how far below the highest fingertip
 # each finger's top lies, in fingertip widths (middle 0, index/ring ~0.2, little ~0.75)
@@ -563,7 +565,7 @@ def _upright_crop(work: np.ndarray, finger: _Finger, box_map: FingerBox) -> np.n
                           borderMode=cv2.BORDER_CONSTANT, borderValue=glass)
     own = np.zeros((work.shape[0] // SCALE, work.shape[1] // SCALE), np.uint8)
     own[finger.tip.ys, finger.tip.xs] = 255
-    own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (OWN_PX, OWN_PX)))
     own = cv2.resize(own, (work.shape[1], work.shape[0]), interpolation=cv2.INTER_LINEAR)
     own_crop = cv2.warpAffine(own, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)

@@ -56,7 +56,9 @@ def main() -> int:
                   f"| missing fingers named exactly (per slap) | {col('miss')} | all |",
                   f"| time per slap (median of the runs' medians, CPU) | {col('ms', '{:.0f} ms')} | "
                   "NFSEG: not reachable (nbis-py has no NFSEG) |",
-                  ""]
+                  "", "The two time columns come from different runs on a shared, loaded machine: "
+                  "not a ratio (on the same cached tuning slaps, one after the other, the new "
+                  "segmenter took about 1.5x the old one's CPU: the coherence map).", ""]
         real = segs[0]["real"]
         if "slaps" in real:
             lines += ["Real slaps (`type4-slaps.an2k`, NIST test transaction, scanned ink card):", ""]

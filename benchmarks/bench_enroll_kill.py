@@ -5,7 +5,8 @@
 For each enrollment (one subject, its own store and keys in a temporary folder), `biocap enroll`
 (the CLI, e-KTP policy, the simulated devices) is started and killed with SIGKILL at a random
 point (once the store holds a random number of captures, then a random 0-3 s later), then `biocap enroll --resume` is started and killed again, `--per-enrollment` times, and
-a last `--resume` runs to the end. A reference enrollment of another subject runs uninterrupted
+a last `--resume` runs to the end (`--time-limit`: no new enrollment starts after this many
+seconds, so a run on a loaded machine is bounded; the report says whether the limit cut it). A reference enrollment of another subject runs uninterrupted
 in a store of its own. Checked after each kill (reading the store as it was left): and at the end:
 - nothing lost: every capture stored before a kill is in the final record, byte for byte
   (image and templates);
@@ -102,8 +103,11 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=5)
     ap.add_argument("--max-delay", type=float, default=None,
                    help="kill within this many seconds of a start (default: the reference's time)")
+    ap.add_argument("--time-limit", type=float, default=5400.0,
+                    help="seconds: no new enrollment starts after this (bounded run time)")
     ap.add_argument("--out", type=Path, default=RESULTS / "enroll_kill.json")
     args = ap.parse_args(argv)
+    started = time.time()
     import numpy as np
     rng = np.random.default_rng(args.seed)
     work = Path(tempfile.mkdtemp(prefix="enroll-kill-"))
@@ -123,7 +127,11 @@ def main(argv=None) -> int:
     n_ref = len(reference["captures"])
     kills, enrollments, failures = [], [], []
     e = 0
+    cut = False
     while len(kills) < args.kills:
+        if time.time() - started > args.time_limit:
+            cut = True
+            break
         e += 1
         subject = f"K-{e:03d}"
         store, keys = work / f"k{e}.db", work / f"k{e}.keys"
@@ -171,10 +179,15 @@ def main(argv=None) -> int:
                              "final": structure(final)})
         enrollments.append({"subject": subject, "kill_points": points, "same_as_reference": same,
                             "lost": len(lost), "captures": len(final["captures"])})
+        write_partial = {"kills_so_far": len(kills), "enrollments_so_far": len(enrollments),
+                         "failures_so_far": failures, "wall_s": round(time.time() - started, 1)}
+        args.out.with_suffix(".partial.json").write_text(json.dumps(write_partial, indent=1))
         print(f"{subject}: {len(points)} starts, {sum(p['killed'] for p in points)} kills, "
               f"same as reference: {same}, lost: {len(lost)}", file=sys.stderr, flush=True)
     report = {"command": "benchmarks/bench_enroll_kill.py " + " ".join(sys.argv[1:]),
-              "kills": len(kills), "enrollments": len(enrollments),
+              "kills": len(kills), "kills_asked": args.kills, "enrollments": len(enrollments),
+              "time_limit_s": args.time_limit, "cut_by_time_limit": cut,
+              "wall_s": round(time.time() - started, 1),
               "reference_wall_s": round(ref_time, 1), "reference": structure(reference),
               "all_same_as_reference": all(x["same_as_reference"] for x in enrollments),
               "captures_lost": sum(x["lost"] for x in enrollments), "failures": failures,
@@ -183,7 +196,8 @@ def main(argv=None) -> int:
     args.out.write_text(json.dumps(report, indent=1))
     print(json.dumps({k: v for k, v in report.items() if k not in ("enrollment_runs", "reference")},
                      indent=1))
-    return 0 if not failures else 1
+    args.out.with_suffix(".partial.json").unlink(missing_ok=True)
+    return 0 if not failures and not cut else 1
 
 
 if __name__ == "__main__":

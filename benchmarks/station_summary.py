@@ -2,7 +2,8 @@
 
     .venv/bin/python benchmarks/station_summary.py      # writes benchmarks/results/station.md
 
-Reads benchmarks/results/slap_segmentation_seed*.json, sequence_check_seed*.json,
+Reads benchmarks/results/slap_segmentation_seed*.json (beside the earlier segmenter's in
+results/station_before/), sequence_check_seed*.json,
 enrollment_time.json and enroll_kill.json as they are (a run still going has written its
 report so far) and pools the counts.
 """
@@ -18,29 +19,46 @@ def _load(pattern: str) -> list[dict]:
     return [json.loads(p.read_text()) for p in sorted(RESULTS.glob(pattern))]
 
 
+def _pool(runs: list[dict]) -> dict:
+    sims = [r["simulated"] for r in runs]
+    n = sum(s["fingers"] for s in sims)
+    slaps = sum(s["slaps"] for s in sims)
+    return {"fingers": n, "slaps": slaps,
+            "iou": sum(s["iou_ge_0_8"] * s["fingers"] for s in sims) / n,
+            "num": sum(s["finger_number_right"] * s["fingers"] for s in sims) / n,
+            "miss": sum(s["missing_fingers_named_exactly_per_slap"] * s["slaps"] for s in sims) / slaps,
+            "with_missing": sum(s["slaps_with_missing_finger"] for s in sims),
+            "ms": sorted(s["segment_ms_per_slap_median"] for s in sims)[len(sims) // 2],
+            "seeds": ", ".join(str(s["seed"]) for s in sims)}
+
+
 def main() -> int:
     lines = ["# Enrollment station: benchmark summary (issue 20)", "",
              "Made by `benchmarks/station_summary.py` from the reports beside it; each report "
              "names its command.", ""]
     segs = _load("slap_segmentation_seed*.json")
+    before = _load("station_before/slap_segmentation_seed*.json")
     if segs:
-        n = sum(s["simulated"]["fingers"] for s in segs)
-        slaps = sum(s["simulated"]["slaps"] for s in segs)
-        iou = sum(s["simulated"]["iou_ge_0_8"] * s["simulated"]["fingers"] for s in segs) / n
-        num = sum(s["simulated"]["finger_number_right"] * s["simulated"]["fingers"] for s in segs) / n
-        miss = sum(s["simulated"]["missing_fingers_named_exactly_per_slap"] * s["simulated"]["slaps"]
-                   for s in segs) / slaps
-        with_missing = sum(s["simulated"]["slaps_with_missing_finger"] for s in segs)
-        ms = [s["simulated"]["segment_ms_per_slap_median"] for s in segs]
+        now, was = _pool(segs), _pool(before) if before else None
+
+        def col(key: str, fmt: str = "{:.1%}") -> str:
+            return fmt.format(now[key]) + (" | " + fmt.format(was[key]) if was else "")
+
         lines += ["## Slap segmentation", "",
-                  f"Simulated slaps with ground truth: {slaps} slaps ({with_missing} with a finger "
-                  f"missing), {n} fingers, seeds {', '.join(str(s['simulated']['seed']) for s in segs)}.",
-                  "", "| measure | value | target |", "|---|---|---|",
-                  f"| fingertip box IoU >= 0.8 | {iou:.1%} of fingers | >= 98% |",
-                  f"| finger number right | {num:.1%} | >= 99% |",
-                  f"| missing fingers named exactly | {miss:.1%} of slaps | all |",
-                  f"| time per slap (median, one core) | {min(ms):.0f}-{max(ms):.0f} ms | NFSEG: not reachable (nbis-py has no NFSEG) |",
-                  ""]
+                  f"Simulated slaps with ground truth: {now['slaps']} slaps ({now['with_missing']} "
+                  f"with a finger missing), {now['fingers']} fingers, seeds {now['seeds']}"
+                  + (f"; beside it the segmenter as of 330627e on {was['slaps']} slaps, seeds "
+                     f"{was['seeds']} (`results/station_before/`)" if was else "") + ".", "",
+                  "| measure | now | " + ("before | " if was else "") + "target |",
+                  "|---|---|" + ("---|" if was else "") + "---|",
+                  f"| fingertip box IoU >= 0.8 | {col('iou')} | >= 98% |",
+                  f"| finger number right | {col('num')} | >= 99% |",
+                  f"| missing fingers named exactly (per slap) | {col('miss')} | all |",
+                  f"| time per slap (median of the runs' medians, CPU) | {col('ms', '{:.0f} ms')} | "
+                  "NFSEG: not reachable (nbis-py has no NFSEG) |",
+                  "", "The two time columns come from different runs on a shared, loaded machine: "
+                  "not a ratio (on the same cached tuning slaps, one after the other, the new "
+                  "segmenter took about 1.5x the old one's CPU: the coherence map).", ""]
         real = segs[0]["real"]
         if "slaps" in real:
             lines += ["Real slaps (`type4-slaps.an2k`, NIST test transaction, scanned ink card):", ""]
@@ -66,7 +84,8 @@ def main() -> int:
                 a[1] += v["n"]
         lines += ["## Sequence check", "",
                   f"{done} clean enrollments and {pt} planted ones (seeds "
-                  f"{', '.join(str(s['seed']) for s in seqs)}).", "",
+                  f"{', '.join(str(s['seed']) for s in seqs)}; run with the segmenter as of "
+                  "9d176aa, before this session's segmentation changes: not rerun).", "",
                   "| set | flagged | target |", "|---|---|---|",
                   f"| clean | {clean} of {done} | none |",
                   f"| planted, all | {pf} of {pt} | all |"]
@@ -91,7 +110,9 @@ def main() -> int:
         lines += ["## kill -9 and resume", "",
                   f"{k['kills']} kills over {k['enrollments']} enrollments: all ended with the "
                   f"reference's record: {k['all_same_as_reference']}; captures lost: "
-                  f"{k['captures_lost']}; failures: {len(k['failures'])}.", ""]
+                  f"{k['captures_lost']}; failures: {len(k['failures'])}; wall time "
+                  f"{k.get('wall_s', '?')} s (limit {k.get('time_limit_s', '-')} s, cut by it: "
+                  f"{k.get('cut_by_time_limit', '-')}); code: {k.get('code_commit', 'as committed')}.", ""]
     (RESULTS / "station.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     return 0

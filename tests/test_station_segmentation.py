@@ -55,3 +55,21 @@ def test_declared_exceptions_name_the_fingers_found():
     image, truth = slaps.compose_slap(source, 13, np.random.default_rng(2), missing=(2,))
     seg = segment_slap(Sample(image, 500, Modality.FINGERPRINT, position=13), expected=(3, 4, 5))
     assert [f.position for f in seg.fingers] == [3, 4, 5] and seg.missing == (2,)
+
+
+def test_a_faint_fingertip_is_found_and_phalanx_marks_are_not_fingers():
+    """A fingertip printed at a fifth of the others' contrast (a dry or light finger) is still
+    found by its ridge texture, and the middle-phalanx marks below the tips are never named."""
+    source = make_source("fingerprint-synthetic")
+    image, truth = slaps.compose_slap(source, 14, np.random.default_rng(6))
+    faint = truth["fingers"][1]  # the left ring finger
+    x0, y0, x1, y1 = faint["bbox"]
+    glass = float(np.median(image))
+    region = image[y0:y1, x0:x1].astype(np.float32)
+    image[y0:y1, x0:x1] = np.clip(glass - (glass - region) * 0.2, 0, 255).astype(np.uint8)
+    seg = segment_slap(Sample(image, 500, Modality.FINGERPRINT, position=14))
+    assert seg.missing == ()
+    for f in truth["fingers"]:
+        got = seg.finger(f["position"])
+        gt = FingerBox(f["cx"], f["cy"], f["width"], f["height"], f["angle"])
+        assert got is not None and _iou(gt, got.box) >= 0.7, f["position"]

@@ -41,23 +41,38 @@ ENERGY_SIGMA = 2.0  # half-resolution px over which ridge contrast is pooled
 TEXTURE_FACTOR = 2.5  # print: ridge contrast this many times the glass's noise ...
 TEXTURE_MIN = 3.0  # ... and at least this many grey levels above it ...
 OTSU_SHARE = 0.6  # ... and above this share of Otsu's print/background split (paper grain)
+COHERENCE_SIGMA = 6.0  # half-resolution px (2.5 ridge periods) over which orientation is pooled
+COHERENCE_MIN = 0.5  # weak texture counts where its orientation is this coherent (glass noise ~0.1)
+RIDGE_COHERENCE = 0.7  # ... and a weak region is print when its mean coherence reaches this
+# (fingertips 0.8-0.9; a scanned card's paper grain 0.3-0.6) ...
+MAX_FINGER_AREA_MM2 = 1500.0  # ... and it is no larger than a fingertip and its phalanges
 OPEN_PX = 7  # map px (1.4 mm): removes strokes, letters and specks, never a fingertip
 BAND_PX = 17  # map px (3.5 mm): taller than a caption's text line, shorter than any fingertip
 SCALE = 4  # the map is a quarter of 500 ppi: ridges (10 px) average out, fingers stay 60+ px wide
-MIN_TIP_AREA_MM2 = 40.0  # a fingertip prints far more (a little finger ~ 150 mm2); less is dirt
+MIN_TIP_AREA_MM2 = 30.0  # a fingertip prints more (a little finger 50-150 mm2); less is dirt
 TIP_WIDTH_MM = 15.0  # a typical fingertip width: the yardstick for splitting and chaining ...
 TIP_WIDTH_RANGE_MM = (8.0, 20.0)  # ... measured on each slap within this range
 SPLIT_WIDTH = 1.55  # a blob wider than this many fingertip widths holds touching fingers ...
 SPLIT_VALLEY = 0.6  # ... when its column count dips below this share of both shoulders
 MIN_TEXTURE_SHARE = 0.5  # share of a fingertip blob that is ridge texture before filling
-MIN_TIP_SHARE = 0.35  # a fingertip prints at least this share of the largest one's area
-# (a little finger ~0.65 of an index); smaller blobs are fragments or dirt
+MIN_TIP_SHARE = 0.15  # a fingertip prints at least this share of the largest one's area
+TIP_SOLIDITY = 0.8  # a fingertip fills its convex hull (~0.95; handwriting strokes ~0.7): only
+# such a blob above makes the blob under it a phalanx
+# (a little finger ~0.65 of an index, a small synthetic one 0.2); smaller blobs are specks
+MIN_TIP_TALLNESS = 0.55  # a fingertip blob's height at least this share of its width
+UNDER_DEPTH = 0.75  # a blob whose top is below this share of another's height ...
+UNDER_OVERLAP = 0.35  # ... and whose columns overlap it by this share is a phalanx below it
 CHAIN_OFFSET = 0.5  # a blob belongs to a finger when it lies within this share of the
 # finger's width from the finger's axis, below the fingertip
 CREASE_SEARCH = (0.75, 1.9)  # the distal crease lies this many fingertip widths from the tip
-ANGLE_SEARCH_DEG = (10, 40)  # the axis: within this of the phalanx line / of upright
+ANGLE_SEARCH_DEG = 25  # a fingertip without phalanx marks: its axis within this of upright
+# (fanned fingers and a turned hand rarely lean more; a wider search tilts round tips)
 MAX_TIP_ASPECT = 1.65  # a tip blob longer than this times its width has run past the crease
+EDGE_SHARE = 0.5  # a fingertip's outline: where its texture energy falls below this share of
+# its median (half-maximum-like; the pooled energy runs past the print's edge)
 BOX_PERCENTILE = 0.3  # box extents ignore this share of outlying pixels on each side
+OWN_PX = 9  # map px: the crop keeps the fingertip blob grown by this (its edge at half texture
+# lies ~1-2 map px inside the ridges' end; neighbours are further)
 CROP_MARGIN = 8  # px of context around the fingertip in its upright crop
 # hand model for naming fingers when some are missing: how far below the highest fingertip
 # each finger's top lies, in fingertip widths (middle 0, index/ring ~0.2, little ~0.75)
@@ -140,6 +155,7 @@ class _Finger:
     below: list[_Blob] = field(default_factory=list)
     angle: float = 0.0
     box: FingerBox | None = None  # on the map
+    chained: bool = False  # the axis came from phalanx marks
 
 
 def segment_slap(sample: Sample, *, slap: int | None = None,
@@ -185,30 +201,52 @@ def segment_slap(sample: Sample, *, slap: int | None = None,
 
 
 # --- 1-3: foreground, blobs, fingers -----------------------------------------------------------
-def _foreground(work: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _foreground(work: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mask, texture mask, texture energy) on the map."""
     """Print = ridge texture: the local contrast of ridges and valleys (at half resolution,
-    where a ridge period is still ~5 px) well above the glass's own noise; on the map."""
+    where a ridge period is still ~5 px) above the glass's own noise and ridge-like (the
+    gradients share one orientation: coherence); on the map. A region of weak texture is kept
+    whole when it is ridge-like through and through (a faint or dry fingertip on glass);
+    otherwise (paper grain of a scanned card, which is weakly textured everywhere) only its
+    part above a share of Otsu's print/background split is."""
     half = cv2.resize(work, (work.shape[1] // 2, work.shape[0] // 2),
                       interpolation=cv2.INTER_AREA).astype(np.float32)
     detail = half - cv2.GaussianBlur(half, (0, 0), TEXTURE_SIGMA)
     energy = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), ENERGY_SIGMA))
+    gx = cv2.Sobel(detail, cv2.CV_32F, 1, 0, ksize=3)
+    gy = cv2.Sobel(detail, cv2.CV_32F, 0, 1, ksize=3)
+    gxx = cv2.GaussianBlur(gx * gx, (0, 0), COHERENCE_SIGMA)
+    gyy = cv2.GaussianBlur(gy * gy, (0, 0), COHERENCE_SIGMA)
+    gxy = cv2.GaussianBlur(gx * gy, (0, 0), COHERENCE_SIGMA)
+    coherence = np.sqrt((gxx - gyy) ** 2 + 4 * gxy ** 2) / (gxx + gyy + 1e-6)
     size = (work.shape[1] // SCALE, work.shape[0] // SCALE)
     energy = cv2.resize(energy, size, interpolation=cv2.INTER_AREA)
+    coherence = cv2.resize(coherence, size, interpolation=cv2.INTER_AREA)
     glass = float(np.percentile(energy, 30))  # most of a slap is empty glass
     # print vs glass (or paper) split by Otsu on the energy, never below the glass's noise
     scaled = np.clip(energy * (255.0 / max(float(energy.max()), 1e-6)), 0, 255).astype(np.uint8)
     otsu, _ = cv2.threshold(scaled, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     otsu = float(otsu) * max(float(energy.max()), 1e-6) / 255.0
-    level = max(TEXTURE_FACTOR * glass, glass + TEXTURE_MIN, OTSU_SHARE * otsu)
-    raw = (energy > level).astype(np.uint8)
+    noise = max(TEXTURE_FACTOR * glass, glass + TEXTURE_MIN)
+    raw = (energy > max(noise, OTSU_SHARE * otsu)).astype(np.uint8)
+    weak = ((energy > noise) & (coherence > COHERENCE_MIN)).astype(np.uint8)
+    open_k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (OPEN_PX, OPEN_PX))
+    weak = cv2.morphologyEx(weak, cv2.MORPH_OPEN, open_k)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(weak, connectivity=8)
+    keep = np.zeros(n, bool)
+    if n > 1:
+        mean_coh = np.bincount(labels.ravel(), coherence.ravel(), n) / np.maximum(stats[:, 4], 1)
+        px_mm = WORK_PPI / 25.4 / SCALE
+        keep = (mean_coh >= RIDGE_COHERENCE) & (stats[:, 4] <= MAX_FINGER_AREA_MM2 * px_mm ** 2)
+        keep[0] = False
+    raw = np.where(keep[labels], 1, raw).astype(np.uint8)
     # an opening wider than a pen stroke or a letter (ink cards carry text and handwriting) ...
-    mask = cv2.morphologyEx(raw, cv2.MORPH_OPEN, cv2.getStructuringElement(
-        cv2.MORPH_ELLIPSE, (OPEN_PX, OPEN_PX)))
+    mask = cv2.morphologyEx(raw, cv2.MORPH_OPEN, open_k)
     # ... and a vertical one: a line of printed text (a caption band) is far shorter than a
     # fingertip is tall
     mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, np.ones((BAND_PX, 1), np.uint8))
     k3 = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))
-    return _fill_holes(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k3)), raw
+    return _fill_holes(cv2.morphologyEx(mask, cv2.MORPH_CLOSE, k3)), raw, energy
 
 
 def _fill_holes(mask: np.ndarray) -> np.ndarray:
@@ -277,8 +315,8 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
     px_mm = WORK_PPI / 25.4 / SCALE
     tip_w = TIP_WIDTH_MM * px_mm
     min_area = int(MIN_TIP_AREA_MM2 * px_mm ** 2)
-    mask, raw = _foreground(work)
-    found = _blobs(mask, min_area // 3)
+    mask, raw, energy = _foreground(work)
+    found = _edges(_blobs(mask, min_area // 3), energy, min_area // 3)
     tip_w = _tip_width(found, min_area, tip_w, px_mm)
     blobs = []
     for b in found:
@@ -306,7 +344,16 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
     # a fingertip is ridge texture through and through; strokes and letters whose loops were
     # filled are texture only along the strokes
     fingers = [f for f in fingers if raw[f.tip.ys, f.tip.xs].mean() >= MIN_TEXTURE_SHARE]
-    if fingers:
+    # a fingertip is about as tall as wide or taller (tilted up to ~40 degrees); a flat band
+    # (a caption line merged with the ink above it) is not one
+    fingers = [f for f in fingers if np.ptp(f.tip.ys) + 1 >= MIN_TIP_TALLNESS * (np.ptp(f.tip.xs) + 1)]
+    # a blob lying under another finger's tip (phalanx marks of neighbouring fingers run
+    # together, or a phalanx out of line) is a lower phalanx, never a fingertip
+    solid = [g for g in fingers if _solidity(g.tip) >= TIP_SOLIDITY]
+    fingers = [f for f in fingers if not any(_under(f.tip, g.tip) for g in solid if g is not f)]
+    for f in fingers:
+        _fingertip(f, small, tip_w, energy)
+    if fingers:  # fingertips cut at their creases: specks are far smaller
         largest = max(f.tip.area for f in fingers)
         fingers = [f for f in fingers if f.tip.area >= MIN_TIP_SHARE * largest]
     # keep the slap's count of fingers: the largest fingertips
@@ -315,10 +362,43 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
         fingers.sort(key=lambda f: f.tip.area, reverse=True)
         fingers = fingers[:count]
         notes.append(f"{extra} finger-like blob(s) beyond the slap's {count} fingers ignored")
-    for f in fingers:
-        _fingertip(f, small, tip_w)
     fingers.sort(key=lambda f: f.box.cx)
     return fingers, extra, notes
+
+
+def _edges(blobs: list[_Blob], energy: np.ndarray, min_area: int) -> list[_Blob]:
+    """Each blob cut to where its texture reaches a share of its own level: the pooled energy
+    of a fingertip and of its phalanx past a narrow crease run together at the noise level,
+    not at half the print's."""
+    out = []
+    for b in blobs:
+        e = energy[b.ys, b.xs]
+        keep = e >= EDGE_SHARE * float(np.median(e))
+        sub = np.zeros((int(b.ys.max()) + 3, int(b.xs.max()) + 3), np.uint8)
+        sub[b.ys[keep] + 1, b.xs[keep] + 1] = 1
+        sub = cv2.morphologyEx(sub, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3)))
+        for part in _blobs(_fill_holes(sub), min_area):
+            out.append(_Blob(part.ys - 1, part.xs - 1))
+    return out
+
+
+def _solidity(blob: _Blob) -> float:
+    """The blob's area over its convex hull's: ~0.95 for a fingertip, far less for strokes."""
+    pts = np.stack([blob.xs, blob.ys], 1).astype(np.int32)
+    hull = cv2.convexHull(pts)
+    return float(blob.area) / max(float(cv2.contourArea(hull)) + 0.5 * cv2.arcLength(hull, True) + 1, 1.0)
+
+
+def _under(low: _Blob, high: _Blob) -> bool:
+    """`low` lies below `high`: its top is past `high`'s lower part and their columns overlap
+    by a good share of the narrower one."""
+    h0, h1 = float(high.ys.min()), float(high.ys.max())
+    if low.top < h0 + UNDER_DEPTH * (h1 - h0):
+        return False
+    lo = max(float(low.xs.min()), float(high.xs.min()))
+    hi = min(float(low.xs.max()), float(high.xs.max()))
+    narrow = min(float(np.ptp(low.xs)), float(np.ptp(high.xs))) + 1
+    return hi - lo >= UNDER_OVERLAP * narrow
 
 
 def _tip_width(blobs: list[_Blob], min_area: int, default: float, px_mm: float) -> float:
@@ -335,9 +415,15 @@ def _tip_width(blobs: list[_Blob], min_area: int, default: float, px_mm: float) 
     return float(np.clip(np.median(widths), TIP_WIDTH_RANGE_MM[0] * px_mm, TIP_WIDTH_RANGE_MM[1] * px_mm))
 
 
-def _fingertip(f: _Finger, small: np.ndarray, tip_w: float) -> None:
+def _fingertip(f: _Finger, small: np.ndarray, tip_w: float, energy: np.ndarray) -> None:
     """The finger's axis, the crease cut and the fingertip's rotated box (map pixels)."""
     tip = f.tip
+    # the print's edge: where its ridge texture falls below a share of its own level (the
+    # pooled energy runs past the outline by the pooling's reach)
+    e = energy[tip.ys, tip.xs]
+    inside = e >= EDGE_SHARE * float(np.median(e))
+    if inside.sum() >= 0.5 * tip.area:
+        tip = f.tip = _Blob(tip.ys[inside], tip.xs[inside])
     angle = _axis_angle(tip)
     chained_ok = False
     if f.below:  # the line from the phalanx marks to the tip is the finger's axis
@@ -363,10 +449,16 @@ def _fingertip(f: _Finger, small: np.ndarray, tip_w: float) -> None:
         v_bot = np.percentile(v, 100 - BOX_PERCENTILE)
     # the fingertip's outline fits its tightest box at the finger's angle: refine around the
     # first estimate (closer when the phalanx marks gave the axis)
-    if chained_ok:
-        angle = _tightest(f.tip, angle, np.deg2rad(ANGLE_SEARCH_DEG[0]))
-    else:  # a fingertip alone: fingers in a slap point up, within the search range
-        angle = _tightest(f.tip, 0.0, np.deg2rad(ANGLE_SEARCH_DEG[1]))
+    # the phalanx marks give the axis to a degree or two (they lie on it); a fingertip alone
+    # fits its tightest box at the finger's angle: fingers in a slap point up, within the search
+    if not chained_ok:
+        angle = _tightest(f.tip, 0.0, np.deg2rad(ANGLE_SEARCH_DEG))
+    f.chained = chained_ok
+    _set_box(f, angle)
+
+
+def _set_box(f: _Finger, angle: float) -> None:
+    """The fingertip's box at the finger's angle (map pixels)."""
     c, s = np.cos(angle), np.sin(angle)
     cx, cy = f.tip.centre
     u = (f.tip.xs - cx) * c - (f.tip.ys - cy) * s
@@ -473,7 +565,7 @@ def _upright_crop(work: np.ndarray, finger: _Finger, box_map: FingerBox) -> np.n
                           borderMode=cv2.BORDER_CONSTANT, borderValue=glass)
     own = np.zeros((work.shape[0] // SCALE, work.shape[1] // SCALE), np.uint8)
     own[finger.tip.ys, finger.tip.xs] = 255
-    own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5)))
+    own = cv2.dilate(own, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (OWN_PX, OWN_PX)))
     own = cv2.resize(own, (work.shape[1], work.shape[0]), interpolation=cv2.INTER_LINEAR)
     own_crop = cv2.warpAffine(own, m, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                               borderMode=cv2.BORDER_CONSTANT, borderValue=0)

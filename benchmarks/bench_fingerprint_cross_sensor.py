@@ -1,0 +1,113 @@
+"""Fingerprint accuracy across sensors (issue 23): the eight shared FVC B sets, each measured as
+`biocap bench verify --modality fingerprint --reference nbis` measures one set (FVC all-impostors
+protocol: 280 genuine, 2,880 impostor comparisons), all in one run:
+
+- biocap (biocap's extractor + biocap-mcc) EER, beside NBIS (mindtct + bozorth3) in the same run;
+- bozorth3 on biocap's ISO/IEC 19794-2 records (written by biocap's encoder, read by NBIS), beside
+  bozorth3 on mindtct's minutiae: the interoperability of biocap's records;
+- speed as CPU-time ratios measured in the same run: biocap-mcc bulk comparisons/s over
+  bozorth3's, and biocap's median extraction time over mindtct's.
+
+Each set is listed as tuned-on (the pipeline's parameters were chosen on it) or held-out.
+Run:  .venv/bin/python benchmarks/bench_fingerprint_cross_sensor.py --cache /tmp/fp-cache
+      [--sets fvc2000_db3_b ...] [--out benchmarks/results/fingerprint_cross_sensor]
+With `--cache`, templates are reused when the extractor's code is unchanged (then extraction
+times are those of the run that wrote the cache, and the table says so).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from biocap.evaluation.bench_verify_fingerprint import DatasetSpec, run_set
+from biocap.evaluation.data import data_path
+from biocap.evaluation.options import BenchOptions
+
+#: (set, true resolution, role): "tuned-on" = the pipeline's parameters were chosen on it
+SETS = (("fvc2002_db1_b", 500.0, "tuned-on"), ("fvc2002_db2_b", 569.0, "tuned-on"),
+        ("fvc2002_db3_b", 500.0, "tuned-on"), ("fvc2002_db4_b", 500.0, "tuned-on"),
+        ("fvc2000_db1_b", 500.0, "held-out"), ("fvc2000_db2_b", 500.0, "held-out"),
+        ("fvc2000_db3_b", 500.0, "held-out"), ("fvc2000_db4_b", 500.0, "held-out"))
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
+
+
+def to_markdown(results: dict, command: str, roles: dict) -> str:
+    lines = [
+        "# Fingerprint accuracy across sensors: biocap vs NBIS, and bozorth3 on biocap's records",
+        "", f"Command: `{command}`", "",
+        "FVC all-impostors protocol (280 genuine, 2,880 impostor comparisons per set), every figure "
+        "of a row from the same run. Speed ratios are CPU time (`time.process_time`) of this "
+        "process, so per core: `mcc/boz` = biocap-mcc bulk comparisons/s over bozorth3's on "
+        "mindtct minutiae; `extract` = biocap's median extraction ms over mindtct's (< 1 = faster).",
+        "",
+        "| set | role | biocap EER | NBIS EER | biocap / NBIS | bozorth3 on biocap records | "
+        "bozorth3 on mindtct | records / mindtct | mcc/boz speed | extract ratio | "
+        "biocap FTE |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, r in results.items():
+        ref, boz = r["reference"], r.get("bozorth3_on_biocap_records", {})
+        ratio = r["eer"] / ref["eer"] if ref["eer"] else None
+        bratio = boz.get("eer", 0) / ref["eer"] if ref["eer"] and boz else None
+        cached = " (cached)" if r.get("extract_ms_from_cache") else ""
+        lines.append(
+            f"| {name} | {roles.get(name, '?')} | {_pct(r['eer'])} | {_pct(ref['eer'])} | "
+            f"{ratio:.2f} | {_pct(boz.get('eer'))} | {_pct(ref['eer'])} | "
+            f"{'-' if bratio is None else f'{bratio:.2f}'} | "
+            f"{r['speedup_vs_reference']:.1f}x | {r['extract_ratio_vs_reference']:.2f}{cached} | "
+            f"{r['fte_count']} |")
+    lines += ["", "Targets (issue 23): biocap / NBIS <= 0.5 on every set; bozorth3 on biocap "
+              "records <= bozorth3 on mindtct (records / mindtct <= 1); mcc/boz >= 10x; extract "
+              "ratio <= 1.", ""]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sets", nargs="*", default=[s for s, _, _ in SETS])
+    ap.add_argument("--cache", type=Path, help="template cache folder (biocap bench --cache)")
+    ap.add_argument("--out", default="benchmarks/results/fingerprint_cross_sensor",
+                    help="write OUT.md and OUT.json ('' to skip)")
+    args = ap.parse_args(argv)
+    known = {s: (ppi, role) for s, ppi, role in SETS}
+    unknown = [s for s in args.sets if s not in known]
+    if unknown:
+        print(f"unknown set(s) {unknown}; choose from {', '.join(known)}", file=sys.stderr)
+        return 2
+    try:
+        import nbis  # noqa: F401
+    except ImportError:
+        print("nbis-py is not installed: pip install 'biocap[reference]'", file=sys.stderr)
+        return 2
+    options = BenchOptions(reference="nbis", cache=args.cache, progress=False)
+    results, t0 = {}, time.time()
+    for name in args.sets:
+        ppi, role = known[name]
+        r = run_set(DatasetSpec(name, data_path("fingerprint", name), ppi, "fvc"), options, "nbis")
+        results[name] = r["result"]
+        res = r["result"]
+        print(f"{name} ({role}): biocap {100 * res['eer']:.2f}% NBIS "
+              f"{100 * res['reference']['eer']:.2f}% bozorth3-on-biocap "
+              f"{100 * res['bozorth3_on_biocap_records']['eer']:.2f}% speed "
+              f"{res['speedup_vs_reference']:.1f}x extract {res['extract_ratio_vs_reference']:.2f} "
+              f"[{time.time() - t0:.0f} s]", file=sys.stderr, flush=True)
+    command = "python benchmarks/bench_fingerprint_cross_sensor.py " + " ".join(
+        sys.argv[1:] if argv is None else argv)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.with_suffix(".json").write_text(json.dumps(
+            {"command": command, "roles": {s: r for s, _, r in SETS}, "sets": results},
+            indent=2, default=float))
+        out.with_suffix(".md").write_text(to_markdown(results, command.strip(),
+                                                      {s: r for s, _, r in SETS}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -13,6 +13,9 @@ Run:  .venv/bin/python benchmarks/bench_fingerprint_cross_sensor.py --cache /tmp
       [--sets fvc2000_db3_b ...] [--out benchmarks/results/fingerprint_cross_sensor]
 With `--cache`, templates are reused when the extractor's code is unchanged (then extraction
 times are those of the run that wrote the cache, and the table says so).
+`--merge A.json B.json ...` writes one table from the JSON of runs made on disjoint sets (e.g. the
+tuned-on and the held-out sets run as two processes at once on a busy machine); every row is
+still measured side by side with NBIS in its own run.
 """
 from __future__ import annotations
 
@@ -73,7 +76,21 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, help="template cache folder (biocap bench --cache)")
     ap.add_argument("--out", default="benchmarks/results/fingerprint_cross_sensor",
                     help="write OUT.md and OUT.json ('' to skip)")
+    ap.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
+                    help="only merge the JSON of earlier runs into OUT.md / OUT.json")
     args = ap.parse_args(argv)
+    roles = {s: r for s, _, r in SETS}
+    if args.merge:
+        parts = [json.loads(p.read_text()) for p in args.merge]
+        results = {name: r for part in parts for name, r in part["sets"].items()}
+        results = {s: results[s] for s, _, _ in SETS if s in results}
+        command = "; ".join(part["command"].strip() for part in parts)
+        out = Path(args.out)
+        out.with_suffix(".json").write_text(json.dumps(
+            {"command": command, "merged_from": [str(p) for p in args.merge], "roles": roles,
+             "sets": results}, indent=2, default=float))
+        out.with_suffix(".md").write_text(to_markdown(results, command, roles))
+        return 0
     known = {s: (ppi, role) for s, ppi, role in SETS}
     unknown = [s for s in args.sets if s not in known]
     if unknown:

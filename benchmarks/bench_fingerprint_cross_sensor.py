@@ -13,6 +13,9 @@ Run:  .venv/bin/python benchmarks/bench_fingerprint_cross_sensor.py --cache /tmp
       [--sets fvc2000_db3_b ...] [--out benchmarks/results/fingerprint_cross_sensor]
 With `--cache`, templates are reused when the extractor's code is unchanged (then extraction
 times are those of the run that wrote the cache, and the table says so).
+`--records-only --nbis-from BEFORE.json` (for a machine too busy for the full run): only biocap's
+EER and bozorth3 on biocap's records are measured; NBIS's EER (deterministic: same nbis-py, same
+images) is taken from the named earlier run and the speed columns are left out.
 `--merge A.json B.json ...` writes one table from the JSON of runs made on disjoint sets (e.g. the
 tuned-on and the held-out sets run as two processes at once on a busy machine); every row is
 still measured side by side with NBIS in its own run.
@@ -25,7 +28,8 @@ import sys
 import time
 from pathlib import Path
 
-from biocap.evaluation.bench_verify_fingerprint import DatasetSpec, run_set
+from biocap.evaluation.bench_verify_fingerprint import (DatasetSpec, _rates, _scores_bozorth3_on_records,
+                                                        _scores_ours, load_templates, run_set)
 from biocap.evaluation.data import data_path
 from biocap.evaluation.options import BenchOptions
 
@@ -55,19 +59,48 @@ def to_markdown(results: dict, command: str, roles: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, r in results.items():
         ref, boz = r["reference"], r.get("bozorth3_on_biocap_records", {})
-        ratio = r["eer"] / ref["eer"] if ref["eer"] else None
-        bratio = boz.get("eer", 0) / ref["eer"] if ref["eer"] and boz else None
+        ratio = r["eer"] / ref["eer"] if ref.get("eer") else None
+        bratio = boz.get("eer", 0) / ref["eer"] if ref.get("eer") and boz else None
+        speed = f"{r['speedup_vs_reference']:.1f}x" if "speedup_vs_reference" in r else "-"
+        extract = (f"{r['extract_ratio_vs_reference']:.2f}" if "extract_ratio_vs_reference" in r
+                   else "-")
         cached = " (cached)" if r.get("extract_ms_from_cache") else ""
         lines.append(
             f"| {name} | {roles.get(name, '?')} | {_pct(r['eer'])} | {_pct(ref['eer'])} | "
-            f"{ratio:.2f} | {_pct(boz.get('eer'))} | {_pct(ref['eer'])} | "
-            f"{'-' if bratio is None else f'{bratio:.2f}'} | "
-            f"{r['speedup_vs_reference']:.1f}x | {r['extract_ratio_vs_reference']:.2f}{cached} | "
+            f"{'-' if ratio is None else f'{ratio:.2f}'} | {_pct(boz.get('eer'))} | "
+            f"{_pct(ref.get('eer'))} | {'-' if bratio is None else f'{bratio:.2f}'} | "
+            f"{speed} | {extract}{cached} | "
             f"{r['fte_count']} |")
     lines += ["", "Targets (issue 23): biocap / NBIS <= 0.5 on every set; bozorth3 on biocap "
               "records <= bozorth3 on mindtct (records / mindtct <= 1); mcc/boz >= 10x; extract "
               "ratio <= 1.", ""]
     return "\n".join(lines)
+
+
+def _records_only(args, known, options) -> int:
+    from biocap.matching.fingerprint.comparator import FingerprintComparator
+
+    before = json.loads(args.nbis_from.read_text())["sets"] if args.nbis_from else {}
+    results = {}
+    for name in args.sets:
+        ppi, role = known[name]
+        loaded = load_templates(DatasetSpec(name, data_path("fingerprint", name), ppi, "fvc"), options)
+        scores, ok, *_ = _scores_ours(FingerprintComparator(), loaded.templates, loaded.items, False)
+        ours, _, _ = _rates(scores, loaded.items)
+        bs, bok, bper_s = _scores_bozorth3_on_records(loaded.templates, False)
+        boz, _, _ = _rates(bs, loaded.items)
+        ref = before.get(name, {}).get("reference", {})
+        results[name] = {**ours, "fte_count": int((~ok).sum()),
+                         "bozorth3_on_biocap_records": {**boz, "fte": float((~bok).mean())},
+                         "reference": {"eer": ref.get("eer"), "from": str(args.nbis_from)}}
+        print(f"{name} ({role}): biocap {100 * ours['eer']:.2f}% bozorth3-on-biocap "
+              f"{100 * boz['eer']:.2f}% (NBIS earlier {ref.get('eer')})", file=sys.stderr, flush=True)
+    out = Path(args.out)
+    out.with_suffix(".json").write_text(json.dumps(
+        {"command": "python benchmarks/bench_fingerprint_cross_sensor.py --records-only "
+                    f"--nbis-from {args.nbis_from} --sets {' '.join(args.sets)}",
+         "roles": {s: r for s, _, r in SETS}, "sets": results}, indent=2, default=float))
+    return 0
 
 
 def main(argv=None) -> int:
@@ -76,6 +109,10 @@ def main(argv=None) -> int:
     ap.add_argument("--cache", type=Path, help="template cache folder (biocap bench --cache)")
     ap.add_argument("--out", default="benchmarks/results/fingerprint_cross_sensor",
                     help="write OUT.md and OUT.json ('' to skip)")
+    ap.add_argument("--records-only", action="store_true",
+                    help="measure biocap EER and bozorth3 on biocap's records only")
+    ap.add_argument("--nbis-from", type=Path, help="with --records-only: JSON of an earlier full "
+                    "run whose NBIS EERs are shown beside")
     ap.add_argument("--merge", nargs="+", type=Path, metavar="JSON",
                     help="only merge the JSON of earlier runs into OUT.md / OUT.json")
     args = ap.parse_args(argv)
@@ -103,6 +140,8 @@ def main(argv=None) -> int:
         return 2
     options = BenchOptions(reference="nbis", cache=args.cache, progress=False)
     results, t0 = {}, time.time()
+    if args.records_only:
+        return _records_only(args, known, options)
     for name in args.sets:
         ppi, role = known[name]
         r = run_set(DatasetSpec(name, data_path("fingerprint", name), ppi, "fvc"), options, "nbis")

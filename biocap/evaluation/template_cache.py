@@ -16,9 +16,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from ..templates.fingerprint.template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint
+from ..templates.fingerprint.template import (MINUTIA_DTYPE, FingerprintTemplate, SingularPoint,
+                                              _tagged, _untagged)
 
-FORMAT = "biocap-template-cache/1"
+FORMAT = "biocap-template-cache/2"
 
 
 def cache_key(*parts: Any) -> str:
@@ -26,13 +27,12 @@ def cache_key(*parts: Any) -> str:
 
 
 def _cacheable(templates: Sequence[FingerprintTemplate | None]) -> bool:
-    return all(t is None or (isinstance(t, FingerprintTemplate) and not t.extended)
-               for t in templates)
+    return all(t is None or isinstance(t, FingerprintTemplate) for t in templates)
 
 
 def save(path: Path, templates: Sequence[FingerprintTemplate | None], ms: Sequence[float]) -> bool:
-    """Write the templates and their extraction times; False (nothing written) when a template
-    carries data this format does not keep (extended blocks)."""
+    """Write the templates (with their extended data) and their extraction times; False (nothing
+    written) when an item is not a FingerprintTemplate."""
     if not _cacheable(templates):
         return False
     present = [t for t in templates if t is not None]
@@ -43,6 +43,7 @@ def save(path: Path, templates: Sequence[FingerprintTemplate | None], ms: Sequen
         "width": t.width, "height": t.height, "ppi": t.ppi, "position": t.position,
         "view": t.view, "impression_type": t.impression_type, "quality": t.quality,
         "singular_points": [[s.kind, s.x, s.y, s.angle, list(s.angles)] for s in t.singular_points],
+        "extended": _tagged(t.extended),
     } for t in templates]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -80,5 +81,6 @@ def load(path: Path, n_items: int) -> tuple[list[FingerprintTemplate | None], li
         points = [SingularPoint(k, x, y, a, tuple(angles)) for k, x, y, a, angles in m["singular_points"]]
         templates.append(FingerprintTemplate(
             rows.copy(), m["width"], m["height"], m["ppi"], position=m["position"], view=m["view"],
-            impression_type=m["impression_type"], quality=m["quality"], singular_points=points))
+            impression_type=m["impression_type"], quality=m["quality"], singular_points=points,
+            extended=_untagged(m.get("extended", {}))))
     return templates, [float(v) for v in ms], written

@@ -117,8 +117,10 @@ class CylinderSet:
 
 
 def matching_frame(template: FingerprintTemplate) -> np.ndarray:
-    """(n, 3) float64 x, y-up, angle at 500 ppi; non-finite rows dropped."""
-    m = template.scaled_to(MATCH_PPI)
+    """(n, 3) float64 x, y-up, angle at 500 ppi; non-finite rows dropped. A view written by
+    biocap's extractor may mark the subset of its minutiae this matcher uses (the record holds
+    the interoperable set): only those are taken (`template.matcher_minutiae`)."""
+    m = template.scaled_to(MATCH_PPI, for_matcher=True)
     xyt = np.stack([m["x"].astype(np.float64), -m["y"].astype(np.float64),
                     m["angle"].astype(np.float64)], axis=1)
     xyt = xyt[np.all(np.isfinite(xyt), axis=1)]

@@ -27,6 +27,11 @@ from .params import (BORDER_PERIODS, BREAK_ANGLE, BREAK_PERIODS, BRIDGE_PERIODS,
                      CLEAR_CLUSTER_PERIODS, CLUSTER_CLEAR_COHERENCE, CLUSTER_PERIODS, CROWD_LIMIT,
                      CROWD_PERIODS, ISLAND_PERIODS, MIN_COHERENCE, SPUR_PERIODS)
 
+#: rules whose rejects still go into the template and its records (the interoperable minutiae
+#: other matchers read), marked there as left out by biocap-mcc (`template.MATCHER_SUBSET_BLOCK`):
+#: with them bozorth3 on FVC2002 DB1 went 9.09% -> 5.00% (docs/decisions/23-cross-sensor.md)
+INTERCHANGE_KEEPS = ("cluster", "crowd")
+
 RULES = ("spur", "island", "bridge", "border", "break", "cluster", "crowd", "unclear")
 
 
@@ -34,6 +39,11 @@ RULES = ("spur", "island", "bridge", "border", "break", "cluster", "crowd", "unc
 class FilterResult:
     kept: np.ndarray  # bool per candidate
     reason: np.ndarray  # object array: rule name that removed the candidate, "" if kept
+
+    @property
+    def interchange(self) -> np.ndarray:
+        """bool per candidate: the minutiae records carry (kept, plus INTERCHANGE_KEEPS rejects)."""
+        return self.kept | np.isin(self.reason, INTERCHANGE_KEEPS)
 
     def counts(self) -> dict[str, int]:
         return {r: int((self.reason == r).sum()) for r in RULES}

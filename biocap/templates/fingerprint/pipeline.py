@@ -6,7 +6,10 @@ the quality core can reuse intermediate products (e.g. the orientation field) in
 them. All stages work at the working resolution (`resolution.WORKING_PPI`); from segmentation on,
 on the foreground's bounding box only (`trace.resolution` is then that crop, with its offset). The
 final stage maps minutiae back to the Sample's own pixels and converts angles to the ISO convention
-(radians, counter-clockwise as seen on screen, y axis down).
+(radians, counter-clockwise as seen on screen, y axis down). The template holds the interoperable
+minutiae (what a record gives other matchers: those filtering kept plus the rejects of
+`filtering.INTERCHANGE_KEEPS`), ordered by x then y as NBIS writes them (bozorth3 reads minutiae
+in record order and finds fewer pairs otherwise); a vendor block marks the subset biocap-mcc uses.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ import numpy as np
 
 from ...errors import InvalidSample
 from ...types import Modality, Sample
-from .template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint
+from .template import MINUTIA_DTYPE, FingerprintTemplate, SingularPoint, matcher_subset_block
 from .binarization import binarize
 from .enhancement import gabor_enhance
 from .filtering import FilterResult, remove_false_minutiae
@@ -59,7 +62,7 @@ class ExtractionTrace:
     skeleton_graph: SkeletonGraph | None = None
     minutiae: np.ndarray | None = None  # CANDIDATE_DTYPE, all candidates before filtering
     filtering: FilterResult | None = None
-    quality: np.ndarray | None = None  # uint8 per kept minutia
+    quality: np.ndarray | None = None  # uint8 per minutia of the template (interchange set)
     singular_points: list[Singularity] | None = None
     template: FingerprintTemplate | None = None
     timings_ms: dict[str, float] = field(default_factory=dict)
@@ -76,9 +79,10 @@ def _validate(sample: Any) -> Sample:
 
 
 def _template(sample: Sample, work: WorkingImage | None, kept: np.ndarray, quality: np.ndarray,
-              singular: list[Singularity]) -> FingerprintTemplate:
+              singular: list[Singularity], matcher_use: np.ndarray | None = None) -> FingerprintTemplate:
     m = np.zeros(kept.size, MINUTIA_DTYPE)
     points = []
+    extended: dict = {}
     if work is not None and kept.size:
         x, y = work.to_sample(kept["x"].astype(np.float64), kept["y"].astype(np.float64))
         m["x"], m["y"] = x, y
@@ -86,14 +90,17 @@ def _template(sample: Sample, work: WorkingImage | None, kept: np.ndarray, quali
         m["angle"] = (-kept["angle"].astype(np.float64)) % (2 * np.pi)
         m["type"] = kept["type"]
         m["quality"] = quality
-        m = m[np.argsort(-m["quality"].astype(int), kind="stable")]
+        order = np.lexsort((m["y"], m["x"]))
+        m = m[order]
+        if matcher_use is not None and not matcher_use.all():
+            extended["vendor_blocks"] = [matcher_subset_block(matcher_use[order])]
     if work is not None:
         for sp in singular:
             sx, sy = work.to_sample(np.float64(sp.x), np.float64(sp.y))
             points.append(SingularPoint(sp.kind, float(sx), float(sy)))
     position = int(sample.position) if sample.position is not None else 0
     return FingerprintTemplate(m, sample.width, sample.height, float(sample.ppi), position=position,
-                               singular_points=points)
+                               singular_points=points, extended=extended)
 
 
 def _crop_to_foreground(work: WorkingImage, mask: np.ndarray) -> tuple[WorkingImage, np.ndarray]:
@@ -150,11 +157,12 @@ def trace_extraction(sample: Sample, observer: Observer | None = None) -> Extrac
     candidates = run("minutiae", detect_minutiae, graph, flow, freq.wavelength)
     verdict = run("filtering", remove_false_minutiae, candidates, graph, mask, flow.coherence,
                   freq.wavelength)
-    kept = candidates[verdict.kept]
+    record = verdict.interchange
+    kept = candidates[record]
     quality = run("quality", minutia_quality, kept["x"], kept["y"], mask, flow.coherence,
                   freq.wavelength)
     singular = run("singular_points", singular_points, flow, mask)
-    run("template", _template, sample, work, kept, quality, singular)
+    run("template", _template, sample, work, kept, quality, singular, verdict.kept[record])
     return trace
 
 

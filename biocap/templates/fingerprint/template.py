@@ -33,6 +33,31 @@ def minutiae_array(rows: Any = ()) -> np.ndarray:
     return np.array([tuple(r) for r in rows], dtype=MINUTIA_DTYPE)
 
 
+#: ISO/IEC 19794-2 extended-data block type (vendor-defined range, 0x0100-0xFFFF) in which
+#: biocap's extractor marks the minutiae its own comparator uses: one bit per minutia of the
+#: view, in record order, most significant bit first (`numpy.packbits`). The record itself holds
+#: the interoperable set (what other matchers read); biocap-mcc reads the marked subset.
+MATCHER_SUBSET_BLOCK = 0xB10C
+
+
+def matcher_subset_block(use: np.ndarray) -> dict[str, Any]:
+    """The vendor block marking `use` (bool per minutia) as biocap-mcc's minutiae."""
+    return {"type": MATCHER_SUBSET_BLOCK, "data": np.packbits(np.asarray(use, bool)).tobytes()}
+
+
+def matcher_minutiae(template: "FingerprintTemplate") -> np.ndarray:
+    """The minutiae biocap's comparator uses: those marked in the view's MATCHER_SUBSET_BLOCK
+    when it has one that fits its minutiae count, else all of them."""
+    m = template.minutiae
+    for block in template.extended.get("vendor_blocks", ()) if template.extended else ():
+        if isinstance(block, dict) and block.get("type") == MATCHER_SUBSET_BLOCK:
+            data = block.get("data")
+            if isinstance(data, (bytes, bytearray)) and len(data) == (len(m) + 7) // 8:
+                use = np.unpackbits(np.frombuffer(bytes(data), np.uint8))[:len(m)].astype(bool)
+                return m[use]
+    return m
+
+
 @dataclass
 class SingularPoint:
     kind: str  # "core" or "delta"
@@ -77,9 +102,10 @@ class FingerprintTemplate:
     def __len__(self) -> int:
         return len(self.minutiae)
 
-    def scaled_to(self, ppi: float) -> np.ndarray:
-        """Minutia coordinates rescaled to another resolution (e.g. 500 ppi for matching)."""
-        m = self.minutiae.copy()
+    def scaled_to(self, ppi: float, *, for_matcher: bool = False) -> np.ndarray:
+        """Minutia coordinates rescaled to another resolution (e.g. 500 ppi for matching);
+        `for_matcher`: only the minutiae biocap's comparator uses (`matcher_minutiae`)."""
+        m = (matcher_minutiae(self) if for_matcher else self.minutiae).copy()
         f = ppi / self.ppi
         m["x"] *= f
         m["y"] *= f

@@ -25,12 +25,8 @@ from .minutiae import BIFURCATION, ENDING
 from .skeleton_graph import SkeletonGraph
 from .params import (BORDER_PERIODS, BREAK_ANGLE, BREAK_PERIODS, BRIDGE_PERIODS,
                      CLEAR_CLUSTER_PERIODS, CLUSTER_CLEAR_COHERENCE, CLUSTER_PERIODS, CROWD_LIMIT,
-                     CROWD_PERIODS, ISLAND_PERIODS, MIN_COHERENCE, SPUR_PERIODS)
-
-#: rules whose rejects still go into the template and its records (the interoperable minutiae
-#: other matchers read), marked there as left out by biocap-mcc (`template.MATCHER_SUBSET_BLOCK`):
-#: with them bozorth3 on FVC2002 DB1 went 9.09% -> 5.00% (docs/decisions/23-cross-sensor.md)
-INTERCHANGE_KEEPS = ("cluster", "crowd")
+                     CROWD_PERIODS, INTERCHANGE_KEEPS, ISLAND_PERIODS, MIN_COHERENCE,
+                     SPUR_PERIODS)
 
 RULES = ("spur", "island", "bridge", "border", "break", "cluster", "crowd", "unclear")
 

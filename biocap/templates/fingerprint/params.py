@@ -89,6 +89,9 @@ SENSE_RADIUS = 10
 ENDING_SHIFT, BIFURCATION_SHIFT = -0.14, 0.2
 
 # --- filtering ------------------------------------------------------------------------------
+#: rejects still written to the template and its records (the interoperable minutiae other
+#: matchers read; biocap-mcc skips them by `template.MATCHER_SUBSET_BLOCK`): bozorth3 needs them
+INTERCHANGE_KEEPS = ("cluster", "crowd")
 #: spur length limit (periods); 0 = off: the graph rules raised the bozorth3 EER (classic 1.2)
 SPUR_PERIODS = 0.0
 #: island length limit (periods); 0 = off, as spurs (classic 2.5)

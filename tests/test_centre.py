@@ -2,6 +2,7 @@
 checks, hostile packages, idempotency, restart, a worker lost mid-search."""
 from __future__ import annotations
 
+import collections
 import socket
 import threading
 import time
@@ -326,3 +327,7 @@ def test_shards_rebalance_when_workers_join_and_leave():
                if joined.assignment[s] != "tcp://a:1")
     assert "tcp://a:1" not in left.assignment.values()
     assert d.shard_moves == joined.moves + left.moves
+    assert max(collections.Counter(left.assignment.values()).values()) == 32  # balanced: 64 over 2
+    for names in (["tcp://a:1", "tcp://b:1"], ["tcp://x:7", "tcp://y:7"], ["tcp://p:2", "tcp://q:3"]):
+        few = Deduplicator("db", "key", 4, Workers(names)).plan().assignment  # every worker busy
+        assert sorted(collections.Counter(few.values()).values()) == [2, 2]

@@ -133,10 +133,30 @@ class Deduplicator:
         self._batch = 0
 
     def plan(self) -> ShardPlan:
+        """Which worker serves each shard: rendezvous hashing with a cap of ceil(shards /
+        workers) per worker, starting from the current assignment. A shard stays where it is
+        while its worker is alive and under the cap; a worker that leaves hands over only its own
+        shards; a worker that joins takes shards only from workers above the new cap (each gives
+        its lowest-ranked ones). Plain rendezvous put all 4 shards on one of 2 workers in a run
+        (one core idle); the cap keeps every worker busy."""
         workers = sorted(self.client.scheduler_info().get("workers", {})) if self.client else []
         if not workers:
             return ShardPlan({}, 0)
-        new = {s: max(workers, key=lambda w: _rank(w, s)) for s in range(self.shards)}
+        cap = -(-self.shards // len(workers))
+        new = {s: w for s, w in self._assignment.items() if w in workers and s < self.shards}
+        load = {w: [s for s in new if new[s] == w] for w in workers}
+        for w, mine in load.items():
+            for s in sorted(mine, key=lambda s: _rank(w, s))[:max(0, len(mine) - cap)]:
+                del new[s]  # over the cap: its lowest-ranked shards go
+        count = {w: sum(1 for v in new.values() if v == w) for w in workers}
+        for s in range(self.shards):
+            if s in new:
+                continue
+            for w in sorted(workers, key=lambda w: _rank(w, s), reverse=True):
+                if count[w] < cap:
+                    new[s] = w
+                    count[w] += 1
+                    break
         moves = sum(1 for s, w in new.items() if self._assignment.get(s) not in (None, w))
         self._assignment = new
         self.shard_moves += moves

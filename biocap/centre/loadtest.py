@@ -12,7 +12,10 @@
 3. The run: the service (`biocap centre serve`) runs as its own process; a network stub process
    between the offices and the service drops `--drop` of the connections and delays the others
    by up to `--delay-ms`; each office is a process that builds its signed, chained packages first
-   (so the clock measures the centre, not the generator), then sends them in order, retrying with
+   (the office's ANSI/NIST-ITL transactions, `resident_record` and `HOW_MADE`; the clock starts
+   when every office has built them, so it measures the centre, not the generator; the gallery
+   mates of planted re-enrolments are re-enrolled from their own first package, so mate and
+   duplicate meet through the same extraction), then sends them in order, retrying with
    the same Idempotency-Key until it has an answer, and polls each resident's status until it is
    decided. Faults on request: `--kill-worker PID` (SIGKILL a Dask worker mid-run),
    `--restart-after S` (SIGKILL the service and start it again).

@@ -331,3 +331,23 @@ def test_shards_rebalance_when_workers_join_and_leave():
     for names in (["tcp://a:1", "tcp://b:1"], ["tcp://x:7", "tcp://y:7"], ["tcp://p:2", "tcp://q:3"]):
         few = Deduplicator("db", "key", 4, Workers(names)).plan().assignment  # every worker busy
         assert sorted(collections.Counter(few.values()).values()) == [2, 2]
+
+
+def test_synthetic_face_container_round_trip_and_refusals():
+    """The load test's face container survives the package's JPEG 2000 and is refused when it
+    is anything else (a photo, a damaged frame)."""
+    import numpy as np
+
+    from biocap.centre.loadtest import synthetic_face_image
+    from biocap.office.package import jp2_decode, jp2_encode
+
+    e = person(7)[0].face
+    img = jp2_decode(jp2_encode(synthetic_face_image(e)))
+    assert np.array_equal(synthetic_face_embedder(img), e)
+    for row, col in ((3, 5), (9, 5)):  # one bit of the embedding (CRC), of the padding
+        bad = img.copy()
+        bad[row, col] ^= 1
+        assert synthetic_face_embedder(bad) is None
+    assert synthetic_face_embedder(np.zeros(img.shape, np.uint8)) is None
+    assert synthetic_face_embedder(np.full((480, 640), 128, np.uint8)) is None
+    assert synthetic_face_embedder(None) is None

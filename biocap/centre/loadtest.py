@@ -245,7 +245,7 @@ def synthetic_face_embedder(image):
         return None
     raw = img.tobytes()
     n = 64 + 512
-    if raw[:len(SYNTHETIC_FACE_MAGIC)] != SYNTHETIC_FACE_MAGIC or \
+    if raw[:len(SYNTHETIC_FACE_MAGIC)] != SYNTHETIC_FACE_MAGIC or any(raw[n + 4:]) or \
             int.from_bytes(raw[n:n + 4], "little") != zlib.crc32(raw[:n]):
         return None
     e = np.frombuffer(raw, "<f4", 128, 64).astype(np.float32)

@@ -34,7 +34,8 @@ def main() -> int:
            "other agents (load average at the end of each run below): wall-clock rates and latencies "
            "are those of a small share of two cores; `centre_cpu_ms_per_resident` is the CPU time of "
            "all the centre's processes (service, scheduler, workers) per decided resident, and the "
-           "`cpu_ms_*` rows split it by step (`/metrics` `cpu_s`).", "",
+           "`cpu_ms_*` rows split it by step (`/metrics` `cpu_s`; in the restart run only the second "
+           "service process's steps, in the worker-kill run without the killed worker's CPU).", "",
            "| | " + " | ".join(f"{n}<br>({w})" for n, w, _ in runs) + " |",
            "|---|" + "---|" * len(runs)]
     for key in ROWS:

@@ -4,7 +4,7 @@ import sys
 from pathlib import Path
 
 RES = Path(__file__).resolve().parent / "results"
-RUNS = [("dedup_local", "local cluster (2 worker processes; before the even shard spread: all 4 shards on one worker)"),
+RUNS = [("dedup_local", "local cluster (2 worker processes), rerun when the machine quietened"),
         ("dedup_cluster", "`dask scheduler` + 2 `dask worker` processes"),
         ("dedup_cluster_kill", "external cluster, 3 workers, one serving a shard SIGKILLed mid-run, a 4th joins"),
         ("dedup_restart", "local cluster, service SIGKILLed 60 s after its first accepted package, restarted")]

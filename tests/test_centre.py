@@ -2,6 +2,7 @@
 checks, hostile packages, idempotency, restart, a worker lost mid-search."""
 from __future__ import annotations
 
+import collections
 import socket
 import threading
 import time
@@ -16,21 +17,40 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey 
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat  # noqa: E402
 
 from biocap.centre.db import CentreDB  # noqa: E402
-from biocap.centre.interim import OfficeIdentity, build_package, package_hash  # noqa: E402
+from biocap.centre.loadtest import (package_for, resident_record, synthetic_face_embedder,  # noqa: E402
+                                    templates_of_package)
 from biocap.centre.service import MAX_PACKAGE_BYTES, Centre, create_app  # noqa: E402
 from biocap.matching.person import PersonTemplates, person_to_bytes  # noqa: E402
+from biocap.office.keys import OfficeIdentity  # noqa: E402
+from biocap.office.package import build_package, package_hash, read_package  # noqa: E402
+from biocap.office.records import ExceptionRecord  # noqa: E402
 from biocap.synthetic.population import resident  # noqa: E402
+from biocap.types import Modality  # noqa: E402
 
 SEED = 44
+SMALL = (64, 64)  # finger image size in test packages (the centre reads the ISO records; WSQ costs)
 
 
 def person(p, capture=1, **kw):
+    """Template-level templates of a synthetic person (the bulk gallery's kind)."""
     r = resident(SEED, p, capture, **kw)
     return PersonTemplates(fingers=r.fingers, irises=r.irises, face=r.face), r
 
 
+def item(subject, p, capture=1, missing_fingers=(), missing_irises=()):
+    return {"person": p, "capture": capture, "missing_fingers": tuple(missing_fingers),
+            "missing_irises": tuple(missing_irises), "subject": subject}
+
+
+def mate(subject, p):
+    """A gallery entry made as the centre makes one: from the person's own first package."""
+    ident = OfficeIdentity("bulk", Ed25519PrivateKey.generate())
+    return subject, templates_of_package(package_for(SEED, item(subject, p), ident, 1, None, SMALL), ident)
+
+
 class Office:
-    """A test office: signs and chains packages like the office software would."""
+    """A test office: the office's own signed, chained ANSI/NIST-ITL packages (real rendered iris
+    images; the load test's face container, read by the centre's synthetic face embedder)."""
 
     def __init__(self, name, data_dir=None):
         self.ident = OfficeIdentity(name, Ed25519PrivateKey.generate())
@@ -38,20 +58,22 @@ class Office:
         if data_dir is not None:
             (data_dir / "offices").mkdir(parents=True, exist_ok=True)
             (data_dir / "offices" / f"{name}.pub").write_bytes(
-                self.ident.key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
+                self.ident.public_key.public_bytes(Encoding.Raw, PublicFormat.Raw))
 
     def package(self, subject, p, capture=1, advance=True, quality=None, exceptions=None, **kw):
-        t, r = person(p, capture, **kw)
-        exc = {f"finger:{q}": "amputated" for q in kw.get("missing_fingers", ())}
-        exc.update({f"iris:{e}": "eye condition" for e in kw.get("missing_irises", ())})
+        rec = resident_record(SEED, item(subject, p, capture, **kw), SMALL)
+        for c in rec.captures:
+            label = {Modality.FINGERPRINT: f"finger:{c.position}", Modality.IRIS: f"iris:{c.position}",
+                     Modality.FACE: "face"}.get(c.modality)
+            if quality and label in quality:
+                c.quality = {"score": quality[label]}
         if exceptions is not None:
-            exc = exceptions
-        q = {f"finger:{k}": 60.0 for k in t.fingers}
-        q.update(quality or {})
+            rec.exceptions = [ExceptionRecord(k, Modality.FINGERPRINT, int(k.split(":")[1]), "amputated", v)
+                              for k, v in exceptions.items()]
         seq = self.seq + 1
-        key = f"{self.ident.office_id}-{seq:05d}"
-        data = build_package(subject, t, office=self.ident, sequence=seq, previous_hash=self.prev,
-                             idempotency_key=key, quality=q, exceptions=exc)
+        data = build_package(rec, office=self.ident, previous_hash=self.prev, sequence=seq)
+        key = read_package(data, trusted={self.ident.office_id: self.ident.public_key},
+                           decode_images=False).idempotency_key
         if advance:
             self.seq, self.prev = seq, package_hash(data)
         return key, data
@@ -81,11 +103,11 @@ def service(cluster, tmp_path_factory):
 
     data = tmp_path_factory.mktemp("centre")
     db = CentreDB(data, shards=3)
-    db.enrol_bulk([(f"G{p}", person_to_bytes(person(p)[0])) for p in range(1, 9)])
+    db.enrol_bulk([(f"G{p}", person_to_bytes(person(p)[0])) for p in range(1, 9) if p != 4] + [mate("G4", 4)])
     db.close()
     office = Office("office-a", data)
     other = Office("office-b", data)
-    centre = Centre(data, client=cluster[1], batch=4)
+    centre = Centre(data, client=cluster[1], batch=4, face_embedder=synthetic_face_embedder)
     port = _free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(centre), host="127.0.0.1", port=port, log_level="warning"))
     th = threading.Thread(target=server.run, daemon=True)
@@ -255,9 +277,9 @@ def test_worker_lost_mid_search_decides_once(service, cluster):
 def test_restart_decides_every_accepted_package_once(tmp_path):
     """Packages accepted, service stopped before de-duplicating, started again: each decided once."""
     office = Office("office-r", tmp_path)
-    c1 = Centre(tmp_path, scheduler=False, start=False)  # in-process shards, no dedup thread
+    c1 = Centre(tmp_path, scheduler=False, start=False, face_embedder=synthetic_face_embedder)  # in-process
     db = c1.db
-    db.enrol_bulk([(f"G{p}", person_to_bytes(person(p)[0])) for p in range(1, 4)])
+    db.enrol_bulk([(f"G{p}", person_to_bytes(person(p)[0])) for p in (1, 3)] + [mate("G2", 2)])
     keys, datas = [], []
     for i, (p, cap) in enumerate([(200, 1), (2, 2), (201, 1)]):
         k, d = office.package(f"S-r{i}", p, capture=cap)
@@ -266,12 +288,12 @@ def test_restart_decides_every_accepted_package_once(tmp_path):
         datas.append(d)
     assert c1.db.pending_count() == 3
     c1.close()  # the service dies with three packages queued
-    c2 = Centre(tmp_path, scheduler=False, start=False)
+    c2 = Centre(tmp_path, scheduler=False, start=False, face_embedder=synthetic_face_embedder)
     assert c2.process_batch() == 3
     assert c2.process_batch() == 0  # nothing left, nothing decided twice
     assert c2.db.decision(keys[1])["matched"] == "G2"
     c2.close()
-    c3 = Centre(tmp_path, scheduler=False, start=False)
+    c3 = Centre(tmp_path, scheduler=False, start=False, face_embedder=synthetic_face_embedder)
     assert c3.process_batch() == 0 and c3.db.counts()["decisions"] == {"unique": 2, "duplicate": 1}
     # a resend after the restart gets the stored answer, not a second package or decision
     again = c3.submit(datas[1], keys[1])
@@ -305,3 +327,27 @@ def test_shards_rebalance_when_workers_join_and_leave():
                if joined.assignment[s] != "tcp://a:1")
     assert "tcp://a:1" not in left.assignment.values()
     assert d.shard_moves == joined.moves + left.moves
+    assert max(collections.Counter(left.assignment.values()).values()) == 32  # balanced: 64 over 2
+    for names in (["tcp://a:1", "tcp://b:1"], ["tcp://x:7", "tcp://y:7"], ["tcp://p:2", "tcp://q:3"]):
+        few = Deduplicator("db", "key", 4, Workers(names)).plan().assignment  # every worker busy
+        assert sorted(collections.Counter(few.values()).values()) == [2, 2]
+
+
+def test_synthetic_face_container_round_trip_and_refusals():
+    """The load test's face container survives the package's JPEG 2000 and is refused when it
+    is anything else (a photo, a damaged frame)."""
+    import numpy as np
+
+    from biocap.centre.loadtest import synthetic_face_image
+    from biocap.office.package import jp2_decode, jp2_encode
+
+    e = person(7)[0].face
+    img = jp2_decode(jp2_encode(synthetic_face_image(e)))
+    assert np.array_equal(synthetic_face_embedder(img), e)
+    for row, col in ((3, 5), (9, 5)):  # one bit of the embedding (CRC), of the padding
+        bad = img.copy()
+        bad[row, col] ^= 1
+        assert synthetic_face_embedder(bad) is None
+    assert synthetic_face_embedder(np.zeros(img.shape, np.uint8)) is None
+    assert synthetic_face_embedder(np.full((480, 640), 128, np.uint8)) is None
+    assert synthetic_face_embedder(None) is None

@@ -18,10 +18,11 @@ httpx = pytest.importorskip("httpx")
 sys.path.insert(0, str(Path(__file__).parent))
 from office_helpers import ridge_image, signature_capture  # noqa: E402
 
+from biocap.centre.loadtest import synthetic_face_embedder, synthetic_face_image  # noqa: E402
 from biocap.centre.service import Centre, create_app  # noqa: E402
 from biocap.office import CaptureRecord, KeyRing, OfficeStore  # noqa: E402
 from biocap.office.package import build_package, package_hash  # noqa: E402
-from biocap.synthetic.population import resident  # noqa: E402
+from biocap.synthetic.population import face_capture, resident  # noqa: E402
 from biocap.templates.formats import FingerprintRecord, encode  # noqa: E402
 from biocap.types import FingerPosition, Modality, Sample  # noqa: E402
 
@@ -45,7 +46,7 @@ def enrol(store, subject, person, capture):
             {"score": 60}, {"iso19794-2:2011": iso(t)}, captured_at=T))
     for eye in (1, 2):
         store.put_exception(eid, f"iris-{eye}", Modality.IRIS, eye, "eye-condition", "bandaged")
-    face = np.clip(np.random.default_rng(person).normal(128, 40, (64, 48)), 0, 255).astype(np.uint8)
+    face = synthetic_face_image(face_capture(SEED, person, capture))  # biocap renders no faces
     store.put_capture(eid, CaptureRecord("face", Modality.FACE, 0, Sample(face, 300, Modality.FACE),
                                          {"score": 70}, captured_at=T))
     store.put_capture(eid, signature_capture())
@@ -63,7 +64,7 @@ def setup(tmp_path):
     data = tmp_path / "centre"
     (data / "offices").mkdir(parents=True)
     (data / "offices" / "office-7.pub").write_bytes(keys.identity.public_bytes())
-    centre = Centre(data, scheduler=False)  # in-process shards: the Dask path is tested elsewhere
+    centre = Centre(data, scheduler=False, face_embedder=synthetic_face_embedder)  # in-process shards
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -131,3 +132,28 @@ def test_office_package_altered_or_out_of_chain_refused(setup):
     assert centre.db.counts()["packages"] == {}
     r = httpx.post(f"{url}/packages", content=good, timeout=30)
     assert r.status_code == 200, r.text
+
+
+def test_face_without_an_embedding_sent_back(tmp_path):
+    """A face image in which no face is found (here: noise, with the build's own extractor) is
+    sent back at the desk: without the face the search could not bound the fingers."""
+    keys = KeyRing.create(tmp_path / "keys", "office-9")
+    store = OfficeStore(tmp_path / "office.db", keys=keys)
+    enrol(store, "3201000000000042", 42, 1)
+    record = store.record("3201000000000042", finished_only=True)
+    for c in record.captures:
+        if c.modality is Modality.FACE:
+            c.sample = Sample(np.random.default_rng(1).integers(0, 255, (64, 48), dtype=np.uint8), 300,
+                              Modality.FACE)
+    data = tmp_path / "centre"
+    (data / "offices").mkdir(parents=True)
+    (data / "offices" / "office-9.pub").write_bytes(keys.identity.public_bytes())
+    centre = Centre(data, scheduler=False, start=False)
+    try:
+        a = centre.submit(build_package(record, office=keys.identity, previous_hash=None, sequence=1), None)
+        assert a.status == 422, a.body
+        assert ("unusable", "face") in {(r["code"], r["field"]) for r in a.body["reasons"]}
+        assert centre.db.pending_count() == 0
+    finally:
+        centre.close()
+        store.close()

@@ -20,7 +20,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import InvalidDataError
 from ..matching.person import PersonTemplates
@@ -141,14 +141,42 @@ def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
     return reasons
 
 
-def arrival_from_package(pkg: Any) -> Arrival:
+FaceEmbedder = Callable[[Any], Any]  # face image -> (128,) embedding or None
+
+
+def decode_images(pkg: Any) -> dict[str, Any]:
+    """The images the centre extracts templates from, decoded: "iris:1", "iris:2", "face" ->
+    uint8 array. Read the package with `read_package(..., decode_images=False)` first: the
+    fingers' images are not decoded at all (the centre searches their ISO/IEC 19794-2 records)."""
+    from ..office.package import jp2_decode
+
+    out: dict[str, Any] = {}
+    for eye, item in dict(getattr(pkg, "irises", {}) or {}).items():
+        out[f"iris:{int(eye)}"] = _image(item, jp2_decode)
+    face = getattr(pkg, "face", None)
+    if face is not None:
+        out["face"] = _image(face, jp2_decode)
+    return out
+
+
+def _image(item: Any, decode) -> Any:
+    img = getattr(item, "image", None)
+    if img is not None and getattr(img, "size", 0) > 1:  # decoded already
+        return img
+    return decode(item.compressed)
+
+
+def arrival_from_package(pkg: Any, images: dict[str, Any] | None = None,
+                         face_embedder: FaceEmbedder | None = None) -> Arrival:
     """The centre's view of an office `ResidentPackage` (biocap.office.package): finger
     templates from the ISO/IEC 19794-2 records the office sent with each finger, iris templates
-    extracted here from the ISO/IEC 19794-6 images, the face embedding when this build has a face
-    extractor (else the face counts as present but is not searched)."""
+    extracted here from the ISO/IEC 19794-6 images, the face embedding from the face image
+    (`face_embedder`, default: this build's face extractor; a face without an embedding is
+    sent back to the office: the search cannot bound the fingers without it)."""
     from ..errors import BiocapError
     from ..matching.fingerprint.matcher import as_template
 
+    images = decode_images(pkg) if images is None else images
     fingers, irises, quality, unusable, present = {}, {}, {}, {}, set()
     for pos, item in dict(getattr(pkg, "fingers", {}) or {}).items():
         label = f"finger:{int(pos)}"
@@ -170,7 +198,7 @@ def arrival_from_package(pkg: Any) -> Arrival:
         present.add(label)
         quality[label] = _quality(item)
         try:
-            irises[int(eye)] = _iris_template(item)
+            irises[int(eye)] = _iris_template(images.get(label), item)
         except BiocapError as exc:
             unusable[label] = f"no iris template from the image ({exc})"
     face = getattr(pkg, "face", None)
@@ -178,7 +206,9 @@ def arrival_from_package(pkg: Any) -> Arrival:
     if face is not None:
         present.add("face")
         quality["face"] = _quality(face)
-        emb = _face_embedding(face)
+        emb = (face_embedder or face_embedding)(images.get("face"))
+        if emb is None:
+            unusable["face"] = "no face found in the image (frontal, eyes open, evenly lit)"
     exceptions = {}
     for e in getattr(pkg, "exceptions", []) or []:
         mod = str(_field(e, ("modality",)) or "").lower()
@@ -194,26 +224,43 @@ def arrival_from_package(pkg: Any) -> Arrival:
                    quality=quality, exceptions=exceptions, present=present, unusable=unusable)
 
 
-def _iris_template(item: Any) -> tuple:
-    from ..templates.iris import IrisExtractor
+def _iris_template(image: Any, item: Any) -> tuple:
+    from ..errors import InvalidSample
     from ..types import Modality, Sample
 
-    s = Sample(item.image, float(getattr(item, "ppi", 0) or 500), Modality.IRIS)
-    t = IrisExtractor().extract(s)
+    if image is None:
+        raise InvalidSample("the iris image is missing")
+    s = Sample(image, float(getattr(item, "ppi", 0) or 500), Modality.IRIS)
+    t = _iris_extractor().extract(s)
     return t.code, t.mask
 
 
-def _face_embedding(item: Any):
-    """The face embedding when the face extractor is in this build (biocap.templates.face)."""
+_IRIS_EXTRACTOR = None
+
+
+def _iris_extractor():
+    global _IRIS_EXTRACTOR
+    if _IRIS_EXTRACTOR is None:
+        from ..templates.iris import IrisExtractor
+
+        _IRIS_EXTRACTOR = IrisExtractor()
+    return _IRIS_EXTRACTOR
+
+
+def face_embedding(image: Any):
+    """The face embedding of a face image with this build's face extractor (dlib ResNet,
+    biocap.templates.face), or None when no face is found or the extractor is not installed."""
+    if image is None:
+        return None
     try:
-        from ..templates.face import FaceExtractor  # type: ignore[attr-defined]
+        from ..templates.face import FaceExtractor
     except ImportError:
         return None
     from ..errors import BiocapError
     from ..types import Modality, Sample
 
     try:
-        t = FaceExtractor().extract(Sample(item.image, float(getattr(item, "ppi", 0) or 300), Modality.FACE))
+        t = FaceExtractor().extract(Sample(image, 300.0, Modality.FACE))
     except BiocapError:
         return None
     return getattr(t, "embedding", None)

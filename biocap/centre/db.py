@@ -200,24 +200,53 @@ class CentreDB:
                         enrol: bytes | None) -> bool:
         """Record a decision once (INSERT OR IGNORE on the package key) and, for a unique
         resident, its gallery entry in the same transaction. True when this call recorded it."""
+        return self.record_decisions([(key, subject, result, started_at, enrol)])[0]
+
+    def record_decisions(self, items: list[tuple[str, str, dict, float, bytes | None]]) -> list[bool]:
+        """`record_decision` for a batch in ONE transaction (one WAL commit per batch, not per
+        resident): each decision recorded once, with its gallery entry; all or none."""
+        sealed = [self.cipher.seal(enrol, subject.encode()) if enrol is not None else None
+                  for _, subject, _, _, enrol in items]
+        out = []
         with self.lock:
             c = self.conn
             c.execute("BEGIN IMMEDIATE")
             try:
-                cur = c.execute("INSERT OR IGNORE INTO decisions VALUES (?,?,?,?,?,?,?,?)",
-                                (key, subject, result["decision"], result.get("matched"),
-                                 (result["candidates"][0]["score"] if result.get("candidates") else None),
-                                 json.dumps(result), started_at, time.time()))
-                recorded = cur.rowcount == 1
-                if recorded and enrol is not None:
-                    c.execute("INSERT OR IGNORE INTO gallery (resident, shard, templates, package_key, added_at) "
-                              "VALUES (?,?,?,?,?)", (subject, shard_of(subject, self.shards),
-                                                     self.cipher.seal(enrol, subject.encode()), key, time.time()))
+                now = time.time()
+                for (key, subject, result, started_at, _), blob in zip(items, sealed):
+                    cur = c.execute("INSERT OR IGNORE INTO decisions VALUES (?,?,?,?,?,?,?,?)",
+                                    (key, subject, result["decision"], result.get("matched"),
+                                     (result["candidates"][0]["score"] if result.get("candidates") else None),
+                                     json.dumps(result), started_at, now))
+                    recorded = cur.rowcount == 1
+                    if recorded and blob is not None:
+                        c.execute("INSERT OR IGNORE INTO gallery (resident, shard, templates, package_key, "
+                                  "added_at) VALUES (?,?,?,?,?)",
+                                  (subject, shard_of(subject, self.shards), blob, key, now))
+                    out.append(recorded)
                 c.execute("COMMIT")
-                return recorded
+                return out
             except sqlite3.Error:
                 c.execute("ROLLBACK")
                 raise
+
+    def pending_bodies(self, limit: int) -> list[tuple[str, str, float, bytes]]:
+        """(key, subject, received_at, templates bytes) of the oldest accepted packages without a
+        decision: the next batch, read in one query."""
+        with self.lock:
+            rows = self.conn.execute(
+                "SELECT p.key, p.subject, p.received_at, p.body FROM packages p LEFT JOIN decisions d "
+                "ON d.key = p.key WHERE p.status='accepted' AND d.key IS NULL "
+                "ORDER BY p.received_at, p.rowid LIMIT ?", (limit,)).fetchall()
+        return [(k, s, r, self.cipher.open(b, k.encode())) for k, s, r, b in rows]
+
+    def in_gallery_many(self, residents: list[str]) -> set[str]:
+        if not residents:
+            return set()
+        with self.lock:
+            q = ",".join("?" * len(residents))
+            return {r[0] for r in self.conn.execute(f"SELECT resident FROM gallery WHERE resident IN ({q})",
+                                                    residents).fetchall()}
 
     def enrol_bulk(self, rows: list[tuple[str, bytes]]) -> None:
         """Enrol residents without packages (a population migrated from an earlier system, or a

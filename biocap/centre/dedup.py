@@ -78,14 +78,17 @@ def _probe(data: bytes) -> PersonTemplates:
 
 
 def search_shard(db_path: str, key_path: str, shard: int, upto: int, probes: list[bytes],
-                 fmr: tuple[float, float], exhaustive: bool = False) -> list[dict]:
-    """One shard's answer for a batch of probes (runs on a Dask worker)."""
+                 fmr: tuple[float, float], exhaustive: bool = False) -> dict:
+    """One shard's answer for a batch of probes (runs on a Dask worker): {"results": one dict
+    per probe, "cpu": CPU seconds of this task per step}."""
+    t = time.process_time()
     g = _shard(db_path, key_path, shard, upto)
     persons = [_probe(p) for p in probes]
+    cpu = {"shard_load": time.process_time() - t}
     out = []
-    for r in g.search_many(persons, fmr=fmr, top_k=SHARD_TOP_K, exhaustive=exhaustive):
+    for r in g.search_many(persons, fmr=fmr, top_k=SHARD_TOP_K, exhaustive=exhaustive, timings=cpu):
         out.append({"candidates": [(c.id, c.score, c.evidence) for c in r.candidates], "stats": r.stats})
-    return out
+    return {"results": out, "cpu": cpu}
 
 
 def merge(parts: Sequence[dict], fmr: tuple[float, float], exclude: str | None = None,
@@ -130,24 +133,50 @@ class Deduplicator:
         self._batch = 0
 
     def plan(self) -> ShardPlan:
+        """Which worker serves each shard: rendezvous hashing with a cap of ceil(shards /
+        workers) per worker, starting from the current assignment. A shard stays where it is
+        while its worker is alive and under the cap; a worker that leaves hands over only its own
+        shards; a worker that joins takes shards only from workers above the new cap (each gives
+        its lowest-ranked ones). Plain rendezvous put all 4 shards on one of 2 workers in a run
+        (one core idle); the cap keeps every worker busy."""
         workers = sorted(self.client.scheduler_info().get("workers", {})) if self.client else []
         if not workers:
             return ShardPlan({}, 0)
-        new = {s: max(workers, key=lambda w: _rank(w, s)) for s in range(self.shards)}
+        cap = -(-self.shards // len(workers))
+        new = {s: w for s, w in self._assignment.items() if w in workers and s < self.shards}
+        load = {w: [s for s in new if new[s] == w] for w in workers}
+        for w, mine in load.items():
+            for s in sorted(mine, key=lambda s: _rank(w, s))[:max(0, len(mine) - cap)]:
+                del new[s]  # over the cap: its lowest-ranked shards go
+        count = {w: sum(1 for v in new.values() if v == w) for w in workers}
+        for s in range(self.shards):
+            if s in new:
+                continue
+            for w in sorted(workers, key=lambda w: _rank(w, s), reverse=True):
+                if count[w] < cap:
+                    new[s] = w
+                    count[w] += 1
+                    break
         moves = sum(1 for s, w in new.items() if self._assignment.get(s) not in (None, w))
         self._assignment = new
         self.shard_moves += moves
         return ShardPlan(new, moves)
 
     def search(self, probes: Sequence[PersonTemplates], upto: int, exclude: Sequence[str | None] | None = None,
-               exhaustive: bool = False) -> list[PersonSearchResult]:
+               exhaustive: bool = False, timings: dict[str, float] | None = None) -> list[PersonSearchResult]:
+        """Every probe against every shard, one decision each. `timings` accumulates the shard
+        tasks' CPU seconds per step (whichever process ran them)."""
         payload = [person_to_bytes(p) for p in probes]
         exclude = list(exclude) if exclude is not None else [None] * len(payload)
         per_shard = self._run(payload, upto, exhaustive)
-        return [merge([per_shard[s][b] for s in range(self.shards)], self.fmr, exclude[b])
+        if timings is not None:
+            for part in per_shard:
+                for k, v in part["cpu"].items():
+                    timings[k] = timings.get(k, 0.0) + v
+        return [merge([per_shard[s]["results"][b] for s in range(self.shards)], self.fmr, exclude[b])
                 for b in range(len(payload))]
 
-    def _run(self, payload: list[bytes], upto: int, exhaustive: bool) -> list[list[dict]]:
+    def _run(self, payload: list[bytes], upto: int, exhaustive: bool) -> list[dict]:
         if self.client is None:
             return [search_shard(self.db_path, self.key_path, s, upto, payload, self.fmr, exhaustive)
                     for s in range(self.shards)]

@@ -12,7 +12,10 @@
 3. The run: the service (`biocap centre serve`) runs as its own process; a network stub process
    between the offices and the service drops `--drop` of the connections and delays the others
    by up to `--delay-ms`; each office is a process that builds its signed, chained packages first
-   (so the clock measures the centre, not the generator), then sends them in order, retrying with
+   (the office's ANSI/NIST-ITL transactions, `resident_record` and `HOW_MADE`; the clock starts
+   when every office has built them, so it measures the centre, not the generator; the gallery
+   mates of planted re-enrolments are re-enrolled from their own first package, so mate and
+   duplicate meet through the same extraction), then sends them in order, retrying with
    the same Idempotency-Key until it has an answer, and polls each resident's status until it is
    decided. Faults on request: `--kill-worker PID` (SIGKILL a Dask worker mid-run),
    `--restart-after S` (SIGKILL the service and start it again).
@@ -41,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from ..matching.person import PersonGallery, PersonTemplates, person_parts
+from ..matching.person import PersonGallery, person_parts
 
 CHUNK = 2000
 
@@ -196,6 +199,139 @@ def plan(n: int, new: int, dups: int, offices: int, seed: int) -> list[dict]:
     return items
 
 
+# --- real packages for the load test -----------------------------------------------------------
+#: what the load test's packages carry, said once (the report repeats it)
+HOW_MADE = {
+    "fingers": "ISO/IEC 19794-2:2011 records (Type-9) of the template-only generator's minutiae "
+               "(biocap.synthetic.fingerprint.templates: statistical masters, impressions with "
+               "distortion, missed and spurious minutiae), with a WSQ image (Type-14) of a ridge pattern "
+               "of the record's size that is NOT rendered from those minutiae: the centre searches the "
+               "records and never decodes finger images",
+    "irises": "rendered near-infrared eye images (biocap.synthetic.iris.eye.render_eye: one identity "
+              "per person and eye, a fresh random_capture per enrolment: dilation, rotation, position, "
+              "lids, lashes, glints, blur, noise), JPEG 2000 lossless in Type-17, extracted at the centre "
+              "by biocap.templates.iris.IrisExtractor; the pre-enrolled bulk gallery's irises are "
+              "template-level (biocap.synthetic.population.iris_capture) except the gallery mates of "
+              "planted re-enrolments, enrolled from their own rendered first capture",
+    "faces": "biocap has no face image generator: the Type-10 image of a load-test package is a "
+             "container of the synthetic 128-D embedding (biocap.synthetic.population.face_capture: "
+             "isotropic identities, noisy captures), JPEG 2000 lossless, read back by the service "
+             "started with --synthetic-faces; the dlib face extractor's cost (not paid here) is "
+             "measured apart in benchmarks/results/centre_profile.json",
+}
+SYNTHETIC_FACE_MAGIC = b"BIOCAP-SYNTHETIC-FACE-EMBEDDING-V1"
+_FACE_ROWS, _FACE_COLS = 16, 64  # 1,024 bytes: magic, 512 bytes of float32, CRC-32
+
+
+def synthetic_face_image(embedding) -> np.ndarray:
+    """The load test's face "image": the embedding's bytes in a (16, 64) uint8 frame (see
+    HOW_MADE["faces"]); `synthetic_face_embedder` reads it back."""
+    import zlib
+
+    e = np.asarray(embedding, "<f4").reshape(-1)
+    body = e.tobytes()
+    raw = SYNTHETIC_FACE_MAGIC.ljust(64, b"\0") + body
+    raw += zlib.crc32(raw).to_bytes(4, "little")
+    return np.frombuffer(raw.ljust(_FACE_ROWS * _FACE_COLS, b"\0"), np.uint8).reshape(_FACE_ROWS, _FACE_COLS).copy()
+
+
+def synthetic_face_embedder(image):
+    """The embedding in a `synthetic_face_image`, or None for anything else (a real photo, a
+    damaged frame): the service uses it only when started with --synthetic-faces."""
+    import zlib
+
+    img = np.asarray(image) if image is not None else None
+    if img is None or img.shape != (_FACE_ROWS, _FACE_COLS) or img.dtype != np.uint8:
+        return None
+    raw = img.tobytes()
+    n = 64 + 512
+    if raw[:len(SYNTHETIC_FACE_MAGIC)] != SYNTHETIC_FACE_MAGIC or any(raw[n + 4:]) or \
+            int.from_bytes(raw[n:n + 4], "little") != zlib.crc32(raw[:n]):
+        return None
+    e = np.frombuffer(raw, "<f4", 128, 64).astype(np.float32)
+    nrm = float(np.linalg.norm(e))
+    return e / nrm if np.all(np.isfinite(e)) and nrm > 0 else None
+
+
+def _ridges(h: int, w: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    cx, cy = w * (0.4 + 0.2 * rng.random()), h * (0.4 + 0.2 * rng.random())
+    r = np.hypot(xx - cx, (yy - cy) * 1.3)
+    img = 128 + 90 * np.sin(2 * np.pi * r / 9.0 + rng.random() * 6) + rng.normal(0, 12, (h, w))
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+def eye_image(seed: int, person: int, eye: int, capture: int) -> np.ndarray:
+    """A rendered NIR eye image of capture `capture` of `person`'s eye (1 right, 2 left)."""
+    from ..synthetic.iris.eye import IrisIdentity, random_capture, render_eye
+
+    ident = int.from_bytes(__import__("hashlib").sha256(repr((seed, person, eye)).encode()).digest()[:4], "little")
+    rng = np.random.default_rng([int(seed), int(person), int(eye), int(capture), 0x22])
+    img, _ = render_eye(IrisIdentity(ident), random_capture(rng), seed=int(capture))
+    return img
+
+
+def resident_record(seed: int, item: dict, finger_image_size: tuple[int, int] | None = None):
+    """The office's finished ResidentRecord of one load-test enrolment (see HOW_MADE).
+    `finger_image_size` (h, w): smaller finger images than the records' (tests: WSQ costs)."""
+    from datetime import datetime, timezone
+
+    from ..office.records import CaptureRecord, EnrollmentInfo, ExceptionRecord, ResidentRecord
+    from ..synthetic.population import face_capture, resident
+    from ..templates.formats import FingerprintRecord, encode
+    from ..types import FingerPosition, IrisPosition, Modality, Sample
+
+    person, capture = int(item["person"]), int(item["capture"])
+    mf, mi = tuple(item["missing_fingers"]), tuple(item["missing_irises"])
+    r = resident(seed, person, capture, missing_fingers=mf, missing_irises=mi, face=False)
+    t = datetime(2026, 12, 7, 8, 0, tzinfo=timezone.utc)
+    caps = []
+    for pos, tm in sorted(r.fingers.items()):
+        rec = encode(FingerprintRecord(format="iso19794-2:2011", views=[tm]), "iso19794-2:2011")
+        h, w = finger_image_size or (int(tm.height), int(tm.width))
+        img = _ridges(h, w, seed * 7919 + person * 11 + pos)
+        caps.append(CaptureRecord(f"finger-{pos}", Modality.FINGERPRINT, pos,
+                                  Sample(img, 500, Modality.FINGERPRINT, FingerPosition(pos)),
+                                  {"score": 60}, {"iso19794-2:2011": rec}, captured_at=t))
+    for eye in (1, 2):
+        if eye in mi:
+            continue
+        caps.append(CaptureRecord(f"iris-{eye}", Modality.IRIS, eye,
+                                  Sample(eye_image(seed, person, eye, capture), 500, Modality.IRIS,
+                                         IrisPosition(eye)), {"score": 80}, captured_at=t))
+    caps.append(CaptureRecord("face", Modality.FACE, 0,
+                              Sample(synthetic_face_image(face_capture(seed, person, capture)), 300,
+                                     Modality.FACE), {"score": 75}, captured_at=t))
+    exc = [ExceptionRecord(f"finger-{p}", Modality.FINGERPRINT, p, "amputated", "since birth") for p in mf]
+    exc += [ExceptionRecord(f"iris-{e}", Modality.IRIS, e, "eye-condition", "bandaged") for e in mi]
+    eid = __import__("hashlib").sha256(f"{seed}-{item['subject']}".encode()).hexdigest()[:32]
+    info = EnrollmentInfo(eid, "finished", t.isoformat(), t.isoformat(), True, "ktp-2026", "operator-1", None)
+    return ResidentRecord(subject=item["subject"], enrollment=info, metadata={}, summary={},
+                          captures=caps, exceptions=exc, history=[])
+
+
+def package_for(seed: int, item: dict, office, sequence: int, previous_hash: bytes | None,
+                finger_image_size: tuple[int, int] | None = None) -> bytes:
+    """The office's signed ANSI/NIST-ITL package (biocap.office.package) of one enrolment."""
+    from ..office.package import build_package
+
+    return build_package(resident_record(seed, item, finger_image_size), office=office,
+                         previous_hash=previous_hash, sequence=sequence, centre="CENTRE")
+
+
+def templates_of_package(data: bytes, office) -> bytes:
+    """person_to_bytes of what the centre extracts from a package (the gallery mates of planted
+    re-enrolments are enrolled this way: the same extraction as the service's)."""
+    from ..matching.person import person_to_bytes
+    from ..office.package import read_package
+    from .arrival import arrival_from_package, decode_images
+
+    pkg = read_package(data, trusted={office.office_id: office.public_key}, decode_images=False)
+    a = arrival_from_package(pkg, decode_images(pkg), synthetic_face_embedder)
+    return person_to_bytes(a.templates)
+
+
 # --- processes: network stub, offices, service --------------------------------------------------
 def _free_port() -> int:
     with socket.socket() as s:
@@ -256,31 +392,23 @@ def network_stub(listen: int, target: int, drop: float, delay_ms: float, seed: i
 
 
 def office_process(office: int, key_bytes: bytes, items: list[dict], seed: int, url: str, out: str,
-                   start_at: float) -> None:
+                   go: str) -> None:
     import httpx
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from ..synthetic.population import resident
-    from .interim import OfficeIdentity, build_package, package_hash
+    from ..office.keys import OfficeIdentity
+    from ..office.package import package_hash, read_package
 
     ident = OfficeIdentity(f"office-{office}", Ed25519PrivateKey.from_private_bytes(key_bytes))
     packages = []
     prev = None
     for seq, it in enumerate(items, 1):
-        r = resident(seed, it["person"], it["capture"], missing_fingers=tuple(it["missing_fingers"]),
-                     missing_irises=tuple(it["missing_irises"]))
-        exc = {f"finger:{p}": "amputated" for p in it["missing_fingers"]}
-        exc.update({f"iris:{e}": "eye condition" for e in it["missing_irises"]})
-        quality = {f"finger:{p}": 60.0 for p in r.fingers}
-        quality.update({f"iris:{e}": 80.0 for e in r.irises})
-        quality["face"] = 75.0
-        key = f"{ident.office_id}-{seq:06d}-{it['subject']}"
-        data = build_package(it["subject"], PersonTemplates(r.fingers, r.irises, r.face), office=ident,
-                             sequence=seq, previous_hash=prev, idempotency_key=key, quality=quality,
-                             exceptions=exc)
+        data = package_for(seed, it, ident, seq, prev)
+        key = read_package(data, trusted={ident.office_id: ident.public_key}, decode_images=False).idempotency_key
         prev = package_hash(data)
         packages.append((key, it["subject"], data))
-    while time.time() < start_at:
+    Path(out + ".built").write_text(str(len(packages)))
+    while not Path(go).exists():  # every office has built its packages: the clock starts together
         time.sleep(0.01)
     log = []
     with httpx.Client(timeout=30.0) as client:
@@ -371,7 +499,8 @@ def _busy_worker(url: str) -> int | None:
 
 
 def _start_service(data: Path, port: int, scheduler: str | None, log_path: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "biocap.cli", "centre", "serve", "--data", str(data), "--port", str(port)]
+    cmd = [sys.executable, "-m", "biocap.cli", "centre", "serve", "--data", str(data), "--port", str(port),
+           "--synthetic-faces"]
     if scheduler:
         cmd += ["--scheduler", scheduler]
     return subprocess.Popen(cmd, stdout=open(log_path, "ab"), stderr=subprocess.STDOUT, start_new_session=True)
@@ -391,6 +520,37 @@ def _wait_health(url: str, timeout: float = 300.0) -> None:
     raise RuntimeError(f"the centre at {url} did not come up in {timeout} s")
 
 
+def enrol_mates_from_packages(data: Path, items: list[dict], seed: int) -> int:
+    """Replace the template-level gallery entry of every person a planted re-enrolment names
+    with what the centre extracts from that person's own first enrolment as a real package (so
+    the mate and its duplicate come from the same extraction path). Same gallery rows (same
+    version numbers), new templates."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    from ..office.keys import OfficeIdentity
+    from .db import CentreDB
+
+    ident = OfficeIdentity("bulk-enrolment", Ed25519PrivateKey.generate())
+    db = CentreDB(data)
+    n = 0
+    try:
+        for it in items:
+            if not (it["planted"] and str(it.get("mate") or "").startswith("R")):
+                continue
+            person = int(it["mate"][1:])
+            mf, mi = _missing(person)
+            first = {"person": person, "capture": 1, "missing_fingers": mf, "missing_irises": mi,
+                     "subject": it["mate"]}
+            body = templates_of_package(package_for(seed, first, ident, 1, None), ident)
+            with db.lock:
+                db.conn.execute("UPDATE gallery SET templates=? WHERE resident=?",
+                                (db.cipher.seal(body, it["mate"].encode()), it["mate"]))
+            n += 1
+    finally:
+        db.close()
+    return n
+
+
 # --- the reference check ------------------------------------------------------------------------
 def reference_check(data: Path, cases: list[dict], seed: int) -> dict:
     """Every case searched twice against the final gallery (its own entry excluded): the fast
@@ -398,7 +558,7 @@ def reference_check(data: Path, cases: list[dict], seed: int) -> dict:
     fingers of every resident whose upper bound can reach the adjudication line, which is the
     exact all-finger search: a resident below the bound cannot change the decision (tests check
     this bound against computing every finger on small galleries)). Returns counts."""
-    from ..synthetic.population import resident
+    from ..matching.person import person_from_bytes
     from .db import CentreDB, load_shard_rows
 
     db = CentreDB(data)
@@ -406,6 +566,12 @@ def reference_check(data: Path, cases: list[dict], seed: int) -> dict:
     rows = []
     for s in range(db.shards):
         rows += load_shard_rows(str(db.path), str(data / "centre.key"), s, 0, head)
+    bodies = {}
+    for c in cases:  # what the centre extracted from the case's package (its stored templates)
+        r = db.conn.execute("SELECT key FROM packages WHERE subject=? AND status='accepted'",
+                            (c["subject"],)).fetchone()
+        if r is not None:
+            bodies[c["subject"]] = person_from_bytes(db.body(r[0]))
     db.close()
     g = PersonGallery()
     g.add_encoded([(res,) + person_parts(b) for _, res, b in rows])
@@ -413,9 +579,10 @@ def reference_check(data: Path, cases: list[dict], seed: int) -> dict:
     mismatches = []
     t_fast = t_ref = 0.0
     for c in cases:
-        r = resident(seed, c["person"], c["capture"], missing_fingers=tuple(c["missing_fingers"]),
-                     missing_irises=tuple(c["missing_irises"]))
-        probe = PersonTemplates(r.fingers, r.irises, r.face)
+        probe = bodies.get(c["subject"])
+        if probe is None:
+            mismatches.append({"subject": c["subject"], "error": "no accepted package"})
+            continue
         t = time.process_time()
         fast = g.search(probe, top_k=3)
         t_fast += time.process_time() - t
@@ -465,6 +632,9 @@ def run(args) -> dict:
         keys.append(sk.private_bytes_raw())
         (data / "offices" / f"office-{o}.pub").write_bytes(sk.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw))
     items = plan(n, int(args.new), int(args.duplicates), k, args.seed)
+    t_mates = time.time()
+    mates = enrol_mates_from_packages(data, items, args.seed)
+    mates_s = time.time() - t_mates
     port = args.port or _free_port()
     stub_port = _free_port()
     url_service = f"http://127.0.0.1:{port}"
@@ -476,16 +646,21 @@ def run(args) -> dict:
     procs = []
     try:
         _wait_health(url_service)
-        start_at = time.time() + 5 + 0.02 * len(items) / k  # time for offices to build their packages
+        go = work / "GO"
+        t_pack = time.time()
         for o in range(k):
             mine = [it for it in items if it["office"] == o]
             p = ctx.Process(target=office_process, args=(o, keys[o], mine, args.seed, url,
-                                                          str(work / f"office-{o}.json"), start_at))
+                                                          str(work / f"office-{o}.json"), str(go)))
             p.start()
             procs.append(p)
-        t_start = start_at
-        while time.time() < start_at:
-            time.sleep(0.05)
+        while not all((work / f"office-{o}.json.built").exists() for o in range(k)):
+            if not any(p.is_alive() for p in procs):
+                raise RuntimeError("the office processes ended before building their packages")
+            time.sleep(0.2)
+        packages_s = time.time() - t_pack
+        go.write_text("go")
+        t_start = time.time()
         cpu_before = _centre_cpu(svc.pid, bool(args.scheduler))
         cpu_lost = 0.0  # CPU of a service process tree killed mid-run (counted, not forgotten)
         killed = restarted = victim = before_restart = None
@@ -629,11 +804,13 @@ def run(args) -> dict:
         "centre_metrics": metrics,
         "reference": ref,
         "population_build_s": round(build_s, 1),
+        "gallery_mates_from_packages": mates,
+        "gallery_mates_build_s": round(mates_s, 1),
+        "office_package_build_s": round(packages_s, 1),
+        "load_average_end": list(os.getloadavg()),
         "workdir": str(work),
-        "irises": "biocap.synthetic.population.iris_capture (encoder-spectrum texture, fresh-noise captures, "
-                  "synthetic occlusion masks)",
-        "faces": "biocap.synthetic.population.face_capture (isotropic 128-D identities, noisy captures)",
-        "fingers": "biocap.synthetic.fingerprint.templates (template-only, statistical masters)",
+        "packages": "the office's signed ANSI/NIST-ITL transaction (biocap.office.package.build_package)",
+        **HOW_MADE,
     }
     return result
 

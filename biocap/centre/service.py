@@ -15,6 +15,7 @@ residents too, and records each decision once (see `db.CentreDB.record_decision`
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import threading
 import time
@@ -34,8 +35,10 @@ log = logging.getLogger("biocap.centre")
 #: largest package accepted (bytes): ten WSQ fingers, two iris and one face image are well under
 #: 2 MB; 16 MiB leaves room for slaps and a signature image, and bounds memory per request
 MAX_PACKAGE_BYTES = 16 << 20
-#: packages taken from the queue per search batch (the shards stream the gallery once per batch)
-BATCH = 16
+#: packages taken from the queue per search batch: the shards stream the gallery once per batch
+#: and a batch costs one Dask round trip (0.1-0.5 s on a loaded 2-core machine); 64 keeps that
+#: under 10 ms a resident when a queue has formed (a short queue is taken as it is)
+BATCH = 64
 #: window over which throughput (for the ETA) is measured, seconds
 THROUGHPUT_WINDOW = 120.0
 
@@ -63,16 +66,19 @@ def load_office_keys(data_dir: Path) -> dict[str, Any]:
     return keys
 
 
-def office_reader(data: bytes, trusted: dict) -> Arrival:
-    """Read and verify an office package (biocap.office.package) into an Arrival."""
+def office_reader(data: bytes, trusted: dict, face_embedder: Any = None) -> Arrival:
+    """Read and verify an office package (biocap.office.package, the signed ANSI/NIST-ITL
+    transaction) into an Arrival: the fingers' images are not decoded (the centre searches their
+    ISO/IEC 19794-2 records), the irises' and the face's are, and their templates extracted."""
     try:
         from ..office.package import read_package
     except ImportError as exc:  # the office package format is not in this build
         raise Refused("unsupported", "this centre build cannot read office packages", 501) from exc
-    from .arrival import arrival_from_package
+    from .arrival import arrival_from_package, decode_images
 
     try:
-        pkg = read_package(data, trusted=trusted)
+        pkg = read_package(data, trusted=trusted, decode_images=False)
+        images = decode_images(pkg)
     except BiocapError as exc:
         text = f"{type(exc).__name__}: {exc}".lower()
         if "unknown" in text or "not a trusted office" in text or "untrusted" in text:
@@ -80,21 +86,11 @@ def office_reader(data: bytes, trusted: dict) -> Arrival:
         if "signature" in text:
             raise Refused("bad_signature", str(exc), 401) from exc
         raise Refused("corrupt", str(exc), 400) from exc
-    return arrival_from_package(pkg)
+    return arrival_from_package(pkg, images, face_embedder)
 
 
-def package_reader(data: bytes, trusted: dict) -> Arrival:
-    """Office packages (signed ANSI/NIST-ITL, biocap.office.package); the template-only interim
-    envelope (`interim`, recognised by its magic) for synthetic loads without images."""
-    from .interim import MAGIC, interim_reader
-
-    if bytes(data[:len(MAGIC)]) == MAGIC:
-        return interim_reader(data, trusted)
-    return office_reader(data, trusted)
-
-
-def default_reader() -> Reader:
-    return package_reader
+def default_reader(face_embedder: Any = None) -> Reader:
+    return functools.partial(office_reader, face_embedder=face_embedder)
 
 
 @dataclass
@@ -106,12 +102,12 @@ class Answer:
 class Centre:
     def __init__(self, data_dir: str | Path, *, scheduler: str | None = None, client: Any = None,
                  workers: int = 2, shards: int = 4, reader: Reader | None = None, batch: int = BATCH,
-                 start: bool = True):
+                 start: bool = True, face_embedder: Any = None):
         self.dir = Path(data_dir)
         self.db = CentreDB(self.dir, shards=shards)
         self.policy = CentrePolicy.load(self.dir)
         self.trusted = load_office_keys(self.dir)
-        self.reader = reader or default_reader()
+        self.reader = reader or default_reader(face_embedder)
         self.batch = int(batch)
         self._cluster = None
         if client is None and scheduler is not False:
@@ -123,6 +119,9 @@ class Centre:
         self._decided: collections.deque = collections.deque()
         self._latency: collections.deque = collections.deque(maxlen=10000)
         self.counters = collections.Counter()
+        #: CPU seconds per step: arrival (this process) and de-duplication (the shard tasks'
+        #: own CPU, wherever they ran), for /metrics and the load test's profile
+        self.cpu: dict[str, float] = {}
         self.started_at = time.time()
         self._thread: threading.Thread | None = None
         self.last_error: str | None = None
@@ -164,6 +163,7 @@ class Centre:
             if known is not None:  # a retry of a package already answered: the same answer
                 self.counters["idempotent_replays"] += 1
                 return Answer(200 if known["status"] == "accepted" else 422, self._answer_body(known))
+        t_read = time.thread_time()  # this thread: other requests and the dedup thread run beside it
         try:
             a = self.reader(bytes(data), self.trusted)
         except Refused as exc:
@@ -191,6 +191,7 @@ class Centre:
                 "broken_chain", f"office {a.office_id}: package sequence {a.sequence} does not follow "
                 f"{head[0]} (or its previous hash differs from the last package the centre accepted)", 409,
                 hint="send the office's packages in order, starting after the centre's last accepted one"))
+        self.cpu["arrival_read_extract"] = self.cpu.get("arrival_read_extract", 0.0) + time.thread_time() - t_read
         reasons = check_arrival(a, self.policy)
         status = "accepted" if not reasons else "rejected"
         body = person_to_bytes(a.templates) if status == "accepted" else None
@@ -289,13 +290,14 @@ class Centre:
                 "latency_ms_p50": pct(0.5), "latency_ms_p99": pct(0.99),
                 "shard_moves": self.dedup.shard_moves, "retried_batches": self.dedup.retried_batches,
                 "shard_assignment": {str(k): v for k, v in self.dedup._assignment.items()},
-                "shards": self.db.shards, "uptime_s": round(time.time() - self.started_at, 1)}
+                "shards": self.db.shards, "uptime_s": round(time.time() - self.started_at, 1),
+                "cpu_s": {k: round(v, 2) for k, v in self.cpu.items()}}
 
     # --- de-duplication -------------------------------------------------------------------------
     def _loop(self) -> None:
         while not self._stop.is_set():
             try:
-                n = self.process_batch()
+                n = self.process_batch(self.cpu)
             except Exception as exc:  # the cluster is away or a row is damaged: keep serving, retry
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("de-duplication batch failed; retrying")
@@ -305,34 +307,44 @@ class Centre:
                 self._wake.wait(0.5)
                 self._wake.clear()
 
-    def process_batch(self) -> int:
-        """Search and decide up to `batch` queued packages; returns how many were decided."""
-        pending = self.db.pending(self.batch)
+    def process_batch(self, timings: dict[str, float] | None = None) -> int:
+        """Search and decide up to `batch` queued packages; returns how many were decided.
+        `timings` (optional) accumulates CPU seconds of this process per step."""
+        clock = time.thread_time
+        t = clock()
+        pending = self.db.pending_bodies(self.batch)
         if not pending:
             return 0
         started = time.time()
-        probes = [person_from_bytes(self.db.body(k)) for k, _ in pending]
+        probes = [person_from_bytes(b) for _, _, _, b in pending]
         upto = self.db.gallery_head()
-        results = self.dedup.search(probes, upto, exclude=[s for _, s in pending])
+        t1 = clock()
+        results = self.dedup.search(probes, upto, exclude=[s for _, s, _, _ in pending], timings=timings)
+        t2 = clock()
+        enrolled = self.db.in_gallery_many([s for _, s, _, _ in pending])
         local = PersonGallery()
-        done = 0
-        for (key, subject), probe, res in zip(pending, probes, results):
-            if len(local):
+        items = []
+        for (key, subject, _, body), probe, res in zip(pending, probes, results):
+            if len(local):  # residents of this batch decided unique before this one
                 res = self._with_batch(res, local.search(probe), subject)
-            enrol = None
-            if res.decision == "unique" and not self.db.in_gallery(subject):
-                enrol = person_to_bytes(probe)
-            recorded = self.db.record_decision(key, subject, res.to_dict(), started, enrol)
+            enrol = body if res.decision == "unique" and subject not in enrolled else None
             if res.decision == "unique" and subject not in local:
                 local.add(subject, probe)
-            if recorded:
+            items.append((key, subject, res.to_dict(), started, enrol))
+        recorded = self.db.record_decisions(items)
+        now = time.time()
+        done = 0
+        for ok, (_, _, received, _), it in zip(recorded, pending, items):
+            if ok:
                 done += 1
-                now = time.time()
                 self._decided.append(now)
-                p = self.db.package(key)
-                if p:
-                    self._latency.append(now - p["received_at"])
-                self.counters[f"decided_{res.decision}"] += 1
+                self._latency.append(now - received)
+                self.counters[f"decided_{it[2]['decision']}"] += 1
+        if timings is not None:
+            t3 = clock()
+            timings["queue_read"] = timings.get("queue_read", 0.0) + t1 - t
+            timings["search_total"] = timings.get("search_total", 0.0) + t2 - t1
+            timings["decide_record"] = timings.get("decide_record", 0.0) + t3 - t2
         return done
 
     @staticmethod
@@ -393,10 +405,17 @@ def create_app(centre: Centre):
 
 
 def serve(data_dir: str | Path, port: int, scheduler: str | None = None, host: str = "127.0.0.1",
-          workers: int = 2, shards: int = 4) -> None:
+          workers: int = 2, shards: int = 4, synthetic_faces: bool = False) -> None:
+    """Run the service (uvicorn). `synthetic_faces`: LOAD TESTS ONLY, read the face of a package
+    as the load test's embedding container (`loadtest.synthetic_face_image`) instead of running
+    the face extractor on a photo (biocap has no face image generator)."""
     import uvicorn
 
-    centre = Centre(data_dir, scheduler=scheduler, workers=workers, shards=shards)
+    embedder = None
+    if synthetic_faces:
+        from .loadtest import synthetic_face_embedder as embedder
+        log.warning("--synthetic-faces: faces are read as load-test embedding containers, not photos")
+    centre = Centre(data_dir, scheduler=scheduler, workers=workers, shards=shards, face_embedder=embedder)
     try:
         uvicorn.run(create_app(centre), host=host, port=int(port), log_level="warning")
     finally:

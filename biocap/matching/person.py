@@ -58,7 +58,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from ..errors import InvalidDataError, TemplateFormatError
-from ..templates.fingerprint.template import MINUTIA_DTYPE, FingerprintTemplate
+from ..templates.fingerprint.template import MINUTIA_DTYPE, FingerprintTemplate, matcher_minutiae
 from .fingerprint.comparator import FingerprintComparator
 from .iris.gallery import CODE_BYTES, IrisGallery
 
@@ -140,7 +140,9 @@ _MIN = np.dtype([("x", "<u2"), ("y", "<u2"), ("a", "<u2"), ("type", "u1"), ("qua
 
 
 def encode_finger(t: FingerprintTemplate) -> bytes:
-    m = t.minutiae
+    """The compact record of the minutiae biocap-mcc matches (the template's matcher subset: the
+    interoperable extras that only other matchers read are not stored in the person gallery)."""
+    m = matcher_minutiae(t)
     if len(m) > 1000:
         raise InvalidDataError(f"{len(m)} minutiae; at most 1000 are stored")
     out = np.zeros(len(m), _MIN)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from biocap.cli import main
-from biocap.office import KeyRing, OfficeStore
+from biocap.office import KeyRing, OfficeStore, StoreError
 from biocap.office import anchor as store_anchor
 from biocap.office.anchor import StoreBehindAnchor
 from biocap.office.backup import backup, restore
@@ -181,3 +181,23 @@ def test_reconcile_accept_missing_cli(tmp_path, capsys, monkeypatch):
     _, err = capsys.readouterr()
     assert code == 0 and "accepted and recorded" in err
     assert main(["office", "status", "--store", str(path), "--json"]) == 0
+
+
+def test_a_torn_anchor_write_falls_back_to_the_previous_head(tmp_path):
+    keys = make_keys(tmp_path)
+    path = tmp_path / "o.db"
+    with OfficeStore(path, keys=keys) as store:
+        enroll(store, "a", fingers=(2,))
+    where = store_anchor.anchor_path(keys, path)
+    raw = bytearray(where.read_bytes())
+    newest = max(range(2), key=lambda i: (store_anchor._slots(bytes(raw))[i] or {"counter": -1})["counter"])
+    at = newest * store_anchor.SLOT + 40
+    raw[at:at + 8] = b"\xff" * 8  # the last anchor write torn by a crash
+    where.write_bytes(bytes(raw))
+    with OfficeStore(path, keys=keys) as store:  # the older slot: the store is ahead of it
+        assert store.check_integrity() == []
+    raw = bytearray(where.read_bytes())
+    raw[40:48] = raw[store_anchor.SLOT + 40:store_anchor.SLOT + 48] = b"\xff" * 8
+    where.write_bytes(bytes(raw))
+    with pytest.raises(StoreError, match="not this office's signed store head"):
+        OfficeStore(path, keys=keys)

@@ -3,9 +3,11 @@
 SQLite can lose the last commits of a store and still open it as consistent: a damaged WAL frame
 makes it ignore that frame and every commit after it, and a store file cut to 0 bytes opens as a
 new, empty store. Nothing inside the file can show that loss, so a second copy of the store's
-audit-chain head lives beside the keys: `store-heads/<sha256 of the store's path>.json`, signed
-with the office's key (Ed25519), written atomically (fsync + rename) after each committed write
-under an advisory lock and only ever moved forward.
+audit-chain head lives beside the keys: `store-heads/<sha256 of the store's path>.head`, signed
+with the office's key (Ed25519) and written after each committed write under an advisory lock.
+The file has two fixed slots written in turn, each record numbered: a write overwrites the older
+slot in place and is fdatasync'd (one small synced write, no rename, no directory sync); a write
+torn by a crash leaves the other slot, the previous head, which the store is ahead of (accepted).
 
 On open (`check`):
 - the store's audit head == the anchor, or the store AHEAD of it with the anchored entry in its
@@ -25,6 +27,7 @@ import contextlib
 import hashlib
 import json
 import os
+import struct
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,10 +36,11 @@ from typing import Iterator
 from cryptography.exceptions import InvalidSignature
 
 from .errors import StoreError
-from .keys import KeyRing, write_json_atomic
+from .keys import KeyRing, fsync_dir
 
 ANCHOR_DIR = "store-heads"
 ANCHOR_FORMAT = "biocap-office-store-head/1"
+SLOT = 1024  # bytes per slot: a 4-byte length, the signed JSON record, zero padding
 
 
 class StoreBehindAnchor(StoreError):
@@ -67,7 +71,7 @@ def enabled(keys: KeyRing) -> bool:
 
 def anchor_path(keys: KeyRing, store_path: Path) -> Path:
     resolved = str(Path(store_path).resolve())
-    return keys.directory / ANCHOR_DIR / (hashlib.sha256(resolved.encode()).hexdigest()[:32] + ".json")
+    return keys.directory / ANCHOR_DIR / (hashlib.sha256(resolved.encode()).hexdigest()[:32] + ".head")
 
 
 @contextlib.contextmanager
@@ -87,31 +91,48 @@ def _locked(keys: KeyRing) -> Iterator[None]:
         os.close(fd)
 
 
-def load(keys: KeyRing, store_path: Path) -> StoreHead | None:
-    """The signed anchor of the store at `store_path`; None when there is none (or anchors are off)."""
-    if not enabled(keys):
-        return None
-    path = anchor_path(keys, store_path)
-    if not path.exists():
-        return None
-    try:
-        doc = json.loads(path.read_text())
-        head = StoreHead(str(doc["store_uuid"]), int(doc["audit_seq"]), bytes.fromhex(doc["audit_hash"]),
-                         int(doc["enrollments"]), str(doc["path"]), str(doc["at"]))
-        keys.identity.public_key.verify(bytes.fromhex(doc["signature"]), _body(head))
-    except (OSError, ValueError, KeyError, TypeError, InvalidSignature):
-        raise StoreError(f"{path} is not this office's signed store head (damaged or edited)",
-                         hint="restore the key directory from its own copy; do not edit the file") from None
+def _slots(raw: bytes) -> list[dict | None]:
+    """The two slots' records as written (not verified); None for an empty or torn slot."""
+    out: list[dict | None] = []
+    for i in range(2):
+        chunk = raw[i * SLOT:(i + 1) * SLOT]
+        try:
+            (n,) = struct.unpack(">I", chunk[:4])
+            doc = json.loads(chunk[4:4 + n]) if 0 < n <= SLOT - 4 else None
+            out.append(doc if isinstance(doc, dict) and isinstance(doc.get("counter"), int) else None)
+        except (struct.error, ValueError, UnicodeDecodeError):
+            out.append(None)
+    return out
+
+
+def _verified(keys: KeyRing, doc: dict) -> StoreHead:
+    head = StoreHead(str(doc["store_uuid"]), int(doc["audit_seq"]), bytes.fromhex(doc["audit_hash"]),
+                     int(doc["enrollments"]), str(doc["path"]), str(doc["at"]))
+    keys.identity.public_key.verify(bytes.fromhex(doc["signature"]),
+                                    _body(head) + b"|" + str(int(doc["counter"])).encode())
     return head
 
 
-def _seq_on_disk(path: Path) -> tuple[str, int] | None:
-    """(store uuid, audit seq) of the anchor file as written (under the lock; not verified)."""
-    try:
-        doc = json.loads(path.read_text())
-        return str(doc["store_uuid"]), int(doc["audit_seq"])
-    except (OSError, ValueError, KeyError, TypeError):
+def load(keys: KeyRing, store_path: Path) -> StoreHead | None:
+    """The signed anchor of the store at `store_path`; None when there is none (or anchors are off).
+
+    The newest slot whose signature holds; a file with no such slot is refused."""
+    if not enabled(keys):
         return None
+    path = anchor_path(keys, store_path)
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise StoreError(f"{path} cannot be read: {exc}") from None
+    for doc in sorted((d for d in _slots(raw) if d is not None), key=lambda d: -d["counter"]):
+        try:
+            return _verified(keys, doc)
+        except (ValueError, KeyError, TypeError, InvalidSignature):
+            continue
+    raise StoreError(f"{path} is not this office's signed store head (damaged or edited)",
+                     hint="restore the key directory from its own copy; do not edit the file")
 
 
 def write(keys: KeyRing, store_path: Path, head: StoreHead, *, force: bool = False) -> None:
@@ -123,14 +144,31 @@ def write(keys: KeyRing, store_path: Path, head: StoreHead, *, force: bool = Fal
                      str(Path(store_path).resolve()),
                      datetime.now(timezone.utc).isoformat(timespec="seconds"))
     with _locked(keys):
-        if not force:
-            current = _seq_on_disk(path)
-            if current is not None and current[0] == head.store_uuid and current[1] >= head.audit_seq:
+        new_file = not path.exists()
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            slots = _slots(os.pread(fd, 2 * SLOT, 0))
+            newest = max(range(2), key=lambda i: slots[i]["counter"] if slots[i] else -1)
+            last = slots[newest]
+            if not force and last is not None and last.get("store_uuid") == head.store_uuid \
+                    and int(last.get("audit_seq", -1)) >= head.audit_seq:
                 return  # another writer of this store anchored a later commit already
-        body = _body(head)
-        doc = json.loads(body)
-        doc["signature"] = keys.identity.signing_key.sign(body).hex()
-        write_json_atomic(path, doc)
+            counter = (last["counter"] + 1) if last is not None else 1
+            body = _body(head)
+            doc = json.loads(body)
+            doc["counter"] = counter
+            doc["signature"] = keys.identity.signing_key.sign(body + b"|" + str(counter).encode()).hex()
+            data = json.dumps(doc, sort_keys=True).encode()
+            record = struct.pack(">I", len(data)) + data
+            if len(record) > SLOT:
+                raise StoreError(f"the store head for {store_path} does not fit its slot")
+            target = 1 - newest if last is not None else 0
+            os.pwrite(fd, record.ljust(SLOT, b"\0"), target * SLOT)
+            (getattr(os, "fdatasync", None) or os.fsync)(fd)
+        finally:
+            os.close(fd)
+        if new_file:
+            fsync_dir(path.parent)
 
 
 def _what_to_do(store_path: Path) -> str:

@@ -54,16 +54,22 @@ def run(captures: int) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--captures", type=int, default=300)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/store_anchor.md")
     args = ap.parse_args(argv)
     r = run(args.captures)
     a, b = r["anchored"], r["no anchor"]
-    print(f"{args.captures} capture writes into each store, interleaved")
-    print("| store | median per write (ms) | p90 (ms) | CPU per write (ms) |")
-    print("|---|---|---|---|")
-    for name, v in r.items():
-        print(f"| {name} | {v['median_ms']:.2f} | {v['p90_ms']:.2f} | {v['cpu_ms']:.2f} |")
-    print(f"anchor cost per write: {a['median_ms'] - b['median_ms']:+.2f} ms median "
-          f"(ratio {a['median_ms'] / b['median_ms']:.2f}), CPU {a['cpu_ms'] - b['cpu_ms']:+.2f} ms")
+    lines = ["# Store anchor cost per capture write (issue 17 follow-up)", "",
+             f"Command: `.venv/bin/python benchmarks/bench_store_anchor.py --captures {args.captures}`; "
+             f"{args.captures} capture writes into each of two stores, interleaved.", "",
+             "| store | median per write (ms) | p90 (ms) | CPU per write (ms) |", "|---|---|---|---|"]
+    lines += [f"| {name} | {v['median_ms']:.2f} | {v['p90_ms']:.2f} | {v['cpu_ms']:.2f} |"
+              for name, v in r.items()]
+    lines += ["", f"Anchor cost per write: {a['median_ms'] - b['median_ms']:+.2f} ms median "
+              f"(ratio {a['median_ms'] / b['median_ms']:.2f}), CPU {a['cpu_ms'] - b['cpu_ms']:+.2f} ms."]
+    text = "\n".join(lines) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    print(text)
     return 0
 
 

@@ -116,17 +116,23 @@ def _verified(keys: KeyRing, doc: dict) -> StoreHead:
 def load(keys: KeyRing, store_path: Path) -> StoreHead | None:
     """The signed anchor of the store at `store_path`; None when there is none (or anchors are off).
 
-    The newest slot whose signature holds; a file with no such slot is refused."""
+    The newest slot whose signature holds; a file whose records all fail it is refused."""
     if not enabled(keys):
         return None
     path = anchor_path(keys, store_path)
+    if not path.exists():
+        return None
     try:
-        raw = path.read_bytes()
+        with _locked(keys):  # not while another process writes it
+            raw = path.read_bytes()
     except FileNotFoundError:
         return None
     except OSError as exc:
         raise StoreError(f"{path} cannot be read: {exc}") from None
-    for doc in sorted((d for d in _slots(raw) if d is not None), key=lambda d: -d["counter"]):
+    written = [d for d in _slots(raw) if d is not None]
+    if not written:  # created, but its first write never finished (a crash): no anchor yet
+        return None
+    for doc in sorted(written, key=lambda d: -d["counter"]):
         try:
             return _verified(keys, doc)
         except (ValueError, KeyError, TypeError, InvalidSignature):

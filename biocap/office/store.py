@@ -267,17 +267,20 @@ class OfficeStore:
 
     def _check_anchor(self) -> None:
         """On open: refuse a store behind (or diverged from) its anchor; catch the anchor up."""
-        if not self._anchoring:
+        if not self._anchoring or self._damaged:  # a damaged store takes no writes anyway
             return
-        if self._anchor_lost is not None:
-            lost = self._anchor_lost
-            problem = str(store_anchor.missing_store(lost, self.path))
-        else:
-            lost = store_anchor.load(self.keys, self.path)
-            problem = self.anchor_problem() if lost is not None else None
+        try:
+            if self._anchor_lost is not None:
+                lost = self._anchor_lost
+                problem = str(store_anchor.missing_store(lost, self.path))
+            else:
+                lost = store_anchor.load(self.keys, self.path)
+                problem = self.anchor_problem() if lost is not None else None
+            now = self._store_head()
+        except StoreDamaged:  # flagged: check_integrity() lists it, no write is taken
+            return
         if problem is None:
             if not self.readonly:
-                now = self._store_head()
                 if lost is None or now.audit_seq > lost.audit_seq:  # first anchor, or catching up
                     self._write_anchor(now)
                 else:

@@ -24,6 +24,7 @@ own until it is written to (docs/decisions/17-store-anchor.md).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -69,9 +70,15 @@ def enabled(keys: KeyRing) -> bool:
     return keys.directory is not None and keys.identity is not None
 
 
-def anchor_path(keys: KeyRing, store_path: Path) -> Path:
+@functools.lru_cache(maxsize=256)
+def _resolved(store_path: str) -> tuple[str, str]:
+    """(absolute path, anchor file name): resolved once per process (it costs ~0.2 ms a call)."""
     resolved = str(Path(store_path).resolve())
-    return keys.directory / ANCHOR_DIR / (hashlib.sha256(resolved.encode()).hexdigest()[:32] + ".head")
+    return resolved, hashlib.sha256(resolved.encode()).hexdigest()[:32] + ".head"
+
+
+def anchor_path(keys: KeyRing, store_path: Path) -> Path:
+    return keys.directory / ANCHOR_DIR / _resolved(str(store_path))[1]
 
 
 @contextlib.contextmanager
@@ -147,7 +154,7 @@ def write(keys: KeyRing, store_path: Path, head: StoreHead, *, force: bool = Fal
         return
     path = anchor_path(keys, store_path)
     head = StoreHead(head.store_uuid, head.audit_seq, head.audit_hash, head.enrollments,
-                     str(Path(store_path).resolve()),
+                     _resolved(str(store_path))[0],
                      datetime.now(timezone.utc).isoformat(timespec="seconds"))
     with _locked(keys):
         new_file = not path.exists()

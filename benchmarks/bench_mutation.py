@@ -140,9 +140,13 @@ def store_seeds(tmp: Path, keys_dir: Path) -> dict[str, bytes]:
 
     from biocap.office import KeyRing, OfficeStore
     from office_helpers import enroll
+    from biocap.office.anchor import anchor_path
     keys = KeyRing.create(keys_dir, "office-mutation")
     _STORE["keys"] = keys
-    path, snap = tmp / "o.db", tmp / "snap"
+    # the seed store is made at the path every case opens, so the office's anchor of it (in the
+    # key directory) applies to every case; each case starts from that anchor
+    path, snap = keys_dir.parent / "case" / "s.db", tmp / "snap"
+    path.parent.mkdir()
     snap.mkdir()
     with OfficeStore(path, keys=keys) as store:
         for i, subject in enumerate(STORE_SUBJECTS):
@@ -150,6 +154,8 @@ def store_seeds(tmp: Path, keys_dir: Path) -> dict[str, bytes]:
         # while open, the commits since the last checkpoint are only in the WAL
         shutil.copy(path, snap / "o.db")
         shutil.copy(Path(f"{path}-wal"), snap / "o.db-wal")
+    _STORE["path"] = path
+    _STORE["anchor"] = (anchor_path(keys, path), anchor_path(keys, path).read_bytes())
     return {"store:db": path.read_bytes(),
             "store:wal": (snap / "o.db-wal").read_bytes(),
             "store:wal-main": (snap / "o.db").read_bytes()}
@@ -314,9 +320,12 @@ def _store_case(target: str, data: bytes, workdir: Path) -> str:
     WAL frames from the first damaged one on: those commits are lost, the store is consistent as
     of the last intact one); a raw sqlite3 (or any non-library) error propagates."""
     from biocap.office import OfficeStore, StoreError
+    from biocap.office.anchor import StoreBehindAnchor
     from biocap.office.store import UnknownSubject
     from office_helpers import enroll
-    path = workdir / "s.db"
+    path = _STORE["path"]
+    where, anchored = _STORE["anchor"]
+    where.write_bytes(anchored)  # the office's anchor of the seed store
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     if target == "store:wal":
@@ -326,6 +335,8 @@ def _store_case(target: str, data: bytes, workdir: Path) -> str:
         path.write_bytes(data)
     try:
         store = OfficeStore(path, keys=_STORE["keys"])
+    except StoreBehindAnchor:
+        return "behind anchor"  # lost commits (damaged WAL, emptied file) refused on open
     except StoreError:
         return "clean"
     with store:
@@ -426,7 +437,9 @@ class Pool:
 
 
 def run(cases: int, seed: int = 0, hang_s: float = 2.0, mem_limit_mb: int = 2048,
-        progress: bool = False, keep: Path | None = None) -> dict:
+        progress: bool = False, keep: Path | None = None, only: str | None = None) -> dict:
+    """`only`: run just the targets whose name starts with it (each with its share of `cases`
+    as in the whole run), e.g. "store:"."""
     rng = np.random.default_rng(seed)
     global _COMPACT_LAYOUT, _WAL_MAIN
     keys_tmp = tempfile.TemporaryDirectory(prefix="biocap-mut-keys-")
@@ -443,12 +456,15 @@ def run(cases: int, seed: int = 0, hang_s: float = 2.0, mem_limit_mb: int = 2048
     try:
         # the unmutated seeds first: each must be accepted (the run's reference)
         for target, data in seeds.items():
+            if only and not target.startswith(only):
+                continue
             outcome, detail, _ = pool.run(target, data, hang_s * 5)
             counts[target]["seed " + outcome] += 1
             if outcome != "ok":
                 findings[target][f"seed: {outcome} {detail}"] += 1
         whole = sum(PLAN.values())
-        plan = [(t, max(1, int(round(cases * share / whole)))) for t, share in PLAN.items()]
+        plan = [(t, max(1, int(round(cases * share / whole)))) for t, share in PLAN.items()
+                if not only or t.startswith(only)]
         done = 0
         for target, n in plan:
             for _ in range(n):
@@ -498,7 +514,7 @@ def report(result: dict, args) -> str:
     n = sum(tot.values())
     lines = ["# Mutation run (issue 17)", "",
              f"Command: `.venv/bin/python benchmarks/bench_mutation.py --cases {args.cases} "
-             f"--seed {args.seed}` ({result['seconds']:.0f} s, one worker, hang limit "
+             f"--seed {args.seed}{f' --only {args.only}' if getattr(args, 'only', None) else ''}` ({result['seconds']:.0f} s, one worker, hang limit "
              f"{args.hang_s:g} s, address-space limit {args.mem_limit_mb} MB per worker).", "",
              f"**{n} cases: {tot['escape']} non-library exceptions, {tot['hang']} hangs over "
              f"{args.hang_s:g} s, peak RSS {result['peak_rss_mb']['worker']:.0f} MB (worker) / "
@@ -509,20 +525,19 @@ def report(result: dict, args) -> str:
              "'seed'). For stores 'clean' means refused on open (StoreError) or a non-empty "
              "`check_integrity()` problem list / StoreError on reading, with no write accepted "
              "afterwards; 'accepted' means the store opened, reported no problem and read every "
-             "resident (a mutation of free or unused bytes); 'rolled back' means it opened sound "
-             "but residents were missing. store:db rolled back: in a reproduction every such case "
-             "was the file cut to 0 bytes, which opens as a new, empty store. store:wal rolled "
-             "back: SQLite ignores the WAL from the first frame whose checksum fails, so the "
-             "commits in and after it are gone and the store is consistent as of the last intact "
-             "commit; `check_integrity()` cannot see that loss (nothing outside the file records "
-             "the latest audit head).", "",
-             "| target | seed | cases | accepted | clean BiocapError | rolled back (store) | non-library exception | hang | slowest case (s) |",
-             "|---|---|---|---|---|---|---|---|---|"]
+             "resident (a mutation of free or unused bytes); 'refused: behind anchor' means the "
+             "open was refused with `StoreBehindAnchor` because the store lacks commits the "
+             "office's signed anchor of it records (SQLite ignores the WAL from the first frame "
+             "whose checksum fails, and a file cut to 0 bytes would open as a new store; "
+             "docs/decisions/17-store-anchor.md); 'rolled back' means it opened sound but residents "
+             "were missing (a silent loss: must be 0).", "",
+             "| target | seed | cases | accepted | clean BiocapError | refused: behind anchor | rolled back (store) | non-library exception | hang | slowest case (s) |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for target, c in result["counts"].items():
         seed = next((k[5:] for k in c if k.startswith("seed")), "?")
         cases = sum(v for k, v in c.items() if not k.startswith("seed"))
         lines.append(f"| {target} | {seed} | {cases} | {c.get('ok', 0)} | {c.get('clean', 0)} | "
-                     f"{c.get('rolled back', 0)} | {c.get('escape', 0)} | {c.get('hang', 0)} | {result['slowest_s'].get(target, 0):.2f} |")
+                     f"{c.get('behind anchor', 0)} | {c.get('rolled back', 0)} | {c.get('escape', 0)} | {c.get('hang', 0)} | {result['slowest_s'].get(target, 0):.2f} |")
     found = [(t, f, k) for t, fs in result["findings"].items() for f, k in fs.items()]
     lines += ["", "## Findings", ""]
     lines += [f"- {t}: {f} (x{k})" for t, f, k in found] or ["None."]
@@ -535,11 +550,14 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--hang-s", type=float, default=2.0)
     ap.add_argument("--mem-limit-mb", type=int, default=2048)
+    ap.add_argument("--only", metavar="PREFIX", help="only the targets starting with PREFIX "
+                    "(e.g. store:), each with its share of --cases as in the whole run")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/results/mutation.md")
     ap.add_argument("--keep", type=Path, default=Path(tempfile.gettempdir()) / "biocap-mutation-findings",
                     help="folder for the inputs of findings (to reproduce them)")
     args = ap.parse_args(argv)
-    result = run(args.cases, args.seed, args.hang_s, args.mem_limit_mb, progress=True, keep=args.keep)
+    result = run(args.cases, args.seed, args.hang_s, args.mem_limit_mb, progress=True, keep=args.keep,
+                 only=args.only)
     text = report(result, args)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

@@ -129,7 +129,16 @@ def _restore(args) -> int:
 def _reconcile(args) -> int:
     from ..office import chain
     from ..office.outbound import centre_last_sequence
-    with _store(args) as store:
+    accept = getattr(args, "accept_missing", None)
+    with _store(args, accept_loss=accept, create=accept is not None) as store:
+        if accept is not None:
+            _say("the store's loss against the office's anchor is accepted and recorded in the "
+                 "audit log (store.anchor.accept)" if any(
+                     e["action"] == "store.anchor.accept" for e in store.audit_log()[-1:])
+                 else "the store is in step with the office's anchor; nothing to accept")
+            if chain.load(store.keys) is None:  # no package issued yet: no chain to continue
+                print(f"{store.path}: accepted as it is; no package chain to reconcile")
+                return 0
         centre_seq = None
         if args.centre:
             centre_seq = centre_last_sequence(args.centre, store.keys.require_identity().office_id)
@@ -241,6 +250,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", required=True)
     p.add_argument("--centre", metavar="URL",
                    help="check first that the centre's last package from this office is that one")
+    p.add_argument("--accept-missing", metavar="REASON",
+                   help="open a store that lacks commits the office's anchor records (a damaged "
+                        "or emptied file) as it is; the loss and REASON go into the audit log")
     keys_arg(p)
     p.set_defaults(func=_reconcile)
 

@@ -207,7 +207,10 @@ def restore(source: str | Path, store_path: str | Path, *, keys: KeyRing,
     store_path.unlink(missing_ok=True)  # an empty placeholder only (checked above)
     os.replace(partial, store_path)
     fsync_dir(store_path.parent)
-    with OfficeStore(store_path, keys=keys) as restored:  # back to WAL, checked once more
+    # restoring is the operator's explicit acceptance of what the backup lacks against the
+    # office's anchor of a store at this path (recorded as `store.anchor.accept`)
+    with OfficeStore(store_path, keys=keys,
+                     accept_loss=f"restored from backup {source.name}") as restored:  # back to WAL, checked
         problems = restored.check_integrity()
         if problems:
             raise StoreError(f"the restored store fails its check: {'; '.join(problems[:3])}")

@@ -40,6 +40,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..errors import InvalidDataError
 from ..types import Modality
+from . import anchor as store_anchor
 from .errors import SQLITE_ERRORS, MissingKeys, StoreDamaged, StoreError
 from .keys import KeyRing
 from .records import (CaptureRecord, EnrollmentInfo, ExceptionRecord, ResidentRecord,
@@ -148,12 +149,19 @@ class OfficeStore:
     GENESIS = GENESIS
 
     def __init__(self, path: str | Path, *, keys: KeyRing | None = None, actor: str | None = None,
-                 readonly: bool = False, verify_on_open: bool = True):
+                 readonly: bool = False, verify_on_open: bool = True, accept_loss: str | None = None):
         self.path = Path(path)
         self.readonly = readonly
         self._db: sqlite3.Connection | None = None
         self._damaged: list[str] = []
         self.keys = keys if keys is not None else KeyRing.from_env()
+        if accept_loss is not None:
+            _text(accept_loss, "the reason for accepting a loss")
+        self._accept_loss = accept_loss
+        self._anchoring = store_anchor.enabled(self.keys)
+        self._anchor_lost: store_anchor.StoreHead | None = None  # the store a new file replaced
+        self._force_anchor = False
+        self._anchored_seq = -1  # the audit entry this process last anchored
         try:
             self.actor = actor or getpass.getuser()
         except Exception:  # noqa: BLE001 - no login name in some containers
@@ -183,6 +191,7 @@ class OfficeStore:
             self._unlock()
             if verify_on_open and not readonly:
                 self._quick_check()
+            self._check_anchor()
         except SQLITE_ERRORS as exc:
             self.close()
             raise StoreError(f"{self.path} cannot be opened as a store: {exc}") from None
@@ -199,6 +208,7 @@ class OfficeStore:
             db.execute("BEGIN EXCLUSIVE")  # a second process opening the same new path waits here
             try:
                 if self._is_empty():  # re-checked under the lock: the other process may have won
+                    self._refuse_new_file_where_a_store_was()
                     self._create()
                 db.execute("COMMIT")
             except BaseException:
@@ -220,6 +230,83 @@ class OfficeStore:
             raise StoreError(f"{self.path} has an unknown schema version {version}")
         if not self.readonly:
             self._set_wal()
+
+    # --- the anchor outside the store (biocap/office/anchor.py) ---------------------------------
+    def _refuse_new_file_where_a_store_was(self) -> None:
+        """A new or emptied file at a path the office's anchor says held a store: refuse."""
+        if not self._anchoring:
+            return
+        lost = store_anchor.load(self.keys, self.path)
+        if lost is None:
+            return
+        if self._accept_loss is None:
+            raise store_anchor.missing_store(lost, self.path)
+        self._anchor_lost = lost
+
+    def _store_head(self) -> store_anchor.StoreHead:
+        head = self._get_head("audit_head")
+        if head is None:
+            raise self._flag("the audit log head fails its MAC")
+        enrollments = self._read("SELECT coalesce(max(id), 0) FROM enrollments")[0][0]
+        return store_anchor.StoreHead(self.store_uuid, head[0], head[1], int(enrollments))
+
+    def _audit_hash_at(self, seq: int) -> bytes | None:
+        rows = self._read("SELECT hash FROM audit WHERE seq = ?", (int(seq),))
+        return bytes(rows[0][0]) if rows and isinstance(rows[0][0], bytes) else None
+
+    def anchor_problem(self) -> str | None:
+        """What the store lacks against the office's anchor of it (None: at or ahead of it)."""
+        if not self._anchoring:
+            return None
+        saved = store_anchor.load(self.keys, self.path)
+        if saved is None:
+            return None
+        now = self._store_head()
+        return store_anchor.compare(saved, self.path, now.store_uuid, now.audit_seq, now.audit_hash,
+                                    now.enrollments, self._audit_hash_at)
+
+    def _check_anchor(self) -> None:
+        """On open: refuse a store behind (or diverged from) its anchor; catch the anchor up."""
+        if not self._anchoring or self._damaged:  # a damaged store takes no writes anyway
+            return
+        try:
+            if self._anchor_lost is not None:
+                lost = self._anchor_lost
+                problem = str(store_anchor.missing_store(lost, self.path))
+            else:
+                lost = store_anchor.load(self.keys, self.path)
+                problem = self.anchor_problem() if lost is not None else None
+            now = self._store_head()
+        except StoreDamaged:  # flagged: check_integrity() lists it, no write is taken
+            return
+        if problem is None:
+            if not self.readonly:
+                if lost is None or now.audit_seq > lost.audit_seq:  # first anchor, or catching up
+                    self._write_anchor(now)
+                else:
+                    self._anchored_seq = now.audit_seq
+            return
+        if self._accept_loss is None or self.readonly:
+            raise store_anchor.refusal(problem, self.path)
+        self._force_anchor = True
+        try:
+            with self._write():
+                self._audit("store.anchor.accept", "store", {
+                    "reason": self._accept_loss, "problem": problem,
+                    "anchor": {"store_uuid": lost.store_uuid, "audit_seq": lost.audit_seq,
+                               "audit_hash": lost.audit_hash.hex(), "enrollments": lost.enrollments,
+                               "at": lost.at}})
+        finally:
+            self._force_anchor = False
+
+    def _write_anchor(self, head: store_anchor.StoreHead) -> None:
+        try:
+            store_anchor.write(self.keys, self.path, head, force=self._force_anchor)
+        except OSError as exc:
+            raise StoreError(f"{self.path}: the write is committed, but the office's anchor of the "
+                             f"store could not be written ({exc})",
+                             hint="check the key directory is writable; the next open catches it up")
+        self._anchored_seq = head.audit_seq
 
     def _is_empty(self) -> bool:
         db = self._db
@@ -397,8 +484,13 @@ class OfficeStore:
             self._db.execute("BEGIN IMMEDIATE")
         except SQLITE_ERRORS as exc:
             raise self._sqlite_failure(exc) from None
+        head = None
         try:
             yield self._db
+            if self._anchoring:
+                head = self._store_head()
+                if head.audit_seq == self._anchored_seq and not self._force_anchor:
+                    head = None  # nothing was audited: nothing new to anchor
             self._db.execute("COMMIT")
         except BaseException as exc:
             try:
@@ -408,6 +500,8 @@ class OfficeStore:
             if isinstance(exc, SQLITE_ERRORS):
                 raise self._sqlite_failure(exc) from None
             raise
+        if head is not None:  # after the commit: a kill here leaves the store one ahead (accepted)
+            self._write_anchor(head)
 
     # --- meta heads and the audit log -----------------------------------------------------------
     def _set_head(self, key: str, seq: int, digest: bytes) -> None:
@@ -717,6 +811,12 @@ class OfficeStore:
         `deep` also decodes every capture's image; `progress(n_bytes)` is called per payload."""
         from .integrity import check_store
         problems = check_store(self, deep=deep, progress=progress)
+        try:
+            behind = self.anchor_problem()
+        except StoreError as exc:
+            behind = str(exc)
+        if behind is not None and behind not in problems:
+            problems.append(behind)
         for p in problems:
             if p not in self._damaged:
                 self._damaged.append(p)

@@ -77,6 +77,15 @@ CROP_MARGIN = 8  # px of context around the fingertip in its upright crop
 # hand model for naming fingers when some are missing: how far below the highest fingertip
 # each finger's top lies, in fingertip widths (middle 0, index/ring ~0.2, little ~0.75)
 HAND_DROP = {2: 0.22, 3: 0.0, 4: 0.18, 5: 0.75, 7: 0.22, 8: 0.0, 9: 0.18, 10: 0.75, 1: 0.0, 6: 0.0}
+# hand rotation (NFSEG's way): the fingers' axes fan about one hand direction; a fingertip whose
+# own angle is weak takes the hand's direction plus its finger's usual lean
+HAND_FAN_DEG = {2: 8.0, 3: 1.0, 4: -6.0, 5: -14.0}  # right hand, degrees counter-clockwise from
+# the hand's axis (index leans towards the thumb, the little finger away); mirrored for the left
+HAND_FIT = True  # fit one hand rotation to a slap's fingers and use it for weak ones
+ROUND_ASPECT = 1.5  # a fingertip alone rounder than this (length over width, moments) has a weak own angle
+HAND_SPAN_DEG = 6  # a weak fingertip's tightest box is searched within this of the hand's axis
+# (the fingers' own lean varies by ~5 degrees about the hand's fan)
+CHAINED_WEIGHT = 3.0  # a finger with phalanx marks counts this many times in the hand's fit
 HAND_WIDTH = {2: 1.0, 3: 1.02, 4: 0.95, 5: 0.8, 7: 1.0, 8: 1.02, 9: 0.95, 10: 0.8, 1: 1.0, 6: 1.0}
 
 
@@ -183,6 +192,8 @@ def segment_slap(sample: Sample, *, slap: int | None = None,
         named, missing = list(zip(keep, fingers)), [p for p in order if p not in keep]
     else:
         named, missing = _name(fingers, slap, work.shape[1] // SCALE)
+    if HAND_FIT:
+        _hand_fit(named, slap)
     out = []
     px_mm = WORK_PPI / 25.4 / SCALE  # map pixels per mm
     for position, finger in named:
@@ -546,6 +557,42 @@ def _hand_cost(positions, slots, fingers, slap, map_width) -> float:
         expected = (slots[0] + 0.5) / n
         cost += ((fingers[0].box.cx / map_width - expected) / 0.2) ** 2
     return cost
+
+
+# --- hand rotation -----------------------------------------------------------------------------
+def _fan(position: int, slap: int) -> float | None:
+    """The finger's usual lean from the hand's axis (radians), None for thumbs."""
+    if slap == 13:
+        return float(np.deg2rad(HAND_FAN_DEG[position]))
+    if slap == 14:
+        return float(-np.deg2rad(HAND_FAN_DEG[position - 5]))
+    return None
+
+
+def _aspect(blob: _Blob) -> float:
+    """The blob's length over its width from its second moments (1 for a disc)."""
+    cov = np.cov(np.stack([blob.xs, blob.ys]).astype(np.float64))
+    ev = np.linalg.eigvalsh(cov)
+    return float(np.sqrt(ev[1] / max(ev[0], 1e-6)))
+
+
+def _hand_fit(named: list[tuple[int, _Finger]], slap: int) -> None:
+    """One hand rotation fitted to all the slap's fingers (each finger's angle less its usual
+    lean, weighted to the ones with phalanx marks); a round fingertip alone takes its tightest
+    box near the hand's axis plus its lean."""
+    items = [(p, f, _fan(p, slap)) for p, f in named]
+    items = [(p, f, fan) for p, f, fan in items if fan is not None]
+    if len(items) < 2:
+        return
+    resid = np.array([f.angle - fan for _, f, fan in items])
+    weights = np.array([CHAINED_WEIGHT if f.chained else 1.0 for _, f, _ in items])
+    order = np.argsort(resid)
+    cum = np.cumsum(weights[order])
+    turn = float(resid[order][np.searchsorted(cum, cum[-1] / 2)])  # weighted median
+    for _, f, fan in items:
+        if f.chained or _aspect(f.tip) >= ROUND_ASPECT:
+            continue
+        _set_box(f, _tightest(f.tip, turn + fan, np.deg2rad(HAND_SPAN_DEG)))
 
 
 # --- the upright fingertip ---------------------------------------------------------------------

@@ -179,6 +179,18 @@ class Sample:
         return int(self.image.shape[1])
 
 
+def require_sample(sample: Any, modality: Modality, provider: str) -> Sample:
+    """`sample` when it is a Sample of `modality`; else InvalidSample naming what was given (the
+    guard every provider runs first)."""
+    if not isinstance(sample, Sample):
+        raise InvalidSample(f"expected a Sample, got {type(sample).__name__}")
+    if Modality(sample.modality) is not modality:
+        raise InvalidSample(f"{provider} takes {modality.value} samples, not "
+                            f"{Modality(sample.modality).value}",
+                            hint="use the provider of the sample's own modality")
+    return sample
+
+
 def validate_image(image: Any, *, what: str = "image") -> np.ndarray:
     """Check that `image` is a 2-D uint8 array of sane size; return it or raise InvalidSample."""
     if not isinstance(image, np.ndarray):

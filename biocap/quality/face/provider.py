@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import InvalidSample
-from ...types import Modality, Sample
+from ...types import Modality, Sample, require_sample
 from ..report import Feedback, Measure, QualityReport
 from ...templates.face import params as P
 from ...templates.face.detection import FaceDetection, detect_faces
@@ -95,10 +94,7 @@ class FaceQuality:
     modality = Modality.FACE
 
     def _check(self, sample: Sample) -> None:
-        if not isinstance(sample, Sample):
-            raise InvalidSample(f"expected a Sample, got {type(sample).__name__}")
-        if sample.modality is not Modality.FACE:
-            raise InvalidSample(f"FaceQuality assesses face samples, not {sample.modality.value}")
+        require_sample(sample, Modality.FACE, self.name)
 
     def measure(self, image: np.ndarray, *, thorough: bool = True
                 ) -> tuple[list[FaceDetection], dict[str, Component]]:

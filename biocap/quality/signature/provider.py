@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from ...errors import InvalidSample
-from ...types import Modality, PenSeries, Sample
+from ...types import Modality, PenSeries, Sample, require_sample
 from ..report import Feedback, Measure, QualityReport
 from . import params as P
 
@@ -107,10 +107,7 @@ class SignatureQuality:
     modality = Modality.SIGNATURE
 
     def assess(self, sample: Sample) -> QualityReport:
-        if not isinstance(sample, Sample):
-            raise InvalidSample(f"expected a Sample, got {type(sample).__name__}")
-        if Modality(sample.modality) is not Modality.SIGNATURE:
-            raise InvalidSample(f"a {sample.modality.value} sample is not a signature")
+        require_sample(sample, Modality.SIGNATURE, self.name)
         if sample.pen is None:
             return QualityReport(Modality.SIGNATURE, None, self.name,
                                  reason="no pen series: an offline signature image cannot be "

@@ -15,7 +15,7 @@ import numpy as np
 
 from ...errors import InvalidSample, NoProvider
 from .detection import FaceDetection, detect_faces
-from ...types import Modality, Sample
+from ...types import Modality, Sample, require_sample
 from .template import FaceTemplate
 
 #: replicated border added on each side (fraction of the side) when no face is found at first,
@@ -91,10 +91,7 @@ class FaceExtractor:
     modality = Modality.FACE
 
     def extract(self, sample: Sample) -> FaceTemplate:
-        if not isinstance(sample, Sample):
-            raise InvalidSample(f"expected a Sample, got {type(sample).__name__}")
-        if sample.modality is not Modality.FACE:
-            raise InvalidSample(f"FaceExtractor extracts face samples, not {sample.modality.value}")
+        require_sample(sample, Modality.FACE, self.name)
         face, grey, colour = find_face(sample.image, sample.colour)
         rgb = colour if colour is not None else cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB)
         emb = descriptor(rgb, face)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ...errors import InvalidSample
-from ...types import Modality, PenSeries, Sample
+from ...types import Modality, PenSeries, Sample, require_sample
 from .features import global_features, local_features, prepare
 from .template import SignatureTemplate
 
@@ -23,10 +23,7 @@ class SignatureExtractor:
     modality = Modality.SIGNATURE
 
     def extract(self, sample: Sample) -> SignatureTemplate:
-        if not isinstance(sample, Sample):
-            raise InvalidSample(f"expected a Sample, got {type(sample).__name__}")
-        if Modality(sample.modality) is not Modality.SIGNATURE:
-            raise InvalidSample(f"a {sample.modality.value} sample is not a signature")
+        require_sample(sample, Modality.SIGNATURE, self.name)
         if sample.pen is None:
             raise InvalidSample("the signature sample has no pen series (an offline, scanned "
                                 "signature cannot be verified online)",

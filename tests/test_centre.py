@@ -3,6 +3,7 @@ checks, hostile packages, idempotency, restart, a worker lost mid-search."""
 from __future__ import annotations
 
 import collections
+import hashlib
 import socket
 import threading
 import time
@@ -210,7 +211,9 @@ def test_hostile_packages_refused_nothing_stored(service):
     stranger = Office("office-x")  # key not registered
     ks, ds = stranger.package("S-stranger", 104)
     ahead = Office("office-a")
-    ahead.ident, ahead.seq, ahead.prev = office.ident, office.seq + 5, office.prev  # a gap in the chain
+    # a gap in the chain; run alone, the office has sent nothing yet, so link to a hash never sent
+    ahead.ident, ahead.seq = office.ident, office.seq + 5
+    ahead.prev = office.prev or hashlib.sha256(b"a package the centre never received").digest()
     kg, dg = ahead.package("S-gap", 105)
     cases = [
         (k, b"not a package", 400, "corrupt"),

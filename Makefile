@@ -17,13 +17,11 @@ $(STAMP): pyproject.toml $(foreach p,$(PLUGINS),$(p)/pyproject.toml)
 
 install: $(STAMP)
 
-# a whole e-KTP enrollment on the simulated devices into demo-output/office.db (the operator's
-# reason is given for the face and signature, which have no quality provider yet)
+# the e-KTP main job end to end on the simulated devices, local SQLite files and a local Dask
+# cluster: enrollment into the encrypted office store, verified backup, the signed package, a
+# centre on 127.0.0.1 that de-duplicates it, and the office's view of the centre's decision
 demo: $(STAMP)
-	rm -rf demo-output && mkdir -p demo-output
-	$(VENV)/bin/biocap enroll --policy ektp --subject demo-subject-0001 --store demo-output/office.db \
-		--operator-reason "demo operator: reviewed on screen"
-	$(VENV)/bin/biocap record show demo-subject-0001 --store demo-output/office.db
+	BIN=$(VENV)/bin bash scripts/demo.sh
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,9 @@ at the desk):
   with a reason; a face always (no exception: the card needs a photo); a declared exception for
   a modality that was captured anyway is reported (the record contradicts itself);
 * quality: every capture's score (0-100) at or above the programme policy's minimum for its
-  modality; a finger template with too few minutiae to search on.
+  modality and finger (the desk's policy), unless the desk accepted it below after its attempts
+  with the operator's reason (package field 2.011); a finger template with too few minutiae to
+  search on, overridden or not.
 """
 from __future__ import annotations
 
@@ -31,28 +33,54 @@ OFFICE_RE = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
 @dataclass
 class CentrePolicy:
-    """The programme's minimums the centre checks (a JSON file `policy.json` in the data
-    directory overrides these defaults, field by field)."""
+    """The programme's minimums the centre checks: the same programme policy the desk captures
+    with (`biocap.station.policy`, default the shipped `ektp`), so a record the desk accepted is
+    not sent back for a threshold the desk never applied. A JSON file `policy.json` in the data
+    directory overrides fields of it (`min_quality`, `finger_quality`, `min_minutiae`,
+    `face_required`)."""
 
-    #: quality score (0-100, each modality's provider scale) below which a capture is sent back:
-    #: fingers NFIQ-2-like 30 (NFIQ 2 below ~30 is where matching accuracy falls off), irises
-    #: 50 (ISO/IEC 29794-6 score, biocap's IrisQuality), faces 40 (ISO/IEC 29794-5 unified score)
-    min_quality: dict[str, float] = field(default_factory=lambda: {"fingerprint": 30.0, "iris": 50.0, "face": 40.0})
-    #: fewest minutiae a finger template may have (below it cannot be searched: MIN_MINUTIAE is 8)
+    #: quality score (0-100, each modality's provider scale) below which a capture is sent back
+    min_quality: dict[str, float] = field(default_factory=lambda: {"fingerprint": 30.0, "iris": 40.0, "face": 40.0})
+    #: per-finger minimums (ISO/IEC 19794-4 codes) where the programme sets them lower
+    finger_quality: dict[int, float] = field(default_factory=dict)
+    #: fewest minutiae a finger template may have (below it cannot be searched: MIN_MINUTIAE is
+    #: 8); applies even to a capture the operator overrode
     min_minutiae: int = 12
     fingers: tuple[int, ...] = tuple(range(1, 11))
     eyes: tuple[int, ...] = (1, 2)
     face_required: bool = True
 
     @classmethod
-    def load(cls, data_dir: str | Path) -> "CentrePolicy":
+    def from_programme(cls, name_or_path: str | Path = "ektp") -> "CentrePolicy":
+        """The programme policy's quality minimums: a finger's is the lowest at which the desk
+        can accept it (a finger cut from a slap, or the finger's own lower threshold)."""
+        from ..station.policy import load_policy
+        from ..types import Modality
+
+        p = load_policy(name_or_path)
+        finger = float(min(p.threshold(Modality.FINGERPRINT), p.threshold(Modality.FINGERPRINT, slap=True)))
+        mins = {"fingerprint": finger}
+        for m in (Modality.IRIS, Modality.FACE):
+            if m in p.quality:
+                mins[m.value] = float(p.quality[m])
+        return cls(min_quality=mins,
+                   finger_quality={int(k): float(min(v, finger)) for k, v in p.finger_quality.items()})
+
+    def finger_minimum(self, position: int) -> float | None:
+        base = self.min_quality.get("fingerprint")
+        return self.finger_quality.get(int(position), base)
+
+    @classmethod
+    def load(cls, data_dir: str | Path, programme: str | Path = "ektp") -> "CentrePolicy":
         p = Path(data_dir) / "policy.json"
-        pol = cls()
+        pol = cls.from_programme(programme)
         if p.exists():
             try:
                 spec = json.loads(p.read_text())
                 if "min_quality" in spec:
                     pol.min_quality.update({str(k): float(v) for k, v in spec["min_quality"].items()})
+                if "finger_quality" in spec:
+                    pol.finger_quality.update({int(k): float(v) for k, v in spec["finger_quality"].items()})
                 for k in ("min_minutiae",):
                     if k in spec:
                         setattr(pol, k, int(spec[k]))
@@ -79,6 +107,9 @@ class Arrival:
     present: set[str] | None = None
     #: captures whose template could not be made (label -> why): sent back to the office
     unusable: dict[str, str] = field(default_factory=dict)
+    #: captures the desk accepted below the policy's quality after its attempts, with the
+    #: operator's reason (package field 2.011): label -> reason; not sent back for quality
+    overrides: dict[str, str] = field(default_factory=dict)
 
 
 def reason(code: str, where: str, message: str) -> dict:
@@ -130,12 +161,14 @@ def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
         if modality is None or q is None:
             continue
         lim = policy.min_quality.get(modality)
+        if modality == "fingerprint" and label.split(":")[-1].isdigit():
+            lim = policy.finger_minimum(int(label.split(":")[-1]))
         try:
             qv = float(q)
         except (TypeError, ValueError):
             reasons.append(reason("format", label, f"quality {q!r} is not a number"))
             continue
-        if lim is not None and qv < lim:
+        if lim is not None and qv < lim and not str((a.overrides or {}).get(label, "")).strip():
             reasons.append(reason("quality", label, f"{label} quality {qv:.0f} is below the programme's "
                                   f"{lim:.0f}: recapture it"))
     return reasons
@@ -215,13 +248,21 @@ def arrival_from_package(pkg: Any, images: dict[str, Any] | None = None,
         pos = _field(e, ("position",))
         label = "finger" if mod.startswith("finger") else "iris" if mod.startswith("iris") else mod
         exceptions[f"{label}:{int(pos)}" if pos else label] = str(_field(e, ("reason", "code")) or "declared")
+    overrides = {}
+    for o in getattr(pkg, "overrides", []) or []:
+        mod = str(_field(o, ("modality",)) or "").lower()
+        label = "finger" if mod.startswith("finger") else "iris" if mod.startswith("iris") else mod
+        pos = _field(o, ("position",))
+        overrides[f"{label}:{int(pos)}" if label in ("finger", "iris") else label] = \
+            str(_field(o, ("reason",)) or "")
     prev = pkg.previous_hash
     if prev is not None and not any(prev):  # the office's first package: previous = 32 zero bytes
         prev = None
     return Arrival(office_id=pkg.office_id, sequence=int(pkg.sequence), previous_hash=prev,
                    package_hash=pkg.package_hash, key=pkg.idempotency_key, subject=pkg.subject,
                    templates=PersonTemplates(fingers=fingers, irises=irises, face=emb),
-                   quality=quality, exceptions=exceptions, present=present, unusable=unusable)
+                   quality=quality, exceptions=exceptions, present=present, unusable=unusable,
+                   overrides=overrides)
 
 
 def _iris_template(image: Any, item: Any) -> tuple:

@@ -102,10 +102,10 @@ class Answer:
 class Centre:
     def __init__(self, data_dir: str | Path, *, scheduler: str | None = None, client: Any = None,
                  workers: int = 2, shards: int = 4, reader: Reader | None = None, batch: int = BATCH,
-                 start: bool = True, face_embedder: Any = None):
+                 start: bool = True, face_embedder: Any = None, programme: str | Path = "ektp"):
         self.dir = Path(data_dir)
         self.db = CentreDB(self.dir, shards=shards)
-        self.policy = CentrePolicy.load(self.dir)
+        self.policy = CentrePolicy.load(self.dir, programme)
         self.trusted = load_office_keys(self.dir)
         self.reader = reader or default_reader(face_embedder)
         self.batch = int(batch)
@@ -405,7 +405,8 @@ def create_app(centre: Centre):
 
 
 def serve(data_dir: str | Path, port: int, scheduler: str | None = None, host: str = "127.0.0.1",
-          workers: int = 2, shards: int = 4, synthetic_faces: bool = False) -> None:
+          workers: int = 2, shards: int = 4, synthetic_faces: bool = False,
+          programme: str | Path = "ektp") -> None:
     """Run the service (uvicorn). `synthetic_faces`: LOAD TESTS ONLY, read the face of a package
     as the load test's embedding container (`loadtest.synthetic_face_image`) instead of running
     the face extractor on a photo (biocap has no face image generator)."""
@@ -415,7 +416,8 @@ def serve(data_dir: str | Path, port: int, scheduler: str | None = None, host: s
     if synthetic_faces:
         from .loadtest import synthetic_face_embedder as embedder
         log.warning("--synthetic-faces: faces are read as load-test embedding containers, not photos")
-    centre = Centre(data_dir, scheduler=scheduler, workers=workers, shards=shards, face_embedder=embedder)
+    centre = Centre(data_dir, scheduler=scheduler, workers=workers, shards=shards, face_embedder=embedder,
+                    programme=programme)
     try:
         uvicorn.run(create_app(centre), host=host, port=int(port), log_level="warning")
     finally:

@@ -17,6 +17,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--scheduler", help="Dask scheduler address (default: a local cluster)")
     s.add_argument("--workers", type=int, default=2, help="local cluster worker processes")
     s.add_argument("--shards", type=int, default=4, help="gallery shards (fixed when the database is made)")
+    s.add_argument("--policy", default="ektp",
+                   help="the programme policy the desks capture with (shipped name or .toml): its quality minimums")
     s.add_argument("--synthetic-faces", action="store_true",
                    help="load tests only: read faces as the load test's embedding containers")
     s.set_defaults(func=_serve)
@@ -54,7 +56,7 @@ def _serve(args: argparse.Namespace) -> int:
     from ..centre.service import serve
 
     serve(args.data, args.port, scheduler=args.scheduler, host=args.host, workers=args.workers,
-          shards=args.shards, synthetic_faces=args.synthetic_faces)
+          shards=args.shards, synthetic_faces=args.synthetic_faces, programme=args.policy)
     return 0
 
 

@@ -5,6 +5,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import BiocapError
@@ -178,9 +179,31 @@ def _status(args) -> int:
         print(json.dumps(rows if not args.subject else rows[0], indent=1, default=str))
     else:
         for r in rows:
-            extra = f" ({'; '.join(r['reasons'])})" if r.get("reasons") else ""
-            print(f"{r['subject']}: {r['status']}{extra}")
+            print(_status_line(r))
     return 0
+
+
+def _status_line(row: dict) -> str:
+    """One resident's delivery status; the centre's reasons (dicts with a message, or text) and,
+    when asked, what the centre decided."""
+    def text(r):
+        return str(r.get("message") or r.get("code")) if isinstance(r, dict) else str(r)
+    line = f"{row['subject']}: {row['status']}"
+    if row.get("reasons"):
+        line += "".join(f"\n  - {text(r)}" for r in row["reasons"])
+    view = row.get("centre_view")
+    if isinstance(view, dict) and view:
+        if "http" in view and "state" not in view:
+            line += f"\n  centre: HTTP {view['http']} {view.get('detail') or view.get('reasons') or ''}"
+        else:
+            line += f"\n  centre: {view.get('state', '?')}"
+            if view.get("matched"):
+                line += f" (matches {view['matched']})"
+            for step in view.get("path") or []:
+                at = step.get("at")
+                when = datetime.fromtimestamp(at, timezone.utc).strftime("%H:%M:%S") if at else "?"
+                line += f"\n    {when} {step.get('step')}" + (f": {step['result']}" if step.get("result") else "")
+    return line
 
 
 def _check(args) -> int:

@@ -7,7 +7,9 @@ Records written (built with `nistitl`):
   package's TCN, DOM "BIOCAP" 1.0 (the domain that defines Type-2 and Type-98's user fields).
 - Type-2 (IDC 0), minimal: 2.003 subject, 2.004 enrollment id, 2.005 name (when the record's
   metadata has one), 2.006 capture policy, 2.007 operator, 2.008 enrollment start (GMT),
-  2.009 complete (0/1), 2.010 exceptions (modality, position, code, reason per subfield).
+  2.009 complete (0/1), 2.010 exceptions (modality, position, code, reason per subfield),
+  2.011 operator overrides (modality, position, step, reason per subfield: a capture accepted
+  below the policy's quality after the desk's attempts, with the operator's stated reason).
 - Type-14 per finger and per slap, WSQ (NBIS's encoder in `wsq`, WSQ_BITRATE bit/pixel, the image's
   own resolution in 14.009/14.010 and the WSQ comment), 14.024 FQM quality
   (biocap's 0-100 score; 254 = not computed), 14.018 AMP on the slap for an amputated or
@@ -118,6 +120,7 @@ class ResidentPackage:
     exceptions: list[dict[str, Any]]
     warnings: list[str]
     slaps: dict[int, FingerEntry] = field(default_factory=dict)  # 13, 14, 15: four-finger/thumb slaps
+    overrides: list[dict[str, Any]] = field(default_factory=list)  # 2.011: modality, position, step, reason
 
 
 # --- helpers -----------------------------------------------------------------------------------------
@@ -375,6 +378,10 @@ def build_package(record: ResidentRecord, *, office: OfficeIdentity, previous_ha
     if record.exceptions:
         t2._10 = [[e.modality.value, str(e.position), _text(e.code, "exception code"),
                    _text(e.reason, "exception reason") or "-"] for e in record.exceptions]
+    overridden = [c for c in record.captures if c.override_reason]
+    if overridden:
+        t2._11 = [[c.modality.value, str(c.position), _text(c.step, "step"),
+                   _text(c.override_reason, "override reason") or "-"] for c in overridden]
     msg += t2
 
     idc = 1
@@ -565,6 +572,13 @@ def read_package(data: bytes, *, trusted: dict[str, Ed25519PublicKey],
                 raise _refuse("2.010 (exceptions) is malformed")
             exceptions.append({"modality": items[0], "position": int(items[1]) if items[1].isdigit() else 0,
                                "code": _from_field(items[2]), "reason": _from_field(items[3])})
+    overrides = []
+    if 11 in t2.fields:
+        for items in t2.fields[11].subfields():
+            if len(items) != 4 or not items[1].isdigit():
+                raise _refuse("2.011 (operator overrides) is malformed")
+            overrides.append({"modality": items[0], "position": int(items[1]),
+                              "step": _from_field(items[2]), "reason": _from_field(items[3])})
     templates: dict[int, dict[str, bytes]] = {}
     for t9 in tx.of_type(9):
         fmt = (_from_field(t9.get(177)) or "").split(" record")[0]
@@ -620,7 +634,7 @@ def read_package(data: bytes, *, trusted: dict[str, Ed25519PublicKey],
         subject=subject, enrollment_id=t2.get(4) or "", name=_from_field(t2.get(5)),
         policy=_from_field(t2.get(6)) or "", operator=_from_field(t2.get(7)) or "",
         complete=t2.get(9) == "1", fingers=fingers, irises=irises, face=face, signature=signature,
-        exceptions=exceptions, warnings=tx.warnings, slaps=slaps)
+        exceptions=exceptions, warnings=tx.warnings, slaps=slaps, overrides=overrides)
     if chain is not None:
         chain.accept(pkg)
     return pkg

@@ -148,9 +148,34 @@ def _enroll(args: argparse.Namespace) -> int:
             verdict = "MATCH" if v["accepted"] else "NO MATCH"
             print(f"  desk 1:1 finger {v['position']}: score {v['score']:.4f} >= "
                   f"{v['threshold']:.4f} at FMR {v['fmr']:g}? {verdict}")
+        dup = summary.get("duplicate_check")
+        if dup:
+            print("  " + _duplicate_line(dup))
         print("  machine time by step: " + ", ".join(f"{k} {v:.2f}s" for k, v in
                                                     sorted(cpu.items(), key=lambda kv: -kv[1])))
+    dup = summary.get("duplicate_check") or {}
+    if dup.get("decision") in ("duplicate", "adjudication"):
+        # stored and finished (the evidence is kept), but not a new person: the caller must know
+        return DUPLICATE_EXIT
     return 0
+
+
+#: exit status of `biocap enroll` when the desk's duplicate check finds the person already
+#: enrolled at this office (or needs a supervisor's look): the record is stored with the finding
+DUPLICATE_EXIT = 4
+
+
+def _duplicate_line(dup: dict) -> str:
+    n = dup.get("residents_searched", 0)
+    decision = dup.get("decision")
+    if decision == "duplicate":
+        return (f"desk duplicate check: DUPLICATE of {dup.get('matched')} (searched {n} residents of this "
+                "office): the person is already enrolled; do not issue a second card, refer to the supervisor")
+    if decision == "adjudication":
+        top = (dup.get("candidates") or [{}])[0].get("id")
+        return (f"desk duplicate check: POSSIBLE DUPLICATE of {top} (searched {n} residents): "
+                "a supervisor must compare the records before the card is issued")
+    return f"desk duplicate check: unique among this office's {n} residents"
 
 
 def _ask_reason(outcome) -> str | None:

@@ -12,9 +12,10 @@ at the desk):
   with a reason; a face always (no exception: the card needs a photo); a declared exception for
   a modality that was captured anyway is reported (the record contradicts itself);
 * quality: every capture's score (0-100) at or above the programme policy's minimum for its
-  modality and finger (the desk's policy), unless the desk accepted it below after its attempts
-  with the operator's reason (package field 2.011); a finger template with too few minutiae to
-  search on, overridden or not.
+  modality and finger (the desk's policy); a finger template with too few minutiae to search on.
+  A capture the desk accepted after its attempts with the operator's reason (package field 2.011)
+  is not sent back for either: the desk already retook it, the resident has left, and the search
+  runs on what there is (a finger the matcher cannot use adds no evidence; the others still do).
 """
 from __future__ import annotations
 
@@ -43,8 +44,8 @@ class CentrePolicy:
     min_quality: dict[str, float] = field(default_factory=lambda: {"fingerprint": 30.0, "iris": 40.0, "face": 40.0})
     #: per-finger minimums (ISO/IEC 19794-4 codes) where the programme sets them lower
     finger_quality: dict[int, float] = field(default_factory=dict)
-    #: fewest minutiae a finger template may have (below it cannot be searched: MIN_MINUTIAE is
-    #: 8); applies even to a capture the operator overrode
+    #: fewest minutiae a finger template may have before it is sent back to be retaken (the
+    #: matcher's own floor, MIN_MINUTIAE, is 8; a finger under it adds no evidence to the search)
     min_minutiae: int = 12
     fingers: tuple[int, ...] = tuple(range(1, 11))
     eyes: tuple[int, ...] = (1, 2)
@@ -131,6 +132,10 @@ def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
         reasons.append(reason("format", "templates", "no biometric templates in the package"))
         return reasons
     exc = dict(a.exceptions or {})
+
+    def overridden(label: str) -> bool:  # the desk accepted it after its attempts, with a reason
+        return bool(str((a.overrides or {}).get(label, "")).strip())
+
     present = a.present if a.present is not None else set(t.modalities)
     for label, why in (a.unusable or {}).items():
         reasons.append(reason("unusable", label, f"{label}: {why}; recapture it"))
@@ -140,7 +145,7 @@ def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
             if label in exc:
                 reasons.append(reason("contradiction", label, f"finger {pos} is captured and also declared "
                                       f"missing ({exc[label]}); remove the exception or the capture"))
-            if pos in t.fingers and len(t.fingers[pos]) < policy.min_minutiae:
+            if pos in t.fingers and len(t.fingers[pos]) < policy.min_minutiae and not overridden(label):
                 reasons.append(reason("quality", label, f"finger {pos} has {len(t.fingers[pos])} minutiae "
                                       f"(< {policy.min_minutiae}): recapture it (clean, press flat)"))
         elif not str(exc.get(label, "")).strip():
@@ -168,7 +173,7 @@ def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
         except (TypeError, ValueError):
             reasons.append(reason("format", label, f"quality {q!r} is not a number"))
             continue
-        if lim is not None and qv < lim and not str((a.overrides or {}).get(label, "")).strip():
+        if lim is not None and qv < lim and not overridden(label):
             reasons.append(reason("quality", label, f"{label} quality {qv:.0f} is below the programme's "
                                   f"{lim:.0f}: recapture it"))
     return reasons

@@ -9,8 +9,8 @@ uses); the a-posteriori per-user-threshold EER, averaged, is reported beside it 
 
 References in the same run: plain DTW (full, unbanded) on z-normalised x, y, dx, dy, pressure of
 the raw samples, score = minus the smallest length-normalised cost to the references
-(`reference`); and the previous verifier, template version 2's single DTW group ("shape") on the
-same templates (`previous`, timed the same way); and the same verifier computed the way it was
+(`reference`); and the previous verifier, template version 3's three DTW groups (without version
+4's derivatives group) on the same templates (`previous`, timed the same way); and the same verifier computed the way it was
 before the compiled kernel, one dtaidistance call per feature group (`per_group_calls`: timed
 side by side with it, query by query, and its scores checked against it).
 """
@@ -34,6 +34,9 @@ from ..types import PenSeries
 from .datasets_signature import SignatureUser, load_signature_layout
 from .options import BenchOptions
 from .metrics import equal_error_rate
+
+#: the verifier before template version 4 (its three groups), reported beside it as `previous`
+PREVIOUS_GROUPS = ("shape", "dynamics", "direction")
 
 
 @dataclass
@@ -107,7 +110,7 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
     if limit:
         users = users[:limit]
     comparator = SignatureComparator()
-    previous = SignatureComparator(groups=("shape",)) if reference else None
+    previous = SignatureComparator(groups=PREVIOUS_GROUPS) if reference else None
     # templates once per signature; a failure is a failure to enrol/acquire (score = lowest)
     tmpl: dict[tuple[int, str, int], Any] = {}
     n_sig = n_fail = 0
@@ -242,8 +245,8 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
             for f, thr in cal_thr.items()}
     if previous is not None:
         result["previous"] = {
-            "method": "template v2 verifier: one DTW over x, y, speed, direction, acceleration, "
-                      "pressure (group 'shape') + 0.1 global, same templates",
+            "method": "template v3 verifier: the three DTW groups shape, dynamics, direction "
+                      "(without v4's derivatives group) + 0.1 global, same templates",
             **summary(prev_user, sorted(prev_user)),
             "compare_per_s": n_cmp / prev_cpu if prev_cpu > 0 else None}
         if halves and len(keys) >= 4:
@@ -267,7 +270,7 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
             bg = [s for k in sorted(base_user) for s in base_user[k].genuine]
             curves["skilled (plain DTW)"] = (bg, [s for k in sorted(base_user) for s in base_user[k].skilled])
             pg = [s for k in sorted(prev_user) for s in prev_user[k].genuine]
-            curves["skilled (previous, v2)"] = (pg, [s for k in sorted(prev_user) for s in prev_user[k].skilled])
+            curves["skilled (previous, v3)"] = (pg, [s for k in sorted(prev_user) for s in prev_user[k].skilled])
         plot_det(curves, plot, title="signature verification, SVC2004 protocol")
         result["plot"] = str(plot)
     return result

@@ -11,14 +11,19 @@ RATE_HZ = 100.0
 #: a fixed length makes every DTW the same small cost (3x faster than 50 Hz series on SVC2004,
 #: same EER over both user halves: 14.4/9.9% vs 13.7/10.6%); duration stays in the global features
 LOCAL_POINTS = 128
-#: the per-point feature columns warped together, one DTW per group, scores summed (template
-#: version 3). Chosen on SVC2004 users 1-10 (skilled EER 10.8% -> 9.7% against the first group
-#: alone, mean of 4 reference draws); one DTW over all columns was worse (11.5%): shape, speed
-#: profile and pen direction are each imitated with their own timing errors
+#: the per-point feature columns warped together, one DTW per group, scores summed with equal
+#: weights. Template version 3's three groups were chosen on SVC2004 users 1-10 (skilled EER
+#: 10.8% -> 9.7% against the first group alone, mean of 4 reference draws; one DTW over all
+#: columns was worse: shape, speed profile and pen direction are each imitated with their own
+#: timing errors); version 4 adds the derivatives of speed, log curvature radius and
+#: acceleration (Fierrez et al.'s function derivatives) as a fourth group: users 1-10 8.88% ->
+#: 8.65% (mean of seeds 0, 1), held-out users 11-20 7.35/7.90% -> 6.30/6.30%
+#: (docs/decisions/19-signature-accuracy.md, round 5)
 LOCAL_GROUPS = {
     "shape": ("x", "y", "speed", "cos_angle", "sin_angle", "accel", "pressure"),  # template v2's set
     "dynamics": ("speed", "accel", "pressure", "d_pressure", "d_speed"),
     "direction": ("cos_angle", "sin_angle", "log_curvature_radius", "d_angle"),
+    "derivatives": ("d_speed", "d_log_curvature_radius", "d_accel"),
 }
 #: floor of speed and angular speed (resampled units per sample, radians per sample) in the log
 #: curvature radius: keeps it finite on straight strokes and pauses (the tuning harness's value)

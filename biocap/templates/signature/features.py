@@ -1,7 +1,7 @@
 """Features of an online signature's pen series, as named stages.
 
     prepared = prepare(pen)          # validated, time-ordered, resampled at RATE_HZ, smoothed
-    local = local_features(prepared) # (128, 11) per-point series for elastic matching, z-normalised
+    local = local_features(prepared) # (128, 13) per-point series for elastic matching, z-normalised
     glob = global_features(prepared) # (k,) whole-signature features (duration, speed, ...)
 
 Local features per point: x, y, speed (velocity magnitude), path-tangent angle as cos/sin,
@@ -9,7 +9,7 @@ acceleration magnitude, pressure, (template version 3) the derivatives of pressu
 the log curvature radius and the angular velocity of the path, and (version 4) the derivatives of
 the log curvature radius and of the acceleration. All but the direction are
 z-normalised over the signature so position, size, pad units and pressure calibration do not
-matter, only shape and dynamics do. Verification warps three groups of these columns separately
+matter, only shape and dynamics do. Verification warps four groups of these columns separately
 (params.LOCAL_GROUPS; chosen on SVC2004 users 1-10: docs/decisions/19-signature-verification.md).
 """
 from __future__ import annotations

@@ -229,6 +229,52 @@ def main():
         run(f"terms {terms} + 0.1 global",
             lambda u, R, qs, t=terms: dtw_terms(u, R, qs, terms=t) + 0.1 * glob(u, R, qs), n)
 
+    # other ways to normalise the three v3 groups' costs by the reference set (no global term)
+    def variant(fn):
+        def f(u, R, qs):
+            rows, k = R40(u, R), len(R)
+            sub = Dp[:3, rows][:, :, R]
+            sub = (sub + sub.transpose(0, 2, 1)) / 2
+            off = sub[:, ~np.eye(k, dtype=bool)].reshape(3, k, k - 1)
+            d = Dp[:3, qs][:, :, R]
+            return sum(fn(d[g], off[g]) for g in range(3))
+        return f
+    V = {
+        "subtract the largest nearest-other (not the mean)":
+            lambda d, o: d.min(1) - o.min(1).max() + d.mean(1) - o.mean(),
+        "subtract pair mean + 0.5 sd": lambda d, o: d.min(1) - o.min(1).mean() + d.mean(1)
+            - o.mean() - 0.5 * o.std(),
+        "per reference: d_i minus r_i's own nearest / mean": lambda d, o: (d - o.min(1)).min(1)
+            + (d - o.mean(1)).mean(1),
+        "per reference ratio d_i / r_i's own nearest / mean": lambda d, o: (d / o.min(1)).min(1)
+            + (d / o.mean(1)).mean(1),
+        "2nd nearest instead of nearest": lambda d, o: np.sort(d, 1)[:, 1]
+            - np.sort(o, 1)[:, 0].mean() + d.mean(1) - o.mean(),
+        "soft minimum (T = 0.1)": lambda d, o: -0.1 * np.log(np.exp(-d / 0.1).mean(1))
+            - o.min(1).mean() + d.mean(1) - o.mean(),
+        "log costs": lambda d, o: np.log(d.min(1)) - np.log(o.min(1).mean()) + np.log(d.mean(1))
+            - np.log(o.mean()),
+        "sqrt costs": lambda d, o: np.sqrt(d.min(1)) - np.sqrt(o.min(1)).mean()
+            + np.sqrt(d).mean(1) - np.sqrt(o).mean(),
+        "squared costs": lambda d, o: d.min(1) ** 2 - (o.min(1) ** 2).mean() + (d ** 2).mean(1)
+            - (o ** 2).mean(),
+    }
+    for name, fn in V.items():
+        run(name, variant(fn), n)
+
+    def largest_again(u, R, qs):
+        terms = [variant(lambda d, o: d.min(1) - o.min(1).mean() + d.mean(1) - o.mean())(u, R, qs)]
+        per = []
+        for g in range(3):
+            rows, k = R40(u, R), len(R)
+            sub = Dp[g][rows][:, R]
+            sub = (sub + sub.T) / 2
+            o = sub[~np.eye(k, dtype=bool)].reshape(k, k - 1)
+            d = Dp[g][qs][:, R]
+            per.append(d.min(1) - o.min(1).mean() + d.mean(1) - o.mean())
+        return terms[0] + np.max(per, 0)
+    run("+ the largest group term again", largest_again, n)
+
     H_all = {}
     for sets in (("ang",), ("dang",), ("vpolar",), ("apolar",), ("speed",), ("pres",), ("xy",),
                  ("ang", "dang", "vpolar", "apolar", "speed", "pres", "xy")):
@@ -363,7 +409,7 @@ def stability_section(T, n, seeds=(0, 1), variants=(("none", 0), ("inv", 1.0), (
             res.append((eers(S[ia], K[ia]), eers(S[ib], K[ib]), eers(S, K)))
         txt = "  ".join(f"s{seed} A {a[0]:5.2f} B {b[0]:5.2f} all {c[0]:5.2f} r {c[1]:.2f}"
                         for seed, (a, b, c) in zip(seeds, res))
-        print(f"stability {mode} {alpha} (3 groups, no global)".ljust(52) + f" {txt}  "
+        print(f"stability {mode} {alpha} ({len(GROUPS)} groups, no global)".ljust(52) + f" {txt}  "
               f"meanA {np.mean([o[0][0] for o in res]):.2f}", flush=True)
 
 

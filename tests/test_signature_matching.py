@@ -64,7 +64,7 @@ def test_version_3_templates_still_read_other_versions_refused():
         assert o.local.shape == t.local.shape and np.array_equal(o.local[:, :11], t.local[:, :11])
         assert np.all(np.isfinite(o.local)) and np.array_equal(o.global_, t.global_)
         # the two derived columns follow the extracted ones loosely (derivative after resampling)
-        for c in (11, 12):
+        for c in range(11, len(LOCAL_NAMES)):
             assert np.corrcoef(o.local[:, c], t.local[:, c])[0, 1] > 0.2
     s_new = CMP.compare(refs[5], SignatureReferences.enroll(refs[:5]))
     s_old = CMP.compare(old[5], SignatureReferences.enroll(old[:5]))
@@ -201,14 +201,15 @@ def test_card_image_size_crop_and_pressure():
 def test_feature_groups_are_warped_and_normalised_separately():
     refs = SignatureReferences.enroll(_set(6, 5, 7))
     q = _set(6, 1, 8)[0]
-    assert set(refs.pair_mean) == {"shape", "dynamics", "direction", "derivatives"}
+    assert set(refs.pair_mean) == {"shape", "dynamics", "direction", "derivatives", "second_derivatives"}
 
     def d(*groups):
         return SignatureComparator(groups=groups).distance(q, refs)
 
     # each group adds its own (min, mean) terms; the global term is counted once per comparator
     assert d("shape", "dynamics") + d("direction") == pytest.approx(d("dynamics", "direction") + d("shape"))
-    assert CMP.distance(q, refs) == pytest.approx(d("shape", "dynamics", "direction", "derivatives"))
+    assert CMP.distance(q, refs) == pytest.approx(d("shape", "dynamics", "direction", "derivatives",
+                                                   "second_derivatives"))
     assert d("shape") != pytest.approx(CMP.distance(q, refs))
     bare = dataclasses.replace(refs, stacks=())  # built without enroll(): columns sliced on demand
     assert CMP.distance(q, bare) == CMP.distance(q, refs)

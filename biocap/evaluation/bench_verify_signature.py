@@ -10,7 +10,7 @@ uses); the a-posteriori per-user-threshold EER, averaged, is reported beside it 
 References in the same run: plain DTW (full, unbanded) on z-normalised x, y, dx, dy, pressure of
 the raw samples, score = minus the smallest length-normalised cost to the references
 (`reference`); and the previous verifier, template version 3's three DTW groups (without version
-4's derivatives group) on the same templates (`previous`, timed the same way); and the same verifier computed the way it was
+4's two derivative groups) on the same templates (`previous`, timed the same way); and the same verifier computed the way it was
 before the compiled kernel, one dtaidistance call per feature group (`per_group_calls`: timed
 side by side with it, query by query, and its scores checked against it).
 """
@@ -36,7 +36,7 @@ from .options import BenchOptions
 from .metrics import equal_error_rate
 
 #: the verifier before template version 4 (its three groups), reported beside it as `previous`
-PREVIOUS_GROUPS = ("shape", "dynamics", "direction")
+PREVIOUS_GROUPS = ("shape", "dynamics", "direction")  # v3
 
 
 @dataclass
@@ -246,7 +246,7 @@ def bench_verify_signature(dataset: Path, layout: str = "svc2004", *, trials: in
     if previous is not None:
         result["previous"] = {
             "method": "template v3 verifier: the three DTW groups shape, dynamics, direction "
-                      "(without v4's derivatives group) + 0.1 global, same templates",
+                      "(without v4's two derivative groups) + 0.1 global, same templates",
             **summary(prev_user, sorted(prev_user)),
             "compare_per_s": n_cmp / prev_cpu if prev_cpu > 0 else None}
         if halves and len(keys) >= 4:

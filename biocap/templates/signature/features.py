@@ -1,13 +1,14 @@
 """Features of an online signature's pen series, as named stages.
 
     prepared = prepare(pen)          # validated, time-ordered, resampled at RATE_HZ, smoothed
-    local = local_features(prepared) # (128, 13) per-point series for elastic matching, z-normalised
+    local = local_features(prepared) # (128, 16) per-point series for elastic matching, z-normalised
     glob = global_features(prepared) # (k,) whole-signature features (duration, speed, ...)
 
 Local features per point: x, y, speed (velocity magnitude), path-tangent angle as cos/sin,
 acceleration magnitude, pressure, (template version 3) the derivatives of pressure and speed,
-the log curvature radius and the angular velocity of the path, and (version 4) the derivatives of
-the log curvature radius and of the acceleration. All but the direction are
+the log curvature radius and the angular velocity of the path, and (version 4) the first
+derivatives of the log curvature radius and of the acceleration and the second derivatives of
+speed, log curvature radius and acceleration. All but the direction are
 z-normalised over the signature so position, size, pad units and pressure calibration do not
 matter, only shape and dynamics do. Verification warps four groups of these columns separately
 (params.LOCAL_GROUPS; chosen on SVC2004 users 1-10: docs/decisions/19-signature-verification.md).
@@ -25,8 +26,9 @@ from . import params as P
 
 LOCAL_NAMES = ("x", "y", "speed", "cos_angle", "sin_angle", "accel", "pressure",
                "d_pressure", "d_speed", "log_curvature_radius", "d_angle",
-               "d_log_curvature_radius", "d_accel")
-#: the columns template version 3 held (the first 11; version 4 adds the last two)
+               "d_log_curvature_radius", "d_accel", "d2_speed", "d2_log_curvature_radius",
+               "d2_accel")
+#: the columns template version 3 held (the first 11; version 4 adds the last five)
 LOCAL_NAMES_V3 = LOCAL_NAMES[:11]
 #: columns that keep their own scale (unit direction vector); every other column is z-normalised
 _UNSCALED = ("cos_angle", "sin_angle")
@@ -142,6 +144,9 @@ def local_features(pp: PreparedPen, points: int = P.LOCAL_POINTS) -> np.ndarray:
         "d_angle": d_theta,
         "d_log_curvature_radius": np.gradient(log_rho),
         "d_accel": np.gradient(accel),
+        "d2_speed": np.gradient(np.gradient(speed)),
+        "d2_log_curvature_radius": np.gradient(np.gradient(log_rho)),
+        "d2_accel": np.gradient(np.gradient(accel)),
     }
     cols = [raw[k] if k in _UNSCALED else _z(raw[k]) for k in LOCAL_NAMES]
     feats = _resample(np.stack(cols, axis=1), points)

@@ -24,6 +24,7 @@ LOCAL_GROUPS = {
     "dynamics": ("speed", "accel", "pressure", "d_pressure", "d_speed"),
     "direction": ("cos_angle", "sin_angle", "log_curvature_radius", "d_angle"),
     "derivatives": ("d_speed", "d_log_curvature_radius", "d_accel"),
+    "second_derivatives": ("d2_speed", "d2_log_curvature_radius", "d2_accel"),
 }
 #: floor of speed and angular speed (resampled units per sample, radians per sample) in the log
 #: curvature radius: keeps it finite on straight strokes and pauses (the tuning harness's value)

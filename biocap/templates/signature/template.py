@@ -4,7 +4,7 @@ Byte layout (little-endian): magic `BSGT`, version u16, n_points u32, n_local u1
 duration_ms u32, strokes u16, local features float32 (n_points x n_local, row-major), global
 features float64 (n_global), CRC-32 of everything before it (u32).
 
-Version 3 records (11 local columns) are still read: the two columns version 4 added are
+Version 3 records (11 local columns) are still read: the five columns version 4 added are
 derived from the stored ones (derivative of the resampled series, z-normalised). That is close
 to, not the same as, what version 4 extracts from the pen series (derivative at 100 Hz, then
 resampled); re-extract from the pen series where it is kept.
@@ -23,9 +23,10 @@ from . import params as P
 from .features import GLOBAL_NAMES, LOCAL_NAMES, LOCAL_NAMES_V3
 
 MAGIC = b"BSGT"
-VERSION = 4  # 4: + d log curvature radius, d acceleration; 3: + d_pressure, d_speed, log curvature
+VERSION = 4  # 4: + d log curvature radius, d acceleration, second derivatives of speed, log
+#              curvature radius and acceleration; 3: + d_pressure, d_speed, log curvature
 #              radius, d_angle (2: x, y, speed, direction, acceleration, pressure; 1: x, y, dx, dy, ...)
-#: older versions still read: 3 (its two missing columns derived from the stored ones, see
+#: older versions still read: 3 (its five missing columns derived from the stored ones, see
 #: _upgrade_v3)
 READS = (3, VERSION)
 _HEAD = struct.Struct("<4sHIHHIH")
@@ -112,8 +113,10 @@ def _z(col: np.ndarray) -> np.ndarray:
 
 
 def _upgrade_v3(local: np.ndarray) -> np.ndarray:
-    """Version 3's 11 columns -> version 4's 13: the derivatives of the log curvature radius and
-    of the acceleration, taken on the stored (resampled, z-normalised) columns."""
-    extra = [_z(np.gradient(local[:, LOCAL_NAMES_V3.index(c)]))
-             for c in ("log_curvature_radius", "accel")]
-    return np.concatenate([local, np.stack(extra, 1)], 1)
+    """Version 3's 11 columns -> version 4's 16: the first derivatives of the log curvature radius
+    and of the acceleration, the second derivatives of speed, log curvature radius and
+    acceleration, taken on the stored (resampled, z-normalised) columns."""
+    col = {c: local[:, LOCAL_NAMES_V3.index(c)] for c in ("d_speed", "log_curvature_radius", "accel")}
+    d_rho, d_acc = np.gradient(col["log_curvature_radius"]), np.gradient(col["accel"])
+    extra = [d_rho, d_acc, np.gradient(col["d_speed"]), np.gradient(d_rho), np.gradient(d_acc)]
+    return np.concatenate([local, np.stack([_z(e) for e in extra], 1)], 1)

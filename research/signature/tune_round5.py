@@ -1,4 +1,4 @@
-"""Tuning harness of issue 19's round 5: histogram features, Kholmatov-style terms, more groups.
+"""Tuning harness of issue 19's round 5: derivative groups, histogram features, other terms.
 
 Not installed, not the bench. On SVC2004 Task 2 it builds the shipped templates (template_of),
 computes with the shipped kernel every DTW cost the protocol needs (each signature against
@@ -6,7 +6,11 @@ every user's S1-10, per group), and scores the bench's protocol (10 trials x 5 r
 genuine S11-20, skilled S21-40, random = one S11-20 of every other user) for the variants
 below. Users 1-10 (A) choose, users 11-20 (B) are held out; seeds 0 and 1 are both shown.
 
-    python research/signature/tune_round5.py [--data DIR]
+    python research/signature/tune_round5.py [--section terms|groups|groups4|groups5|steps|stability] [--data DIR]
+
+Sections: terms (v3/v4 rows, Kholmatov-style terms, normalisations, histogram features),
+groups (candidate fourth groups, weight grids), groups4 / groups5 (variants of the fourth group,
+second derivatives), steps (DTW step rules), stability (local stability weights).
 """
 from __future__ import annotations
 
@@ -159,7 +163,7 @@ def hist_term(H, R40, qs, mode, floor):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--data", default=str(data_path("signature/svc2004_task2")))
-    ap.add_argument("--section", default="all", choices=("all", "terms", "groups", "steps", "stability"))
+    ap.add_argument("--section", default="all", choices=("all", "terms", "groups", "groups4", "groups5", "steps", "stability"))
     args = ap.parse_args()
     t0 = time.process_time()
     users = load_svc2004(args.data)
@@ -218,11 +222,15 @@ def main():
 
     run("v3 (3 groups + 0.1 global)", lambda u, R, qs: dtw_terms(u, R, qs) + 0.1 * glob(u, R, qs), n)
     run("3 groups, no global", lambda u, R, qs: dtw_terms(u, R, qs), n)
-    run("v4 (4 groups + 0.1 global, shipped)", lambda u, R, qs: dtw_terms(u, R, qs, (0, 1, 2, 3))
+    run("3 groups + derivatives (4) + 0.1 global", lambda u, R, qs: dtw_terms(u, R, qs, (0, 1, 2, 3))
         + 0.1 * glob(u, R, qs), n)
     run("4 groups, no global", lambda u, R, qs: dtw_terms(u, R, qs, (0, 1, 2, 3)), n)
-    if args.section == "groups":
-        return groups_section(prepared, D, n)
+    run("v4 (5 groups + 0.1 global, shipped)", lambda u, R, qs: dtw_terms(u, R, qs, range(5))
+        + 0.1 * glob(u, R, qs), n)
+    run("5 groups, no global", lambda u, R, qs: dtw_terms(u, R, qs, range(5)), n)
+    if args.section in ("groups", "groups4", "groups5"):
+        return groups_section(prepared, D, n, variants_only=args.section != "groups",
+                              second_only=args.section == "groups5")
     if args.section == "steps":
         return steps_section(laid, pool, bounds, glob, n)
     for terms in (("min", "mean", "max"), ("min", "max"), ("rmin", "rmean", "rmax"), ("mean", "max")):
@@ -434,7 +442,7 @@ def _function_columns(pp):
                 x=pp.x, y=pp.y)
 
 
-def groups_section(prepared, D, n, npts=128):
+def groups_section(prepared, D, n, npts=128, variants_only=False, second_only=False):
     """Each candidate fourth group alone and added (weight 0.5, 1) to the three v3 groups; then
     a grid of group weights (shape fixed at 1), chosen by the mean over seeds 0, 1 of users 1-10."""
     import itertools
@@ -461,10 +469,41 @@ def groups_section(prepared, D, n, npts=128):
     def v3(u, R, qs):
         return sum(term(D, g, R, qs) for g in range(3))
 
+    Dc4 = D[3:4]  # the shipped fourth group
+
+    if variants_only:
+        from scipy.ndimage import gaussian_filter1d as gf
+        for sig in (1.0, 2.0) if not second_only else ():
+            for c in C:
+                for k, src in (("dv_s", "v"), ("drho_s", "rho"), ("da_s", "a")):
+                    c[k] = np.gradient(gf(c[src], sig, mode="nearest"))
+            Dx = d_of(["dv_s", "drho_s", "da_s"])
+            run(f"3 groups + dv drho da smoothed sigma {sig}", lambda u, R, qs, Dx=Dx: v3(u, R, qs)
+                + term(Dx, 0, R, qs), n)
+        for extra in (["dp"], ["ddx", "ddy"], ["dth"]) if not second_only else ():
+            Dx = d_of(["dv", "drho", "da", *extra])
+            run(f"3 groups + dv drho da {' '.join(extra)}", lambda u, R, qs, Dx=Dx: v3(u, R, qs)
+                + term(Dx, 0, R, qs), n)
+        for c in C:
+            c["ddv"], c["ddrho"], c["dda"] = (np.gradient(c[k]) for k in ("dv", "drho", "da"))
+        Dx = d_of(["ddv", "ddrho", "dda"])
+        run("3 groups + dv drho da + second derivatives (5th group)", lambda u, R, qs, Dx=Dx:
+            v3(u, R, qs) + term(Dc4, 0, R, qs) + term(Dx, 0, R, qs), n)
+        run("shape, dynamics, dv drho da, second derivatives (no direction)", lambda u, R, qs,
+            Dx=Dx: term(D, 0, R, qs) + term(D, 1, R, qs) + term(Dc4, 0, R, qs) + term(Dx, 0, R, qs), n)
+        D6 = d_of(["dv", "drho", "da", "ddv", "ddrho", "dda"])
+        run("3 groups + one group of dv drho da ddv ddrho dda", lambda u, R, qs, D6=D6:
+            v3(u, R, qs) + term(D6, 0, R, qs), n)
+        for c in C:
+            c["dddv"], c["dddrho"], c["ddda"] = (np.gradient(c[k]) for k in ("ddv", "ddrho", "dda"))
+        D3 = d_of(["dddv", "dddrho", "ddda"])
+        run("3 groups + first + second + third derivatives (6 groups)", lambda u, R, qs, Dx=Dx,
+            D3=D3: v3(u, R, qs) + term(Dc4, 0, R, qs) + term(Dx, 0, R, qs) + term(D3, 0, R, qs), n)
+        return
     cands = {"dx dy ddx ddy (DDTW-like)": ["dx", "dy", "ddx", "ddy"],
              "th v rho a (Fierrez functions)": ["th", "v", "rho", "a"],
              "dth dv drho da (their derivatives)": ["dth", "dv", "drho", "da"],
-             "dv drho da (shipped, v4)": ["dv", "drho", "da"],
+             "dv drho da (v4's fourth group)": ["dv", "drho", "da"],
              "p dp ddp": ["p", "dp", "ddp"], "dx dy p": ["dx", "dy", "p"], "x y": ["x", "y"],
              "dx dy v": ["dx", "dy", "v"]}
     Dc = {}
@@ -474,7 +513,7 @@ def groups_section(prepared, D, n, npts=128):
         for w in (0.5, 1.0):
             run(f"3 groups + {w} x {name}", lambda u, R, qs, w=w, Dx=Dx: v3(u, R, qs)
                 + w * term(Dx, 0, R, qs), n)
-    for name in ("dth dv drho da (their derivatives)", "dv drho da (shipped, v4)"):
+    for name in ("dth dv drho da (their derivatives)", "dv drho da (v4's fourth group)"):
         DD = np.concatenate([D[:3], Dc[name]], 0)
         data = {}
         for seed in (0, 1):
@@ -540,7 +579,7 @@ def _dtw_steps_all(Q, P, c0, c1, window, wd, pen, out):
 
 
 def steps_section(laid, pool, bounds, glob, n):
-    """Four groups + 0.1 global with other step rules (same band, 128 points)."""
+    """The shipped groups + 0.1 global with other step rules (same band, 128 points)."""
     Q = np.stack(laid)
     Pp = Q[pool]
     for wd, pen in ((1.0, 0.0), (2.0, 0.0), (1.0, 0.1), (1.0, 0.3), (1.0, 1.0), (2.0, 0.3)):
@@ -558,7 +597,7 @@ def steps_section(laid, pool, bounds, glob, n):
                 d = Dg[g][qs][:, R]
                 s += d.min(1) - off.min(1).mean() + d.mean(1) - off.mean()
             return s + 0.1 * glob(u, R, qs)
-        run(f"4 groups + 0.1 global, diagonal x{wd}, step penalty {pen}/column", f, n)
+        run(f"{len(bounds)} groups + 0.1 global, diagonal x{wd}, step penalty {pen}/column", f, n)
 
 
 if __name__ == "__main__":

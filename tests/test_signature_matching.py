@@ -47,6 +47,34 @@ def test_hostile_template_bytes():
             SignatureReferences.from_bytes(bad)
 
 
+def _v3_bytes(t: SignatureTemplate) -> bytes:
+    """A template as version 3 wrote it: the first 11 local columns."""
+    import struct
+    import zlib
+    n = len(t)
+    head = struct.pack("<4sHIHHIH", b"BSGT", 3, n, 11, len(t.global_), t.duration_ms, t.strokes)
+    body = head + t.local[:, :11].astype("<f4").tobytes() + t.global_.astype("<f8").tobytes()
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_version_3_templates_still_read_other_versions_refused():
+    refs = _set(4, 6, 2)
+    old = [SignatureTemplate.from_bytes(_v3_bytes(t)) for t in refs]
+    for o, t in zip(old, refs):
+        assert o.local.shape == t.local.shape and np.array_equal(o.local[:, :11], t.local[:, :11])
+        assert np.all(np.isfinite(o.local)) and np.array_equal(o.global_, t.global_)
+        # the two derived columns follow the extracted ones loosely (derivative after resampling)
+        for c in range(11, len(LOCAL_NAMES)):
+            assert np.corrcoef(o.local[:, c], t.local[:, c])[0, 1] > 0.2
+    s_new = CMP.compare(refs[5], SignatureReferences.enroll(refs[:5]))
+    s_old = CMP.compare(old[5], SignatureReferences.enroll(old[:5]))
+    assert 0 < s_old < 1 and abs(s_old - s_new) < 0.25
+    bad = bytearray(_v3_bytes(refs[0]))
+    bad[4:6] = (2).to_bytes(2, "little")
+    with pytest.raises(TemplateFormatError, match="version 2"):
+        SignatureTemplate.from_bytes(bytes(bad))
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.binary(max_size=120))
 def test_fuzz_template_bytes(blob):
@@ -173,14 +201,15 @@ def test_card_image_size_crop_and_pressure():
 def test_feature_groups_are_warped_and_normalised_separately():
     refs = SignatureReferences.enroll(_set(6, 5, 7))
     q = _set(6, 1, 8)[0]
-    assert set(refs.pair_mean) == {"shape", "dynamics", "direction"}
+    assert set(refs.pair_mean) == {"shape", "dynamics", "direction", "derivatives", "second_derivatives"}
 
     def d(*groups):
         return SignatureComparator(groups=groups).distance(q, refs)
 
     # each group adds its own (min, mean) terms; the global term is counted once per comparator
     assert d("shape", "dynamics") + d("direction") == pytest.approx(d("dynamics", "direction") + d("shape"))
-    assert CMP.distance(q, refs) == pytest.approx(d("shape", "dynamics", "direction"))
+    assert CMP.distance(q, refs) == pytest.approx(d("shape", "dynamics", "direction", "derivatives",
+                                                   "second_derivatives"))
     assert d("shape") != pytest.approx(CMP.distance(q, refs))
     bare = dataclasses.replace(refs, stacks=())  # built without enroll(): columns sliced on demand
     assert CMP.distance(q, bare) == CMP.distance(q, refs)

@@ -1,14 +1,16 @@
 """Features of an online signature's pen series, as named stages.
 
     prepared = prepare(pen)          # validated, time-ordered, resampled at RATE_HZ, smoothed
-    local = local_features(prepared) # (128, 11) per-point series for elastic matching, z-normalised
+    local = local_features(prepared) # (128, 16) per-point series for elastic matching, z-normalised
     glob = global_features(prepared) # (k,) whole-signature features (duration, speed, ...)
 
 Local features per point: x, y, speed (velocity magnitude), path-tangent angle as cos/sin,
-acceleration magnitude, pressure, and (template version 3) the derivatives of pressure and speed,
-the log curvature radius and the angular velocity of the path. All but the direction are
+acceleration magnitude, pressure, (template version 3) the derivatives of pressure and speed,
+the log curvature radius and the angular velocity of the path, and (version 4) the first
+derivatives of the log curvature radius and of the acceleration and the second derivatives of
+speed, log curvature radius and acceleration. All but the direction are
 z-normalised over the signature so position, size, pad units and pressure calibration do not
-matter, only shape and dynamics do. Verification warps three groups of these columns separately
+matter, only shape and dynamics do. Verification warps four groups of these columns separately
 (params.LOCAL_GROUPS; chosen on SVC2004 users 1-10: docs/decisions/19-signature-verification.md).
 """
 from __future__ import annotations
@@ -23,7 +25,11 @@ from ...types import PenSeries
 from . import params as P
 
 LOCAL_NAMES = ("x", "y", "speed", "cos_angle", "sin_angle", "accel", "pressure",
-               "d_pressure", "d_speed", "log_curvature_radius", "d_angle")
+               "d_pressure", "d_speed", "log_curvature_radius", "d_angle",
+               "d_log_curvature_radius", "d_accel", "d2_speed", "d2_log_curvature_radius",
+               "d2_accel")
+#: the columns template version 3 held (the first 11; version 4 adds the last five)
+LOCAL_NAMES_V3 = LOCAL_NAMES[:11]
 #: columns that keep their own scale (unit direction vector); every other column is z-normalised
 _UNSCALED = ("cos_angle", "sin_angle")
 GLOBAL_NAMES = ("log_duration", "pen_down_fraction", "log_strokes", "log_path_per_height",
@@ -122,18 +128,25 @@ def local_features(pp: PreparedPen, points: int = P.LOCAL_POINTS) -> np.ndarray:
     speed = np.hypot(dx, dy)
     theta = np.unwrap(np.arctan2(dy, dx))
     d_theta = np.gradient(theta)
+    accel = np.hypot(np.gradient(dx), np.gradient(dy))
+    # log of speed over angular speed (the radius of curvature), both floored so straight
+    # strokes and pauses stay finite
+    log_rho = np.log((speed + P.CURVATURE_FLOOR) / (np.abs(d_theta) + P.CURVATURE_FLOOR))
     raw = {
         "x": pp.x, "y": pp.y, "speed": speed,
         "cos_angle": np.where(speed > 1e-9, dx / np.maximum(speed, 1e-9), 0.0),
         "sin_angle": np.where(speed > 1e-9, dy / np.maximum(speed, 1e-9), 0.0),
-        "accel": np.hypot(np.gradient(dx), np.gradient(dy)),
+        "accel": accel,
         "pressure": pp.pressure,
         "d_pressure": np.gradient(pp.pressure),
         "d_speed": np.gradient(speed),
-        # log of speed over angular speed (the radius of curvature), both floored so straight
-        # strokes and pauses stay finite
-        "log_curvature_radius": np.log((speed + P.CURVATURE_FLOOR) / (np.abs(d_theta) + P.CURVATURE_FLOOR)),
+        "log_curvature_radius": log_rho,
         "d_angle": d_theta,
+        "d_log_curvature_radius": np.gradient(log_rho),
+        "d_accel": np.gradient(accel),
+        "d2_speed": np.gradient(np.gradient(speed)),
+        "d2_log_curvature_radius": np.gradient(np.gradient(log_rho)),
+        "d2_accel": np.gradient(np.gradient(accel)),
     }
     cols = [raw[k] if k in _UNSCALED else _z(raw[k]) for k in LOCAL_NAMES]
     feats = _resample(np.stack(cols, axis=1), points)

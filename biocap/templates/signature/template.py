@@ -3,6 +3,11 @@
 Byte layout (little-endian): magic `BSGT`, version u16, n_points u32, n_local u16, n_global u16,
 duration_ms u32, strokes u16, local features float32 (n_points x n_local, row-major), global
 features float64 (n_global), CRC-32 of everything before it (u32).
+
+Version 3 records (11 local columns) are still read: the five columns version 4 added are
+derived from the stored ones (derivative of the resampled series, z-normalised). That is close
+to, not the same as, what version 4 extracts from the pen series (derivative at 100 Hz, then
+resampled); re-extract from the pen series where it is kept.
 """
 from __future__ import annotations
 
@@ -15,11 +20,15 @@ import numpy as np
 from ...errors import TemplateFormatError
 from ...types import Modality
 from . import params as P
-from .features import GLOBAL_NAMES, LOCAL_NAMES
+from .features import GLOBAL_NAMES, LOCAL_NAMES, LOCAL_NAMES_V3
 
 MAGIC = b"BSGT"
-VERSION = 3  # 3: + d_pressure, d_speed, log curvature radius, d_angle (2: x, y, speed, direction,
-#              acceleration, pressure; 1: x, y, dx, dy, ...)
+VERSION = 4  # 4: + d log curvature radius, d acceleration, second derivatives of speed, log
+#              curvature radius and acceleration; 3: + d_pressure, d_speed, log curvature
+#              radius, d_angle (2: x, y, speed, direction, acceleration, pressure; 1: x, y, dx, dy, ...)
+#: older versions still read: 3 (its five missing columns derived from the stored ones, see
+#: _upgrade_v3)
+READS = (3, VERSION)
 _HEAD = struct.Struct("<4sHIHHIH")
 
 
@@ -74,10 +83,12 @@ class SignatureTemplate:
         if magic != MAGIC:
             raise TemplateFormatError(f"not a biocap signature template (starts {magic!r})",
                                       field="magic", offset=0)
-        if version != VERSION:
+        if version not in READS:
             raise TemplateFormatError(f"signature template version {version} is not supported "
-                                      f"(this build reads {VERSION})", field="version", offset=4)
-        if k != len(LOCAL_NAMES) or g != len(GLOBAL_NAMES) or not 2 <= n <= P.MAX_POINTS:
+                                      f"(this build reads {READS})", field="version", offset=4,
+                                      hint="extract the template again from the pen series")
+        names = LOCAL_NAMES if version == VERSION else LOCAL_NAMES_V3
+        if k != len(names) or g != len(GLOBAL_NAMES) or not 2 <= n <= P.MAX_POINTS:
             raise TemplateFormatError(f"signature template shape {n}x{k}+{g} is not valid",
                                       field="n_points", offset=6)
         need = _HEAD.size + n * k * 4 + g * 8 + 4
@@ -91,4 +102,21 @@ class SignatureTemplate:
         off = _HEAD.size
         local = np.frombuffer(data, "<f4", n * k, off).reshape(n, k).astype(np.float64)
         glob = np.frombuffer(data, "<f8", g, off + n * k * 4).astype(np.float64)
+        if version == 3:
+            local = _upgrade_v3(local)
         return cls(local, glob, dur, strokes)
+
+
+def _z(col: np.ndarray) -> np.ndarray:
+    sd = float(col.std())
+    return (col - col.mean()) / sd if sd > 1e-9 else col - col.mean()
+
+
+def _upgrade_v3(local: np.ndarray) -> np.ndarray:
+    """Version 3's 11 columns -> version 4's 16: the first derivatives of the log curvature radius
+    and of the acceleration, the second derivatives of speed, log curvature radius and
+    acceleration, taken on the stored (resampled, z-normalised) columns."""
+    col = {c: local[:, LOCAL_NAMES_V3.index(c)] for c in ("d_speed", "log_curvature_radius", "accel")}
+    d_rho, d_acc = np.gradient(col["log_curvature_radius"]), np.gradient(col["accel"])
+    extra = [d_rho, d_acc, np.gradient(col["d_speed"]), np.gradient(d_rho), np.gradient(d_acc)]
+    return np.concatenate([local, np.stack([_z(e) for e in extra], 1)], 1)

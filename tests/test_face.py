@@ -243,3 +243,28 @@ def test_bench_quality_erc_on_generated_people(astro, tmp_path):
     assert all(0 <= d["fnmr"] <= 1 for d in by.values() if d["fnmr"] is not None)
     assert 0 <= r["erc_fnmr_at_10pct_reject_best_possible"] <= r["erc_fnmr_no_reject"] <= 1
     assert set(r["responses"]) == set(DEGRADATIONS)
+
+
+def test_chip_normalisation_restores_exposure_and_leaves_good_chips_alone():
+    from biocap.templates.face.extractor import CHIP_MEAN_RANGE, normalise_chip
+    rng = np.random.default_rng(3)
+    good = np.repeat(np.clip(rng.normal(120, 40, (150, 150, 1)), 0, 255).astype(np.uint8), 3, axis=2)
+    assert normalise_chip(good) is good  # well exposed: untouched
+    for dark in (good // 4, (good.astype(np.float32) * 0.3 + 80).astype(np.uint8)):
+        fixed = normalise_chip(dark)
+        inner = cv2.cvtColor(fixed, cv2.COLOR_RGB2GRAY)[45:120, 37:112] / 255.0
+        assert CHIP_MEAN_RANGE[0] - 0.02 <= inner.mean() <= CHIP_MEAN_RANGE[1] + 0.02
+        assert inner.std() > cv2.cvtColor(dark, cv2.COLOR_RGB2GRAY)[45:120, 37:112].std() / 255.0
+
+
+def test_extractor_finds_a_strongly_tilted_head(astro):
+    grey, rgb = astro
+    h, w = grey.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 50, 1.0)
+    tilted = cv2.warpAffine(grey, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    tilted_rgb = cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    assert not detect_faces(tilted)  # the upright detector alone misses it
+    ex, comp = FaceExtractor(), FaceComparator()
+    upright = ex.extract(Sample(grey, 100, Modality.FACE, colour=rgb))
+    turned = ex.extract(Sample(tilted, 100, Modality.FACE, colour=tilted_rgb))
+    assert comp.compare(upright, turned) >= comp.threshold_for_fmr(1e-3)

@@ -8,7 +8,11 @@ every genuine pair (copy, any other image of the person) is attributed to the co
 The threshold comes from all impostor pairs of the set (as the bench). A copy whose extraction
 fails scores 0 on every pair (counted as a failing genuine pair, as the bench does).
 
-    .venv/bin/python research/face_erc_analysis.py --out benchmarks/results/face_erc_analysis.json
+    .venv/bin/python research/face_erc_analysis.py --colour-only --out benchmarks/results/face_erc_analysis.json
+
+(`face_erc_analysis_before.json`: the same without --colour-only, with the extractor of 074c7cc,
+before the chip normalisation and the rotated retry.) research/face_erc_ranking.py then tries
+unified-score variants on the cached embeddings.
 
 Embeddings are cached in --cache (npz) so pipeline variants can be compared on the same images.
 """
@@ -51,11 +55,11 @@ def build(dataset: Path, seed: int = 0, grey_copies: bool = True):
         _, after_c = provider.measure(cv2.cvtColor(copy_rgb, cv2.COLOR_RGB2GRAY), thorough=False)
         rows.append({"subject": it.subject, "kind": "original", "image": it.path.name,
                      "quality": float(report_from(comps).score),
-                     "components": {n: c.score for n, c in comps.items()}})
+                     "components": {n: round(c.score, 1) for n, c in comps.items()}})
         rows.append({"subject": it.subject, "kind": name, "image": it.path.name,
                      "quality": float(report_from(after if grey_copies else after_c).score),
                      "quality_colour": float(report_from(after_c).score),
-                     "components": {n: c.score for n, c in after_c.items()}})
+                     "components": {n: round(c.score, 1) for n, c in after_c.items()}})
         images.append({"original": (canvas, canvas_rgb), "grey": (copy_grey, None),
                        "colour": (cv2.cvtColor(copy_rgb, cv2.COLOR_RGB2GRAY), copy_rgb)})
     return rows, images
@@ -122,7 +126,7 @@ def main() -> None:
         v[1::2], ok[1::2] = vec[mode]
         result[f"copies_{mode}"] = per_kind(rows, v, ok)
     result["rows"] = rows
-    text = json.dumps(result, indent=1)
+    text = json.dumps(result, separators=(",", ":"))
     if args.out:
         args.out.write_text(text)
     for mode in modes:

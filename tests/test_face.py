@@ -227,19 +227,19 @@ def test_quality_and_extraction_never_crash_on_arbitrary_images(h, w, seed):
 
 def test_bench_quality_erc_on_generated_people(astro, tmp_path):
     """The quality bench's ERC on a set made here: two 'people' (the astronaut and a bright,
-    mirrored, rescaled copy of her), three views each; every ERC copy is a colour image."""
+    mirrored, rescaled copy of her), two views each; every ERC copy is a colour image."""
     from biocap.evaluation.bench_face import quality_face
     rgb = astro[1]
     people = {"a": rgb, "b": cv2.convertScaleAbs(np.fliplr(rgb), alpha=0.8, beta=40)}
     for name, base in people.items():
         (tmp_path / name).mkdir()
-        for k, (dx, s) in enumerate(((0, 1.0), (12, 0.9), (-10, 1.1))):
+        for k, (dx, s) in enumerate(((0, 1.0), (12, 0.9))):
             view = cv2.resize(np.roll(base, dx, axis=1), None, fx=s, fy=s)
             cv2.imwrite(str(tmp_path / name / f"{name}_{k}.jpg"), cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
     r = quality_face(tmp_path, "lfw-folders")
-    assert r["erc_images"] == 12 and r["erc_n_genuine"] == 2 * 15
+    assert r["erc_images"] == 8 and r["erc_n_genuine"] == 2 * 6
     by = r["erc_by_degradation"]
-    assert by["original"]["images"] == 6 and sum(d["images"] for d in by.values()) == 12
+    assert by["original"]["images"] == 4 and sum(d["images"] for d in by.values()) == 8
     assert all(0 <= d["fnmr"] <= 1 for d in by.values() if d["fnmr"] is not None)
     assert 0 <= r["erc_fnmr_at_10pct_reject_best_possible"] <= r["erc_fnmr_no_reject"] <= 1
     assert set(r["responses"]) == set(DEGRADATIONS)

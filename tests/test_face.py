@@ -223,3 +223,48 @@ def test_quality_and_extraction_never_crash_on_arbitrary_images(h, w, seed):
         assert isinstance(FaceExtractor().extract(sample), FaceTemplate)
     except InvalidSample:
         pass
+
+
+def test_bench_quality_erc_on_generated_people(astro, tmp_path):
+    """The quality bench's ERC on a set made here: two 'people' (the astronaut and a bright,
+    mirrored, rescaled copy of her), two views each; every ERC copy is a colour image."""
+    from biocap.evaluation.bench_face import quality_face
+    rgb = astro[1]
+    people = {"a": rgb, "b": cv2.convertScaleAbs(np.fliplr(rgb), alpha=0.8, beta=40)}
+    for name, base in people.items():
+        (tmp_path / name).mkdir()
+        for k, (dx, s) in enumerate(((0, 1.0), (12, 0.9))):
+            view = cv2.resize(np.roll(base, dx, axis=1), None, fx=s, fy=s)
+            cv2.imwrite(str(tmp_path / name / f"{name}_{k}.jpg"), cv2.cvtColor(view, cv2.COLOR_RGB2BGR))
+    r = quality_face(tmp_path, "lfw-folders")
+    assert r["erc_images"] == 8 and r["erc_n_genuine"] == 2 * 6
+    by = r["erc_by_degradation"]
+    assert by["original"]["images"] == 4 and sum(d["images"] for d in by.values()) == 8
+    assert all(0 <= d["fnmr"] <= 1 for d in by.values() if d["fnmr"] is not None)
+    assert 0 <= r["erc_fnmr_at_10pct_reject_best_possible"] <= r["erc_fnmr_no_reject"] <= 1
+    assert set(r["responses"]) == set(DEGRADATIONS)
+
+
+def test_chip_normalisation_restores_exposure_and_leaves_good_chips_alone():
+    from biocap.templates.face.extractor import CHIP_MEAN_RANGE, normalise_chip
+    rng = np.random.default_rng(3)
+    good = np.repeat(np.clip(rng.normal(120, 40, (150, 150, 1)), 0, 255).astype(np.uint8), 3, axis=2)
+    assert normalise_chip(good) is good  # well exposed: untouched
+    for dark in (good // 4, (good.astype(np.float32) * 0.3 + 80).astype(np.uint8)):
+        fixed = normalise_chip(dark)
+        inner = cv2.cvtColor(fixed, cv2.COLOR_RGB2GRAY)[45:120, 37:112] / 255.0
+        assert CHIP_MEAN_RANGE[0] - 0.02 <= inner.mean() <= CHIP_MEAN_RANGE[1] + 0.02
+        assert inner.std() > cv2.cvtColor(dark, cv2.COLOR_RGB2GRAY)[45:120, 37:112].std() / 255.0
+
+
+def test_extractor_finds_a_strongly_tilted_head(astro):
+    grey, rgb = astro
+    h, w = grey.shape
+    m = cv2.getRotationMatrix2D((w / 2, h / 2), 50, 1.0)
+    tilted = cv2.warpAffine(grey, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    tilted_rgb = cv2.warpAffine(rgb, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
+    assert not detect_faces(tilted)  # the upright detector alone misses it
+    ex, comp = FaceExtractor(), FaceComparator()
+    upright = ex.extract(Sample(grey, 100, Modality.FACE, colour=rgb))
+    turned = ex.extract(Sample(tilted, 100, Modality.FACE, colour=tilted_rgb))
+    assert comp.compare(upright, turned) >= comp.threshold_for_fmr(1e-3)

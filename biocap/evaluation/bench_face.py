@@ -14,6 +14,10 @@ feedback raised), `flagged[name]` = share of the degraded images below 50. ERC: 
 FNMR at FMR 1e-3 (threshold from all impostor pairs) before and after dropping the 10 % genuine
 pairs of lowest quality (pair quality = the lower unified score); `erc_heldout` the same on the
 subjects that did not tune the eye measures (TUNING_SUBJECTS), with the oracle (failing pairs rejected first).
+The ERC copy degrades the colour picture (the grey copies above are its luma, up to rounding) and
+is extracted in colour like the originals; a copy whose extraction fails scores 0 on all its pairs
+(failing genuine pairs) and, no face found, has unified quality 0. `erc_by_degradation`: FNMR of
+the genuine pairs that hold a copy of each kind, at the no-reject threshold.
 """
 from __future__ import annotations
 
@@ -184,6 +188,7 @@ def quality_face(dataset: Path, layout: str = "lfw-folders", *, limit: int | Non
     erc_images: list[tuple[np.ndarray, np.ndarray | None]] = []
     erc_subjects: list[str] = []
     erc_quality: list[float] = []
+    erc_kinds: list[str] = []  # "original" or the copy's degradation
     no_face = 0
     ms = []
     for k, it in enumerate(items):
@@ -199,6 +204,7 @@ def quality_face(dataset: Path, layout: str = "lfw-folders", *, limit: int | Non
         erc_images.append((canvas, canvas_rgb))
         erc_subjects.append(it.subject)
         erc_quality.append(float(base))
+        erc_kinds.append("original")
         chosen = names[k % len(names)]
         for name in names:
             rng = np.random.default_rng([seed, k, names.index(name)])
@@ -210,9 +216,15 @@ def quality_face(dataset: Path, layout: str = "lfw-folders", *, limit: int | Non
             clean[name].append(before_score < FEEDBACK_BELOW)
             flagged[name].append(after_score < FEEDBACK_BELOW)
             if name == chosen:
-                erc_images.append((degraded, None))
+                # the ERC copy is the same degradation of the colour picture (a desk camera's
+                # picture is colour; the embedding uses it), its quality measured on its grey
+                copy_rgb = DEGRADATIONS[name](canvas_rgb, faces[0],
+                                              np.random.default_rng([seed, k, names.index(name)]))
+                copy = cv2.cvtColor(copy_rgb, cv2.COLOR_RGB2GRAY)
+                erc_images.append((copy, copy_rgb))
                 erc_subjects.append(it.subject)
-                erc_quality.append(float(report_from(after).score))
+                erc_quality.append(float(report_from(provider.measure(copy, thorough=False)[1]).score))
+                erc_kinds.append(name)
     emb = extract_all(erc_images)
     scores, same, both, iu = pair_scores(emb, erc_subjects)
     scores = np.where(both, scores, 0.0)  # a failed extraction is a non-match
@@ -225,6 +237,7 @@ def quality_face(dataset: Path, layout: str = "lfw-folders", *, limit: int | Non
     # ERC on the originals alone (their natural variation, no degraded copies)
     oracle_q = np.where(g >= _threshold(g, i, 1e-3), 1.0, 0.0)
     best = error_vs_reject(g, i, oracle_q, 0.1, 1e-3)
+    by_kind = _by_kind(np.array(erc_kinds), iu, same, g < _threshold(g, i, 1e-3), emb.ok)
     orig = np.array([k % 2 == 0 for k in range(len(erc_subjects))])  # originals at even rows
     both_orig = (orig[iu[0]] & orig[iu[1]])
     go, io = scores[same & both_orig], scores[~same & both_orig]
@@ -252,6 +265,7 @@ def quality_face(dataset: Path, layout: str = "lfw-folders", *, limit: int | Non
         "degradations": {n: DEGRADATIONS[n].__name__ for n in names},
         "erc_fnmr_no_reject": before, "erc_fnmr_at_10pct_reject": after,
         "erc_fnmr_at_10pct_reject_best_possible": best,
+        "erc_by_degradation": by_kind,
         "erc_originals_only": {"fnmr_no_reject": error_vs_reject(go, io, qo, 0.0, 1e-3),
                                "fnmr_at_10pct_reject": error_vs_reject(go, io, qo, 0.1, 1e-3),
                                "n_genuine": int(go.size), "n_impostor": int(io.size)},
@@ -259,6 +273,22 @@ def quality_face(dataset: Path, layout: str = "lfw-folders", *, limit: int | Non
         "erc_n_genuine": int(same.sum()), "erc_n_impostor": int((~same).sum()),
         "quality_ms_median": float(np.median(ms)) if ms else None,
     }
+
+
+def _by_kind(kinds: np.ndarray, iu, same: np.ndarray, fails: np.ndarray, ok: np.ndarray) -> dict:
+    """Per ERC image kind ("original" or a degradation): images, share not extracted, genuine
+    pairs holding such an image (two originals for "original") and the share of them failing."""
+    a, b = iu[0][same], iu[1][same]
+    out = {}
+    for kind in sorted(set(kinds)):
+        sel = ((kinds[a] == kind) & (kinds[b] == kind)) if kind == "original" else \
+            ((kinds[a] == kind) | (kinds[b] == kind))
+        members = kinds == kind
+        out[kind] = {"images": int(members.sum()), "fte": float(1 - ok[members].mean()),
+                     "genuine_pairs": int(sel.sum()),
+                     "fnmr": float(fails[sel].mean()) if sel.any() else None,
+                     "share_of_failures": float(fails[sel].sum() / max(int(fails.sum()), 1))}
+    return out
 
 
 def _threshold(g: np.ndarray, i: np.ndarray, fmr: float) -> float:

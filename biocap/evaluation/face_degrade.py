@@ -1,8 +1,11 @@
 """Controlled degradations of a face image, one per quality component, for `bench quality
 --modality face`: each makes one defect worse and should lower that component's score.
 
-Each takes the grey image, the reference detection of the original (landmarks) and a seeded
-generator, and returns the degraded grey image of the same size. Where a defect has a
+Each takes the image (grey (h, w) or RGB (h, w, 3) uint8), the reference detection of the
+original (landmarks) and a seeded generator, and returns the degraded image of the same kind.
+Decisions that look at the image (which way exposure or light leans) are taken on its luma,
+and a colour image consumes the generator exactly as its grey version does, so the grey of a
+degraded colour image is (up to rounding, and JPEG's chroma) the degraded grey image. Where a defect has a
 direction (pose, exposure, uneven light, off-centre), the degradation pushes it further the way
 the original already leans, so "worse" is well defined (docs/face.md, quality bench).
 """
@@ -21,6 +24,20 @@ def _u8(x: np.ndarray) -> np.ndarray:
     return np.clip(x, 0, 255).astype(np.uint8)
 
 
+def _luma(img: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(img, cv2.COLOR_RGB2GRAY) if img.ndim == 3 else img
+
+
+def _per_pixel(mask_or_gain: np.ndarray, img: np.ndarray) -> np.ndarray:
+    """A (h, w) or (w,) factor shaped to broadcast over a grey or colour image."""
+    return mask_or_gain[..., None] if img.ndim == 3 else mask_or_gain
+
+
+def _level(value: float, img: np.ndarray):
+    """A grey level as cv2's drawing functions want it for this image."""
+    return (value, value, value) if img.ndim == 3 else value
+
+
 def blur(img, face, rng):
     sigma = 0.05 * face.inter_eye_distance * rng.uniform(0.9, 1.1)
     return cv2.GaussianBlur(img, (0, 0), sigma)
@@ -28,7 +45,7 @@ def blur(img, face, rng):
 
 def _exposure_direction(img, face) -> int:
     x, y, w, h = (int(v) for v in face.box)
-    region = img[max(0, y):y + h, max(0, x):x + w]
+    region = _luma(img)[max(0, y):y + h, max(0, x):x + w]
     return -1 if region.mean() < 128 else 1
 
 
@@ -50,22 +67,24 @@ def over_exposure(img, face, rng):
 
 def low_contrast(img, face, rng):
     f = img.astype(np.float32)
-    return _u8((f - f.mean()) * rng.uniform(0.25, 0.3) + f.mean())
+    mean = f.mean(axis=(0, 1))  # per channel (one value for grey)
+    return _u8((f - mean) * rng.uniform(0.25, 0.3) + mean)
 
 
 def uneven_light(img, face, rng):
     """A horizontal light ramp darkening the side of the face that is already darker."""
-    h, w = img.shape
+    h, w = img.shape[:2]
     mx = face.eye_midpoint[0]
     x, y, bw, bh = (int(v) for v in face.box)
-    left = img[max(0, y):y + bh, max(0, x):int(mx)].mean()
-    right = img[max(0, y):y + bh, int(mx):x + bw].mean()
+    luma = _luma(img)
+    left = luma[max(0, y):y + bh, max(0, x):int(mx)].mean()
+    right = luma[max(0, y):y + bh, int(mx):x + bw].mean()
     ramp = np.clip((np.arange(w) - (mx - bw / 2)) / max(bw, 1), 0, 1).astype(np.float32)
     if left < right:  # darken the left
         gain = 0.25 + 0.75 * ramp
     else:
         gain = 1.0 - 0.75 * ramp
-    return _u8(img.astype(np.float32) * gain[None, :])
+    return _u8(img.astype(np.float32) * _per_pixel(gain[None, :], img))
 
 
 def turn_head(img, eye_midpoint, ied: float, nose, yaw_deg: float = 0.0, pitch_deg: float = 0.0):
@@ -108,7 +127,7 @@ def pitch(img, face, rng):
 def roll(img, face, rng):
     _, _, current = pose_degrees(face)
     sign = 1.0 if current >= 0 else -1.0
-    h, w = img.shape
+    h, w = img.shape[:2]
     cx, cy = face.eye_midpoint
     m = cv2.getRotationMatrix2D((float(cx), float(cy)), -sign * rng.uniform(15, 20), 1.0)
     return cv2.warpAffine(img, m, (w, h), borderMode=cv2.BORDER_REPLICATE)
@@ -116,7 +135,7 @@ def roll(img, face, rng):
 
 def small_face(img, face, rng):
     """The subject twice as far away: the scene shrunk by half, centred, the rest replicated."""
-    h, w = img.shape
+    h, w = img.shape[:2]
     s = rng.uniform(0.45, 0.5)
     small = cv2.resize(img, (max(1, int(w * s)), max(1, int(h * s))), interpolation=cv2.INTER_AREA)
     top, left = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
@@ -126,7 +145,7 @@ def small_face(img, face, rng):
 
 def off_centre(img, face, rng):
     """The face moved towards the nearer side edge by 30-35 % of the width."""
-    h, w = img.shape
+    h, w = img.shape[:2]
     mx = face.eye_midpoint[0]
     sign = -1.0 if mx < w / 2 else 1.0
     m = np.float32([[1, 0, sign * rng.uniform(0.3, 0.35) * w], [0, 1, 0]])
@@ -134,7 +153,7 @@ def off_centre(img, face, rng):
 
 
 def _head_mask(img, face, grow: float = 1.3) -> np.ndarray:
-    h, w = img.shape
+    h, w = img.shape[:2]
     ied = face.inter_eye_distance
     mask = np.zeros((h, w), np.uint8)
     cx, cy = face.eye_midpoint + np.array([0.0, 0.2 * ied])
@@ -146,11 +165,11 @@ def _head_mask(img, face, grow: float = 1.3) -> np.ndarray:
 
 def clutter(img, face, rng):
     """A busy background: random bars and blobs of random grey behind the head."""
-    h, w = img.shape
+    h, w = img.shape[:2]
     layer = img.copy()
     for _ in range(int(rng.integers(30, 50))):
         x0, y0 = int(rng.integers(0, w)), int(rng.integers(0, h))
-        colour = int(rng.integers(0, 256))
+        colour = _level(int(rng.integers(0, 256)), img)
         if rng.random() < 0.5:
             cv2.line(layer, (x0, y0), (int(rng.integers(0, w)), int(rng.integers(0, h))), colour,
                      int(rng.integers(1, 5)))
@@ -163,7 +182,7 @@ def clutter(img, face, rng):
 
 
 def _blend(img, patch, mask):
-    m = cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.5)
+    m = _per_pixel(cv2.GaussianBlur(mask.astype(np.float32) / 255.0, (0, 0), 1.5), img)
     return _u8(img.astype(np.float32) * (1 - m) + patch.astype(np.float32) * m)
 
 
@@ -175,12 +194,13 @@ def close_eyes(img, face, rng):
         ex, ey = (int(round(v)) for v in eye)
         shift = int(round(0.32 * ied))
         patch = np.roll(img, -shift, axis=0)  # the cheek below, moved up onto the eye
-        mask = np.zeros(img.shape, np.uint8)
+        mask = np.zeros(img.shape[:2], np.uint8)
         cv2.ellipse(mask, (ex, ey), (int(0.3 * ied), int(0.14 * ied)), 0, 0, 360, 255, -1)
         out = _blend(out, patch, mask)
-        skin = float(np.median(patch[mask > 0])) if (mask > 0).any() else 128.0
+        skin = np.median(patch[mask > 0], axis=0) if (mask > 0).any() else np.full(3, 128.0)
+        lash = tuple(int(v * 0.45) for v in skin) if img.ndim == 3 else int(float(skin) * 0.45)
         cv2.ellipse(out, (ex, ey - int(0.02 * ied)), (int(0.24 * ied), int(0.06 * ied)), 0, 20, 160,
-                    int(skin * 0.45), max(1, int(round(0.03 * ied))))
+                    lash, max(1, int(round(0.03 * ied))))
     return out
 
 
@@ -192,7 +212,7 @@ def open_mouth(img, face, rng):
     drop = 1.15 * ied
     cx, cy = mx - np.sin(roll) * drop, my + np.cos(roll) * drop
     out = img.copy()
-    mask = np.zeros(img.shape, np.uint8)
+    mask = np.zeros(img.shape[:2], np.uint8)
     cv2.ellipse(mask, (int(cx), int(cy)), (int(0.24 * ied), int(rng.uniform(0.11, 0.14) * ied)),
                 np.degrees(roll), 0, 360, 255, -1)
     dark = np.full_like(img, int(rng.uniform(15, 35)))
@@ -201,8 +221,9 @@ def open_mouth(img, face, rng):
 
 def _cover(img, face, centre, size, rng):
     level = int(rng.uniform(40, 200))
-    patch = _u8(np.full(img.shape, level, np.float32) + rng.normal(0, 2, img.shape))
-    mask = np.zeros(img.shape, np.uint8)
+    noise = _per_pixel(rng.normal(0, 2, img.shape[:2]), img)  # the same draws for grey and colour
+    patch = _u8(np.full(img.shape, level, np.float32) + noise)
+    mask = np.zeros(img.shape[:2], np.uint8)
     cv2.ellipse(mask, (int(centre[0]), int(centre[1])), (int(size[0]), int(size[1])),
                 np.degrees(face.roll), 0, 360, 255, -1)
     return _blend(img, patch, mask)
@@ -229,7 +250,11 @@ def second_face(img, face, rng):
 
 
 def jpeg(img, face, rng):
-    ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(5, 9))])
+    quality = [cv2.IMWRITE_JPEG_QUALITY, int(rng.integers(5, 9))]
+    if img.ndim == 3:  # colour JPEG (chroma subsampled as a camera's)
+        ok, buf = cv2.imencode(".jpg", cv2.cvtColor(img, cv2.COLOR_RGB2BGR), quality)
+        return cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
+    ok, buf = cv2.imencode(".jpg", img, quality)
     return cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE)
 
 

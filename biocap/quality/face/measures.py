@@ -274,8 +274,10 @@ def components(grey: np.ndarray, faces: list[FaceDetection]) -> dict[str, Compon
     put("sharpness", sharp, 100 * sharp / (sharp + P.SHARPNESS_HALF))
     values = inner.astype(np.float32) / 255.0
     mean, std = float(values.mean()), float(values.std())
-    put("luminance_mean", mean, ramp(mean, P.LUM_MEAN_POINTS), "0.3-0.75", 0.3 <= mean <= 0.75)
-    put("luminance_variance", std, ramp(std, P.LUM_STD_POINTS), ">= 0.06", std >= 0.06)
+    lo, hi = P.LUM_MEAN_LIMITS
+    put("luminance_mean", mean, ramp(mean, P.LUM_MEAN_POINTS), f"{lo}-{hi}", lo <= mean <= hi)
+    put("luminance_variance", std, ramp(std, P.LUM_STD_POINTS), f">= {P.LUM_STD_LIMIT}",
+        std >= P.LUM_STD_LIMIT)
     under = float((inner <= P.UNDER_LEVEL).mean())
     over = float((inner >= P.OVER_LEVEL).mean())
     put("under_exposure", under, 100 * (1 - under / P.EXPOSED_ZERO_SHARE), "<= 0.05", under <= 0.05)

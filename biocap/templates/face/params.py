@@ -56,6 +56,10 @@ SHARPNESS_HALF = 0.12
 LUM_MEAN_POINTS = ((0.1, 0.0), (0.35, 100.0), (0.65, 100.0), (0.95, 0.0))
 #: face luminance standard deviation (0-1): 0 when flat (0.02), 100 at 0.12 and above
 LUM_STD_POINTS = ((0.02, 0.0), (0.12, 100.0))
+#: pass limits shown with the luminance measures (a face inside them is exposed acceptably); the
+#: extractor's photometric normalisation brings a chip outside them back to them
+LUM_MEAN_LIMITS = (0.3, 0.75)
+LUM_STD_LIMIT = 0.06
 #: grey levels at or below which a face pixel is under-exposed / at or above which over-exposed
 UNDER_LEVEL, OVER_LEVEL = 25, 247
 #: share of under- or over-exposed face pixels that gives a score of 0

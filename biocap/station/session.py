@@ -33,7 +33,7 @@ from .errors import SessionError, StoreConflict
 from .policy import Policy, Step
 from .segmentation import segment_slap
 from .sequence import SequenceChecker
-from .templates import template_records
+from .templates import face_token_record, template_records
 
 VERIFY_STEP = "verify"
 ISO_FINGER = "iso19794-2:2011"
@@ -516,6 +516,8 @@ class EnrollmentSession:
             report = self.sdk.assess(sample)
             quality = {"score": report.score, "provider": report.provider,
                        "feedback": [f.code for f in report.feedback]}
+            if step.modality is Modality.FACE:  # the ISO/IEC 29794-5 components behind the score
+                quality["report"] = report.to_json()
             limit = self.policy.threshold(step.modality, pos if step.modality is Modality.FINGERPRINT
                                           else None, slap=step.is_slap)
             if report.score is None or report.score < limit:
@@ -542,6 +544,8 @@ class EnrollmentSession:
                                             f"({len(template)}): press flat and retake", pos))
             try:
                 templates = template_records(step.modality, template)
+                if step.modality is Modality.FACE:
+                    templates.update(face_token_record(sample))
             except BiocapError as exc:  # e.g. a finger view without minutiae
                 if not any(p.code == "extract" for p in problems):
                     problems.append(Problem("extract", f"{_what(step.modality, pos)}: the "

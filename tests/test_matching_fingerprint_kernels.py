@@ -92,3 +92,18 @@ def test_empty_and_tiny_sets_score_zero_like_the_reference():
         new = mcc.compare_prepared(probe, prep, p, pairing=cmp.pairing)
         assert np.abs(new - ref).max() <= 1e-5
     assert cmp.compare(enc[0], enc[-1]) == 0.0
+
+
+def test_pairing_counts_are_identical(encoded):
+    from biocap.matching.fingerprint import pairing
+
+    cmp, enc, prep = encoded
+    p = cmp.params
+    for e in enc[::4]:
+        probe = e.probe_prepared(p)
+        details = {"n_pairs": cmp.pairing.n_anchor}
+        mcc.lss_r(mcc.local_similarities(probe, prep, p), probe, prep, p, details)
+        args = (probe, prep, details["ia"], details["jb"], details["w"], cmp.pairing)
+        ref = pairing.paired_fraction(*args)
+        assert np.array_equal(pairing.paired_fraction(*args, compiled=True), ref)
+        assert ref.max() > 0.5  # the probe's own entry pairs nearly all its minutiae

@@ -270,3 +270,59 @@ def lss_r_relax(sel, r, live, lam, n_r, w_r, n_rel, n_p_max, h, score, ia, jb, i
             ia_out[p, i] = ia[p, best[i]]
             jb_out[p, i] = jb[p, best[i]]
             w_out[p, i] = lam_i[best[i]] if i < n_p else f32(0.0)
+
+
+@njit(cache=True, nogil=True)
+def pair_minutiae(ax, ay, inv_tol2, ca, sa, bx, by, bc, bs, r2, cos_max, n_pair, near_a, near_b):
+    """The counts of `pairing.paired_fraction` for P comparisons, bit for bit: the probe's
+    minutiae aligned on each candidate (ax, ay, (P, na) float32; ca, sa the cos and sin of their
+    aligned directions; inv_tol2 = 1 / tol**2 at each), the candidates' minutiae (bx, by, bc,
+    bs (P, C) float32, padded slots far away). Per comparison: minutiae of each side within
+    sqrt(r2) of the other side (near_a, near_b), and mutual nearest compatible pairs within
+    the tolerance (n_pair)."""
+    f32 = np.float32
+    P, na = ax.shape
+    C = bx.shape[1]
+    d = np.empty((na, C), np.float32)
+    col_near = np.empty(C, np.bool_)
+    col_min = np.empty(C, np.float32)
+    rb = np.empty(na, np.int64)
+    big = f32(1e30)
+    for p in range(P):
+        col_near[:] = False
+        n_near_a = 0
+        for i in range(na):
+            row_near = False
+            for j in range(C):
+                dx = f32(ax[p, i] - bx[p, j])
+                dy = f32(ay[p, i] - by[p, j])
+                v = f32(f32(dx * dx) + f32(dy * dy))
+                if v <= r2:
+                    row_near = True
+                    col_near[j] = True
+                v = f32(v * inv_tol2[p, i])
+                cos_d = f32(f32(ca[p, i] * bc[p, j]) + f32(sa[p, i] * bs[p, j]))
+                if cos_d < cos_max:
+                    v = max(v, big)
+                d[i, j] = v
+            n_near_a += row_near
+        n_near_b = 0
+        for j in range(C):
+            n_near_b += col_near[j]
+            col_min[j] = d[0, j]
+        for i in range(na):
+            best = 0
+            for j in range(C):
+                if d[i, j] < d[i, best]:
+                    best = j
+                if d[i, j] < col_min[j]:
+                    col_min[j] = d[i, j]
+            rb[i] = best
+        n = 0
+        for i in range(na):
+            v = d[i, rb[i]]
+            if v <= 1.0 and v <= col_min[rb[i]]:
+                n += 1
+        n_pair[p] = n
+        near_a[p] = n_near_a
+        near_b[p] = n_near_b

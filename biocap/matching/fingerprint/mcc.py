@@ -742,7 +742,7 @@ def _score_chunk(probe: Prepared, cand: Prepared, params: MccParams, pairing, co
     score = lss_r(lam, probe, cand, params, details, compiled=compiled)
     if "ia" not in details:  # nothing to compare (empty probe or batch)
         return score
-    return score * paired_fraction(probe, cand, details["ia"], details["jb"], details["w"], pairing)
+    return score * paired_fraction(probe, cand, details["ia"], details["jb"], details["w"], pairing, compiled)
 
 
 def _slice(prep: Prepared, rows: slice) -> Prepared:

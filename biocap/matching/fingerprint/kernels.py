@@ -232,18 +232,24 @@ def lss_r_relax(sel, r, live, lam, n_r, w_r, n_rel, n_p_max, h, score, ia, jb, i
     its sums (matrix product, mean) run in another order: scores agree to float32 rounding."""
     f32 = np.float32
     P, K = lam.shape
-    rho = np.zeros((K, K), np.float32)
     lam_i = np.empty(K, np.float32)
     nxt = np.empty(K, np.float32)
     eff = np.empty(K, np.float64)
+    row_start = np.zeros(K + 1, np.int64)
     q = 0
     for p in range(P):
-        rho[:, :] = 0.0
         scale = f32(f32(f32(1.0) - w_r) / f32(max(n_r[p] - 1, 1)))
         base = p * K * K
+        # this comparison's nonzero rho entries are sel[q0:q1] (ascending: row t, then column k);
+        # the products with the zero entries add nothing, so they are skipped
+        q0 = q
         while q < len(sel) and sel[q] < base + K * K:
-            rho[(sel[q] - base) // K, (sel[q] - base) % K] = f32(r[q] * scale)
             q += 1
+        row_start[:] = q
+        for e in range(q - 1, q0 - 1, -1):
+            row_start[(sel[e] - base) // K] = e
+        for t in range(K - 1, -1, -1):
+            row_start[t] = min(row_start[t], row_start[t + 1])
         n_live = 0
         for t in range(K):
             lam_i[t] = lam[p, t]
@@ -251,8 +257,8 @@ def lss_r_relax(sel, r, live, lam, n_r, w_r, n_rel, n_p_max, h, score, ia, jb, i
         for _ in range(n_rel):
             for t in range(K):
                 s = f32(0.0)
-                for k in range(K):
-                    s = f32(s + f32(rho[t, k] * lam_i[k]))
+                for e in range(row_start[t], row_start[t + 1]):
+                    s = f32(s + f32(f32(r[e] * scale) * lam_i[(sel[e] - base) % K]))
                 nxt[t] = f32(f32(w_r * lam_i[t]) + s)
             for t in range(K):
                 lam_i[t] = nxt[t]

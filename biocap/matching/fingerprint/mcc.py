@@ -269,6 +269,7 @@ class Prepared:
     mask_t: np.ndarray
     planes_t: np.ndarray
     geometry: tuple | None = None  # pairwise tables of a probe (`_probe_geometry`), made on first use
+    kernel_arrays: tuple | None = None  # the row-major arrays of the compiled kernels (`_kernel_arrays`)
     by_direction: tuple | None = None  # candidate columns sorted by direction (`_by_direction`)
     pairing_points: tuple | None = None  # candidate minutiae for the pairing stage (pairing)
 
@@ -496,6 +497,37 @@ def local_similarities(probe: Prepared, cand: Prepared, params: MccParams = DEFA
     return out.reshape(na, P, C).transpose(1, 0, 2)
 
 
+def _kernel_arrays(prep: Prepared, params: MccParams) -> tuple:
+    """(bits, mask, theta, full-disc flags, bit counts), each (P, C, ...) row-major, for the
+    compiled kernels; kept on `prep`, so a set prepared once is laid out once."""
+    if prep.kernel_arrays is None:
+        P, C = prep.batch.bits.shape[:2]
+        full, count = _cylinder_stats(prep.mask_t, prep.bits_t, params)
+        prep.kernel_arrays = (np.ascontiguousarray(prep.batch.bits), np.ascontiguousarray(prep.batch.mask),
+                              np.ascontiguousarray(prep.batch.xyt[..., 2]), full.reshape(P, C),
+                              count.reshape(P, C), np.ascontiguousarray(prep.batch.n_cyl, dtype=np.int64))
+    return prep.kernel_arrays
+
+
+def local_similarities_compiled(probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS) -> np.ndarray:
+    """`local_similarities` by the compiled kernel (the same values, bit for bit): (P, na, C)
+    float32, contiguous."""
+    from . import kernels
+
+    P, C = cand.batch.bits.shape[:2]
+    na = int(probe.batch.n_cyl[0])
+    out = np.zeros((P, na, C), np.float32)
+    if na == 0 or P == 0:
+        return out
+    a_bits, a_mask, a_theta, a_full, a_cnt, _ = _kernel_arrays(probe, params)
+    b_bits, b_mask, b_theta, b_full, b_cnt, n_cyl = _kernel_arrays(cand, params)
+    min_common = params.min_me * float(np.sum(_in_circle(params)))
+    kernels.local_similarities(a_bits[0, :na], a_mask[0, :na], a_theta[0, :na], a_full[0, :na],
+                               a_cnt[0, :na], b_bits, b_mask, b_theta, b_full, b_cnt, n_cyl,
+                               min_common, np.float32(params.delta_theta), out)
+    return out
+
+
 def _in_circle(p: MccParams) -> np.ndarray:
     delta_s = 2.0 * p.radius / p.ns
     idx = (np.arange(p.ns) - (p.ns - 1) / 2.0) * delta_s
@@ -523,7 +555,7 @@ def _probe_geometry(probe: Prepared) -> tuple[np.ndarray, np.ndarray, np.ndarray
 
 
 def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS,
-          details: dict | None = None) -> np.ndarray:
+          details: dict | None = None, compiled: bool = False) -> np.ndarray:
     """Local Similarity Sort with Relaxation over a batch: (P,) scores in [0, 1]."""
     p = params
     P, na, C = lam.shape
@@ -534,6 +566,8 @@ def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = 
     n_r = np.minimum(np.minimum(na, cand.batch.n_cyl), p.max_nr).astype(np.int32)  # (P,)
     K = int(max(1, min(n_r.max(), na * C)))
     flat = lam.reshape(P, na * C)
+    if p.distinct and compiled:
+        return _lss_r_compiled(lam, probe, cand, p, n_r, K, details)
     if p.distinct:
         top, lam0 = _greedy_distinct(lam, K)
     elif K < na * C:
@@ -597,6 +631,43 @@ def lss_r(lam: np.ndarray, probe: Prepared, cand: Prepared, params: MccParams = 
     return score.astype(np.float32)
 
 
+def _lss_r_compiled(lam: np.ndarray, probe: Prepared, cand: Prepared, p: MccParams, n_r: np.ndarray, K: int,
+                    details: dict | None) -> np.ndarray:
+    """`lss_r` (with distinct pairs) by the compiled kernels: the same pairs, scores equal to
+    float32 rounding."""
+    from . import kernels
+
+    P, na, C = lam.shape
+    top, lam0 = np.zeros((P, K), np.int64), np.zeros((P, K), np.float32)
+    kernels.greedy_distinct(np.ascontiguousarray(lam), K, P > 1, top, lam0)
+    dist_a, dir_a, rad_a = _probe_geometry(probe)
+    n_p_max = n_pairs_for(np.minimum(probe.batch.n_min[0], cand.batch.n_min), p).astype(np.int64)
+    h = min(K, int(details.get("n_pairs", K))) if details is not None else 1
+    d1_cut = p.mu_p1 + np.log(1e6) / abs(p.tau_p1) if p.tau_p1 < 0 else np.inf
+    f32 = np.float32
+    ia_all, jb_all = np.empty((P, K), np.int64), np.empty((P, K), np.int64)
+    live, lam_live = np.empty((P, K), bool), np.empty((P, K), np.float32)
+    n = P * K * K
+    sel, idx_sel = np.empty(n, np.int64), np.empty(n, np.int64)
+    d1, d2, dxb, dyb, tb = (np.empty(n, np.float32) for _ in range(5))
+    m = kernels.lss_r_pairs(top, lam0, n_r.astype(np.int64), C, dist_a, dir_a, na,
+                            np.ascontiguousarray(cand.batch.xyt), f32(d1_cut), ia_all, jb_all, live, lam_live,
+                            sel, d1, d2, dxb, dyb, tb, idx_sel)
+    # the angle of the segment and the sigmoids by numpy, as `lss_r` computes them
+    d3 = _abs_angle_diff(rad_a[idx_sel[:m]], _wrap_once(tb[:m] - np.arctan2(dyb[:m], dxb[:m])))
+    r = _sigmoid(d1[:m], p.mu_p1, p.tau_p1)
+    r *= _sigmoid(d2[:m], p.mu_p2, p.tau_p2)
+    r *= _sigmoid(d3, p.mu_p3, p.tau_p3)
+    score = np.zeros(P, np.float32)
+    ia, jb = np.zeros((P, h), np.int64), np.zeros((P, h), np.int64)
+    w, n_p = np.zeros((P, h), np.float32), np.zeros(P, np.int64)
+    kernels.lss_r_relax(sel[:m], r, live, lam_live, n_r.astype(np.int64), f32(p.w_r), p.n_rel, n_p_max, h,
+                        score, ia_all, jb_all, ia, jb, w, n_p)
+    if details is not None:
+        details.update(ia=ia, jb=jb, w=w, n_p=n_p)
+    return score
+
+
 def _greedy_distinct(lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The k best pairs of each comparison, greedily, each minutia of either side used once:
     (P, k) flat indices and similarities, descending. One vectorized step per pair taken.
@@ -645,28 +716,33 @@ def _greedy_distinct_one(lam: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarra
 
 
 def compare_prepared(probe: Prepared, cand: Prepared, params: MccParams = DEFAULT_PARAMS,
-                     chunk: int = 128, pairing=None) -> np.ndarray:
+                     chunk: int = 128, pairing=None, compiled: bool = True) -> np.ndarray:
     """Scores of one probe (a Prepared of one set) against every set of `cand`, in
     bounded-memory chunks. With `pairing` (a `pairing.PairingParams`) the LSS-R
-    score is multiplied by the second-stage paired fraction."""
+    score is multiplied by the second-stage paired fraction. `compiled`: the local similarities
+    and the pair selection by the numba kernels (`kernels`), else by the numpy reference code
+    (the same scores)."""
     out = np.zeros(len(cand), np.float32)
     if len(cand) <= chunk:  # no slicing: what `cand` keeps between calls stays usable
-        out[:] = _score_chunk(probe, cand, params, pairing)
+        out[:] = _score_chunk(probe, cand, params, pairing, compiled)
         return out
     for s in range(0, len(cand), chunk):
-        out[s:s + chunk] = _score_chunk(probe, _slice(cand, slice(s, s + chunk)), params, pairing)
+        out[s:s + chunk] = _score_chunk(probe, _slice(cand, slice(s, s + chunk)), params, pairing, compiled)
     return out
 
 
-def _score_chunk(probe: Prepared, cand: Prepared, params: MccParams, pairing) -> np.ndarray:
-    lam = local_similarities(probe, cand, params)
+def _score_chunk(probe: Prepared, cand: Prepared, params: MccParams, pairing, compiled: bool = True) -> np.ndarray:
+    if compiled:
+        lam = local_similarities_compiled(probe, cand, params)
+    else:
+        lam = local_similarities(probe, cand, params)
     if pairing is None:
-        return lss_r(lam, probe, cand, params)
+        return lss_r(lam, probe, cand, params, compiled=compiled)
     details = {"n_pairs": pairing.n_anchor}
-    score = lss_r(lam, probe, cand, params, details)
+    score = lss_r(lam, probe, cand, params, details, compiled=compiled)
     if "ia" not in details:  # nothing to compare (empty probe or batch)
         return score
-    return score * paired_fraction(probe, cand, details["ia"], details["jb"], details["w"], pairing)
+    return score * paired_fraction(probe, cand, details["ia"], details["jb"], details["w"], pairing, compiled)
 
 
 def _slice(prep: Prepared, rows: slice) -> Prepared:

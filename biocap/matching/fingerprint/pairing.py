@@ -61,11 +61,11 @@ def _candidate_points(cand: Prepared) -> tuple[np.ndarray, ...]:
 
 
 def paired_fraction(probe: Prepared, cand: Prepared, ia: np.ndarray, jb: np.ndarray, w: np.ndarray,
-                    params: PairingParams = DEFAULT_PAIRING) -> np.ndarray:
+                    params: PairingParams = DEFAULT_PAIRING, compiled: bool = False) -> np.ndarray:
     """(P,) float32 in [0, 1]: the paired fraction of the common area for one probe (a Prepared
     of one set) against every set of `cand`, aligned on the LSS-R pairs (ia, jb: (P, >=1)
     probe and candidate cylinder indices, most efficient first; w: their relaxed similarities,
-    0 for pairs not taken)."""
+    0 for pairs not taken). `compiled`: the pairing counts by a numba kernel (the same values)."""
     P, C = cand.batch.xyt.shape[:2]
     na = int(probe.batch.n_cyl[0])
     if P == 0 or na == 0 or ia.shape[1] == 0:
@@ -90,6 +90,16 @@ def paired_fraction(probe: Prepared, cand: Prepared, ia: np.ndarray, jb: np.ndar
     ay = (s * a[None, :, 0] + c * a[None, :, 1] + ty).astype(np.float32)
     at = (a[None, :, 2] + phi).astype(np.float32)
     bx, by, bc, bs = _candidate_points(cand)
+    if compiled:  # the same counts by the compiled kernel (no (P, na, C) temporaries)
+        from . import kernels
+
+        tol = params.tol + params.tol_slope * np.sqrt((ax - cx) ** 2 + (ay - cy) ** 2)
+        n_pair, near_a, near_b = (np.zeros(P, np.int64) for _ in range(3))
+        kernels.pair_minutiae(ax, ay, (1.0 / (tol * tol)).astype(np.float32), np.cos(at), np.sin(at), bx, by, bc, bs,
+                              np.float32(params.overlap_radius ** 2), np.float32(np.cos(params.max_angle)),
+                              n_pair, near_a, near_b)
+        frac = n_pair / np.sqrt(np.maximum(near_a * near_b, 1))
+        return np.where(live, np.minimum(frac, 1.0), 0.0).astype(np.float32)
     d2 = ax[:, :, None] - bx[:, None, :]  # (P, na, C); padded slots are far away
     d2 *= d2
     dy = ay[:, :, None] - by[:, None, :]

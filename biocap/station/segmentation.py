@@ -88,6 +88,10 @@ ROUND_ASPECT = 1.5  # a fingertip alone rounder than this (length over width, mo
 HAND_SPAN_DEG = 6  # a weak fingertip's tightest box is searched within this of the hand's axis
 # (the fingers' own lean varies by ~5 degrees about the hand's fan)
 CHAINED_WEIGHT = 3.0  # a finger with phalanx marks counts this many times in the hand's fit
+HAND_WIDTH_SD = 0.2  # fingertip widths follow HAND_WIDTH only loosely: a print shows part of
+# the fingertip (dry edges, pressure), so the width is a weak cue (one standard deviation)
+HAND_CENTRE_SD = 0.08  # a slap platen is barely wider than four fingers (~80 mm): the hand's
+# centre lies within a few mm of the glass's, this share of its width (one standard deviation)
 HAND_WIDTH = {2: 1.0, 3: 1.02, 4: 0.95, 5: 0.8, 7: 1.0, 8: 1.02, 9: 0.95, 10: 0.8, 1: 1.0, 6: 1.0}
 
 
@@ -563,7 +567,7 @@ def _hand_cost(positions, slots, fingers, slap, map_width) -> float:
     drops = np.array([HAND_DROP[p] for p in positions]) * unit
     offset = np.median(tops - drops)
     cost = float(np.sum(((tops - drops - offset) / (0.25 * unit)) ** 2))
-    cost += float(np.sum(((widths / unit - [HAND_WIDTH[p] for p in positions]) / 0.08) ** 2))
+    cost += float(np.sum(((widths / unit - [HAND_WIDTH[p] for p in positions]) / HAND_WIDTH_SD) ** 2))
     xs = np.array([f.box.cx for f in fingers])
     if len(fingers) >= 2:
         spacing = np.diff(xs) / np.diff(slots)
@@ -572,6 +576,10 @@ def _hand_cost(positions, slots, fingers, slap, map_width) -> float:
         # a gap one finger wide left empty where the slot skips one
         pitch_est = 1.15 * unit
         cost += float(np.sum(((np.diff(xs) - np.diff(slots) * pitch_est) / (0.35 * pitch_est)) ** 2))
+        # the hand's centre (its slots' middle, the missing ones included) near the glass's
+        n = len(SLAP_ORDER[slap])
+        centre = float(np.mean(xs - (np.asarray(slots) - (n - 1) / 2) * pitch))
+        cost += ((centre / map_width - 0.5) / HAND_CENTRE_SD) ** 2
     else:
         # one finger: the side of the glass it lies on (the hand is placed about centred)
         n = len(SLAP_ORDER[slap])

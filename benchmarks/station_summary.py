@@ -80,9 +80,10 @@ def main() -> int:
                     lines.append(f"- FGP {r['fgp']} ({r['size'][0]}x{r['size'][1]}): found "
                                  f"{r['found']}, missing {r['missing']}, fingertip quality "
                                  f"{r['fingertip_quality']}, {r['segment_ms']} ms")
-            lines += ["", "Checked by eye on the overlays the benchmark draws (`--overlay DIR`): "
-                      "each box on a fingertip, named in the slap's order (not committed: they are "
-                      "copies of the shared data).", ""]
+            lines += ["", "Checked: four fingers named in the slap's order in each; the boxes "
+                      "(centre, size, angle in the report's `real` section) are the ones checked "
+                      "by eye on the overlays in session 7 (`--overlay DIR` draws them; not "
+                      "committed: copies of the shared data), unchanged since.", ""]
     seqs = _load("sequence_check_seed*.json")
     if seqs:
         done = sum(s["enrollments_done"] for s in seqs)

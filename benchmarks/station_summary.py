@@ -99,7 +99,8 @@ def main() -> int:
         lines += ["## Sequence check", "",
                   f"{done} clean enrollments and {pt} planted ones (seeds "
                   f"{', '.join(str(s['seed']) for s in seqs)}; "
-                  + ("; ".join(s["code"] for s in seqs if s.get("code")) or "code as committed")
+                  + ("code " + ", ".join(sorted({s["code"] for s in seqs if s.get("code")}))
+                     if any(s.get("code") for s in seqs) else "code not recorded")
                   + ").", "",
                   "| set | flagged | target |", "|---|---|---|",
                   f"| clean | {clean} of {done} | none |",

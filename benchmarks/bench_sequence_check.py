@@ -155,12 +155,21 @@ def main(argv=None) -> int:
     return 0
 
 
+def _commit() -> str:
+    """The checkout's commit (what code a report came from)."""
+    import subprocess
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+                         capture_output=True, text=True)
+    return out.stdout.strip() or "unknown"
+
+
 def write_report(args, done, clean_flagged, planted_flagged, genuine, impostor, checker,
                  examples, t0):
     """The report so far (written every 10 enrollments, so a long run can be read early)."""
     genuine, impostor = np.array(genuine), np.array(impostor)
     report = {
         "command": "benchmarks/bench_sequence_check.py " + " ".join(sys.argv[1:]),
+        "code": _commit(), "cpu_s": round(time.process_time(), 1),
         "enrollments_done": done, "enrollments_asked": args.enrollments,
         "persons": args.persons, "seed": args.seed,
         "clean_flagged": int(sum(clean_flagged)),

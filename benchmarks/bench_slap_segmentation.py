@@ -39,20 +39,56 @@ def box_iou(a: FingerBox, b: FingerBox) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def simulated(n_slaps: int, persons: int, seed: int, missing_rate: float, overlay: Path | None,
-              progress=None):
-    from biocap_vendor_sim.slaps import compose_slap
+def slaps_of(n_slaps: int, persons: int, seed: int, missing_rate: float, cache: Path | None):
+    """The benchmark's simulated slaps (image, truth), in order; with `cache`, each slap is
+    composed once and kept there as PNG + JSON (the same seed gives the same slaps)."""
+    from biocap_vendor_sim.slaps import compose_slap, write_slap
     from biocap_vendor_sim.sources_synthetic_fingerprint import RealisticFingerprintSource
     sources = [RealisticFingerprintSource(person=1000 + p, seed=seed) for p in range(persons)]
     rng = np.random.default_rng(seed)
-    ious, numbered, missing_ok, seg_times, n_missing_slaps = [], [], [], [], 0
-    failures = []
+    folder = None
+    if cache is not None:
+        folder = cache / f"seed{seed}_p{persons}_m{missing_rate}"
+        # the composer's rng runs through every slap: a cached run must be a whole prefix
+        if all((folder / f"slap{k:05d}.json").is_file() for k in range(n_slaps)):
+            for k in range(n_slaps):
+                truth = json.loads((folder / f"slap{k:05d}.json").read_text())
+                yield cv2.imread(str(folder / f"slap{k:05d}.png"), cv2.IMREAD_GRAYSCALE), truth
+            return
     for k in range(n_slaps):
         slap = (13, 14, 15)[k % 3]
         image, truth = compose_slap(sources[k % persons], slap, rng, missing_rate=missing_rate)
+        if folder is not None:
+            write_slap(folder, f"slap{k:05d}", image, truth)
+        yield image, truth
+
+
+def load_reference(rev: str):
+    """`segment_slap` of the segmenter at git revision `rev` (its module text loaded beside
+    today's), to measure both on the same slaps in one run."""
+    import importlib.util
+    import subprocess
+    root = Path(__file__).resolve().parents[1]
+    text = subprocess.run(["git", "show", f"{rev}:biocap/station/segmentation.py"], cwd=root,
+                          check=True, capture_output=True, text=True).stdout
+    path = Path("/tmp") / f"biocap_segmentation_{rev}.py"
+    path.write_text(text.replace("from ..", "from biocap."))
+    spec = importlib.util.spec_from_file_location(f"segmentation_{rev}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module.segment_slap
+
+
+def simulated(n_slaps: int, persons: int, seed: int, missing_rate: float, overlay: Path | None,
+              progress=None, cache: Path | None = None, segmenter=segment_slap):
+    ious, numbered, missing_ok, seg_times, n_missing_slaps = [], [], [], [], 0
+    failures = []
+    for k, (image, truth) in enumerate(slaps_of(n_slaps, persons, seed, missing_rate, cache)):
+        slap = truth["slap"]
         sample = Sample(image, 500, Modality.FINGERPRINT, position=slap)
         t0 = time.process_time()
-        seg = segment_slap(sample)
+        seg = segmenter(sample)
         seg_times.append(time.process_time() - t0)
         n_missing_slaps += bool(truth["missing"])
         missing_ok.append(sorted(seg.missing) == sorted(truth["missing"]))
@@ -65,8 +101,9 @@ def simulated(n_slaps: int, persons: int, seed: int, missing_rate: float, overla
             ious.append(iou)
             numbered.append(got is not None and iou > 0.3)
             if iou < 0.8 and len(failures) < 20:
+                best = max((box_iou(gt, g.box) for g in seg.fingers), default=0.0)
                 failures.append({"slap_index": k, "slap": slap, "position": f["position"],
-                                 "iou": round(iou, 3)})
+                                 "iou": round(iou, 3), "kind": failure_kind(iou, best)})
         if overlay is not None and k < 3:
             draw_overlay(image, seg, overlay / f"slap_sim_{k}_{slap}.png", truth)
         if progress is not None and ((k + 1) % 25 == 0 or k + 1 == n_slaps):
@@ -74,6 +111,14 @@ def simulated(n_slaps: int, persons: int, seed: int, missing_rate: float, overla
                               missing_ok, seg_times, failures))
     return _summary(n_slaps, persons, seed, missing_rate, n_missing_slaps, ious, numbered,
                     missing_ok, seg_times, failures)
+
+
+def failure_kind(iou: float, best: float) -> str:
+    """A finger below IoU 0.8 by the best IoU any segmented finger has with it: not found,
+    found under another name, or found with a poor box."""
+    if best >= 0.8 and iou < best:
+        return "misnamed"
+    return "notfound" if best < 0.3 else "poorbox"
 
 
 def _summary(n_slaps, persons, seed, missing_rate, n_missing_slaps, ious, numbered, missing_ok,
@@ -166,6 +211,10 @@ def main(argv=None) -> int:
     ap.add_argument("--missing-rate", type=float, default=0.15)
     ap.add_argument("--overlay", type=Path, default=None, help="folder for overlay PNGs")
     ap.add_argument("--out", type=Path, default=RESULTS / "slap_segmentation.json")
+    ap.add_argument("--cache", type=Path, default=None,
+                    help="folder keeping the composed slaps (PNG + JSON) for reruns")
+    ap.add_argument("--reference", default=None, metavar="REV",
+                    help="also measure the segmenter at this git revision on the same slaps")
     args = ap.parse_args(argv)
     t0 = time.time()
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -183,9 +232,13 @@ def main(argv=None) -> int:
     report = {"command": "benchmarks/bench_slap_segmentation.py " + " ".join(sys.argv[1:]),
               "slaps_asked": args.slaps, "real": real,
               "simulated": simulated(args.slaps, args.persons, args.seed, args.missing_rate,
-                                     args.overlay, progress),
+                                     args.overlay, progress, args.cache),
               "nfseg": "not reachable: nbis-py 0.1.3 (the reference extra) exposes mindtct, "
                        "bozorth3 and NFIQ 2 but not NFSEG; no side-by-side time taken"}
+    if args.reference:
+        report["reference"] = {"revision": args.reference, "simulated": simulated(
+            args.slaps, args.persons, args.seed, args.missing_rate, None, None, args.cache,
+            load_reference(args.reference))}
     report["wall_s"] = round(time.time() - t0, 1)
     args.out.write_text(json.dumps(report, indent=1))
     sim = report["simulated"]

@@ -40,25 +40,38 @@ def main() -> int:
     before = _load("station_before/slap_segmentation_seed*.json")
     if segs:
         now, was = _pool(segs), _pool(before) if before else None
+        refs = [r for r in segs if "reference" in r]
+        prev = _pool([r["reference"] for r in refs]) if len(refs) == len(segs) else None
+        rev = refs[0]["reference"]["revision"] if prev else ""
+        ratio = (sorted(r["simulated"]["segment_ms_per_slap_median"]
+                        / r["reference"]["simulated"]["segment_ms_per_slap_median"] for r in refs)
+                 if prev else [])
 
         def col(key: str, fmt: str = "{:.1%}") -> str:
-            return fmt.format(now[key]) + (" | " + fmt.format(was[key]) if was else "")
+            cells = [fmt.format(now[key])]
+            cells += [fmt.format(prev[key])] if prev else []
+            cells += [fmt.format(was[key])] if was else []
+            return " | ".join(cells)
 
+        head = "| measure | now | " + (f"previous ({rev}), same slaps | " if prev else "") \
+            + ("before (330627e) | " if was else "") + "target |"
         lines += ["## Slap segmentation", "",
                   f"Simulated slaps with ground truth: {now['slaps']} slaps ({now['with_missing']} "
                   f"with a finger missing), {now['fingers']} fingers, seeds {now['seeds']}"
-                  + (f"; beside it the segmenter as of 330627e on {was['slaps']} slaps, seeds "
+                  + (f"; beside it in the same runs the segmenter at {rev} on the same slaps"
+                     if prev else "")
+                  + (f"; and the segmenter as of 330627e on {was['slaps']} slaps, seeds "
                      f"{was['seeds']} (`results/station_before/`)" if was else "") + ".", "",
-                  "| measure | now | " + ("before | " if was else "") + "target |",
-                  "|---|---|" + ("---|" if was else "") + "---|",
+                  head, "|---|---|" + ("---|" if prev else "") + ("---|" if was else "") + "---|",
                   f"| fingertip box IoU >= 0.8 | {col('iou')} | >= 98% |",
                   f"| finger number right | {col('num')} | >= 99% |",
                   f"| missing fingers named exactly (per slap) | {col('miss')} | all |",
                   f"| time per slap (median of the runs' medians, CPU) | {col('ms', '{:.0f} ms')} | "
-                  "NFSEG: not reachable (nbis-py has no NFSEG) |",
-                  "", "The two time columns come from different runs on a shared, loaded machine: "
-                  "not a ratio (on the same cached tuning slaps, one after the other, the new "
-                  "segmenter took about 1.5x the old one's CPU: the coherence map).", ""]
+                  "NFSEG: not reachable (nbis-py has no NFSEG) |", ""]
+        if prev:
+            lines += [f"Time per slap now / at {rev}, measured in the same run on the same slaps "
+                      f"(per seed): {', '.join(f'{x:.2f}' for x in ratio)}. The 330627e column "
+                      "comes from other runs on a shared, loaded machine: not a ratio.", ""]
         real = segs[0]["real"]
         if "slaps" in real:
             lines += ["Real slaps (`type4-slaps.an2k`, NIST test transaction, scanned ink card):", ""]
@@ -67,9 +80,10 @@ def main() -> int:
                     lines.append(f"- FGP {r['fgp']} ({r['size'][0]}x{r['size'][1]}): found "
                                  f"{r['found']}, missing {r['missing']}, fingertip quality "
                                  f"{r['fingertip_quality']}, {r['segment_ms']} ms")
-            lines += ["", "Checked by eye on the overlays the benchmark draws (`--overlay DIR`): "
-                      "each box on a fingertip, named in the slap's order (not committed: they are "
-                      "copies of the shared data).", ""]
+            lines += ["", "Checked: four fingers named in the slap's order in each; the boxes "
+                      "(centre, size, angle in the report's `real` section) are the ones checked "
+                      "by eye on the overlays in session 7 (`--overlay DIR` draws them; not "
+                      "committed: copies of the shared data), unchanged since.", ""]
     seqs = _load("sequence_check_seed*.json")
     if seqs:
         done = sum(s["enrollments_done"] for s in seqs)
@@ -84,8 +98,10 @@ def main() -> int:
                 a[1] += v["n"]
         lines += ["## Sequence check", "",
                   f"{done} clean enrollments and {pt} planted ones (seeds "
-                  f"{', '.join(str(s['seed']) for s in seqs)}; run with the segmenter as of "
-                  "9d176aa, before this session's segmentation changes: not rerun).", "",
+                  f"{', '.join(str(s['seed']) for s in seqs)}; "
+                  + ("code " + ", ".join(sorted({s["code"] for s in seqs if s.get("code")}))
+                     if any(s.get("code") for s in seqs) else "code not recorded")
+                  + ").", "",
                   "| set | flagged | target |", "|---|---|---|",
                   f"| clean | {clean} of {done} | none |",
                   f"| planted, all | {pf} of {pt} | all |"]

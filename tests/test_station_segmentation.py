@@ -73,3 +73,45 @@ def test_a_faint_fingertip_is_found_and_phalanx_marks_are_not_fingers():
         got = seg.finger(f["position"])
         gt = FingerBox(f["cx"], f["cy"], f["width"], f["height"], f["angle"])
         assert got is not None and _iou(gt, got.box) >= 0.7, f["position"]
+
+
+def test_a_missing_finger_is_named_by_where_the_hand_lies_on_the_glass():
+    """Three alike fingertips, nearly level (index, middle, ring or their mirror): the hand lies
+    about centred on the platen, so the empty slot is on the side the three leave free."""
+    from types import SimpleNamespace
+
+    from biocap.station.segmentation import _name
+
+    def tips(xs):
+        return [SimpleNamespace(box=FingerBox(x, 100.0, 60.0, 80.0, 0.0)) for x in xs]
+
+    width = 400  # map pixels; fingertip pitch 70
+    left = tips([95.0, 165.0, 235.0])  # slots 0-2 of a hand centred at 200: slot 3 empty
+    right = tips([165.0, 235.0, 305.0])  # slots 1-3: slot 0 empty
+    named, missing = _name(left, 13, width)
+    assert missing == [5] and [p for p, _ in named] == [2, 3, 4]
+    named, missing = _name(right, 14, width)
+    assert missing == [10] and [p for p, _ in named] == [9, 8, 7]
+    # the same three far off the glass's centre: the hand model still names them
+    assert _name(tips([15.0, 85.0, 155.0]), 13, width)[1] == [5]
+
+
+def test_a_phalanx_mark_joins_the_fingertip_it_lies_in_line_with():
+    """A mark under an upright fingertip that also lies within reach of a round neighbour's
+    (uncertain) axis belongs to the finger it is in line with."""
+    import cv2
+
+    from biocap.station.segmentation import _Blob, _chain_fit
+
+    def ellipse(cx, cy, w, h):
+        m = np.zeros((300, 300), np.uint8)
+        cv2.ellipse(m, (cx, cy), (w // 2, h // 2), 0, 0, 360, 1, -1)
+        ys, xs = np.nonzero(m)
+        return _Blob(ys, xs)
+
+    round_tip = ellipse(100, 110, 60, 62)  # higher up-left, round: its axis says little
+    tip = ellipse(175, 95, 50, 75)  # upright, elongated
+    mark = ellipse(178, 205, 44, 60)  # in line below `tip`, ~35 degrees off `round_tip`
+    near, far = _chain_fit(tip, mark, 60.0, 500), _chain_fit(round_tip, mark, 60.0, 500)
+    assert near < far < np.inf  # both could take it: the better fit wins
+    assert _chain_fit(tip, round_tip, 60.0, 500) == np.inf  # beside it, not below

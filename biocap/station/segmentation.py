@@ -63,7 +63,9 @@ MIN_TIP_TALLNESS = 0.55  # a fingertip blob's height at least this share of its 
 UNDER_DEPTH = 0.75  # a blob whose top is below this share of another's height ...
 UNDER_OVERLAP = 0.35  # ... and whose columns overlap it by this share is a phalanx below it
 CHAIN_OFFSET = 0.5  # a blob belongs to a finger when it lies within this share of the
-# finger's width from the finger's axis, below the fingertip
+# finger's width from the finger's axis, below the fingertip (an elongated tip's own axis) ...
+CHAIN_CONE_DEG = 40  # ... or, under a round tip, on a line within this of upright (fingers and
+# thumbs in a slap lean less); a blob in line with several tips joins the one it fits best
 CREASE_SEARCH = (0.75, 1.9)  # the distal crease lies this many fingertip widths from the tip
 ANGLE_SEARCH_DEG = 25  # a fingertip without phalanx marks: its axis within this of upright
 # (fanned fingers and a turned hand rarely lean more; a wider search tilts round tips)
@@ -86,6 +88,10 @@ ROUND_ASPECT = 1.5  # a fingertip alone rounder than this (length over width, mo
 HAND_SPAN_DEG = 6  # a weak fingertip's tightest box is searched within this of the hand's axis
 # (the fingers' own lean varies by ~5 degrees about the hand's fan)
 CHAINED_WEIGHT = 3.0  # a finger with phalanx marks counts this many times in the hand's fit
+HAND_WIDTH_SD = 0.2  # fingertip widths follow HAND_WIDTH only loosely: a print shows part of
+# the fingertip (dry edges, pressure), so the width is a weak cue (one standard deviation)
+HAND_CENTRE_SD = 0.08  # a slap platen is barely wider than four fingers (~80 mm): the hand's
+# centre lies within a few mm of the glass's, this share of its width (one standard deviation)
 HAND_WIDTH = {2: 1.0, 3: 1.02, 4: 0.95, 5: 0.8, 7: 1.0, 8: 1.02, 9: 0.95, 10: 0.8, 1: 1.0, 6: 1.0}
 
 
@@ -336,21 +342,16 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
     # chain blobs top-down: a blob below an existing finger, in line with its axis, joins it
     fingers: list[_Finger] = []
     for blob in sorted(blobs, key=lambda b: b.top):
-        cx, cy = blob.centre
-        joined = False
+        # the finger it lies most in line with (a neighbour's phalanx can also lie near a
+        # round tip's uncertain axis)
+        best, best_fit = None, np.inf
         for f in fingers:
-            fx, fy = f.tip.centre
-            a = _axis_angle(f.tip) if f.tip.area >= min_area else 0.0
-            c, s = np.cos(a), np.sin(a)
-            u = (cx - fx) * c - (cy - fy) * s
-            v = (cx - fx) * s + (cy - fy) * c
-            own = (f.tip.xs - fx) * c - (f.tip.ys - fy) * s  # the finger's own width
-            fw = min(float(own.max() - own.min()), 1.3 * tip_w)
-            if v > 0.4 * fw and abs(u) < CHAIN_OFFSET * fw:
-                f.below.append(blob)
-                joined = True
-                break
-        if not joined and blob.area >= min_area:
+            fit = _chain_fit(f.tip, blob, tip_w, min_area)
+            if fit < best_fit:
+                best, best_fit = f, fit
+        if best is not None:
+            best.below.append(blob)
+        elif blob.area >= min_area:
             fingers.append(_Finger(blob))
     # a fingertip is ridge texture through and through; strokes and letters whose loops were
     # filled are texture only along the strokes
@@ -375,6 +376,30 @@ def _find_fingers(work: np.ndarray, count: int) -> tuple[list[_Finger], int, lis
         notes.append(f"{extra} finger-like blob(s) beyond the slap's {count} fingers ignored")
     fingers.sort(key=lambda f: f.box.cx)
     return fingers, extra, notes
+
+
+def _chain_fit(tip: _Blob, blob: _Blob, tip_w: float, min_area: int) -> float:
+    """How far `blob` lies off the finger of `tip` (the angle in radians between the line from
+    the blob up to the tip and the finger's expected axis), inf when it cannot belong to it:
+    not below the tip, or off its axis by more than the tolerance. The expected axis is the
+    tip's long axis when the tip is elongated, else upright (a round tip's own axis says
+    little), with a wider tolerance."""
+    fx, fy = tip.centre
+    cx, cy = blob.centre
+    elongated = tip.area >= min_area and _aspect(tip) >= ROUND_ASPECT
+    a = _axis_angle(tip) if elongated else 0.0
+    c, s = np.cos(a), np.sin(a)
+    v = (cx - fx) * s + (cy - fy) * c
+    own = (tip.xs - fx) * c - (tip.ys - fy) * s  # the finger's own width
+    fw = min(float(own.max() - own.min()), 1.3 * tip_w)
+    if v <= 0.4 * fw:
+        return np.inf
+    line = float(np.arctan2(-(fx - cx), -(fy - cy)))  # blob -> tip, counter-clockwise from up
+    if abs(line) > np.deg2rad(CHAIN_CONE_DEG):
+        return np.inf
+    off = abs(line - a)
+    reach = np.arctan2(CHAIN_OFFSET * fw, v) if elongated else np.deg2rad(CHAIN_CONE_DEG)
+    return off if off < reach else np.inf
 
 
 def _edges(blobs: list[_Blob], energy: np.ndarray, min_area: int) -> list[_Blob]:
@@ -542,7 +567,7 @@ def _hand_cost(positions, slots, fingers, slap, map_width) -> float:
     drops = np.array([HAND_DROP[p] for p in positions]) * unit
     offset = np.median(tops - drops)
     cost = float(np.sum(((tops - drops - offset) / (0.25 * unit)) ** 2))
-    cost += float(np.sum(((widths / unit - [HAND_WIDTH[p] for p in positions]) / 0.08) ** 2))
+    cost += float(np.sum(((widths / unit - [HAND_WIDTH[p] for p in positions]) / HAND_WIDTH_SD) ** 2))
     xs = np.array([f.box.cx for f in fingers])
     if len(fingers) >= 2:
         spacing = np.diff(xs) / np.diff(slots)
@@ -551,6 +576,10 @@ def _hand_cost(positions, slots, fingers, slap, map_width) -> float:
         # a gap one finger wide left empty where the slot skips one
         pitch_est = 1.15 * unit
         cost += float(np.sum(((np.diff(xs) - np.diff(slots) * pitch_est) / (0.35 * pitch_est)) ** 2))
+        # the hand's centre (its slots' middle, the missing ones included) near the glass's
+        n = len(SLAP_ORDER[slap])
+        centre = float(np.mean(xs - (np.asarray(slots) - (n - 1) / 2) * pitch))
+        cost += ((centre / map_width - 0.5) / HAND_CENTRE_SD) ** 2
     else:
         # one finger: the side of the glass it lies on (the hand is placed about centred)
         n = len(SLAP_ORDER[slap])

@@ -315,6 +315,7 @@ class PersonGallery:
         self._fingers: list[dict[int, bytes]] = []
         self._iris = {e: IrisGallery() for e in EYES}
         self._iris_rows = {e: [] for e in EYES}  # iris gallery index -> person row
+        self._iris_rows_arr = {e: np.zeros(0, np.int64) for e in EYES}  # the same, as an array
         self._face = np.zeros((0, FACE_DIM), np.float32)
         self._has_face = np.zeros(0, bool)
         self._has_eye = {e: np.zeros(0, bool) for e in EYES}
@@ -383,6 +384,7 @@ class PersonGallery:
             if prow:
                 self._iris[e].add_codes(prow, np.asarray(codes, np.uint8), np.asarray(masks, np.uint8))
                 self._iris_rows[e].extend(prow)
+                self._iris_rows_arr[e] = np.asarray(self._iris_rows[e], np.int64)
             self._has_eye[e] = np.concatenate([self._has_eye[e], np.zeros(m, bool)])
             self._has_eye[e][prow] = True
         self._face = np.concatenate([self._face, face])
@@ -473,7 +475,7 @@ class PersonGallery:
                 if r is None:
                     continue
                 ev = np.where(self._has_eye[e][:n], self.cal.iris_nomatch, 0.0)
-                rows = np.asarray(self._iris_rows[e], np.int64)[r.indices]
+                rows = self._iris_rows_arr[e][r.indices]
                 ev[rows] = self.cal.iris(1.0 - r.distances)
                 iris_ev[e] = ev
                 part += ev
@@ -490,9 +492,11 @@ class PersonGallery:
         hi, lo = float(self.cal.finger.hi), float(self.cal.finger.lo)
         # probe fingers with the most minutiae first: they settle the bounds soonest
         positions = sorted(p.fingers, key=lambda q: (-len(p.fingers[q]), q))
-        common = np.zeros(n, np.int64)
-        for q in positions:
-            common += (self._finger_mask[:n] >> np.uint16(q - 1)) & 1
+        # a resident's fused score is at most part + FINGER_CAP: only those at or above
+        # t_adj - FINGER_CAP can reach the line (the bound below is computed for them alone)
+        rows0 = np.arange(n) if exhaustive or not positions else np.flatnonzero(part >= t_adj - FINGER_CAP)
+        pmask = np.uint16(sum(1 << (q - 1) for q in positions))
+        common = np.bitwise_count(self._finger_mask[:n] & pmask).astype(np.int64)  # fingers both have
         fsum = np.zeros(n)
         done = np.zeros(n, np.int64)  # fingers compared so far
         fev: dict[int, dict[int, float]] = {}
@@ -503,7 +507,7 @@ class PersonGallery:
         def lower(rows):
             return part[rows] + np.minimum(FINGER_CAP, fsum[rows] + (common[rows] - done[rows]) * lo)
 
-        live = np.arange(n) if exhaustive else np.flatnonzero(upper(np.arange(n)) >= t_adj)
+        live = rows0 if exhaustive else rows0[upper(rows0) >= t_adj]
         live = live[common[live] > 0] if positions else live[:0]
         compared = 0
         settled = None

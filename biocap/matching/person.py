@@ -73,6 +73,9 @@ FMR_ADJUDICATION = 1e-6
 #: iris HD_norm at or below which an eye is a match (the iris gallery's calibrated line)
 IRIS_LINE = 0.28
 FACE_DIM = 128
+#: the order a live resident's fingers are compared in ("cheapest" or "probe", see
+#: PersonGallery._finger_plan): the same decisions, "cheapest" builds fewer MCC cylinders
+FINGER_ORDER = "cheapest"
 EYES = (1, 2)  # ISO/IEC 19794-6 eye labels: 1 right, 2 left
 MAX_FINGERS = 10
 
@@ -322,6 +325,7 @@ class PersonGallery:
         self._finger_mask = np.zeros(0, np.uint16)  # bit p-1 set: finger p present
         self._n = 0
         self._enc_cache: dict[tuple[int, int], Any] = {}
+        self.finger_order = FINGER_ORDER
 
     def __len__(self) -> int:
         return self._n
@@ -515,29 +519,33 @@ class PersonGallery:
             # the probe's MCC templates, kept on the probe: several shards searched by one
             # process with the same probe object build them once
             probe_enc: dict[int, Any] = p.__dict__.setdefault("_encoded", {})
-            for q in positions:
+            plan = self._finger_plan(live, positions, exhaustive)
+            for step in range(len(positions)):
                 if not exhaustive:
                     live = live[upper(live) >= t_adj]
                     settled = self._settled(live, lower, upper, t_dup)
                     if settled is not None:
                         break
-                have = live[((self._finger_mask[live] >> np.uint16(q - 1)) & 1).astype(bool)]
-                if not have.size:
-                    continue
-                if q not in probe_enc:
-                    probe_enc[q] = self.comparator.encode(p.fingers[q])
-                cands = [self.finger_template(int(r), q) for r in have]
-                scores = np.zeros(have.size, np.float32)
-                for s in range(0, have.size, 256):
-                    prep = self.comparator.prepare_many(cands[s:s + 256])
-                    ok = np.array([c.enrollable for c in cands[s:s + 256]])
-                    scores[s:s + 256] = self.comparator.compare_prepared(probe_enc[q], prep, ok)
-                compared += have.size
-                ev = self.cal.finger(scores)
-                fsum[have] += ev
-                done[have] += 1
-                for r, v in zip(have.tolist(), ev.tolist()):
-                    fev.setdefault(r, {})[q] = v
+                groups: dict[int, list[int]] = {}
+                for r in live.tolist():
+                    if step < len(plan[r]):
+                        groups.setdefault(plan[r][step], []).append(r)
+                for q in sorted(groups):
+                    have = np.asarray(groups[q], np.int64)
+                    if q not in probe_enc:
+                        probe_enc[q] = self.comparator.encode(p.fingers[q])
+                    cands = [self.finger_template(int(r), q) for r in have]
+                    scores = np.zeros(have.size, np.float32)
+                    for s in range(0, have.size, 256):
+                        prep = self.comparator.prepare_many(cands[s:s + 256])
+                        ok = np.array([c.enrollable for c in cands[s:s + 256]])
+                        scores[s:s + 256] = self.comparator.compare_prepared(probe_enc[q], prep, ok)
+                    compared += have.size
+                    ev = self.cal.finger(scores)
+                    fsum[have] += ev
+                    done[have] += 1
+                    for r, v in zip(have.tolist(), ev.tolist()):
+                        fev.setdefault(r, {})[q] = v
             if settled is None and not exhaustive:
                 settled = self._settled(live[upper(live) >= t_adj], lower, upper, t_dup)
         exact = done == common
@@ -566,6 +574,22 @@ class PersonGallery:
                  "finger_bound_needed": int(np.sum(done > 0)),
                  "iris_probe_eyes": len(iris_ev), "face": int(face_ev is not None)}
         return cands[:max(top_k, sum(c.score >= t_adj for c in cands))], stats
+
+    def _finger_plan(self, live: np.ndarray, positions: list[int], exhaustive: bool) -> dict[int, list[int]]:
+        """Per live resident, the order its fingers are compared in: the fingers both sides have,
+        the resident's with the fewest minutiae first (`FINGER_ORDER` "cheapest": the MCC cylinders
+        of a finger cost about its minutiae squared to build, and ruling out an impostor takes
+        the same number of comparisons whichever fingers, `docs/decisions/22-dedup-throughput.md`);
+        "probe": the probe's fingers with the most minutiae first, for every resident. Either
+        order gives the same decisions (every step keeps the bound exact)."""
+        if self.finger_order == "probe" or exhaustive:
+            return {r: [q for q in positions if self._fingers[r].get(q) is not None] for r in live.tolist()}
+        plan = {}
+        for r in live.tolist():
+            f = self._fingers[r]
+            plan[r] = sorted((q for q in positions if q in f),
+                             key=lambda q: (_FINGER_HEAD.unpack_from(f[q])[5], q))
+        return plan
 
     @staticmethod
     def _settled(live, lower, upper, t_dup):

@@ -519,7 +519,8 @@ class PersonGallery:
             # the probe's MCC templates, kept on the probe: several shards searched by one
             # process with the same probe object build them once
             probe_enc: dict[int, Any] = p.__dict__.setdefault("_encoded", {})
-            plan = self._finger_plan(live, positions, exhaustive)
+            probe_cost = {q: 0 if q in probe_enc else len(p.fingers[q]) for q in positions}
+            plan = self._finger_plan(live, positions, probe_cost, exhaustive)
             for step in range(len(positions)):
                 if not exhaustive:
                     live = live[upper(live) >= t_adj]
@@ -575,20 +576,24 @@ class PersonGallery:
                  "iris_probe_eyes": len(iris_ev), "face": int(face_ev is not None)}
         return cands[:max(top_k, sum(c.score >= t_adj for c in cands))], stats
 
-    def _finger_plan(self, live: np.ndarray, positions: list[int], exhaustive: bool) -> dict[int, list[int]]:
+    def _finger_plan(self, live: np.ndarray, positions: list[int], probe_cost: dict[int, int],
+                     exhaustive: bool) -> dict[int, list[int]]:
         """Per live resident, the order its fingers are compared in: the fingers both sides have,
-        the resident's with the fewest minutiae first (`FINGER_ORDER` "cheapest": the MCC cylinders
-        of a finger cost about its minutiae squared to build, and ruling out an impostor takes
-        the same number of comparisons whichever fingers, `docs/decisions/22-dedup-throughput.md`);
+        fewest minutiae first over the resident's finger and the probe's when its cylinders are
+        not built yet (`FINGER_ORDER` "cheapest": building a finger's MCC cylinders is the cost,
+        and ruling out an impostor takes the same number of comparisons whichever fingers,
+        `docs/decisions/22-dedup-throughput.md`);
         "probe": the probe's fingers with the most minutiae first, for every resident. Either
         order gives the same decisions (every step keeps the bound exact)."""
         if self.finger_order == "probe" or exhaustive:
             return {r: [q for q in positions if self._fingers[r].get(q) is not None] for r in live.tolist()}
         plan = {}
+        # cost of a comparison ~ the gallery finger's minutiae + the probe finger's when its
+        # cylinders are not built yet (they are shared by every resident compared on that finger)
         for r in live.tolist():
             f = self._fingers[r]
             plan[r] = sorted((q for q in positions if q in f),
-                             key=lambda q: (_FINGER_HEAD.unpack_from(f[q])[5], q))
+                             key=lambda q: (_FINGER_HEAD.unpack_from(f[q])[5] + probe_cost[q], q))
         return plan
 
     @staticmethod

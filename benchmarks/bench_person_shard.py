@@ -78,6 +78,8 @@ def main(argv=None) -> int:
     ap.add_argument("--tile", action="store_true", help="tile the base population up to each size (see above)")
     ap.add_argument("--finger-order", nargs="+", default=["cheapest", "probe"],
                     help="person gallery finger orders measured side by side (the first is the default's)")
+    ap.add_argument("--pin", action="store_true",
+                    help="also measure the shard with its iris-less residents' cylinders kept (pinned)")
     ap.add_argument("--json", type=Path)
     args = ap.parse_args(argv)
     base = args.base or max(args.sizes)
@@ -95,23 +97,32 @@ def main(argv=None) -> int:
         t = time.process_time()
         g.add_encoded([(s,) + person_parts(b) for s, b in rows[:size]])
         load_cpu = time.process_time() - t
+        pinned = None
+        if args.pin:  # the same shard with the iris-less residents' cylinders kept (dedup.PIN_IRISLESS_FINGERS)
+            pinned = PersonGallery()
+            pinned.add_encoded([(s,) + person_parts(b) for s, b in rows[:size]])
+            t = time.process_time()
+            n_pinned = pinned.pin_irisless_fingers()
+            pin_cpu = time.process_time() - t
         entry = {"residents": size, "tiled_from": base if size > base else None, "bytes_per_resident": round(g.bytes_per_resident, 1),
                  "load_cpu_s": round(load_cpu, 2)}
         for kind in ("unique", "duplicate", "duplicate_no_iris"):
             ps = probes(args.seed, base, kind, args.probes, rng)
             first = None
-            for order in args.finger_order:  # side by side on the same probes
-                g.finger_order = order
-                g._enc_cache.clear()
+            variants = [(order, g) for order in args.finger_order] + ([("pinned", pinned)] if pinned else [])
+            for order, gal in variants:  # side by side on the same probes
+                gal.finger_order = args.finger_order[0] if order == "pinned" else order
+                gal._enc_cache.clear()
                 for p in ps:
                     p.__dict__.pop("_encoded", None)
                 t = time.process_time()
                 res = []
                 tm: dict[str, float] = {}
                 for b in range(0, len(ps), 16):
-                    res += g.search_many(ps[b:b + 16], timings=tm)
+                    res += gal.search_many(ps[b:b + 16], timings=tm)
                 cpu = time.process_time() - t
-                name = kind if order == args.finger_order[0] else f"{kind}_{order}_order"
+                name = kind if order == args.finger_order[0] else \
+                    f"{kind}_pinned" if order == "pinned" else f"{kind}_{order}_order"
                 entry[name] = {"finger_order": order, "cpu_ms_per_probe": round(1000 * cpu / len(ps), 2),
                                "cpu_ms_per_probe_by_stage": {k: round(1000 * v / len(ps), 2) for k, v in tm.items()},
                                "finger_bound_needed_per_probe": round(np.mean([r.stats["finger_bound_needed"] for r in res]), 2),
@@ -120,6 +131,9 @@ def main(argv=None) -> int:
                 got = [(r.decision, r.matched) for r in res]
                 first = got if first is None else first
                 entry[name]["same_decisions_as_" + args.finger_order[0]] = sum(a == b for a, b in zip(got, first))
+        if pinned is not None:
+            entry["pinned_fingers"] = n_pinned
+            entry["pin_cpu_s"] = round(pin_cpu, 1)
         print(json.dumps(entry), flush=True)
         result["sizes"].append(entry)
     text = json.dumps(result, indent=1)

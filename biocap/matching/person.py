@@ -325,6 +325,7 @@ class PersonGallery:
         self._finger_mask = np.zeros(0, np.uint16)  # bit p-1 set: finger p present
         self._n = 0
         self._enc_cache: dict[tuple[int, int], Any] = {}
+        self._pinned: dict[tuple[int, int], Any] = {}  # pin_irisless_fingers: never evicted
         self.finger_order = FINGER_ORDER
 
     def __len__(self) -> int:
@@ -396,8 +397,26 @@ class PersonGallery:
         self._finger_mask = np.concatenate([self._finger_mask, fmask])
         self._n += m
 
+    def pin_irisless_fingers(self, start: int = 0) -> int:
+        """Build and keep the MCC cylinders of every finger of the residents from row `start` on
+        who have fewer than two eyes: with no iris evidence against them, they are the residents
+        the bound lets through most often (a face within reach of the adjudication line), and
+        building cylinders is what a finger comparison costs. Returns the fingers pinned."""
+        k = 0
+        for r in range(start, self._n):
+            if self._has_eye[1][r] and self._has_eye[2][r]:
+                continue
+            for pos, rec in self._fingers[r].items():
+                if (r, pos) not in self._pinned:
+                    self._pinned[(r, pos)] = self.comparator.encode(decode_finger(rec))
+                    k += 1
+        return k
+
     def finger_template(self, row: int, pos: int):
         key = (row, pos)
+        enc = self._pinned.get(key)
+        if enc is not None:
+            return enc
         enc = self._enc_cache.get(key)
         if enc is None:
             enc = self.comparator.encode(decode_finger(self._fingers[row][pos]))

@@ -4,7 +4,8 @@ import sys
 from pathlib import Path
 
 RES = Path(__file__).resolve().parent / "results"
-RUNS = [("dedup_local", "local cluster (2 worker processes)"),
+RUNS = [("dedup_local_36k", "local cluster (2 worker processes), final session 8 code (67fca4e: pinned iris-less cylinders)"),
+        ("dedup_local", "local cluster (2 worker processes), session 8 code 8ad8242"),
         ("dedup_local_before", "local cluster, session 7 code (irises extracted at the centre), 16,000 residents"),
         ("dedup_cluster", "`dask scheduler` + 2 `dask worker` processes; session 7 code, not rerun"),
         ("dedup_cluster_kill", "external cluster, 3 workers, one serving a shard SIGKILLed mid-run, a 4th joins; "

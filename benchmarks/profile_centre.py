@@ -1,6 +1,6 @@
 """Where one resident's time goes in the centre: every stage of the service path timed apart.
 
-    python benchmarks/profile_centre.py --residents 10000 --probes 48 --json benchmarks/results/centre_profile.json
+    python benchmarks/profile_centre.py --residents 16000 --probes 48 --json benchmarks/results/centre_profile.json
 
 Stages (CPU seconds of this process, `time.process_time`, per resident; the machine is shared, so
 CPU time is what compares across runs, wall time is reported beside it):
@@ -8,8 +8,12 @@ CPU time is what compares across runs, wall time is reported beside it):
   http            one POST of the package over loopback to a FastAPI/uvicorn app that only reads
                   the body (wall ms: the server runs in this process)
   verify_parse    biocap.office.package.read_package: signature, strict parse, image hashes
-  images          decoding the images the centre uses (two JPEG 2000 irises, the face)
-  extract         iris templates from the images (IrisExtractor) and the face embedding
+  extract         the iris and face templates the centre searches: from the desk's Type-99
+                  template records (the packages carry them)
+  images, extract_from_images
+                  side by side, the same packages read as an older office sends them (no
+                  template records): decoding the two JPEG 2000 irises and the face, then iris
+                  templates from the images (IrisExtractor) and the face embedding
   checks          check_arrival
   store           templates to bytes + the package row (AES-GCM, SQLite WAL)
   search          the de-duplication search on the gallery (in-process, the 4 shards of the
@@ -22,6 +26,7 @@ The gallery: the load test's cached population (`biocap bench dedup --residents 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -51,6 +56,8 @@ def main() -> int:
     from biocap.centre.arrival import arrival_from_package, check_arrival
     from biocap.centre.loadtest import (enrol_mates_from_packages, package_for, plan, prebuilt_db,
                                         synthetic_face_embedder)
+    import numpy as np
+
     from biocap.centre.service import Centre
     from biocap.matching.person import person_to_bytes
     from biocap.office.keys import OfficeIdentity
@@ -89,12 +96,27 @@ def main() -> int:
     trusted = {"office-0": office.public_key}
     from biocap.centre import arrival as A
 
+    algorithms = synthetic_face_embedder.template_algorithms
+    sources: dict[str, int] = {}
+    same = 0
     for data_ in pkgs:
         pkg = timed("verify_parse", read_package, data_, trusted=trusted, decode_images=False)
-        imgs = timed("images", A.decode_images, pkg)
-        a = timed("extract", arrival_from_package, pkg, imgs, synthetic_face_embedder)
+        a = timed("extract", arrival_from_package, pkg, None, synthetic_face_embedder, algorithms)
+        for label, src in a.sources.items():
+            key = f"{label.split(':')[0]}_{src}"
+            sources[key] = sources.get(key, 0) + 1
         timed("checks", check_arrival, a, A.CentrePolicy())
         timed("store_bytes", person_to_bytes, a.templates)
+        # the reference: the same package without its template records (an older office)
+        old = dataclasses.replace(pkg, irises={e: dataclasses.replace(i, templates={}) for e, i in pkg.irises.items()},
+                                  face=dataclasses.replace(pkg.face, templates={}) if pkg.face else None)
+        imgs = timed("images", A.decode_images, old)
+        b = timed("extract_from_images", arrival_from_package, old, imgs, synthetic_face_embedder, algorithms)
+        same += all(np.array_equal(a.templates.irises[e][0], b.templates.irises[e][0])
+                    and np.array_equal(a.templates.irises[e][1], b.templates.irises[e][1])
+                    for e in a.templates.irises) and set(a.templates.irises) == set(b.templates.irises)
+    out["template_sources"] = sources
+    out["carried_iris_equal_to_centre_extraction"] = f"{same}/{len(pkgs)}"
     # the service path proper: submit (verify, parse, extract, check, store) then batches
     centre = Centre(data, scheduler=False, start=False, face_embedder=synthetic_face_embedder)
     t0 = time.process_time()

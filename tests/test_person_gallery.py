@@ -82,6 +82,33 @@ def test_fast_path_decides_as_exhaustive(gallery, probes):
             assert full.best.score >= fast.best.score - 1e-9
 
 
+def test_finger_orders_decide_alike(gallery, probes):
+    """Comparing a resident's cheapest fingers first (the default) or the probe's richest
+    fingers first changes the work, never the decision."""
+    try:
+        for name in ("dup_no_iris", "dup_gallery_no_iris", "dup_few_fingers", "new_no_iris"):
+            p = probes[name]
+            full = gallery.search(p, exhaustive=True)
+            for order in ("cheapest", "probe"):
+                gallery.finger_order = order
+                r = gallery.search(p)
+                assert same_decision(r, full), (name, order)
+    finally:
+        gallery.finger_order = "cheapest"
+
+
+def test_pinned_irisless_fingers_decide_alike(gallery, probes):
+    """Keeping the iris-less residents' cylinders built saves work, never changes a decision."""
+    before = {n: gallery.search(p) for n, p in probes.items()}
+    assert gallery.pin_irisless_fingers() == len(gallery._fingers[gallery._row["P5"]])  # P5 alone has no irises
+    assert gallery.pin_irisless_fingers() == 0  # already kept
+    row = gallery._row["P5"]
+    pos = next(iter(gallery._fingers[row]))
+    assert gallery.finger_template(row, pos) is gallery._pinned[(row, pos)]
+    for n, p in probes.items():
+        assert same_decision(gallery.search(p), before[n]), n
+
+
 def test_uniques_need_no_fingers(gallery, probes):
     r = gallery.search(probes["new"])
     assert r.stats["finger_comparisons"] == 0  # irises and face exclude everyone

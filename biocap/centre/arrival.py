@@ -111,6 +111,8 @@ class Arrival:
     #: captures the desk accepted below the policy's quality after its attempts, with the
     #: operator's reason (package field 2.011): label -> reason; not sent back for quality
     overrides: dict[str, str] = field(default_factory=dict)
+    #: where each iris / face template came from: "record" (the desk's Type-99) or "image"
+    sources: dict[str, str] = field(default_factory=dict)
 
 
 def reason(code: str, where: str, message: str) -> dict:
@@ -205,17 +207,22 @@ def _image(item: Any, decode) -> Any:
 
 
 def arrival_from_package(pkg: Any, images: dict[str, Any] | None = None,
-                         face_embedder: FaceEmbedder | None = None) -> Arrival:
+                         face_embedder: FaceEmbedder | None = None,
+                         face_algorithms: set[str] | frozenset[str] | None = None) -> Arrival:
     """The centre's view of an office `ResidentPackage` (biocap.office.package): finger
-    templates from the ISO/IEC 19794-2 records the office sent with each finger, iris templates
-    extracted here from the ISO/IEC 19794-6 images, the face embedding from the face image
-    (`face_embedder`, default: this build's face extractor; a face without an embedding is
-    sent back to the office: the search cannot bound the fingers without it)."""
+    templates from the ISO/IEC 19794-2 records the office sent with each finger; iris templates
+    and the face embedding from the Type-99 template records the desk made, when their algorithm
+    id is this build's (`office.package.template_algorithm`; for faces: one of `face_algorithms`,
+    default this build's face extractor), else extracted here from the image (decoded only
+    then; an older office or another extractor version). A face without an embedding is sent back
+    to the office: the search cannot bound the fingers without it. `Arrival.sources` says where
+    each iris and face template came from ("record" or "image")."""
     from ..errors import BiocapError
     from ..matching.fingerprint.matcher import as_template
+    from ..office.package import FACE_TEMPLATE, IRIS_TEMPLATE, template_algorithm
 
-    images = decode_images(pkg) if images is None else images
-    fingers, irises, quality, unusable, present = {}, {}, {}, {}, set()
+    images = dict(images or {})
+    fingers, irises, quality, unusable, present, sources = {}, {}, {}, {}, set(), {}
     for pos, item in dict(getattr(pkg, "fingers", {}) or {}).items():
         label = f"finger:{int(pos)}"
         present.add(label)
@@ -231,12 +238,18 @@ def arrival_from_package(pkg: Any, images: dict[str, Any] | None = None,
             fingers[int(pos)] = tmpl
         except BiocapError as exc:
             unusable[label] = f"its minutiae record does not decode ({exc})"
+    iris_alg = template_algorithm(IRIS_TEMPLATE)
     for eye, item in dict(getattr(pkg, "irises", {}) or {}).items():
         label = f"iris:{int(eye)}"
         present.add(label)
         quality[label] = _quality(item)
+        carried = _carried_iris(item, iris_alg)
+        if carried is not None:
+            irises[int(eye)], sources[label] = carried, "record"
+            continue
         try:
-            irises[int(eye)] = _iris_template(images.get(label), item)
+            irises[int(eye)] = _iris_template(_decoded(images, label, item), item)
+            sources[label] = "image"
         except BiocapError as exc:
             unusable[label] = f"no iris template from the image ({exc})"
     face = getattr(pkg, "face", None)
@@ -244,7 +257,16 @@ def arrival_from_package(pkg: Any, images: dict[str, Any] | None = None,
     if face is not None:
         present.add("face")
         quality["face"] = _quality(face)
-        emb = (face_embedder or face_embedding)(images.get("face"))
+        accepted = {template_algorithm(FACE_TEMPLATE)} if face_algorithms is None else set(face_algorithms)
+        emb = _carried_face(face, accepted)
+        if emb is not None:
+            sources["face"] = "record"
+        else:
+            try:
+                emb = (face_embedder or face_embedding)(_decoded(images, "face", face))
+            except BiocapError:
+                emb = None
+            sources["face"] = "image"
         if emb is None:
             unusable["face"] = "no face found in the image (frontal, eyes open, evenly lit)"
     exceptions = {}
@@ -267,7 +289,50 @@ def arrival_from_package(pkg: Any, images: dict[str, Any] | None = None,
                    package_hash=pkg.package_hash, key=pkg.idempotency_key, subject=pkg.subject,
                    templates=PersonTemplates(fingers=fingers, irises=irises, face=emb),
                    quality=quality, exceptions=exceptions, present=present, unusable=unusable,
-                   overrides=overrides)
+                   overrides=overrides, sources=sources)
+
+
+def _decoded(images: dict[str, Any], label: str, item: Any) -> Any:
+    """The decoded image of a package item (decoded once, here, and only when needed)."""
+    from ..office.package import jp2_decode
+
+    if images.get(label) is None:
+        images[label] = _image(item, jp2_decode)
+    return images[label]
+
+
+def _carried_iris(item: Any, algorithm: str) -> tuple | None:
+    """(code, mask) of the iris template record the desk made, or None (absent, another
+    algorithm or template version, or not a code the iris gallery holds)."""
+    from ..errors import BiocapError
+    from ..matching.iris.gallery import CODE_BYTES
+    from ..office.package import IRIS_TEMPLATE
+    from ..templates.iris.template import IrisTemplate
+
+    rec = (getattr(item, "templates", None) or {}).get(IRIS_TEMPLATE)
+    if rec is None or rec.algorithm != algorithm:
+        return None
+    try:
+        t = IrisTemplate.from_bytes(rec.data)
+    except BiocapError:
+        return None
+    if t.code.size != CODE_BYTES or not t.mask.any():
+        return None
+    return t.code, t.mask
+
+
+def _carried_face(item: Any, algorithms: set[str]):
+    from ..errors import BiocapError
+    from ..office.package import FACE_TEMPLATE
+    from ..templates.face.template import FaceTemplate
+
+    rec = (getattr(item, "templates", None) or {}).get(FACE_TEMPLATE)
+    if rec is None or rec.algorithm not in algorithms:
+        return None
+    try:
+        return FaceTemplate.from_bytes(rec.data).embedding
+    except BiocapError:
+        return None
 
 
 def _iris_template(image: Any, item: Any) -> tuple:

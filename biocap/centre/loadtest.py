@@ -209,17 +209,25 @@ HOW_MADE = {
                "records and never decodes finger images",
     "irises": "rendered near-infrared eye images (biocap.synthetic.iris.eye.render_eye: one identity "
               "per person and eye, a fresh random_capture per enrolment: dilation, rotation, position, "
-              "lids, lashes, glints, blur, noise), JPEG 2000 lossless in Type-17, extracted at the centre "
-              "by biocap.templates.iris.IrisExtractor; the pre-enrolled bulk gallery's irises are "
+              "lids, lashes, glints, blur, noise), JPEG 2000 lossless in Type-17; the iris template is "
+              "extracted at the desk (in the office process, biocap.templates.iris.IrisExtractor, as the "
+              "station does) and carried in a Type-99 template record, which the centre searches "
+              "(it extracts from the image only when the record is absent or of another algorithm "
+              "version); the pre-enrolled bulk gallery's irises are "
               "template-level (biocap.synthetic.population.iris_capture) except the gallery mates of "
               "planted re-enrolments, enrolled from their own rendered first capture",
-    "faces": "biocap has no face image generator: the Type-10 image of a load-test package is a "
-             "container of the synthetic 128-D embedding (biocap.synthetic.population.face_capture: "
-             "isotropic identities, noisy captures), JPEG 2000 lossless, read back by the service "
-             "started with --synthetic-faces; the dlib face extractor's cost (not paid here) is "
-             "measured apart in benchmarks/results/centre_profile.json",
+    "faces": "biocap has no face image generator: the synthetic 128-D embedding "
+             "(biocap.synthetic.population.face_capture: isotropic identities, noisy captures) is carried "
+             "as a FaceTemplate in a Type-99 template record whose algorithm id is "
+             "biocap-synthetic-face/1, which only a service started with --synthetic-faces accepts; the "
+             "Type-10 image is a container of the same embedding (JPEG 2000 lossless), the fallback that "
+             "service reads when the record is absent; the dlib face extractor's cost (not paid here: "
+             "a real office sends its face template record) is measured apart in "
+             "benchmarks/results/centre_profile.json",
 }
 SYNTHETIC_FACE_MAGIC = b"BIOCAP-SYNTHETIC-FACE-EMBEDDING-V1"
+#: the algorithm id of the load test's face template records (accepted with --synthetic-faces only)
+SYNTHETIC_FACE_ALGORITHM = "biocap-synthetic-face/1"
 _FACE_ROWS, _FACE_COLS = 16, 64  # 1,024 bytes: magic, 512 bytes of float32, CRC-32
 
 
@@ -253,6 +261,10 @@ def synthetic_face_embedder(image):
     return e / nrm if np.all(np.isfinite(e)) and nrm > 0 else None
 
 
+#: the face template records this embedder stands for (the centre's office_reader accepts them)
+synthetic_face_embedder.template_algorithms = frozenset({SYNTHETIC_FACE_ALGORITHM})
+
+
 def _ridges(h: int, w: int, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
@@ -272,9 +284,12 @@ def eye_image(seed: int, person: int, eye: int, capture: int) -> np.ndarray:
     return img
 
 
-def resident_record(seed: int, item: dict, finger_image_size: tuple[int, int] | None = None):
+def resident_record(seed: int, item: dict, finger_image_size: tuple[int, int] | None = None,
+                    desk_templates: bool = True):
     """The office's finished ResidentRecord of one load-test enrolment (see HOW_MADE).
-    `finger_image_size` (h, w): smaller finger images than the records' (tests: WSQ costs)."""
+    `finger_image_size` (h, w): smaller finger images than the records' (tests: WSQ costs).
+    `desk_templates`: the iris and face templates made at the desk go with the captures (False:
+    images only, as an office of an older build sends them)."""
     from datetime import datetime, timezone
 
     from ..office.records import CaptureRecord, EnrollmentInfo, ExceptionRecord, ResidentRecord
@@ -297,12 +312,19 @@ def resident_record(seed: int, item: dict, finger_image_size: tuple[int, int] | 
     for eye in (1, 2):
         if eye in mi:
             continue
-        caps.append(CaptureRecord(f"iris-{eye}", Modality.IRIS, eye,
-                                  Sample(eye_image(seed, person, eye, capture), 500, Modality.IRIS,
-                                         IrisPosition(eye)), {"score": 80}, captured_at=t))
+        sample = Sample(eye_image(seed, person, eye, capture), 500, Modality.IRIS, IrisPosition(eye))
+        caps.append(CaptureRecord(f"iris-{eye}", Modality.IRIS, eye, sample, {"score": 80},
+                                  _desk_iris(sample) if desk_templates else {}, captured_at=t))
+    emb = face_capture(seed, person, capture)
+    face_tmpl = {}
+    if desk_templates:
+        from ..office.package import FACE_TEMPLATE
+        from ..templates.face.template import FaceTemplate
+
+        face_tmpl = {f"{FACE_TEMPLATE}@{SYNTHETIC_FACE_ALGORITHM}": FaceTemplate(emb).to_bytes()}
     caps.append(CaptureRecord("face", Modality.FACE, 0,
-                              Sample(synthetic_face_image(face_capture(seed, person, capture)), 300,
-                                     Modality.FACE), {"score": 75}, captured_at=t))
+                              Sample(synthetic_face_image(emb), 300, Modality.FACE), {"score": 75},
+                              face_tmpl, captured_at=t))
     exc = [ExceptionRecord(f"finger-{p}", Modality.FINGERPRINT, p, "amputated", "since birth") for p in mf]
     exc += [ExceptionRecord(f"iris-{e}", Modality.IRIS, e, "eye-condition", "bandaged") for e in mi]
     eid = __import__("hashlib").sha256(f"{seed}-{item['subject']}".encode()).hexdigest()[:32]
@@ -311,12 +333,33 @@ def resident_record(seed: int, item: dict, finger_image_size: tuple[int, int] | 
                           captures=caps, exceptions=exc, history=[])
 
 
+_DESK_IRIS = None
+
+
+def _desk_iris(sample) -> dict[str, bytes]:
+    """The iris template the desk makes of a capture (as the station's template_records: the
+    registered extractor's template, `to_bytes()`), or none when extraction fails (the centre
+    then tries the image itself and sends the capture back when it fails too)."""
+    global _DESK_IRIS
+    from ..errors import BiocapError
+    from ..office.package import IRIS_TEMPLATE
+
+    if _DESK_IRIS is None:
+        from ..templates.iris import IrisExtractor
+
+        _DESK_IRIS = IrisExtractor()
+    try:
+        return {IRIS_TEMPLATE: _DESK_IRIS.extract(sample).to_bytes()}
+    except BiocapError:
+        return {}
+
+
 def package_for(seed: int, item: dict, office, sequence: int, previous_hash: bytes | None,
-                finger_image_size: tuple[int, int] | None = None) -> bytes:
+                finger_image_size: tuple[int, int] | None = None, desk_templates: bool = True) -> bytes:
     """The office's signed ANSI/NIST-ITL package (biocap.office.package) of one enrolment."""
     from ..office.package import build_package
 
-    return build_package(resident_record(seed, item, finger_image_size), office=office,
+    return build_package(resident_record(seed, item, finger_image_size, desk_templates), office=office,
                          previous_hash=previous_hash, sequence=sequence, centre="CENTRE")
 
 
@@ -325,10 +368,10 @@ def templates_of_package(data: bytes, office) -> bytes:
     re-enrolments are enrolled this way: the same extraction as the service's)."""
     from ..matching.person import person_to_bytes
     from ..office.package import read_package
-    from .arrival import arrival_from_package, decode_images
+    from .arrival import arrival_from_package
 
     pkg = read_package(data, trusted={office.office_id: office.public_key}, decode_images=False)
-    a = arrival_from_package(pkg, decode_images(pkg), synthetic_face_embedder)
+    a = arrival_from_package(pkg, None, synthetic_face_embedder, synthetic_face_embedder.template_algorithms)
     return person_to_bytes(a.templates)
 
 

@@ -69,16 +69,18 @@ def load_office_keys(data_dir: Path) -> dict[str, Any]:
 def office_reader(data: bytes, trusted: dict, face_embedder: Any = None) -> Arrival:
     """Read and verify an office package (biocap.office.package, the signed ANSI/NIST-ITL
     transaction) into an Arrival: the fingers' images are not decoded (the centre searches their
-    ISO/IEC 19794-2 records), the irises' and the face's are, and their templates extracted."""
+    ISO/IEC 19794-2 records); iris and face templates come from the desk's Type-99 template
+    records when this build made them, else the images are decoded and extracted here. A face
+    embedder may name more face template algorithms it stands for (`template_algorithms`: the
+    load test's synthetic faces)."""
     try:
-        from ..office.package import read_package
+        from ..office.package import FACE_TEMPLATE, read_package, template_algorithm
     except ImportError as exc:  # the office package format is not in this build
         raise Refused("unsupported", "this centre build cannot read office packages", 501) from exc
-    from .arrival import arrival_from_package, decode_images
+    from .arrival import arrival_from_package
 
     try:
         pkg = read_package(data, trusted=trusted, decode_images=False)
-        images = decode_images(pkg)
     except BiocapError as exc:
         text = f"{type(exc).__name__}: {exc}".lower()
         if "unknown" in text or "not a trusted office" in text or "untrusted" in text:
@@ -86,7 +88,8 @@ def office_reader(data: bytes, trusted: dict, face_embedder: Any = None) -> Arri
         if "signature" in text:
             raise Refused("bad_signature", str(exc), 401) from exc
         raise Refused("corrupt", str(exc), 400) from exc
-    return arrival_from_package(pkg, images, face_embedder)
+    algorithms = {template_algorithm(FACE_TEMPLATE)} | set(getattr(face_embedder, "template_algorithms", ()))
+    return arrival_from_package(pkg, None, face_embedder, algorithms)
 
 
 def default_reader(face_embedder: Any = None) -> Reader:
@@ -192,6 +195,8 @@ class Centre:
                 f"{head[0]} (or its previous hash differs from the last package the centre accepted)", 409,
                 hint="send the office's packages in order, starting after the centre's last accepted one"))
         self.cpu["arrival_read_extract"] = self.cpu.get("arrival_read_extract", 0.0) + time.thread_time() - t_read
+        for label, source in (getattr(a, "sources", None) or {}).items():  # desk record or re-extracted
+            self.counters[f"templates_from_{source}_{label.split(':')[0]}"] += 1
         reasons = check_arrival(a, self.policy)
         status = "accepted" if not reasons else "rejected"
         body = person_to_bytes(a.templates) if status == "accepted" else None

@@ -73,6 +73,9 @@ FMR_ADJUDICATION = 1e-6
 #: iris HD_norm at or below which an eye is a match (the iris gallery's calibrated line)
 IRIS_LINE = 0.28
 FACE_DIM = 128
+#: the order a live resident's fingers are compared in ("cheapest" or "probe", see
+#: PersonGallery._finger_plan): the same decisions, "cheapest" builds fewer MCC cylinders
+FINGER_ORDER = "cheapest"
 EYES = (1, 2)  # ISO/IEC 19794-6 eye labels: 1 right, 2 left
 MAX_FINGERS = 10
 
@@ -315,12 +318,15 @@ class PersonGallery:
         self._fingers: list[dict[int, bytes]] = []
         self._iris = {e: IrisGallery() for e in EYES}
         self._iris_rows = {e: [] for e in EYES}  # iris gallery index -> person row
+        self._iris_rows_arr = {e: np.zeros(0, np.int64) for e in EYES}  # the same, as an array
         self._face = np.zeros((0, FACE_DIM), np.float32)
         self._has_face = np.zeros(0, bool)
         self._has_eye = {e: np.zeros(0, bool) for e in EYES}
         self._finger_mask = np.zeros(0, np.uint16)  # bit p-1 set: finger p present
         self._n = 0
         self._enc_cache: dict[tuple[int, int], Any] = {}
+        self._pinned: dict[tuple[int, int], Any] = {}  # pin_irisless_fingers: never evicted
+        self.finger_order = FINGER_ORDER
 
     def __len__(self) -> int:
         return self._n
@@ -383,6 +389,7 @@ class PersonGallery:
             if prow:
                 self._iris[e].add_codes(prow, np.asarray(codes, np.uint8), np.asarray(masks, np.uint8))
                 self._iris_rows[e].extend(prow)
+                self._iris_rows_arr[e] = np.asarray(self._iris_rows[e], np.int64)
             self._has_eye[e] = np.concatenate([self._has_eye[e], np.zeros(m, bool)])
             self._has_eye[e][prow] = True
         self._face = np.concatenate([self._face, face])
@@ -390,8 +397,26 @@ class PersonGallery:
         self._finger_mask = np.concatenate([self._finger_mask, fmask])
         self._n += m
 
+    def pin_irisless_fingers(self, start: int = 0) -> int:
+        """Build and keep the MCC cylinders of every finger of the residents from row `start` on
+        who have fewer than two eyes: with no iris evidence against them, they are the residents
+        the bound lets through most often (a face within reach of the adjudication line), and
+        building cylinders is what a finger comparison costs. Returns the fingers pinned."""
+        k = 0
+        for r in range(start, self._n):
+            if self._has_eye[1][r] and self._has_eye[2][r]:
+                continue
+            for pos, rec in self._fingers[r].items():
+                if (r, pos) not in self._pinned:
+                    self._pinned[(r, pos)] = self.comparator.encode(decode_finger(rec))
+                    k += 1
+        return k
+
     def finger_template(self, row: int, pos: int):
         key = (row, pos)
+        enc = self._pinned.get(key)
+        if enc is not None:
+            return enc
         enc = self._enc_cache.get(key)
         if enc is None:
             enc = self.comparator.encode(decode_finger(self._fingers[row][pos]))
@@ -473,7 +498,7 @@ class PersonGallery:
                 if r is None:
                     continue
                 ev = np.where(self._has_eye[e][:n], self.cal.iris_nomatch, 0.0)
-                rows = np.asarray(self._iris_rows[e], np.int64)[r.indices]
+                rows = self._iris_rows_arr[e][r.indices]
                 ev[rows] = self.cal.iris(1.0 - r.distances)
                 iris_ev[e] = ev
                 part += ev
@@ -490,9 +515,11 @@ class PersonGallery:
         hi, lo = float(self.cal.finger.hi), float(self.cal.finger.lo)
         # probe fingers with the most minutiae first: they settle the bounds soonest
         positions = sorted(p.fingers, key=lambda q: (-len(p.fingers[q]), q))
-        common = np.zeros(n, np.int64)
-        for q in positions:
-            common += (self._finger_mask[:n] >> np.uint16(q - 1)) & 1
+        # a resident's fused score is at most part + FINGER_CAP: only those at or above
+        # t_adj - FINGER_CAP can reach the line (the bound below is computed for them alone)
+        rows0 = np.arange(n) if exhaustive or not positions else np.flatnonzero(part >= t_adj - FINGER_CAP)
+        pmask = np.uint16(sum(1 << (q - 1) for q in positions))
+        common = np.bitwise_count(self._finger_mask[:n] & pmask).astype(np.int64)  # fingers both have
         fsum = np.zeros(n)
         done = np.zeros(n, np.int64)  # fingers compared so far
         fev: dict[int, dict[int, float]] = {}
@@ -503,7 +530,7 @@ class PersonGallery:
         def lower(rows):
             return part[rows] + np.minimum(FINGER_CAP, fsum[rows] + (common[rows] - done[rows]) * lo)
 
-        live = np.arange(n) if exhaustive else np.flatnonzero(upper(np.arange(n)) >= t_adj)
+        live = rows0 if exhaustive else rows0[upper(rows0) >= t_adj]
         live = live[common[live] > 0] if positions else live[:0]
         compared = 0
         settled = None
@@ -511,29 +538,34 @@ class PersonGallery:
             # the probe's MCC templates, kept on the probe: several shards searched by one
             # process with the same probe object build them once
             probe_enc: dict[int, Any] = p.__dict__.setdefault("_encoded", {})
-            for q in positions:
+            probe_cost = {q: 0 if q in probe_enc else len(p.fingers[q]) for q in positions}
+            plan = self._finger_plan(live, positions, probe_cost, exhaustive)
+            for step in range(len(positions)):
                 if not exhaustive:
                     live = live[upper(live) >= t_adj]
                     settled = self._settled(live, lower, upper, t_dup)
                     if settled is not None:
                         break
-                have = live[((self._finger_mask[live] >> np.uint16(q - 1)) & 1).astype(bool)]
-                if not have.size:
-                    continue
-                if q not in probe_enc:
-                    probe_enc[q] = self.comparator.encode(p.fingers[q])
-                cands = [self.finger_template(int(r), q) for r in have]
-                scores = np.zeros(have.size, np.float32)
-                for s in range(0, have.size, 256):
-                    prep = self.comparator.prepare_many(cands[s:s + 256])
-                    ok = np.array([c.enrollable for c in cands[s:s + 256]])
-                    scores[s:s + 256] = self.comparator.compare_prepared(probe_enc[q], prep, ok)
-                compared += have.size
-                ev = self.cal.finger(scores)
-                fsum[have] += ev
-                done[have] += 1
-                for r, v in zip(have.tolist(), ev.tolist()):
-                    fev.setdefault(r, {})[q] = v
+                groups: dict[int, list[int]] = {}
+                for r in live.tolist():
+                    if step < len(plan[r]):
+                        groups.setdefault(plan[r][step], []).append(r)
+                for q in sorted(groups):
+                    have = np.asarray(groups[q], np.int64)
+                    if q not in probe_enc:
+                        probe_enc[q] = self.comparator.encode(p.fingers[q])
+                    cands = [self.finger_template(int(r), q) for r in have]
+                    scores = np.zeros(have.size, np.float32)
+                    for s in range(0, have.size, 256):
+                        prep = self.comparator.prepare_many(cands[s:s + 256])
+                        ok = np.array([c.enrollable for c in cands[s:s + 256]])
+                        scores[s:s + 256] = self.comparator.compare_prepared(probe_enc[q], prep, ok)
+                    compared += have.size
+                    ev = self.cal.finger(scores)
+                    fsum[have] += ev
+                    done[have] += 1
+                    for r, v in zip(have.tolist(), ev.tolist()):
+                        fev.setdefault(r, {})[q] = v
             if settled is None and not exhaustive:
                 settled = self._settled(live[upper(live) >= t_adj], lower, upper, t_dup)
         exact = done == common
@@ -562,6 +594,26 @@ class PersonGallery:
                  "finger_bound_needed": int(np.sum(done > 0)),
                  "iris_probe_eyes": len(iris_ev), "face": int(face_ev is not None)}
         return cands[:max(top_k, sum(c.score >= t_adj for c in cands))], stats
+
+    def _finger_plan(self, live: np.ndarray, positions: list[int], probe_cost: dict[int, int],
+                     exhaustive: bool) -> dict[int, list[int]]:
+        """Per live resident, the order its fingers are compared in: the fingers both sides have,
+        fewest minutiae first over the resident's finger and the probe's when its cylinders are
+        not built yet (`FINGER_ORDER` "cheapest": building a finger's MCC cylinders is the cost,
+        and ruling out an impostor takes the same number of comparisons whichever fingers,
+        `docs/decisions/22-dedup-throughput.md`);
+        "probe": the probe's fingers with the most minutiae first, for every resident. Either
+        order gives the same decisions (every step keeps the bound exact)."""
+        if self.finger_order == "probe" or exhaustive:
+            return {r: [q for q in positions if self._fingers[r].get(q) is not None] for r in live.tolist()}
+        plan = {}
+        # cost of a comparison ~ the gallery finger's minutiae + the probe finger's when its
+        # cylinders are not built yet (they are shared by every resident compared on that finger)
+        for r in live.tolist():
+            f = self._fingers[r]
+            plan[r] = sorted((q for q in positions if q in f),
+                             key=lambda q: (_FINGER_HEAD.unpack_from(f[q])[5] + probe_cost[q], q))
+        return plan
 
     @staticmethod
     def _settled(live, lower, upper, t_dup):

@@ -21,6 +21,12 @@ Records written (built with `nistitl`):
   reversible 5/3 wavelet: bit-exact), CSP "GRAY", 17.024 IQS / 10.024 SQS quality.
 - Type-8 signature: the image (SRT 0, uncompressed, resampled to 19.69 px/mm = 500 ppi as ISR 0
   requires) and, for an online signature, its pen vectors (SRT 2, 0.001 inch units).
+- Type-99 (CBEFF biometric data record) per iris and face template the desk extracted: the
+  biocap template record (`encode_template_record`: versioned, CRC-32, the template's own
+  `to_bytes()` and the extraction algorithm's id) in 99.999 BDB, BFO "FFFF" / BFT "0001", BTY
+  iris 00000010 / face 00000002, 99.102 BDQ the capture's quality; its IDC is the IDC of the
+  image record it was extracted from (docs/decisions/22-template-records.md). Readers that do not
+  know the format skip it; the centre searches it instead of extracting again from the image.
 - Type-98 (last): the office, sequence, previous package hash, idempotency key, "Ed25519", the
   key's fingerprint, and 98.207 the Ed25519 signature (hex) over the exact bytes of the
   transaction with that field's 128 hex digits set to "0".
@@ -38,6 +44,7 @@ import re
 import struct
 import sys
 import threading
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -71,6 +78,16 @@ SIG_TAG = b"98.207:"
 SIG_HEX = 128                    # 64-byte Ed25519 signature as hex
 ZERO_HASH = b"\x00" * 32
 _FINGER_FORMATS = ("iso19794-2", "ansi378")
+CBEFF_HEADER_VERSION = "0101"    # 99.100 HDV: CBEFF 1.1, the header version ANSI/NIST-ITL 1-2011 names
+TEMPLATE_RECORD_OWNER = "FFFF"   # 99.103 BFO: biocap has no registered CBEFF owner code (as QAV)
+TEMPLATE_RECORD_TYPE = "0001"    # 99.104 BFT: the biocap template record, layout version 1
+IRIS_TEMPLATE = "biocap-iris:IrisTemplate"   # CaptureRecord.templates names (station/templates.py)
+FACE_TEMPLATE = "biocap-face:FaceTemplate"
+#: CBEFF biometric types (99.101 BTY) of the template records written
+_TEMPLATE_BTY = {IRIS_TEMPLATE: "00000010", FACE_TEMPLATE: "00000002"}
+MAX_TEMPLATE_RECORD = 64 * 1024  # an iris template is ~600 B, a face one ~750 B: anything larger is refused
+_TR_MAGIC = b"BCTR"
+_TR_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -85,12 +102,22 @@ class FingerEntry:
 
 
 @dataclass(frozen=True)
+class TemplateRecord:
+    """A template the office extracted at the desk, as carried in a Type-99 record."""
+
+    format: str      # e.g. "biocap-iris:IrisTemplate"
+    algorithm: str   # the extraction algorithm's id (`template_algorithm`), "" when not known
+    data: bytes      # the template's own `to_bytes()` (versioned, checksummed)
+
+
+@dataclass(frozen=True)
 class ImageEntry:
     position: int
     image: np.ndarray
     ppi: float
     quality: int | None
     compressed: bytes
+    templates: dict[str, TemplateRecord] = field(default_factory=dict)  # format -> record (Type-99)
 
 
 @dataclass(frozen=True)
@@ -286,6 +313,114 @@ def key_fingerprint(key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()
 
 
+# --- the biocap template record (Type-99 BDB) ----------------------------------------------------------
+_TR_HEAD = struct.Struct("<4sBBH")  # magic, layout version, reserved (0), format length
+
+
+def encode_template_record(fmt: str, algorithm: str, data: bytes) -> bytes:
+    """magic "BCTR" | version u8 | 0 u8 | format length u16 | format (UTF-8) | algorithm length
+    u16 | algorithm (UTF-8) | template length u32 | template | CRC-32 of everything before."""
+    f, a, d = fmt.encode(), algorithm.encode(), bytes(data)
+    if not 0 < len(f) < 256 or len(a) > 255:
+        raise PackageError(f"template format {fmt!r} or algorithm {algorithm!r} is too long")
+    body = _TR_HEAD.pack(_TR_MAGIC, _TR_VERSION, 0, len(f)) + f + struct.pack("<H", len(a)) + a \
+        + struct.pack("<I", len(d)) + d
+    out = body + struct.pack("<I", zlib.crc32(body))
+    if len(out) > MAX_TEMPLATE_RECORD:
+        raise PackageError(f"a {fmt} template of {len(d)} bytes exceeds the template record limit")
+    return out
+
+
+def decode_template_record(data: bytes) -> TemplateRecord:
+    """The record of `encode_template_record`; damaged or of another layout version raises
+    PackageError."""
+    if len(data) > MAX_TEMPLATE_RECORD or len(data) < _TR_HEAD.size + 10:
+        raise PackageError(f"a template record of {len(data)} bytes is not a biocap template record")
+    magic, version, _, flen = _TR_HEAD.unpack_from(data)
+    if magic != _TR_MAGIC:
+        raise PackageError("the template record does not start with BCTR")
+    if version != _TR_VERSION:
+        raise PackageError(f"template record layout version {version}; this biocap reads {_TR_VERSION}")
+    if zlib.crc32(data[:-4]) != struct.unpack_from("<I", data, len(data) - 4)[0]:
+        raise PackageError("the template record fails its CRC-32 (damaged)")
+    try:
+        q = _TR_HEAD.size
+        fmt = data[q:q + flen].decode()
+        q += flen
+        (alen,) = struct.unpack_from("<H", data, q)
+        algorithm = data[q + 2:q + 2 + alen].decode()
+        q += 2 + alen
+        (dlen,) = struct.unpack_from("<I", data, q)
+        q += 4
+        if q + dlen + 4 != len(data) or len(fmt) != flen or not fmt:
+            raise ValueError("lengths do not add up")
+    except (ValueError, struct.error, UnicodeDecodeError) as exc:
+        raise PackageError(f"the template record is malformed ({exc})") from None
+    return TemplateRecord(fmt, algorithm, bytes(data[q:q + dlen]))
+
+
+_ALGORITHMS: dict[str, str] = {}
+
+
+def template_algorithm(fmt: str) -> str:
+    """The id of the algorithm this build extracts `fmt` templates with: the extractor's name and a
+    digest of every parameter it runs with (iris: segmentation, normalisation, encoding; face: the
+    template version, the alignment constants and the dlib model package's version). Two builds
+    whose ids agree make the same template from the same image; the centre uses a carried
+    template only when its id is its own (else it extracts again from the image)."""
+    if fmt not in _ALGORITHMS:
+        import dataclasses
+        import json
+
+        if fmt == IRIS_TEMPLATE:
+            from ..templates.iris import IrisExtractor
+            from ..templates.iris.template import _VERSION as iris_version
+
+            x = IrisExtractor()
+            spec = {"template": iris_version, **dataclasses.asdict(x)}
+            name = x.name
+        elif fmt == FACE_TEMPLATE:
+            from importlib import metadata
+
+            from ..templates.face import extractor as fx
+            from ..templates.face.template import VERSION as face_version
+
+            try:
+                model = metadata.version("face_recognition_models")
+            except metadata.PackageNotFoundError:
+                model = "absent"
+            spec = {"template": face_version, "model": model, "chip_padding": fx.CHIP_PADDING,
+                    "pad_fraction": fx.PAD_FRACTION, "edge_margin": fx.EDGE_MARGIN}
+            name = fx.FaceExtractor.name
+        else:
+            raise PackageError(f"no template algorithm is known for format {fmt!r}")
+        digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()[:16]
+        _ALGORITHMS[fmt] = f"{name}/{digest}"
+    return _ALGORITHMS[fmt]
+
+
+def _template_records(capture: CaptureRecord, idc: int, office_id: str) -> list[nistitl.AsciiRecord]:
+    """Type-99 records of the capture's iris / face templates. A templates key "<format>@<algorithm>"
+    names its algorithm; a plain "<format>" was made by this build's extractor at the desk."""
+    out = []
+    for key, blob in sorted(capture.templates.items()):
+        fmt, _, algorithm = key.partition("@")
+        if fmt not in _TEMPLATE_BTY:
+            continue
+        r = nistitl.AsciiRecord(99)
+        r.IDC = idc
+        r._4 = office_id
+        r._5 = _date(capture.captured_at)
+        r._100 = CBEFF_HEADER_VERSION
+        r._101 = _TEMPLATE_BTY[fmt]
+        r._102 = _qfield(None, capture)
+        r._103 = TEMPLATE_RECORD_OWNER
+        r._104 = TEMPLATE_RECORD_TYPE
+        r.DATA = encode_template_record(fmt, algorithm or template_algorithm(fmt), bytes(blob))
+        out.append(r)
+    return out
+
+
 # --- building ------------------------------------------------------------------------------------------
 def _image_record(rtype: int, idc: int, fields: dict[int, Any], data: bytes) -> nistitl.AsciiRecord:
     r = nistitl.AsciiRecord(rtype)
@@ -428,6 +563,8 @@ def build_package(record: ResidentRecord, *, office: OfficeIdentity, previous_ha
             5: _date(c.captured_at), 6: str(s.width), 7: str(s.height), 8: "1",
             9: str(round(s.ppi)), 10: str(round(s.ppi)), 11: "JP2L", 12: "8", 13: "GRAY",
             24: _qfield(None, c)}, data)
+        for r in _template_records(c, idc, office_id):
+            msg += r
         idc += 1
     faces = [c for c in record.captures if c.modality is Modality.FACE]
     for c in faces[:1]:
@@ -437,6 +574,8 @@ def build_package(record: ResidentRecord, *, office: OfficeIdentity, previous_ha
             3: "FACE", 4: office_id, 5: _date(c.captured_at), 6: str(s.width), 7: str(s.height),
             8: "1", 9: str(round(s.ppi)), 10: str(round(s.ppi)), 11: "JP2L", 12: "GRAY", 13: "1",
             20: "F", 24: _qfield(None, c)}, data)
+        for r in _template_records(c, idc, office_id):
+            msg += r
         idc += 1
     for c in [c for c in record.captures if c.modality is Modality.SIGNATURE][:1]:
         for r in _signature_records(c, idc):
@@ -587,6 +726,21 @@ def read_package(data: bytes, *, trusted: dict[str, Ed25519PublicKey],
         except ValueError:
             raise _refuse(f"9.180 of the Type-9 record IDC {t9.idc} is not base64") from None
         templates.setdefault(t9.idc, {})[fmt] = blob
+    carried: dict[tuple[str, int], dict[str, TemplateRecord]] = {}  # (BTY, IDC) -> format -> record
+    warnings = list(tx.warnings)
+    for t99 in tx.of_type(99):
+        owner, kind = (t99.get(103) or "").upper(), (t99.get(104) or "").upper()
+        if (owner, kind) != (TEMPLATE_RECORD_OWNER, TEMPLATE_RECORD_TYPE):
+            warnings.append(f"Type-99 IDC {t99.idc}: format {owner}/{kind} is not read by biocap")
+            continue
+        try:
+            tr = decode_template_record(t99.data)
+        except PackageError as exc:  # signed by the office, yet damaged: its builder is broken
+            raise _refuse(f"the Type-99 record IDC {t99.idc}: {exc}") from None
+        if _TEMPLATE_BTY.get(tr.format) != t99.get(101):
+            raise _refuse(f"the Type-99 record IDC {t99.idc} holds a {tr.format} template but "
+                          f"names biometric type {t99.get(101)}")
+        carried.setdefault((t99.get(101), t99.idc), {})[tr.format] = tr
     fingers, slaps, irises, face, signature = {}, {}, {}, None, None
     for rec in tx.records[1:]:
         if rec.type in (10, 14, 17):
@@ -608,11 +762,13 @@ def read_package(data: bytes, *, trusted: dict[str, Ed25519PublicKey],
             if rec.get(11) != "JP2L":
                 raise _refuse(f"Type-{rec.type} IDC {rec.idc}: compression {rec.get(11)!r}, JP2L expected")
             img = jp2_decode(rec.data, size) if decode_images else np.zeros((1, 1), np.uint8)
+            bty = _TEMPLATE_BTY[IRIS_TEMPLATE if rec.type == 17 else FACE_TEMPLATE]
+            tmpl = carried.pop((bty, rec.idc), {})
             if rec.type == 17:
                 pos = _int(rec, 3, "ELR")
-                irises[pos] = ImageEntry(pos, img, ppi, _quality_value(rec, 24), rec.data)
+                irises[pos] = ImageEntry(pos, img, ppi, _quality_value(rec, 24), rec.data, tmpl)
             else:
-                face = ImageEntry(0, img, ppi, _quality_value(rec, 24), rec.data)
+                face = ImageEntry(0, img, ppi, _quality_value(rec, 24), rec.data, tmpl)
         elif rec.type == 8:
             h = rec.header
             if h["srt"] == 0:
@@ -628,13 +784,15 @@ def read_package(data: bytes, *, trusted: dict[str, Ed25519PublicKey],
                 arr = np.stack([vec["x"].astype(np.int32), vec["y"].astype(np.int32),
                                 vec["p"].astype(np.int32)], axis=1)
                 signature = SignatureEntry(signature.image if signature else None, SIGNATURE_PPI, arr)
+    for bty, idc in carried:
+        raise _refuse(f"a Type-99 template record (IDC {idc}) has no image record of its IDC")
     pkg = ResidentPackage(
         office_id=office_id, sequence=sequence, previous_hash=previous,
         package_hash=package_hash(bytes(data)), idempotency_key=t98.get(203) or "",
         subject=subject, enrollment_id=t2.get(4) or "", name=_from_field(t2.get(5)),
         policy=_from_field(t2.get(6)) or "", operator=_from_field(t2.get(7)) or "",
         complete=t2.get(9) == "1", fingers=fingers, irises=irises, face=face, signature=signature,
-        exceptions=exceptions, warnings=tx.warnings, slaps=slaps, overrides=overrides)
+        exceptions=exceptions, warnings=warnings, slaps=slaps, overrides=overrides)
     if chain is not None:
         chain.accept(pkg)
     return pkg

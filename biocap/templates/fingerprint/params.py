@@ -95,9 +95,9 @@ ENDING_SHIFT, BIFURCATION_SHIFT = -0.14, 0.2
 #: rejects still written to the template and its records (the interoperable minutiae other
 #: matchers read; biocap-mcc skips them by `template.MATCHER_SUBSET_BLOCK`): bozorth3 needs them
 INTERCHANGE_KEEPS = ("cluster", "crowd")
-#: border rejects at least this far inside the outline (periods) are written to records too:
-#: bozorth3's best on the tuned-on FVC2002 DB1/DB2 among 0.2-0.8 (0.8 = none kept)
-INTERCHANGE_BORDER_PERIODS = 0.6
+#: border rejects at least this far inside the outline (periods) are written to records too;
+#: = BORDER_PERIODS: none (0.6 helped bozorth3 on FVC2002 DB1 only, hurt it on three other sets)
+INTERCHANGE_BORDER_PERIODS = 0.8
 #: spur length limit (periods); 0 = off: the graph rules raised the bozorth3 EER (classic 1.2)
 SPUR_PERIODS = 0.0
 #: island length limit (periods); 0 = off, as spurs (classic 2.5)

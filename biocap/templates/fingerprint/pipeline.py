@@ -3,8 +3,10 @@
 Every stage's result is kept on an `ExtractionTrace` under the stage's name and, if an observer is
 given, handed to it as `(stage_name, value)` the moment it is ready, so overlays, debugging tools and
 the quality core can reuse intermediate products (e.g. the orientation field) instead of redoing
-them. All stages work at the working resolution (`resolution.WORKING_PPI`); from segmentation on,
-on the foreground's bounding box only (`trace.resolution` is then that crop, with its offset). The
+them. All stages work at the working resolution (`resolution.WORKING_PPI`), further resampled when
+the print's ridge period lies outside `params.PERIOD_RANGE` (so the pixel constants see the
+periods they were tuned on); from segmentation on, on the foreground's bounding box only
+(`trace.resolution` is then that crop, with its offset and scale). The
 final stage maps minutiae back to the Sample's own pixels and converts angles to the ISO convention
 (radians, counter-clockwise as seen on screen, y axis down). The template holds the interoperable
 minutiae (what a record gives other matchers: those filtering kept plus the rejects of

@@ -23,6 +23,9 @@ MAX_WORKING_SIDE = 4096
 #: ridge periods (working px) the pixel constants below were tuned over: 5th-95th percentile of the
 #: tuned-on FVC2002 prints; a print measured outside is resampled to the nearer end, then extracted
 PERIOD_RANGE = (7.6, 11.2)
+#: only a period more than this fraction outside the range is resampled: one finger's estimate
+#: varies by up to ~10% across impressions, so impressions near a bound stay on one side of it
+PERIOD_MARGIN = 0.1
 
 # --- segmentation ---------------------------------------------------------------------------
 #: block side the foreground is judged on: about one ridge period

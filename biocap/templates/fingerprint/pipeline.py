@@ -4,7 +4,7 @@ Every stage's result is kept on an `ExtractionTrace` under the stage's name and,
 given, handed to it as `(stage_name, value)` the moment it is ready, so overlays, debugging tools and
 the quality core can reuse intermediate products (e.g. the orientation field) instead of redoing
 them. All stages work at the working resolution (`resolution.WORKING_PPI`), further resampled when
-the print's ridge period lies outside `params.PERIOD_RANGE` (so the pixel constants see the
+the print's ridge period lies well outside `params.PERIOD_RANGE` (so the pixel constants see the
 periods they were tuned on); from segmentation on, on the foreground's bounding box only
 (`trace.resolution` is then that crop, with its offset and scale). The
 final stage maps minutiae back to the Sample's own pixels and converts angles to the ISO convention
@@ -37,7 +37,7 @@ from .segmentation import refine_with_flow, segment
 from .singular import Singularity, singular_points
 from .skeleton_graph import SkeletonGraph, build_graph
 from .thinning import thin
-from .params import CROP_MARGIN, MIN_FOREGROUND_PX, MIN_WORKING_SIDE, PERIOD_RANGE
+from .params import CROP_MARGIN, MIN_FOREGROUND_PX, MIN_WORKING_SIDE, PERIOD_MARGIN, PERIOD_RANGE
 
 #: the stage names, in the order they run (each is also an attribute of ExtractionTrace)
 STAGES = ("resolution", "segmentation", "normalization", "orientation", "foreground", "frequency",
@@ -153,9 +153,9 @@ def trace_extraction(sample: Sample, observer: Observer | None = None) -> Extrac
     """Run every stage on `sample` and return all intermediate results.
 
     The stages up to "frequency" run at the working resolution; if the measured ridge period lies
-    outside `params.PERIOD_RANGE`, they run once more on the image resampled so that the period
-    falls on the nearer end of that range, and the rest follows at that scale (minutiae still come
-    back in the Sample's pixels). The observer sees those first stages once, at the scale kept,
+    more than `params.PERIOD_MARGIN` outside `params.PERIOD_RANGE`, they run once more on the
+    image resampled so that the period falls on the nearer end of that range, and the rest
+    follows at that scale (minutiae still come back in the Sample's pixels). The observer sees those first stages once, at the scale kept,
     when the period is known; every later stage the moment it is ready.
     """
     _validate(sample)
@@ -185,7 +185,7 @@ def trace_extraction(sample: Sample, observer: Observer | None = None) -> Extrac
     if front.freq is not None:
         lo, hi = PERIOD_RANGE
         wavelength = front.freq.wavelength
-        if not lo <= wavelength <= hi:
+        if not lo / (1 + PERIOD_MARGIN) <= wavelength <= hi * (1 + PERIOD_MARGIN):
             first, first_seen = front, list(pending)
             first_kept = (trace.resolution, trace.segmentation)
             pending.clear()

@@ -27,16 +27,18 @@ from biocap.templates.fingerprint import extract_template
 from biocap.types import Sample
 
 SETS = {"fvc2002_db1_b": 500, "fvc2002_db2_b": 569, "fvc2002_db3_b": 500, "fvc2002_db4_b": 500}
+#: the held-out FVC2000 B sets (issue 23), measured with --sets
+HELD_OUT = {"fvc2000_db1_b": 500, "fvc2000_db2_b": 500, "fvc2000_db3_b": 500, "fvc2000_db4_b": 500}
 
 
-def measure(step: int, repeats: int) -> dict:
+def measure(step: int, repeats: int, sets: dict | None = None) -> dict:
     import nbis
     nb = nbis.new_nbis_extractor(nbis.NbisExtractorSettings(
         min_quality=0.0, get_center=False, check_fingerprint=False, compute_nfiq2=False, ppi=None))
     results = {"sets": {}, "python": platform.python_version(), "cv2_threads": cv2.getNumThreads(),
                "step": step, "repeats": repeats}
     all_ours, all_theirs = [], []
-    for name, ppi in SETS.items():
+    for name, ppi in (sets or SETS).items():
         items = load_layout(data_path("fingerprint", name), "fvc")[::step]
         ours, theirs, n_ours, n_theirs = [], [], [], []
         for it in items:
@@ -93,6 +95,8 @@ def main(argv=None) -> int:
                     help="OpenCV threads for biocap (default 1: mindtct is single-threaded too)")
     ap.add_argument("--out", default="benchmarks/results/extract",
                     help="write OUT.md and OUT.json ('' to skip)")
+    ap.add_argument("--sets", nargs="+", choices=[*SETS, *HELD_OUT],
+                    help="sets to measure (default: the four FVC2002 B sets)")
     args = ap.parse_args(argv)
     if args.step < 1 or args.repeats < 1:
         ap.error("--step and --repeats must be at least 1")
@@ -102,7 +106,8 @@ def main(argv=None) -> int:
         print("nbis-py is not installed: pip install 'biocap[reference]'", file=sys.stderr)
         return 2
     cv2.setNumThreads(args.cv_threads)
-    r = measure(args.step, args.repeats)
+    known = {**SETS, **HELD_OUT}
+    r = measure(args.step, args.repeats, {s: known[s] for s in args.sets} if args.sets else None)
     command = "python benchmarks/bench_extract.py " + " ".join(argv if argv is not None else sys.argv[1:])
     md = to_markdown(r, command.strip())
     print(md)

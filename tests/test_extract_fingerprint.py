@@ -12,6 +12,7 @@ from biocap.errors import InvalidSample
 from biocap.templates.fingerprint import (STAGES, FingerprintExtractor, extract_template,
                                           trace_extraction)
 from biocap.templates.fingerprint.overlay import draw_minutiae
+from biocap.templates.fingerprint.params import PERIOD_MARGIN, PERIOD_RANGE
 from biocap.templates.fingerprint.resolution import WORKING_PPI
 from biocap.templates.fingerprint.template import FingerprintTemplate, MinutiaType
 from biocap.types import Modality, Sample
@@ -21,17 +22,17 @@ from conftest import shared_or_none
 WAVELENGTH = 10
 
 
-def _ridges_with_ending(size=220, x_end=None, y_end=110):
-    """Vertical dark ridges every WAVELENGTH px; the ridge at the centre exists only below y_end,
+def _ridges_with_ending(size=220, x_end=None, y_end=110, wavelength=WAVELENGTH):
+    """Vertical dark ridges every `wavelength` px; the ridge at the centre exists only below y_end,
     so it ends at (x_end, y_end) and its body runs downwards (ISO angle -pi/2)."""
     img = np.full((size, size), 230, np.uint8)
-    k0 = size // (2 * WAVELENGTH)
-    for k in range(size // WAVELENGTH + 1):
-        x = k * WAVELENGTH
+    k0 = size // (2 * wavelength)
+    for k in range(size // wavelength + 1):
+        x = k * wavelength
         top = y_end if k == k0 else 0
-        cv2.line(img, (x, top), (x, size - 1), 40, 5)
+        cv2.line(img, (x, top), (x, size - 1), 40, max(1, wavelength // 2))
     img = cv2.GaussianBlur(img, (0, 0), 1.2)
-    return img, (k0 * WAVELENGTH, y_end)
+    return img, (k0 * wavelength, y_end)
 
 
 def _nearest(template, x, y):
@@ -162,8 +163,31 @@ def test_stages_are_observable_in_order():
     assert abs(values["frequency"].wavelength - WAVELENGTH * scale) < 1.0
     trace = trace_extraction(Sample(img, 500, "fingerprint"))
     assert trace.thinning.dtype == bool and trace.binarization.shape == trace.resolution.image.shape
+    # 10 px at 500 ppi is 11.4 px at the working resolution: inside PERIOD_RANGE's margin, kept
+    lo, hi = PERIOD_RANGE
+    assert lo / (1 + PERIOD_MARGIN) <= WAVELENGTH * WORKING_PPI / 500 <= hi * (1 + PERIOD_MARGIN)
     assert trace.resolution.image.shape[1] == round(img.shape[1] * WORKING_PPI / 500)
     assert set(trace.timings_ms) == set(STAGES)
+
+
+@pytest.mark.parametrize("wavelength", [5, 14])
+def test_print_outside_the_period_range_is_resampled_to_it(wavelength):
+    """A print whose ridges are much wider (or narrower) apart than the tuned range is extracted
+    at the scale that brings its period into PERIOD_RANGE; minutiae come back in its own pixels,
+    and the observer sees every stage once, in order, at the scale kept."""
+    size = 22 * wavelength if wavelength > 10 else 220
+    img, (x0, y0) = _ridges_with_ending(size=size, y_end=size // 2, wavelength=wavelength)
+    seen = []
+    trace = trace_extraction(Sample(img, 500, "fingerprint"), observer=lambda n, v: seen.append(n))
+    assert seen == list(STAGES)
+    lo, hi = PERIOD_RANGE
+    assert lo - 0.6 <= trace.frequency.wavelength <= hi + 0.6
+    native = wavelength * WORKING_PPI / 500
+    assert abs(trace.resolution.scale_x - WORKING_PPI / 500 * np.clip(native, lo, hi) / native) < 0.05
+    m, d = _nearest(trace.template, x0, y0)
+    # ahead of the tip along the ridge by about a period (0.8 of one at 10 px, as in the test above)
+    assert d < 1.2 * wavelength, f"nearest minutia {d:.1f} px from the drawn ridge ending"
+    assert m["type"] == MinutiaType.ENDING
 
 
 def test_bad_inputs_raise_clear_errors():

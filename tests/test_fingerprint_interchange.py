@@ -7,6 +7,7 @@ import pytest
 
 from biocap.matching.fingerprint import FingerprintComparator, mcc
 from biocap.templates.fingerprint.filtering import INTERCHANGE_KEEPS
+from biocap.templates.fingerprint.params import BORDER_PERIODS, INTERCHANGE_BORDER_PERIODS
 from biocap.templates.fingerprint.pipeline import trace_extraction
 from biocap.templates.fingerprint.template import (MATCHER_SUBSET_BLOCK, FingerprintTemplate,
                                                    matcher_minutiae, matcher_subset_block,
@@ -23,8 +24,13 @@ def traced(synthetic_prints):
 def test_template_holds_interchange_set_in_xy_order_and_marks_matcher_subset(traced):
     for trace in traced:
         t, verdict = trace.template, trace.filtering
-        record = verdict.kept | np.isin(verdict.reason, INTERCHANGE_KEEPS)
+        near_border = (verdict.reason == "border") & (verdict.border_distance >= INTERCHANGE_BORDER_PERIODS)
+        record = verdict.kept | np.isin(verdict.reason, INTERCHANGE_KEEPS) | near_border
+        assert np.array_equal(record, verdict.interchange)
         assert len(t) == int(record.sum())
+        # the border rejects a record keeps lie between the two margins, none on the outline
+        d = verdict.border_distance[near_border]
+        assert ((d >= INTERCHANGE_BORDER_PERIODS) & (d < BORDER_PERIODS)).all()
         order = np.lexsort((t.minutiae["y"], t.minutiae["x"]))
         assert np.array_equal(order, np.arange(len(t)))
         assert len(matcher_minutiae(t)) == int(verdict.kept.sum())

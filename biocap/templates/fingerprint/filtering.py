@@ -25,8 +25,8 @@ from .minutiae import BIFURCATION, ENDING
 from .skeleton_graph import SkeletonGraph
 from .params import (BORDER_PERIODS, BREAK_ANGLE, BREAK_PERIODS, BRIDGE_PERIODS,
                      CLEAR_CLUSTER_PERIODS, CLUSTER_CLEAR_COHERENCE, CLUSTER_PERIODS, CROWD_LIMIT,
-                     CROWD_PERIODS, INTERCHANGE_KEEPS, ISLAND_PERIODS, MIN_COHERENCE,
-                     SPUR_PERIODS)
+                     CROWD_PERIODS, INTERCHANGE_BORDER_PERIODS, INTERCHANGE_KEEPS,
+                     ISLAND_PERIODS, MIN_COHERENCE, SPUR_PERIODS)
 
 RULES = ("spur", "island", "bridge", "border", "break", "cluster", "crowd", "unclear")
 
@@ -35,11 +35,17 @@ RULES = ("spur", "island", "bridge", "border", "break", "cluster", "crowd", "unc
 class FilterResult:
     kept: np.ndarray  # bool per candidate
     reason: np.ndarray  # object array: rule name that removed the candidate, "" if kept
+    #: distance of each candidate to the foreground outline, in ridge periods (None: not measured)
+    border_distance: np.ndarray | None = None
 
     @property
     def interchange(self) -> np.ndarray:
-        """bool per candidate: the minutiae records carry (kept, plus INTERCHANGE_KEEPS rejects)."""
-        return self.kept | np.isin(self.reason, INTERCHANGE_KEEPS)
+        """bool per candidate: the minutiae records carry (kept, plus INTERCHANGE_KEEPS rejects
+        and the border rejects at least INTERCHANGE_BORDER_PERIODS inside the outline)."""
+        out = self.kept | np.isin(self.reason, INTERCHANGE_KEEPS)
+        if self.border_distance is not None:
+            out |= (self.reason == "border") & (self.border_distance >= INTERCHANGE_BORDER_PERIODS)
+        return out
 
     def counts(self) -> dict[str, int]:
         return {r: int((self.reason == r).sum()) for r in RULES}
@@ -91,6 +97,7 @@ def remove_false_minutiae(cand: np.ndarray, graph: SkeletonGraph, mask: np.ndarr
     inside = np.pad(mask.astype(np.uint8), 1)  # the image edge counts as a border too
     dist = cv2.distanceTransform(inside, cv2.DIST_L2, 3)[1:-1, 1:-1]
     drop(dist[yi, xi] < BORDER_PERIODS * wavelength, "border")
+    border_distance = dist[yi, xi] / wavelength
     drop(coherence[yi, xi] < MIN_COHERENCE, "unclear")
 
     # pair rules over neighbours only (a k-d tree): memory stays linear in the candidate count
@@ -119,4 +126,4 @@ def remove_false_minutiae(cand: np.ndarray, graph: SkeletonGraph, mask: np.ndarr
     near = live(d < CROWD_PERIODS * wavelength)
     neighbours = np.bincount(i[near], minlength=n) + np.bincount(j[near], minlength=n)
     drop(neighbours > CROWD_LIMIT, "crowd")
-    return FilterResult(reason == "", reason)
+    return FilterResult(reason == "", reason, border_distance)

@@ -20,6 +20,12 @@ CROP_MARGIN = 40
 # --- resolution -----------------------------------------------------------------------------
 #: longest working side accepted (a four-finger slap is about 1,800 x 1,700): bounds memory
 MAX_WORKING_SIDE = 4096
+#: ridge periods (working px) the pixel constants below were tuned over: 5th-95th percentile of the
+#: tuned-on FVC2002 prints; a print measured outside is resampled to the nearer end, then extracted
+PERIOD_RANGE = (7.6, 11.2)
+#: only a period more than this fraction outside the range is resampled: one finger's estimate
+#: varies by up to ~10% across impressions, so impressions near a bound stay on one side of it
+PERIOD_MARGIN = 0.1
 
 # --- segmentation ---------------------------------------------------------------------------
 #: block side the foreground is judged on: about one ridge period
@@ -92,6 +98,9 @@ ENDING_SHIFT, BIFURCATION_SHIFT = -0.14, 0.2
 #: rejects still written to the template and its records (the interoperable minutiae other
 #: matchers read; biocap-mcc skips them by `template.MATCHER_SUBSET_BLOCK`): bozorth3 needs them
 INTERCHANGE_KEEPS = ("cluster", "crowd")
+#: border rejects at least this far inside the outline (periods) are written to records too;
+#: = BORDER_PERIODS: none (0.6 helped bozorth3 on FVC2002 DB1 only, hurt it on three other sets)
+INTERCHANGE_BORDER_PERIODS = 0.8
 #: spur length limit (periods); 0 = off: the graph rules raised the bozorth3 EER (classic 1.2)
 SPUR_PERIODS = 0.0
 #: island length limit (periods); 0 = off, as spurs (classic 2.5)

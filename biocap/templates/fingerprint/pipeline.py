@@ -3,8 +3,10 @@
 Every stage's result is kept on an `ExtractionTrace` under the stage's name and, if an observer is
 given, handed to it as `(stage_name, value)` the moment it is ready, so overlays, debugging tools and
 the quality core can reuse intermediate products (e.g. the orientation field) instead of redoing
-them. All stages work at the working resolution (`resolution.WORKING_PPI`); from segmentation on,
-on the foreground's bounding box only (`trace.resolution` is then that crop, with its offset). The
+them. All stages work at the working resolution (`resolution.WORKING_PPI`), further resampled when
+the print's ridge period lies well outside `params.PERIOD_RANGE` (so the pixel constants see the
+periods they were tuned on); from segmentation on, on the foreground's bounding box only
+(`trace.resolution` is then that crop, with its offset and scale). The
 final stage maps minutiae back to the Sample's own pixels and converts angles to the ISO convention
 (radians, counter-clockwise as seen on screen, y axis down). The template holds the interoperable
 minutiae (what a record gives other matchers: those filtering kept plus the rejects of
@@ -35,7 +37,7 @@ from .segmentation import refine_with_flow, segment
 from .singular import Singularity, singular_points
 from .skeleton_graph import SkeletonGraph, build_graph
 from .thinning import thin
-from .params import CROP_MARGIN, MIN_FOREGROUND_PX, MIN_WORKING_SIDE
+from .params import CROP_MARGIN, MIN_FOREGROUND_PX, MIN_WORKING_SIDE, PERIOD_MARGIN, PERIOD_RANGE
 
 #: the stage names, in the order they run (each is also an attribute of ExtractionTrace)
 STAGES = ("resolution", "segmentation", "normalization", "orientation", "foreground", "frequency",
@@ -44,6 +46,9 @@ STAGES = ("resolution", "segmentation", "normalization", "orientation", "foregro
           "singular_points", "template")
 
 Observer = Callable[[str, Any], None]
+#: the stages run again when a print is resampled to its ridge period
+_FRONT_STAGES = frozenset(("resolution", "segmentation", "normalization", "orientation",
+                           "foreground", "frequency"))
 
 
 @dataclass
@@ -116,40 +121,86 @@ def _crop_to_foreground(work: WorkingImage, mask: np.ndarray) -> tuple[WorkingIm
     return work.crop(y0, y1, x0, x1), np.ascontiguousarray(mask[y0:y1, x0:x1])
 
 
-def trace_extraction(sample: Sample, observer: Observer | None = None) -> ExtractionTrace:
-    """Run every stage on `sample` and return all intermediate results."""
-    _validate(sample)
-    if observer is not None and not callable(observer):
-        raise TypeError("observer must be a callable taking (stage_name, value)")
-    trace = ExtractionTrace()
+@dataclass
+class _Front:
+    """The stages up to the ridge period, at one working scale (None fields: an empty print)."""
+    work: WorkingImage
+    mask: np.ndarray | None = None
+    normalized: np.ndarray | None = None
+    flow: OrientationField | None = None
+    freq: RidgeFrequency | None = None
 
-    def run(name: str, fn: Callable, *args):
-        t0 = time.perf_counter()
-        value = fn(*args)
-        trace.timings_ms[name] = (time.perf_counter() - t0) * 1e3
-        setattr(trace, name, value)
-        if observer is not None:
-            observer(name, value)
-        return value
 
-    empty = np.zeros(0, CANDIDATE_DTYPE)
-    work = run("resolution", to_working_resolution, sample.image, sample.ppi)
+def _front(sample: Sample, run: Callable, trace: ExtractionTrace, period_scale: float) -> _Front:
+    work = run("resolution", to_working_resolution, sample.image, sample.ppi, period_scale)
     if min(work.image.shape) < MIN_WORKING_SIDE:
-        run("template", _template, sample, work, empty, np.zeros(0, np.uint8), [])
-        return trace
+        return _Front(work)
     mask = run("segmentation", segment, work.image)
     if int(mask.sum()) < MIN_FOREGROUND_PX:  # blank or featureless: nothing to extract
-        run("template", _template, sample, work, empty, np.zeros(0, np.uint8), [])
-        return trace
+        return _Front(work)
     work, mask = _crop_to_foreground(work, mask)
     trace.resolution, trace.segmentation = work, mask
     normalized = run("normalization", normalize, work.image, mask)
     flow = run("orientation", orientation_field, normalized, mask)
     mask = run("foreground", refine_with_flow, mask, flow.coherence)
     if int(mask.sum()) < MIN_FOREGROUND_PX:  # noise or texture without ridge flow
+        return _Front(work)
+    freq = run("frequency", ridge_frequency, normalized, mask)
+    return _Front(work, mask, normalized, flow, freq)
+
+
+def trace_extraction(sample: Sample, observer: Observer | None = None) -> ExtractionTrace:
+    """Run every stage on `sample` and return all intermediate results.
+
+    The stages up to "frequency" run at the working resolution; if the measured ridge period lies
+    more than `params.PERIOD_MARGIN` outside `params.PERIOD_RANGE`, they run once more on the
+    image resampled so that the period falls on the nearer end of that range, and the rest
+    follows at that scale (minutiae still come back in the Sample's pixels). The observer sees those first stages once, at the scale kept,
+    when the period is known; every later stage the moment it is ready.
+    """
+    _validate(sample)
+    if observer is not None and not callable(observer):
+        raise TypeError("observer must be a callable taking (stage_name, value)")
+    trace = ExtractionTrace()
+    pending: list[tuple[str, Any]] = []  # (stage, value) not yet handed to the observer
+
+    def run(name: str, fn: Callable, *args):
+        t0 = time.perf_counter()
+        value = fn(*args)
+        # accumulated: the first stages may run twice (a print resampled to its ridge period)
+        trace.timings_ms[name] = trace.timings_ms.get(name, 0.0) + (time.perf_counter() - t0) * 1e3
+        setattr(trace, name, value)
+        pending.append((name, value))
+        if name not in _FRONT_STAGES:
+            flush()
+        return value
+
+    def flush():
+        if observer is not None:
+            for item in pending:
+                observer(*item)
+        pending.clear()
+
+    front = _front(sample, run, trace, 1.0)
+    if front.freq is not None:
+        lo, hi = PERIOD_RANGE
+        wavelength = front.freq.wavelength
+        if not lo / (1 + PERIOD_MARGIN) <= wavelength <= hi * (1 + PERIOD_MARGIN):
+            first, first_seen = front, list(pending)
+            first_kept = (trace.resolution, trace.segmentation)
+            pending.clear()
+            front = _front(sample, run, trace, float(np.clip(wavelength, lo, hi)) / wavelength)
+            if front.freq is None:  # the resampled print came out empty: keep the first scale
+                front = first
+                pending[:] = first_seen
+                for name, value in first_seen:
+                    setattr(trace, name, value)
+                trace.resolution, trace.segmentation = first_kept
+    work, mask, normalized, flow, freq = front.work, front.mask, front.normalized, front.flow, front.freq
+    empty = np.zeros(0, CANDIDATE_DTYPE)
+    if freq is None:
         run("template", _template, sample, work, empty, np.zeros(0, np.uint8), [])
         return trace
-    freq = run("frequency", ridge_frequency, normalized, mask)
     enhanced = run("enhancement", gabor_enhance, normalized, flow, freq.wavelength, mask)
     ridges = run("binarization", binarize, enhanced, mask)
     skeleton = run("thinning", thin, ridges)

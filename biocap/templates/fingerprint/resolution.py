@@ -39,14 +39,17 @@ class WorkingImage:
                             self.scale_y, self.offset_x + x0, self.offset_y + y0)
 
 
-def to_working_resolution(image: np.ndarray, ppi: float) -> WorkingImage:
-    """The image resampled to the extraction resolution, with the scale factors back."""
-    side = max(image.shape) * WORKING_PPI / float(ppi)
+def to_working_resolution(image: np.ndarray, ppi: float, period_scale: float = 1.0) -> WorkingImage:
+    """The image resampled to the extraction resolution, with the scale factors back.
+    `period_scale` != 1 resamples it further by that factor (a print whose ridge period lies outside
+    `params.PERIOD_RANGE` at the working resolution is brought inside it; the pipeline decides)."""
+    target = WORKING_PPI * float(period_scale)
+    side = max(image.shape) * target / float(ppi)
     if side > MAX_WORKING_SIDE:
         raise InvalidSample(f"image of {image.shape[1]}x{image.shape[0]} px at {ppi:g} ppi is "
-                            f"{side:.0f} px long at {WORKING_PPI:g} ppi, above the {MAX_WORKING_SIDE}-px "
+                            f"{side:.0f} px long at {target:g} ppi, above the {MAX_WORKING_SIDE}-px "
                             "limit",
                             hint="crop the image to the finger (or slap) area first")
-    work = _shared_resample(image, ppi, WORKING_PPI)
+    work = _shared_resample(image, ppi, target)
     return WorkingImage(np.ascontiguousarray(work), work.shape[1] / image.shape[1],
                         work.shape[0] / image.shape[0])

@@ -14,6 +14,7 @@
 #      finds the duplicate ("one person, one card").
 # Everything lands in demo-output/ (files 0600, key directories 0700).
 set -euo pipefail
+umask 077  # everything the demo writes (stores, keys, packages, logs) is the operator's alone
 cd "$(dirname "$0")/.."
 BIN=${BIN:-.venv/bin}
 OUT=${OUT:-demo-output}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -28,14 +29,8 @@ from biocap.matching.signature.dtw import group_costs, stack_references
 from biocap.templates.signature import features as F
 from biocap.templates.signature.extractor import template_of
 
-
-def protocol(n_users, seed, trials=10):
-    rng = np.random.default_rng(seed)
-    for u in range(n_users):
-        for t in range(trials):
-            refs = sorted(int(i) for i in rng.choice(10, 5, replace=False))
-            others = [(v, 10 + t % 10) for v in range(n_users) if v != u]
-            yield u, refs, others
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from tune_multi import protocol  # noqa: E402  (the SVC2004 trial draw, shared with round 4)
 
 
 def comparisons(n_users, seed):

@@ -59,13 +59,16 @@ class CentrePolicy:
         from ..types import Modality
 
         p = load_policy(name_or_path)
-        finger = float(min(p.threshold(Modality.FINGERPRINT), p.threshold(Modality.FINGERPRINT, slap=True)))
-        mins = {"fingerprint": finger}
+
+        def lowest(pos: int | None = None) -> float:  # captured alone or cut from a slap
+            fp = Modality.FINGERPRINT
+            return float(min(p.threshold(fp, pos), p.threshold(fp, pos, slap=True)))
+
+        mins = {"fingerprint": lowest()}
         for m in (Modality.IRIS, Modality.FACE):
             if m in p.quality:
                 mins[m.value] = float(p.quality[m])
-        return cls(min_quality=mins,
-                   finger_quality={int(k): float(min(v, finger)) for k, v in p.finger_quality.items()})
+        return cls(min_quality=mins, finger_quality={int(k): lowest(int(k)) for k in p.finger_quality})
 
     def finger_minimum(self, position: int) -> float | None:
         base = self.min_quality.get("fingerprint")
@@ -167,9 +170,9 @@ def check_arrival(a: Arrival, policy: CentrePolicy) -> list[dict]:
         modality = {"finger": "fingerprint", "iris": "iris", "face": "face"}.get(label.split(":")[0])
         if modality is None or q is None:
             continue
-        lim = policy.min_quality.get(modality)
-        if modality == "fingerprint" and label.split(":")[-1].isdigit():
-            lim = policy.finger_minimum(int(label.split(":")[-1]))
+        where = label.split(":")[-1]
+        lim = (policy.finger_minimum(int(where)) if modality == "fingerprint" and where.isdigit()
+               else policy.min_quality.get(modality))
         try:
             qv = float(q)
         except (TypeError, ValueError):
@@ -269,19 +272,10 @@ def arrival_from_package(pkg: Any, images: dict[str, Any] | None = None,
             sources["face"] = "image"
         if emb is None:
             unusable["face"] = "no face found in the image (frontal, eyes open, evenly lit)"
-    exceptions = {}
-    for e in getattr(pkg, "exceptions", []) or []:
-        mod = str(_field(e, ("modality",)) or "").lower()
-        pos = _field(e, ("position",))
-        label = "finger" if mod.startswith("finger") else "iris" if mod.startswith("iris") else mod
-        exceptions[f"{label}:{int(pos)}" if pos else label] = str(_field(e, ("reason", "code")) or "declared")
-    overrides = {}
-    for o in getattr(pkg, "overrides", []) or []:
-        mod = str(_field(o, ("modality",)) or "").lower()
-        label = "finger" if mod.startswith("finger") else "iris" if mod.startswith("iris") else mod
-        pos = _field(o, ("position",))
-        overrides[f"{label}:{int(pos)}" if label in ("finger", "iris") else label] = \
-            str(_field(o, ("reason",)) or "")
+    exceptions = {_capture_label(e): str(_field(e, ("reason", "code")) or "declared")
+                  for e in getattr(pkg, "exceptions", []) or []}
+    overrides = {_capture_label(o): str(_field(o, ("reason",)) or "")
+                 for o in getattr(pkg, "overrides", []) or []}
     prev = pkg.previous_hash
     if prev is not None and not any(prev):  # the office's first package: previous = 32 zero bytes
         prev = None
@@ -375,6 +369,14 @@ def face_embedding(image: Any):
     except BiocapError:
         return None
     return getattr(t, "embedding", None)
+
+
+def _capture_label(entry: Any) -> str:
+    """The arrival's label ("finger:7", "iris:1", "face") of a package's exception or override."""
+    mod = str(_field(entry, ("modality",)) or "").lower()
+    pos = _field(entry, ("position",))
+    label = "finger" if mod.startswith("finger") else "iris" if mod.startswith("iris") else mod
+    return f"{label}:{int(pos)}" if pos else label
 
 
 def _field(obj: Any, names: tuple[str, ...]) -> Any:

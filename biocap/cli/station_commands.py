@@ -137,6 +137,7 @@ def _enroll(args: argparse.Namespace) -> int:
         summary = session.finish()
     cpu = dict(session.timings)
     summary["elapsed_s"] = round(time.monotonic() - started, 2)
+    dup = summary.get("duplicate_check") or {}
     if args.json:
         print(json.dumps(summary, indent=1, default=str))
     else:
@@ -148,12 +149,10 @@ def _enroll(args: argparse.Namespace) -> int:
             verdict = "MATCH" if v["accepted"] else "NO MATCH"
             print(f"  desk 1:1 finger {v['position']}: score {v['score']:.4f} >= "
                   f"{v['threshold']:.4f} at FMR {v['fmr']:g}? {verdict}")
-        dup = summary.get("duplicate_check")
         if dup:
             print("  " + _duplicate_line(dup))
         print("  machine time by step: " + ", ".join(f"{k} {v:.2f}s" for k, v in
                                                     sorted(cpu.items(), key=lambda kv: -kv[1])))
-    dup = summary.get("duplicate_check") or {}
     if dup.get("decision") in ("duplicate", "adjudication"):
         # stored and finished (the evidence is kept), but not a new person: the caller must know
         return DUPLICATE_EXIT

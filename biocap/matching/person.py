@@ -317,8 +317,7 @@ class PersonGallery:
         self._row: dict[str, int] = {}
         self._fingers: list[dict[int, bytes]] = []
         self._iris = {e: IrisGallery() for e in EYES}
-        self._iris_rows = {e: [] for e in EYES}  # iris gallery index -> person row
-        self._iris_rows_arr = {e: np.zeros(0, np.int64) for e in EYES}  # the same, as an array
+        self._iris_rows = {e: np.zeros(0, np.int64) for e in EYES}  # iris gallery index -> person row
         self._face = np.zeros((0, FACE_DIM), np.float32)
         self._has_face = np.zeros(0, bool)
         self._has_eye = {e: np.zeros(0, bool) for e in EYES}
@@ -388,8 +387,7 @@ class PersonGallery:
         for e, (prow, codes, masks) in eyes.items():
             if prow:
                 self._iris[e].add_codes(prow, np.asarray(codes, np.uint8), np.asarray(masks, np.uint8))
-                self._iris_rows[e].extend(prow)
-                self._iris_rows_arr[e] = np.asarray(self._iris_rows[e], np.int64)
+                self._iris_rows[e] = np.concatenate([self._iris_rows[e], np.asarray(prow, np.int64)])
             self._has_eye[e] = np.concatenate([self._has_eye[e], np.zeros(m, bool)])
             self._has_eye[e][prow] = True
         self._face = np.concatenate([self._face, face])
@@ -498,7 +496,7 @@ class PersonGallery:
                 if r is None:
                     continue
                 ev = np.where(self._has_eye[e][:n], self.cal.iris_nomatch, 0.0)
-                rows = self._iris_rows_arr[e][r.indices]
+                rows = self._iris_rows[e][r.indices]
                 ev[rows] = self.cal.iris(1.0 - r.distances)
                 iris_ev[e] = ev
                 part += ev
